@@ -1,0 +1,34 @@
+"""The Celery app: task routes and queues come from settings (CELERY_*)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("iclora")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in ("cpu", "gpu")]
+app.autodiscover_tasks(["config", "training", "wizard", "studio"])
+
+
+def enqueue_on_commit(task: Any, *args: Any, **kwargs: Any) -> None:
+    """Send `task` once the current transaction commits, so the worker never sees missing rows."""
+    from django.db import transaction
+
+    send: Callable[[], Any] = lambda: task.apply_async(args=args, kwargs=kwargs)  # noqa: E731
+    transaction.on_commit(send)
+
+
+def _install_worker_steps() -> None:
+    from config.heartbeat import HeartbeatStep
+
+    app.steps["worker"].add(HeartbeatStep)
+
+
+_install_worker_steps()

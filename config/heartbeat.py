@@ -1,0 +1,73 @@
+"""Workers record a heartbeat in the database, which /healthz and the run watchdog read.
+
+A Celery worker bootstep: the worker's own timer calls `beat` every WORKER_HEARTBEAT_SECONDS, and
+once at start so a fresh worker shows up at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from celery import bootsteps
+
+log = logging.getLogger(__name__)
+
+
+class HeartbeatStep(bootsteps.StartStopStep):  # type: ignore[misc]
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self.timer_ref: Any = None
+
+    def start(self, worker: Any) -> None:
+        from django.conf import settings
+
+        queues = sorted(worker.app.amqp.queues.consume_from or worker.app.amqp.queues)
+        self.beat(worker.hostname, queues)
+        self.timer_ref = worker.timer.call_repeatedly(
+            settings.WORKER_HEARTBEAT_SECONDS, self.beat, (worker.hostname, queues), priority=10
+        )
+
+    def stop(self, worker: Any) -> None:
+        if self.timer_ref is not None:
+            self.timer_ref.cancel()
+        self.forget(worker.hostname)
+
+    def beat(self, hostname: str, queues: list[str]) -> None:
+        from django.db import close_old_connections
+
+        from training.models import WorkerHeartbeat
+
+        try:
+            close_old_connections()
+            WorkerHeartbeat.record(hostname, queues, pid=os.getpid(), info=_device_info())
+        except Exception:  # a missed beat must never kill the worker; the next one retries
+            log.exception("Could not record the worker heartbeat")
+
+    def forget(self, hostname: str) -> None:
+        from training.models import WorkerHeartbeat
+
+        try:
+            WorkerHeartbeat.objects.filter(hostname=hostname).delete()
+        except Exception:
+            log.exception("Could not remove the worker heartbeat")
+
+
+def _device_info() -> dict[str, Any]:
+    """What accelerator this worker has, without importing torch in the web process."""
+    import importlib.util
+    import sys
+
+    if "torch" not in sys.modules and importlib.util.find_spec("torch") is None:
+        return {"device": "cpu"}
+    if "torch" not in sys.modules:
+        # Importing torch costs seconds; report the CPU until a task has loaded it.
+        return {"device": "cpu (torch not loaded yet)"}
+    torch = sys.modules["torch"]
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        return {"device": "cuda", "gpu_name": props.name, "gpu_memory_bytes": int(props.total_memory)}
+    return {"device": "cpu"}

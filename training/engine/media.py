@@ -1,0 +1,125 @@
+"""Video files in and out with ffmpeg: probe, conform (fps, resize + centre crop, first F frames), write mp4.
+
+Everything here shells out to the `ffmpeg`/`ffprobe` binaries through ffmpeg-python; nothing depends on
+torch or diffusers, so the wizard can reuse `probe` cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import ffmpeg  # type: ignore[import-untyped]
+import numpy as np
+
+
+class MediaError(ValueError):
+    """A file that cannot be used as a video, with the reason in words a creator understands."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What `probe` learns about a video file."""
+
+    path: str
+    fps: float
+    frames: int
+    width: int
+    height: int
+    duration: float
+    has_audio: bool
+    codec: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _ffmpeg_message(err: ffmpeg.Error) -> str:
+    text = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+    return text[-1] if text else "ffmpeg failed"
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Fps, frame count (counted, not guessed from the header), size, duration, audio presence and codec.
+
+    Raises `MediaError` for a missing file, a file that is not a video, or one with no decodable frames.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise MediaError(f"{p}: file not found")
+    try:
+        info = ffmpeg.probe(str(p), count_packets=None)
+    except ffmpeg.Error as err:
+        raise MediaError(f"{p.name}: not a readable video ({_ffmpeg_message(err)})") from err
+    streams = info.get("streams", [])
+    video = next((s for s in streams if s.get("codec_type") == "video" and s.get("disposition", {}).get(
+        "attached_pic", 0) == 0), None)
+    if video is None:
+        raise MediaError(f"{p.name}: contains no video stream")
+    fps_text = video.get("avg_frame_rate") or "0/1"
+    if fps_text in ("0/0", "0/1"):
+        fps_text = video.get("r_frame_rate") or "0/1"
+    fps = float(Fraction(fps_text)) if fps_text not in ("0/0",) else 0.0
+    frames = int(video.get("nb_read_packets") or video.get("nb_frames") or 0)
+    if frames <= 0 or fps <= 0:
+        raise MediaError(f"{p.name}: no decodable video frames (truncated or empty file?)")
+    duration = float(video.get("duration") or info.get("format", {}).get("duration") or frames / fps)
+    return VideoInfo(
+        path=str(p),
+        fps=round(fps, 4),
+        frames=frames,
+        width=int(video["width"]),
+        height=int(video["height"]),
+        duration=round(duration, 4),
+        has_audio=any(s.get("codec_type") == "audio" for s in streams),
+        codec=str(video.get("codec_name", "unknown")),
+    )
+
+
+def conform(path: str | Path, fps: float, width: int, height: int, frames: int) -> np.ndarray:
+    """Decode `path` resampled to `fps`, scaled to cover `width`x`height`, centre-cropped, first `frames` frames.
+
+    Returns uint8 RGB frames of shape (frames, height, width, 3). Raises `MediaError` if fewer frames remain.
+    """
+    stream = (
+        ffmpeg.input(str(path))
+        .video.filter("fps", fps=fps)
+        .filter("scale", width, height, force_original_aspect_ratio="increase", flags="bicubic")
+        .filter("crop", width, height)
+        .filter("setsar", 1)
+        .output("pipe:", format="rawvideo", pix_fmt="rgb24", frames=frames)
+    )
+    try:
+        out, _ = stream.run(capture_stdout=True, capture_stderr=True)
+    except ffmpeg.Error as err:
+        raise MediaError(f"{Path(path).name}: could not be decoded ({_ffmpeg_message(err)})") from err
+    frame_bytes = width * height * 3
+    got = len(out) // frame_bytes
+    if got < frames:
+        raise MediaError(
+            f"{Path(path).name}: only {got} frames at {fps:g} fps, {frames} needed ({frames / fps:.2f} s)"
+        )
+    return np.frombuffer(out[: frames * frame_bytes], np.uint8).reshape(frames, height, width, 3)
+
+
+def write_mp4(frames: np.ndarray, path: str | Path, fps: float) -> Path:
+    """Write frames (F, H, W, 3), uint8 or float in [0, 1], as an H.264 mp4 (yuv420p, plays everywhere)."""
+    if frames.dtype != np.uint8:
+        frames = (np.clip(frames, 0.0, 1.0) * 255).round().astype(np.uint8)
+    f, h, w, _ = frames.shape
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # yuv420p needs even sizes; every bucket is a multiple of 32 but validation of odd inputs should not crash.
+    pad = "pad=ceil(iw/2)*2:ceil(ih/2)*2"
+    proc = (
+        ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{w}x{h}", framerate=fps)
+        .output(str(out), vcodec="libx264", pix_fmt="yuv420p", vf=pad, crf=18, loglevel="error")
+        .overwrite_output()
+    )
+    try:
+        proc.run(input=np.ascontiguousarray(frames).tobytes(), capture_stdout=True, capture_stderr=True)
+    except ffmpeg.Error as err:
+        raise MediaError(f"could not write {out.name} ({_ffmpeg_message(err)})") from err
+    return out

@@ -1,0 +1,169 @@
+"""Training runs and everything they produce. The job state lives here, never in a worker process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+
+
+def _run_upload_to(instance: Any, filename: str) -> str:
+    run = instance.run
+    return f"users/{run.owner_id}/runs/{run.pk}/{filename}"
+
+
+class TrainingRun(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        QUEUED = "queued", "Waiting for a GPU"
+        PREPARING = "preparing", "Preparing the dataset"
+        TRAINING = "training", "Training"
+        FINISHING = "finishing", "Saving the adapter"
+        SUCCEEDED = "succeeded", "Finished"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE_STATES = (State.QUEUED, State.PREPARING, State.TRAINING, State.FINISHING)
+    FINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
+    dataset = models.ForeignKey("wizard.Dataset", on_delete=models.PROTECT, related_name="runs", null=True)
+    name = models.CharField(max_length=200)
+    recipe = models.CharField(max_length=40)
+    config = models.JSONField(default=dict, help_text="The validated trainer configuration.")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.DRAFT, db_index=True)
+    state_reason = models.CharField(max_length=500, blank=True)
+    priority = models.SmallIntegerField(default=0)
+    resume_from = models.ForeignKey(
+        "training.Checkpoint", on_delete=models.SET_NULL, null=True, blank=True, related_name="continued_by"
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=255, blank=True, help_text="Hostname of the worker holding the run.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    save_requested = models.BooleanField(default=False)
+    sample_requested = models.BooleanField(default=False)
+
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    loss = models.FloatField(null=True, blank=True)
+    steps_per_second = models.FloatField(null=True, blank=True)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    peak_memory_bytes = models.BigIntegerField(null=True, blank=True)
+    error_kind = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES
+
+    @property
+    def progress_percent(self) -> int:
+        return int(100 * self.step / self.total_steps) if self.total_steps else 0
+
+
+class RunEvent(models.Model):
+    """One thing that happened to a run, in order. The run page rebuilds itself from these."""
+
+    class Kind(models.TextChoices):
+        STATE = "state", "State change"
+        PROGRESS = "progress", "Progress"
+        LOG = "log", "Log line"
+        CHECKPOINT = "checkpoint", "Checkpoint saved"
+        SAMPLE = "sample", "Validation sample"
+        ERROR = "error", "Error"
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_event_seq_per_run")]
+
+    def as_message(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "kind": self.kind,
+            "payload": self.payload,
+            "at": self.created_at.isoformat(),
+        }
+
+
+class RunMetric(models.Model):
+    """Loss curve points, written in batches by the worker."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="metrics")
+    step = models.PositiveIntegerField()
+    loss = models.FloatField()
+    learning_rate = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "step"]
+        constraints = [models.UniqueConstraint(fields=["run", "step"], name="unique_metric_step_per_run")]
+
+
+class Checkpoint(models.Model):
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="checkpoints")
+    step = models.PositiveIntegerField()
+    adapter_file = models.FileField(upload_to=_run_upload_to, max_length=500, help_text="Exported .safetensors.")
+    state_file = models.FileField(
+        upload_to=_run_upload_to, max_length=500, blank=True, help_text="Optimizer/scheduler/RNG state for resume."
+    )
+    size_bytes = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "step"]
+        constraints = [models.UniqueConstraint(fields=["run", "step"], name="unique_checkpoint_step_per_run")]
+
+
+class ValidationSample(models.Model):
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="samples")
+    step = models.PositiveIntegerField()
+    prompt = models.TextField()
+    reference_file = models.FileField(upload_to=_run_upload_to, max_length=500, blank=True)
+    video_file = models.FileField(upload_to=_run_upload_to, max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "step", "pk"]
+
+
+class WorkerHeartbeat(models.Model):
+    """Last sign of life of each Celery worker, with what it serves and runs on."""
+
+    hostname = models.CharField(max_length=255, unique=True)
+    queues = models.JSONField(default=list)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    info = models.JSONField(default=dict, help_text="Device, GPU name and memory.")
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return self.hostname
+
+    @classmethod
+    def record(cls, hostname: str, queues: list[str], *, pid: int, info: dict[str, Any]) -> None:
+        now = timezone.now()
+        with transaction.atomic():
+            updated = cls.objects.filter(hostname=hostname).update(queues=queues, pid=pid, info=info, last_seen=now)
+            if not updated:
+                cls.objects.create(hostname=hostname, queues=queues, pid=pid, info=info, started_at=now, last_seen=now)

@@ -1,0 +1,73 @@
+"""Datasets of clip pairs: what a creator uploads before training."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+
+def _clip_upload_to(instance: ClipPair, filename: str) -> str:
+    name = PurePosixPath(filename).name
+    return f"users/{instance.dataset.owner_id}/datasets/{instance.dataset_id}/{name}"
+
+
+class Dataset(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="datasets")
+    name = models.CharField(max_length=200)
+    recipe = models.CharField(max_length=40, help_text="Recipe slug, e.g. depth, canny, restoration.")
+    trigger_phrase = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClipPair(models.Model):
+    """A reference video, a target video and a caption, with what validation found."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be checked"
+        CHECKING = "checking", "Being checked"
+        OK = "ok", "Ready"
+        WARNING = "warning", "Ready, with notes"
+        ERROR = "error", "Needs attention"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="pairs")
+    name = models.CharField(max_length=255, help_text="The clip's base name, used for pairing.")
+    position = models.PositiveIntegerField(default=0)
+    target_file = models.FileField(upload_to=_clip_upload_to, max_length=500, blank=True)
+    reference_file = models.FileField(upload_to=_clip_upload_to, max_length=500, blank=True)
+    reference_is_derived = models.BooleanField(
+        default=False, help_text="The reference was made on the server (depth, edges, pose)."
+    )
+    caption = models.TextField(blank=True)
+    target_meta = models.JSONField(default=dict, blank=True, help_text="What probing the target found.")
+    reference_meta = models.JSONField(default=dict, blank=True, help_text="What probing the reference found.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    messages = models.JSONField(
+        default=list, blank=True, help_text="Validation findings: [{level, code, text}] in plain language."
+    )
+    checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset", "position", "name"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "name"], name="unique_pair_name_per_dataset")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def blocks_launch(self) -> bool:
+        return self.status in (self.Status.ERROR, self.Status.PENDING, self.Status.CHECKING)
+
+    def add_message(self, level: str, code: str, text: str) -> None:
+        entry: dict[str, Any] = {"level": level, "code": code, "text": text}
+        self.messages = [*self.messages, entry]
