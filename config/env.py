@@ -87,9 +87,12 @@ def database_from_url(name: str, url: str) -> dict[str, object]:
     parts = urlsplit(url)
     hint = "Use sqlite:////absolute/path/db.sqlite3 or postgres://user:password@host:5432/dbname."
     if parts.scheme == "sqlite":
-        path = unquote(parts.path)
+        # sqlite:////srv/db.sqlite3 names /srv/db.sqlite3 (three slashes, then the absolute path).
+        path = unquote(parts.path)[1:]
         if parts.netloc or not path.startswith("/") or path == "/":
-            raise ImproperlyConfigured(f"{name}={url!r} is not a valid SQLite URL. {hint}")
+            raise ImproperlyConfigured(
+                f"{name}={url!r} is not a valid SQLite URL: it needs an absolute path after 'sqlite:///'. {hint}"
+            )
         # Several processes (web, workers) share one file: wait for locks instead of failing.
         return {
             "ENGINE": "django.db.backends.sqlite3",

@@ -29,7 +29,7 @@ def check_broker() -> Check:
     from config.celery import app
 
     try:
-        with app.connection_for_write() as conn:
+        with app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
         return {"ok": True, "url": settings.REDIS.describe() if settings.REDIS.embedded else _redact(settings.REDIS.url)}
     except Exception as error:

@@ -92,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "builtins": ["template_partials.templatetags.partials"],
         },
     }
 ]
@@ -128,6 +129,8 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env_path("STATIC_ROOT", DATA_DIR / "staticfiles")
 WHITENOISE_USE_FINDERS = env_bool("STATIC_FROM_SOURCE", True)
+if WHITENOISE_USE_FINDERS:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise looks there too, even when serving from source
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", DATA_DIR / "media")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads stream to a temporary file
@@ -138,6 +141,8 @@ STORAGES = {
 
 # --- Redis: external when REDIS_URL is set, else the embedded server `make run` starts.
 _redis_url = env_optional_str("REDIS_URL")
+# Keys of several installations (or of a test run) can share one Redis without meeting.
+REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "iclora")
 REDIS = RedisEndpoint(
     url=redis_url("REDIS_URL", _redis_url) if _redis_url else None,
     socket_path=None if _redis_url else DATA_DIR / "run" / "redis.sock",
@@ -146,7 +151,7 @@ REDIS = RedisEndpoint(
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": REDIS.channels_hosts, "prefix": "iclora:channels"},
+        "CONFIG": {"hosts": REDIS.channels_hosts, "prefix": f"{REDIS_KEY_PREFIX}:channels"},
     }
 }
 
@@ -157,7 +162,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Training runs last hours; redelivery of an unacknowledged task is handled by our watchdog.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 12 * 3600, minimum=60),
-    "global_keyprefix": "iclora:celery:",
+    "global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:",
 }
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_TASK_ACKS_LATE = True

@@ -1,0 +1,82 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import database_from_url, env_bool, env_int, env_path, redis_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_it_reads_sqlite_and_postgres_urls():
+    sqlite = database_from_url("DATABASE_URL", "sqlite:////srv/studio/db.sqlite3")
+    assert sqlite["ENGINE"] == "django.db.backends.sqlite3"
+    assert sqlite["NAME"] == "/srv/studio/db.sqlite3"
+
+    postgres = database_from_url("DATABASE_URL", "postgres://studio:p%40ss@db.internal:5433/iclora?sslmode=require")
+    assert postgres["ENGINE"] == "django.db.backends.postgresql"
+    assert (postgres["USER"], postgres["PASSWORD"], postgres["HOST"], postgres["PORT"], postgres["NAME"]) == (
+        "studio", "p@ss", "db.internal", "5433", "iclora",
+    )
+    assert postgres["OPTIONS"] == {"sslmode": "require"}
+
+
+@pytest.mark.parametrize(
+    "url", ["nonsense", "mysql://root@localhost/db", "postgres://localhost", "sqlite://relative.db", "sqlite:///"]
+)
+def test_it_rejects_database_urls_it_cannot_use(url):
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
+        database_from_url("DATABASE_URL", url)
+
+
+def test_it_rejects_values_that_are_not_what_the_variable_needs(monkeypatch):
+    monkeypatch.setenv("DEBUG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="DEBUG='maybe' is not a yes/no value"):
+        env_bool("DEBUG", False)
+    monkeypatch.setenv("PORT", "eighty")
+    with pytest.raises(ImproperlyConfigured, match="PORT='eighty' is not a whole number"):
+        env_int("PORT", 8000)
+    monkeypatch.setenv("PORT", "70000")
+    with pytest.raises(ImproperlyConfigured, match="maximum is 65535"):
+        env_int("PORT", 8000, maximum=65535)
+    monkeypatch.setenv("ICLORA_DATA_DIR", "relative/data")
+    with pytest.raises(ImproperlyConfigured, match="must be an absolute path"):
+        env_path("ICLORA_DATA_DIR", Path("/tmp"))
+    with pytest.raises(ImproperlyConfigured, match="REDIS_URL"):
+        redis_url("REDIS_URL", "localhost:6379")
+
+
+def test_it_uses_defaults_when_variables_are_unset(monkeypatch):
+    monkeypatch.delenv("DEBUG", raising=False)
+    monkeypatch.delenv("PORT", raising=False)
+    assert env_bool("DEBUG", False) is False
+    assert env_int("PORT", 8000) == 8000
+
+
+def _run(args, **env):
+    import os
+
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_app_refuses_to_start_with_a_bad_database_url():
+    result = _run(["-m", "config.stack", "--check"], DATABASE_URL="nonsense")
+    assert result.returncode == 2
+    assert "ICLoRA Studio cannot start: DATABASE_URL='nonsense' is not a database URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_manage_py_names_the_bad_variable_too():
+    result = _run(["manage.py", "check"], REDIS_URL="not-a-url")
+    assert result.returncode != 0
+    assert "REDIS_URL='not-a-url' is not a Redis URL" in result.stderr
+
+
+def test_the_stack_check_accepts_the_default_settings():
+    result = _run(["-m", "config.stack", "--check"])
+    assert result.returncode == 0, result.stderr
+    assert "Settings are valid." in result.stdout

@@ -1,0 +1,92 @@
+"""Shared fixtures: real Redis, a real Celery worker, a real ASGI server, Chromium, and personas."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from accounts.models import User
+from config.redis import start_embedded, stop_embedded, wait_until_ready
+from tests import factories, services
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_server() -> Iterator[None]:
+    """The embedded Redis for this session, or the external one named by REDIS_URL."""
+    endpoint = settings.REDIS
+    if not endpoint.embedded:
+        wait_until_ready(endpoint, timeout=10)
+        yield
+        return
+    process = start_embedded(endpoint.socket_path, Path(settings.DATA_DIR) / "redis")
+    yield
+    stop_embedded(process)
+
+
+@pytest.fixture(scope="session")
+def logs_dir() -> Path:
+    path = Path(settings.DATA_DIR) / "logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup: None, django_db_blocker: Any, logs_dir: Path) -> Iterator[services.Worker]:
+    """A real Celery worker process on the `cpu` and `gpu` queues, using the test database."""
+    with django_db_blocker.unblock():
+        worker = services.Worker("tests@localhost", logs_dir / "worker.log")
+        worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session")
+def live_asgi_url(django_db_setup: None, django_db_blocker: Any, logs_dir: Path) -> Iterator[str]:
+    """Base URL of a real daphne server (HTTP and websockets) on the test database."""
+    with django_db_blocker.unblock(), services.asgi_server(logs_dir / "daphne.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Debian's Chromium, never a downloaded browser; quiet flags for a machine with no network."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir() -> Path:
+    path = Path(__file__).resolve().parent.parent / "test-results" / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# --- Personas
+
+
+@pytest.fixture
+def creator(db: None) -> User:
+    return factories.make_user("maya")
+
+
+@pytest.fixture
+def other_creator(db: None) -> User:
+    return factories.make_user("otto")
+
+
+@pytest.fixture
+def operator(db: None) -> User:
+    return factories.make_user("olivia", staff=True)

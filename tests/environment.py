@@ -1,0 +1,18 @@
+"""Loaded with `-p tests.environment` before Django starts, so settings read the test environment.
+
+Each test session gets its own data folder (database file, media, embedded Redis socket) and its own
+Redis key prefix, so it never touches a developer's data or another run's queues.
+"""
+
+import os
+import tempfile
+
+_session_dir = tempfile.mkdtemp(prefix="iclora-test-")
+os.environ.setdefault("ICLORA_DATA_DIR", _session_dir)
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production-use-0123456789")
+os.environ.setdefault("REDIS_KEY_PREFIX", f"iclora-test-{os.getpid()}")
+os.environ.setdefault("WORKER_HEARTBEAT_SECONDS", "1")
+os.environ.setdefault("WORKER_STALE_SECONDS", "5")
+# Playwright's sync API runs an event loop in the test thread; the tests still use the ORM there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
