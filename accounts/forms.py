@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import UserCreationForm, UsernameField
 
 from accounts.models import User
 
@@ -9,9 +9,10 @@ class SignUpForm(UserCreationForm[User]):
         help_text="We send password-reset links and notices when your training finishes here.",
     )
 
-    class Meta(UserCreationForm.Meta):
+    class Meta:
         model = User
         fields = ("username", "email")
+        field_classes = {"username": UsernameField}
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()

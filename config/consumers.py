@@ -7,7 +7,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from config.tasks import OPS_GROUP
 
 
-class OpsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class OpsConsumer(AsyncJsonWebsocketConsumer):
     """Streams worker probe answers to operators; anyone else is refused."""
 
     async def connect(self) -> None:

@@ -31,7 +31,8 @@ def check_broker() -> Check:
     try:
         with app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
-        return {"ok": True, "url": settings.REDIS.describe() if settings.REDIS.embedded else _redact(settings.REDIS.url)}
+        where = settings.REDIS.describe() if settings.REDIS.embedded else _redact(settings.REDIS.url)
+        return {"ok": True, "url": where}
     except Exception as error:
         return {"ok": False, "error": str(error)}
 

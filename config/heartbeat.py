@@ -15,7 +15,7 @@ from celery import bootsteps
 log = logging.getLogger(__name__)
 
 
-class HeartbeatStep(bootsteps.StartStopStep):  # type: ignore[misc]
+class HeartbeatStep(bootsteps.StartStopStep):
     requires = {"celery.worker.components:Timer"}
 
     def __init__(self, worker: Any, **kwargs: Any) -> None:

@@ -98,14 +98,11 @@ TEMPLATES = [
 ]
 
 # --- Database: SQLite in the data folder unless DATABASE_URL says otherwise.
-DATABASES = {
-    "default": database_from_url(
-        "DATABASE_URL", env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}")
-    )
-}
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # type: ignore[union-attr]
+_database = database_from_url("DATABASE_URL", env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"))
+if _database["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so worker and server processes started by the tests see the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+    _database["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

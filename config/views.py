@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from config import health
 from config.celery import enqueue_on_commit
+from config.requests import HtmxHttpRequest
 from config.tasks import probe_cpu, probe_gpu
 
 
@@ -23,7 +24,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @staff_member_required
 @require_http_methods(["GET", "POST"])
-def system_check(request: HttpRequest) -> HttpResponse:
+def system_check(request: HtmxHttpRequest) -> HttpResponse:
     """Operators send one probe task to each queue and watch the answers arrive over the websocket."""
     ok, report = health.overall()
     context = {"ok": ok, "report": report, "probe_id": None}

@@ -78,5 +78,8 @@ class Generation(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"Generation {self.pk}: {self.prompt[:40]}"
+
     def summary(self) -> dict[str, Any]:
         return {"prompt": self.prompt, **self.settings}

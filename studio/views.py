@@ -5,12 +5,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
+from config.requests import AuthedRequest
 from studio.models import Adapter
 from training.models import TrainingRun
 from wizard.models import Dataset
 
 
-def _get_run_for_user(request: HttpRequest, run_id: int) -> TrainingRun:
+def _get_run_for_user(request: AuthedRequest, run_id: int) -> TrainingRun:
     runs = TrainingRun.objects.all() if request.user.is_staff else TrainingRun.objects.filter(owner=request.user)
     return get_object_or_404(runs, pk=run_id)
 
@@ -24,7 +25,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthedRequest) -> HttpResponse:
     context = {
         "datasets": Dataset.objects.filter(owner=request.user).prefetch_related("pairs")[:50],
         "runs": TrainingRun.objects.filter(owner=request.user).select_related("dataset")[:50],
@@ -35,7 +36,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_detail(request: AuthedRequest, run_id: int) -> HttpResponse:
     run = _get_run_for_user(request, run_id)
     context = {
         "run": run,

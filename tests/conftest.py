@@ -25,6 +25,7 @@ def redis_server() -> Iterator[None]:
         wait_until_ready(endpoint, timeout=10)
         yield
         return
+    assert endpoint.socket_path is not None
     process = start_embedded(endpoint.socket_path, Path(settings.DATA_DIR) / "redis")
     yield
     stop_embedded(process)

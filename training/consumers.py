@@ -18,7 +18,7 @@ def _may_watch(user: Any, run_id: int) -> bool:
     return runs.exists() if user.is_staff else runs.filter(owner=user).exists()
 
 
-class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class RunConsumer(AsyncJsonWebsocketConsumer):
     """Streams a run's events to its owner (or an operator).
 
     On connect the client says the last event it has (`?after=SEQ`); it gets everything newer from

@@ -97,6 +97,9 @@ class RunEvent(models.Model):
         ordering = ["run", "seq"]
         constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_event_seq_per_run")]
 
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.seq} {self.kind}"
+
     def as_message(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
@@ -119,6 +122,9 @@ class RunMetric(models.Model):
         ordering = ["run", "step"]
         constraints = [models.UniqueConstraint(fields=["run", "step"], name="unique_metric_step_per_run")]
 
+    def __str__(self) -> str:
+        return f"{self.run_id}@{self.step}: {self.loss:.4f}"
+
 
 class Checkpoint(models.Model):
     run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="checkpoints")
@@ -134,6 +140,9 @@ class Checkpoint(models.Model):
         ordering = ["run", "step"]
         constraints = [models.UniqueConstraint(fields=["run", "step"], name="unique_checkpoint_step_per_run")]
 
+    def __str__(self) -> str:
+        return f"{self.run} · step {self.step}"
+
 
 class ValidationSample(models.Model):
     run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="samples")
@@ -145,6 +154,9 @@ class ValidationSample(models.Model):
 
     class Meta:
         ordering = ["run", "step", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.run} · sample at step {self.step}"
 
 
 class WorkerHeartbeat(models.Model):

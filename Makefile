@@ -1,0 +1,46 @@
+# The two commands of the README: `make run` and `make test`. Everything else is set up by them.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# On this kind of machine pip finds the CPU build on disk; elsewhere PyPI's build (CUDA on Linux x86_64).
+TORCH_SPEC ?= torch==2.13.0
+PIP_QUIET := 2>&1 | grep -v -e "is ignored: it is neither a file nor a directory" || true
+
+.PHONY: help run test lint pytest
+
+help:
+	@echo "make run   start ICLoRA Studio (web, worker, Redis) on http://127.0.0.1:$${PORT:-8000}"
+	@echo "make test  run the checks and the whole test suite"
+
+$(STAMP): pyproject.toml
+	@deploy/system-packages.sh ffmpeg=ffmpeg ffprobe=ffmpeg
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ICLoRA Studio needs Python 3.11"'
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || deploy/system-packages.sh __none__=python3-venv
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing Python packages into $(VENV) (the first time takes a few minutes)…"
+	@$(PY) -m pip install -q --upgrade pip $(PIP_QUIET)
+	@$(PY) -m pip install -q "$(TORCH_SPEC)" $(PIP_QUIET)
+	@$(PY) -m pip install -q -e ".[dev]" $(PIP_QUIET)
+	@$(PY) -c "import django, torch, diffusers, celery, channels" # fails loudly if an install step failed
+	@touch $(STAMP)
+
+run: $(STAMP)
+	@$(PY) -m config.stack --check
+	@$(PY) manage.py migrate --noinput -v 0
+	@$(PY) manage.py ensure_tiny_model
+	@$(PY) -m config.stack
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
+
+pytest: $(STAMP)
+	@deploy/system-packages.sh chromium=chromium
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint pytest
