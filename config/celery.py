@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from celery import Celery
@@ -21,8 +21,7 @@ def enqueue_on_commit(task: Any, *args: Any, **kwargs: Any) -> None:
     """Send `task` once the current transaction commits, so the worker never sees missing rows."""
     from django.db import transaction
 
-    send: Callable[[], Any] = lambda: task.apply_async(args=args, kwargs=kwargs)  # noqa: E731
-    transaction.on_commit(send)
+    transaction.on_commit(partial(task.apply_async, args=args, kwargs=kwargs))
 
 
 def _install_worker_steps() -> None:

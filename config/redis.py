@@ -30,7 +30,9 @@ class RedisEndpoint:
 
     @property
     def channels_hosts(self) -> list[object]:
-        return [{"address": self.url or f"unix://{self.socket_path}"}]
+        # redis-py 8 times out reads after 5 s by default, exactly channels_redis' blocking-pop time:
+        # an idle websocket consumer would then die. Reads may wait longer than that pop.
+        return [{"address": self.url or f"unix://{self.socket_path}", "socket_timeout": 30}]
 
     def client(self, timeout: float = 2.0) -> redis_client.Redis:
         if self.url:

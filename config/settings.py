@@ -174,9 +174,14 @@ CELERY_TASK_ROUTES = {
     "config.tasks.probe_gpu": {"queue": "gpu"},
     "config.tasks.probe_cpu": {"queue": "cpu"},
 }
+CELERY_BEAT_SCHEDULE = {
+    "requeue-lost-runs": {"task": "training.tasks.watchdog", "schedule": env_int("WATCHDOG_SECONDS", 15, minimum=1)},
+}
 WORKER_QUEUES = ("cpu", "gpu")
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
 WORKER_STALE_SECONDS = env_int("WORKER_STALE_SECONDS", 45, minimum=2)
+
+RUN_WEBHOOK_URL = env_optional_str("RUN_WEBHOOK_URL")  # POSTed a JSON summary when a run ends
 
 # --- Model used by training and the Studio.
 MODEL_PRESET = env_choice("MODEL_PRESET", "tiny", ("tiny", "ltx-2.3"))

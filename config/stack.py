@@ -32,8 +32,10 @@ def _commands(settings: object, port: int) -> list[tuple[str, list[str]]]:
         ("web", [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]),
         (
             "worker",
+            # -B runs the periodic watchdog inside this single local worker.
             [python, "-m", "celery", "-A", "config", "worker", "-Q", "cpu,gpu", "--concurrency", "2",
-             "--hostname", "local@%h", "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
+             "--hostname", "local@%h", "--loglevel", "INFO", "--without-mingle", "--without-gossip",
+             "-B", "--schedule", str(settings.DATA_DIR / "run" / "celerybeat-schedule")],  # type: ignore[attr-defined]
         ),
     ]
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("ops/system-check/", views.system_check, name="system_check"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("wizard/", include("wizard.urls")),
     path("", include("studio.urls")),
 ]
 

@@ -17,6 +17,15 @@ from tests import factories, services
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright keeps an event loop in the main thread for the rest of the
+    session, where the other tests' `async_to_sync` would refuse to run."""
+    for item in items:
+        if "tests/browser/" in item.nodeid.replace("\\", "/"):
+            item.add_marker(pytest.mark.browser)
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def redis_server() -> Iterator[None]:
     """The embedded Redis for this session, or the external one named by REDIS_URL."""

@@ -63,3 +63,25 @@ def test_another_creator_cannot_watch_a_run(creator, other_creator):
         return connected
 
     assert async_to_sync(scenario)() is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_watcher_idle_longer_than_redis_read_timeout_still_gets_events(creator):
+    run = make_run(creator)
+    headers = _headers(creator)
+
+    async def scenario() -> dict:
+        import asyncio
+
+        from channels.db import database_sync_to_async
+
+        communicator = WebsocketCommunicator(application, f"/ws/runs/{run.pk}/", headers=headers)
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected
+        await asyncio.sleep(6.5)  # longer than redis-py's 5 s default read timeout
+        await database_sync_to_async(record_event)(run.pk, RunEvent.Kind.LOG, {"message": "after a pause"})
+        message = await communicator.receive_json_from(timeout=10)
+        await communicator.disconnect()
+        return message
+
+    assert async_to_sync(scenario)()["payload"]["message"] == "after a pause"

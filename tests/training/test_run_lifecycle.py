@@ -1,0 +1,109 @@
+"""Runs on the real worker, the real broker and the real channel layer, with the tiny model."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from config.asgi import application
+from studio.models import Adapter
+from tests.factories import make_ready_dataset, make_run, tiny_run_config
+from training.models import RunMetric, TrainingRun
+from training.runs import launch_run
+
+pytestmark = pytest.mark.timeout(240)
+State = TrainingRun.State
+
+
+def wait_for(predicate, timeout: float = 120, interval: float = 0.3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"gave up after {timeout} s")
+
+
+def _run_in(run: TrainingRun, *states: str) -> bool:
+    run.refresh_from_db()
+    return run.state in states
+
+
+def _session_headers(user) -> list[tuple[bytes, bytes]]:
+    client = Client()
+    client.force_login(user)
+    return [(b"origin", b"http://127.0.0.1"), (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+
+
+def test_a_run_trains_to_the_end_and_its_watcher_gets_every_event_in_order(
+    transactional_db, celery_worker, creator, tmp_path
+):
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=3)
+    run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=12, checkpoint_every=6), name="Restore v1")
+    headers = _session_headers(creator)
+
+    async def watch() -> list[dict]:
+        from channels.db import database_sync_to_async
+
+        communicator = WebsocketCommunicator(application, f"/ws/runs/{run.pk}/", headers=headers)
+        connected, _ = await communicator.connect(timeout=10)
+        assert connected
+        await database_sync_to_async(launch_run)(run)
+        received = []
+        while not received or received[-1]["payload"].get("state") not in ("succeeded", "failed", "cancelled"):
+            received.append(await communicator.receive_json_from(timeout=120))
+        await communicator.disconnect()
+        return received
+
+    received = async_to_sync(watch)()
+    run.refresh_from_db()
+    assert run.state == State.SUCCEEDED, (run.state_reason, celery_worker.log_tail())
+    assert [message["seq"] for message in received] == list(range(1, len(received) + 1))
+    states = [m["payload"]["state"] for m in received if m["kind"] == "state"]
+    assert states == ["queued", "preparing", "training", "finishing", "succeeded"]
+    progress = [m["payload"] for m in received if m["kind"] == "progress"]
+    assert progress[-1]["step"] == 12 and progress[-1]["total"] == 12
+    assert sum(len(p["points"]) for p in progress) == 12
+    assert [m["payload"]["step"] for m in received if m["kind"] == "checkpoint"] == [6, 12]
+
+    assert (run.step, run.total_steps, run.attempts) == (12, 12, 1)
+    assert RunMetric.objects.filter(run=run).count() == 12
+    assert sorted(run.checkpoints.values_list("step", flat=True)) == [6, 12]
+    adapter = Adapter.objects.get(run=run)
+    assert adapter.owner == creator and adapter.source == Adapter.Source.TRAINED
+    assert adapter.rank == 4 and adapter.reference_downscale_factor == 1
+    assert adapter.file.size > 0 and adapter.metadata["steps"] == "12"
+
+
+def test_cancel_stops_a_run_within_seconds_and_keeps_its_checkpoints(transactional_db, celery_worker, creator, tmp_path):
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
+    run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=5000, checkpoint_every=10))
+    launch_run(run)
+    wait_for(lambda: TrainingRun.objects.filter(pk=run.pk, step__gte=15).exists())
+
+    TrainingRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+    asked_at = time.monotonic()
+    wait_for(lambda: _run_in(run, State.CANCELLED, State.FAILED), timeout=30, interval=0.1)
+    assert time.monotonic() - asked_at < 10
+    assert run.state == State.CANCELLED, run.state_reason
+    assert run.step < 5000
+    steps = list(run.checkpoints.values_list("step", flat=True))
+    assert steps and max(steps) == run.step  # the step it stopped at is saved too
+    assert not Adapter.objects.filter(run=run).exists()
+
+
+def test_a_run_with_an_unusable_pair_fails_with_a_plain_reason(transactional_db, celery_worker, creator, tmp_path):
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
+    broken = dataset.pairs.get(name="clip1")
+    broken.reference_file.delete(save=True)
+    run = make_run(creator, dataset=dataset, config=tiny_run_config())
+    launch_run(run)
+    wait_for(lambda: _run_in(run, *TrainingRun.FINAL_STATES))
+    assert run.state == State.FAILED
+    assert run.error_kind == "bad_pair"
+    assert run.error_message == "A clip pair cannot be used: Pair “clip1” has no reference video yet."

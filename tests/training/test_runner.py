@@ -1,0 +1,115 @@
+"""Claiming, configuring and explaining runs: the runner's decisions, tested in-process."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import make_run, sent_tasks, tiny_run_config
+from training.engine.dataset import PairError
+from training.models import RunEvent, TrainingRun
+from training.runner import MAX_ATTEMPTS, claim, explain, training_config
+from training.runs import RunStateError, launch_run
+from training.watchdog import requeue_lost_runs
+
+pytestmark = pytest.mark.django_db
+State = TrainingRun.State
+
+
+def test_launch_queues_a_draft_once_the_transaction_commits(creator, django_capture_on_commit_callbacks):
+    run = make_run(creator)
+    with django_capture_on_commit_callbacks() as callbacks:
+        launch_run(run)
+    run.refresh_from_db()
+    assert run.state == State.QUEUED and run.queued_at is not None
+    assert sent_tasks(callbacks) == [("training.tasks.train_run", (run.pk,))]
+    assert list(run.events.values_list("kind", "payload__state")) == [("state", "queued")]
+
+
+def test_launching_twice_is_refused_in_plain_words(creator, django_capture_on_commit_callbacks):
+    run = make_run(creator)
+    with django_capture_on_commit_callbacks():
+        launch_run(run)
+    with pytest.raises(RunStateError, match="already launched"):
+        launch_run(run)
+
+
+def test_a_worker_claims_a_queued_run_and_a_duplicate_delivery_is_ignored(creator):
+    run = make_run(creator, state=State.QUEUED)
+    claimed = claim(run.pk, "gpu-1")
+    assert claimed is not None and claimed.state == State.PREPARING
+    assert (claimed.worker, claimed.attempts) == ("gpu-1", 1)
+    assert claim(run.pk, "gpu-2") is None  # gpu-1 is alive and holds it
+    run.refresh_from_db()
+    assert run.worker == "gpu-1"
+
+
+def test_a_run_whose_worker_went_silent_can_be_claimed_again(creator):
+    run = make_run(creator, state=State.TRAINING, worker="gpu-1", attempts=1,
+                   heartbeat_at=timezone.now() - timedelta(minutes=5))
+    claimed = claim(run.pk, "gpu-2")
+    assert claimed is not None and (claimed.worker, claimed.attempts) == ("gpu-2", 2)
+    assert claimed.state_reason == "Resuming from the last checkpoint."
+
+
+def test_finished_and_draft_runs_are_never_claimed(creator):
+    for state in (State.DRAFT, State.SUCCEEDED, State.FAILED, State.CANCELLED):
+        assert claim(make_run(creator, state=state).pk, "gpu-1") is None
+
+
+def test_a_run_cancelled_while_queued_ends_without_training(creator):
+    run = make_run(creator, state=State.QUEUED, cancel_requested=True)
+    assert claim(run.pk, "gpu-1") is None
+    run.refresh_from_db()
+    assert run.state == State.CANCELLED and run.attempts == 0
+
+
+def test_a_run_stops_after_the_maximum_attempts(creator):
+    run = make_run(creator, state=State.QUEUED, attempts=MAX_ATTEMPTS)
+    assert claim(run.pk, "gpu-1") is None
+    run.refresh_from_db()
+    assert run.state == State.FAILED and run.error_kind == "worker_lost"
+
+
+def test_the_watchdog_requeues_runs_whose_worker_stopped_beating(creator, django_capture_on_commit_callbacks):
+    stale = timezone.now() - timedelta(minutes=5)
+    lost = make_run(creator, state=State.TRAINING, worker="gpu-1", attempts=1, heartbeat_at=stale)
+    alive = make_run(creator, state=State.TRAINING, worker="gpu-2", attempts=1, heartbeat_at=timezone.now())
+    exhausted = make_run(creator, state=State.TRAINING, worker="gpu-3", attempts=MAX_ATTEMPTS, heartbeat_at=stale)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert requeue_lost_runs() == [lost.pk]
+    assert sent_tasks(callbacks) == [("training.tasks.train_run", (lost.pk,))]
+    states = dict(TrainingRun.objects.values_list("pk", "state"))
+    assert states == {lost.pk: State.QUEUED, alive.pk: State.TRAINING, exhausted.pk: State.FAILED}
+    assert "resume from its last checkpoint" in TrainingRun.objects.get(pk=lost.pk).state_reason
+
+
+def test_the_config_combines_stored_settings_with_this_machines_paths(creator, tmp_path, settings):
+    settings.TINY_MODEL_DIR = tmp_path / "tiny"
+    (tmp_path / "tiny").mkdir()
+    (tmp_path / "tiny" / "model_index.json").write_text("{}")
+    run = make_run(creator, config=tiny_run_config(steps=7), recipe="depth")
+    cfg = training_config(run, tmp_path / "work", tmp_path / "manifest.csv")
+    assert cfg.optim.steps == 7 and cfg.bucket.frames == 9
+    assert cfg.output_dir == tmp_path / "work" / "output"
+    assert cfg.model == str(tmp_path / "tiny")
+    assert (cfg.export.recipe, cfg.export.name) == ("depth", f"run-{run.pk}")
+
+
+def test_failures_are_explained_in_plain_words(creator):
+    run = make_run(creator, attempts=1)
+    assert explain(RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), run)[0] == "out_of_memory"
+    kind, message = explain(PairError("pair 3: reference has 24 fps, target 30 fps"), run)
+    assert kind == "bad_pair" and "pair 3" in message
+    kind, message = explain(KeyError("boom"), run)
+    assert kind == "internal" and f"run {run.pk}, attempt 1" in message
+
+
+def test_state_changes_are_recorded_as_events_in_order(creator, django_capture_on_commit_callbacks):
+    run = make_run(creator)
+    with django_capture_on_commit_callbacks():
+        launch_run(run)
+    claim(run.pk, "gpu-1")
+    assert list(run.events.filter(kind=RunEvent.Kind.STATE).values_list("seq", "payload__state")) == [
+        (1, "queued"), (2, "preparing"),
+    ]

@@ -1,0 +1,116 @@
+"""Moving files between the storage (local disk or S3) and a worker's scratch folder.
+
+Workers read inputs and write outputs only through Django's storage API, so a GPU worker on another
+machine needs nothing but the broker, the database and the bucket.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.db.models.fields.files import FieldFile
+
+from training.models import Checkpoint, TrainingRun, ValidationSample
+from wizard.models import ClipPair
+
+CHECKPOINT_FILES = ("adapter.safetensors", "state.pt")
+
+
+def run_workdir(run_id: int) -> Path:
+    return Path(settings.DATA_DIR) / "work" / "runs" / str(run_id)
+
+
+def download(field: FieldFile, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists() or target.stat().st_size != field.size:
+        with field.open("rb") as source, target.open("wb") as out:
+            shutil.copyfileobj(source, out, length=1024 * 1024)
+    return target
+
+
+class DatasetNotReady(ValueError):
+    """The dataset cannot be trained on yet; the message says which pair and why."""
+
+
+def materialize_dataset(run: TrainingRun, workdir: Path) -> Path:
+    """Copy the run's pairs to `workdir/inputs` and write the manifest the engine reads."""
+    if run.dataset is None:
+        raise DatasetNotReady("This run has no dataset.")
+    pairs = list(run.dataset.pairs.order_by("position", "name"))
+    if not pairs:
+        raise DatasetNotReady(f"The dataset “{run.dataset.name}” has no clip pairs.")
+    rows = []
+    for pair in pairs:
+        _check_ready(pair)
+        target = download(pair.target_file, workdir / "inputs" / f"{pair.pk}_target{Path(pair.target_file.name).suffix}")
+        reference = download(
+            pair.reference_file, workdir / "inputs" / f"{pair.pk}_reference{Path(pair.reference_file.name).suffix}"
+        )
+        rows.append({"caption": pair.caption, "video": str(target), "reference_video": str(reference)})
+    manifest = workdir / "manifest.csv"
+    with manifest.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=["caption", "video", "reference_video"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return manifest
+
+
+def _check_ready(pair: ClipPair) -> None:
+    if not pair.target_file:
+        raise DatasetNotReady(f"Pair “{pair.name}” has no target video.")
+    if not pair.reference_file:
+        raise DatasetNotReady(f"Pair “{pair.name}” has no reference video yet.")
+    if pair.status == ClipPair.Status.ERROR:
+        problems = "; ".join(m["text"] for m in pair.messages if m.get("level") == "error")
+        raise DatasetNotReady(f"Pair “{pair.name}” cannot be used: {problems or 'it failed its checks'}.")
+
+
+def store_checkpoint(run_id: int, step: int, folder: Path) -> Checkpoint:
+    run = TrainingRun.objects.get(pk=run_id)
+    checkpoint, _ = Checkpoint.objects.get_or_create(run=run, step=step)
+    for field_name, file_name in zip(("adapter_file", "state_file"), CHECKPOINT_FILES, strict=True):
+        field: FieldFile = getattr(checkpoint, field_name)
+        if field:
+            field.delete(save=False)
+        with (folder / file_name).open("rb") as handle:
+            field.save(f"checkpoints/step_{step:06d}/{file_name}", File(handle), save=False)
+    checkpoint.size_bytes = sum((folder / name).stat().st_size for name in CHECKPOINT_FILES)
+    checkpoint.save()
+    return checkpoint
+
+
+def restore_latest_checkpoint(run: TrainingRun, checkpoints_dir: Path) -> int | None:
+    """Put the newest stored checkpoint in `checkpoints_dir`, so a run resumes on any machine."""
+    checkpoint = run.checkpoints.exclude(state_file="").order_by("-step").first()
+    if checkpoint is None:
+        return None
+    folder = checkpoints_dir / f"step_{checkpoint.step:06d}"
+    if not (folder / "state.pt").exists():
+        scratch = checkpoints_dir / f".download_step_{checkpoint.step:06d}"
+        download(checkpoint.adapter_file, scratch / "adapter.safetensors")
+        download(checkpoint.state_file, scratch / "state.pt")
+        shutil.rmtree(folder, ignore_errors=True)
+        scratch.rename(folder)
+    return checkpoint.step
+
+
+def store_samples(run_id: int, step: int, files: list[Path]) -> list[ValidationSample]:
+    run = TrainingRun.objects.get(pk=run_id)
+    prompts = list(run.config.get("validation", {}).get("prompts", []))
+    samples = []
+    for index, path in enumerate(files):
+        sample = ValidationSample(run=run, step=step, prompt=prompts[index] if index < len(prompts) else "")
+        with path.open("rb") as handle:
+            sample.video_file.save(f"samples/step_{step:06d}_{index}{path.suffix}", File(handle), save=False)
+        sample.save()
+        samples.append(sample)
+    return samples
+
+
+def delete_workdir(run_id: int) -> None:
+    shutil.rmtree(run_workdir(run_id), ignore_errors=True)
+
