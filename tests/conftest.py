@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from accounts.models import User
-from config.redis import start_embedded, stop_embedded, wait_until_ready
+from config.redis import wait_until_ready
 from tests import factories, services
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -27,17 +27,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def redis_server() -> Iterator[None]:
-    """The embedded Redis for this session, or the external one named by REDIS_URL."""
+def redis_server() -> Iterator[services.EmbeddedRedis | None]:
+    """The embedded Redis for this session (restartable), or None when REDIS_URL names an external one."""
     endpoint = settings.REDIS
     if not endpoint.embedded:
         wait_until_ready(endpoint, timeout=10)
-        yield
+        yield None
         return
     assert endpoint.socket_path is not None
-    process = start_embedded(endpoint.socket_path, Path(settings.DATA_DIR) / "redis")
-    yield
-    stop_embedded(process)
+    server = services.EmbeddedRedis(endpoint.socket_path, Path(settings.DATA_DIR) / "redis")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ Workers and servers are started against the test database, so they see what a te
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -64,18 +65,22 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
 class Worker:
     """A real `celery worker` process serving both queues."""
 
-    def __init__(self, hostname: str, log_path: Path) -> None:
+    def __init__(self, hostname: str, log_path: Path, queues: str = "cpu,gpu") -> None:
         self.hostname = hostname
         self.log_path = log_path
+        self.queues = queues
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> None:
         log = self.log_path.open("ab")
         command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "cpu,gpu", "--concurrency", "1",
+            sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", self.queues, "--concurrency", "1",
             "--hostname", self.hostname, "--loglevel", "INFO", "--without-mingle", "--without-gossip",
         ]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=child_env(), stdout=log, stderr=subprocess.STDOUT)
+        # Own process group, so `kill_hard` takes the pool's children down too, as a machine failure would.
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=child_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.wait_until_ready(timeout)
 
     def wait_until_ready(self, timeout: float) -> None:
@@ -93,6 +98,12 @@ class Worker:
     def stop(self) -> None:
         if self.process is not None:
             stop(self.process)
+
+    def kill_hard(self) -> None:
+        """SIGKILL the worker and its pool processes: no clean-up, no acknowledgement."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
@@ -130,3 +141,23 @@ def _wait_for_http(url: str, process: subprocess.Popen[bytes], log_path: Path, t
 
 def data_dir() -> Path:
     return Path(settings.DATA_DIR)
+
+
+class EmbeddedRedis:
+    """The session's embedded Redis, which a test may restart (same socket, data kept on disk)."""
+
+    def __init__(self, socket_path: Path, data_dir: Path) -> None:
+        self.socket_path, self.data_dir = socket_path, data_dir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        from config.redis import start_embedded
+
+        self.process = start_embedded(self.socket_path, self.data_dir)
+
+    def stop(self) -> None:
+        from config.redis import stop_embedded
+
+        if self.process is not None:
+            stop_embedded(self.process)
+            self.process = None

@@ -107,3 +107,59 @@ def test_a_run_with_an_unusable_pair_fails_with_a_plain_reason(transactional_db,
     assert run.state == State.FAILED
     assert run.error_kind == "bad_pair"
     assert run.error_message == "A clip pair cannot be used: Pair “clip1” has no reference video yet."
+
+
+def test_a_run_whose_worker_is_killed_resumes_from_its_last_checkpoint_on_another_worker(
+    transactional_db, celery_worker, creator, tmp_path, logs_dir
+):
+    from tests.services import Worker
+    from training.runs import transition
+    from training.tasks import train_run
+    from training.watchdog import requeue_lost_runs
+
+    every = 15
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
+    run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=100, checkpoint_every=every))
+    doomed = Worker("doomed@localhost", logs_dir / "doomed-worker.log", queues="gpu-doomed")
+    doomed.start()
+    try:
+        transition(run, State.QUEUED, "Waiting for a GPU worker.")
+        train_run.apply_async(args=[run.pk], queue="gpu-doomed")
+        wait_for(lambda: run.checkpoints.filter(step__gte=2 * every).exists())
+    finally:
+        doomed.kill_hard()
+    saved_before_kill = max(run.checkpoints.values_list("step", flat=True))
+    run.refresh_from_db()
+    assert run.state == State.TRAINING and run.worker == "doomed@localhost"
+
+    # The watchdog (every few seconds in production) notices the silence and requeues the run;
+    # the other live worker picks it up.
+    wait_for(lambda: requeue_lost_runs() == [run.pk], timeout=30, interval=1)
+    wait_for(lambda: _run_in(run, *TrainingRun.FINAL_STATES), timeout=180)
+    assert run.state == State.SUCCEEDED, (run.state_reason, celery_worker.log_tail())
+    assert (run.attempts, run.worker, run.step) == (2, celery_worker.hostname, 100)
+    resumed = run.events.filter(kind="state", payload__state="training").order_by("seq").last()
+    assert resumed.payload["message"] == f"Training, resumed at step {saved_before_kill}."
+    assert RunMetric.objects.filter(run=run).count() == 100
+
+
+def test_a_run_survives_a_redis_restart_and_keeps_its_whole_history(
+    transactional_db, celery_worker, redis_server, creator, tmp_path
+):
+    if redis_server is None:
+        pytest.skip("REDIS_URL names an external Redis, which the tests must not restart")
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
+    run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=80, checkpoint_every=40))
+    launch_run(run)
+    wait_for(lambda: TrainingRun.objects.filter(pk=run.pk, step__gte=10).exists())
+    redis_server.stop()
+    time.sleep(2)  # the worker keeps training and recording while Redis is away
+    redis_server.start()
+    wait_for(lambda: _run_in(run, *TrainingRun.FINAL_STATES), timeout=180)
+    assert run.state == State.SUCCEEDED, (run.state_reason, celery_worker.log_tail())
+    seqs = list(run.events.values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert RunMetric.objects.filter(run=run).count() == 80
+    assert [s for s in run.events.filter(kind="state").values_list("payload__state", flat=True)] == [
+        "queued", "preparing", "training", "finishing", "succeeded",
+    ]
