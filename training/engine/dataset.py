@@ -237,7 +237,7 @@ def encode_caption(pipe: Any, caption: str, max_sequence_length: int) -> dict[st
     return {
         "video_prompt_embeds": video[0].float().cpu(),
         "audio_prompt_embeds": audio[0].float().cpu(),
-        "prompt_attention_mask": conn_mask[0].float().cpu(),
+        "prompt_attention_mask": conn_mask[0].cpu(),  # int64, as the pipeline passes it
     }
 
 

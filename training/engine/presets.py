@@ -19,9 +19,9 @@ TINY = "tiny"
 LTX_2_3 = "ltx-2.3"
 PRESETS = (TINY, LTX_2_3)
 
-# Width of the tiny transformer. ~1.3 M parameters: the design note measured that ~1-2 M learn to use the
+# Width of the tiny transformer. ~1.6 M parameters: the design note measured that ~1-2 M learn to use the
 # reference on CPU in seconds while ~45 k do not.
-TINY_HEADS, TINY_HEAD_DIM, TINY_LAYERS = 4, 24, 4
+TINY_HEADS, TINY_HEAD_DIM, TINY_LAYERS = 4, 32, 4
 TINY_LATENT_CHANNELS = 32
 TINY_TEXT_WIDTH, TINY_TEXT_LAYERS = 32, 2
 
@@ -355,7 +355,7 @@ def load_pipeline(
         overrides["text_encoder"] = AutoModelForImageTextToText.from_pretrained(
             str(paths.text_encoder_dir), dtype=dtype
         )
-    pipe = LTX2InContextPipeline.from_pretrained(str(paths.pipeline_dir), torch_dtype=dtype, **overrides)
+    pipe = LTX2InContextPipeline.from_pretrained(str(paths.pipeline_dir), dtype=dtype, **overrides)
     pipe.to(dev)
     pipe.set_progress_bar_config(disable=True)
     pipe.iclora_model_name = paths.name

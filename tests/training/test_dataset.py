@@ -1,0 +1,119 @@
+"""Manifests, pair rules, conform + cache, and the per-pair report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from training.engine.dataset import Bucket, Pair, PairError, check_pair, load_cache, prepare, read_manifest
+
+BUCKET = Bucket(width=128, height=128, frames=17, fps=24.0)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl", "jsonl-old-names"])
+def test_it_reads_lightricks_manifests_in_every_format(fmt: str, tmp_path: Path) -> None:
+    rows = [{"caption": "a cat", "video": "t.mp4", "reference_video": "clips/r.mp4"}]
+    if fmt == "csv":
+        path = tmp_path / "m.csv"
+        path.write_text("caption,video,reference_video\na cat,t.mp4,clips/r.mp4\n")
+    elif fmt == "json":
+        path = tmp_path / "m.json"
+        path.write_text(json.dumps(rows))
+    elif fmt == "jsonl":
+        path = tmp_path / "m.jsonl"
+        path.write_text(json.dumps(rows[0]) + "\n")
+    else:
+        path = tmp_path / "m.jsonl"
+        path.write_text(json.dumps({"caption": "a cat", "media_path": "t.mp4", "ref_media_path": "clips/r.mp4"}))
+    (pair,) = read_manifest(path)
+    assert pair == Pair(0, "a cat", (tmp_path / "t.mp4").resolve(), (tmp_path / "clips/r.mp4").resolve())
+
+
+def test_a_manifest_row_without_a_reference_is_an_error_naming_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"caption": "ok", "video": "a.mp4", "reference_video": "b.mp4"}\n{"caption": "x", "video": "c.mp4"}\n')
+    with pytest.raises(PairError, match="pair 2 in m.jsonl: no 'reference_video' column"):
+        read_manifest(path)
+
+
+def test_it_rejects_pairs_with_different_fps(clip_factory: Any) -> None:
+    pair = Pair(0, "", clip_factory("fps24", 3, fps=24.0), clip_factory("fps30", 3, fps=30.0))
+    with pytest.raises(PairError, match=r"pair 1 \(fps24.mp4 <- fps30.mp4\): different frame rates, target 24 fps vs reference 30 fps"):
+        check_pair(pair, BUCKET, 1)
+
+
+def test_it_rejects_pairs_of_different_lengths(clip_factory: Any) -> None:
+    pair = Pair(4, "", clip_factory("len1s", 3, seconds=1.0), clip_factory("len2s", 3, seconds=2.0))
+    with pytest.raises(PairError, match="pair 5 .*different lengths, target 24 frames vs reference 48 frames"):
+        check_pair(pair, BUCKET, 1)
+
+
+def test_it_rejects_pairs_with_different_aspect_ratios(clip_factory: Any) -> None:
+    pair = Pair(0, "", clip_factory("wide", 3, width=256, height=128), clip_factory("square", 3, width=128, height=128))
+    with pytest.raises(PairError, match="different aspect ratios, target 256x128 vs reference 128x128"):
+        check_pair(pair, BUCKET, 1)
+
+
+def test_it_rejects_clips_shorter_than_the_bucket_instead_of_skipping_them(clip_factory: Any) -> None:
+    pair = Pair(0, "", clip_factory("tiny_t", 3, seconds=0.5), clip_factory("tiny_r", 3, seconds=0.5))
+    with pytest.raises(PairError, match=r"too short, 0.50 s gives 12 frames at 24 fps, the bucket needs 17"):
+        check_pair(pair, BUCKET, 1)
+
+
+def test_it_rejects_unreadable_files_naming_the_pair(clip_factory: Any, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 1000)
+    pair = Pair(2, "", clip_factory("fine", 3), broken)
+    with pytest.raises(PairError, match=r"pair 3 \(fine.mp4 <- broken.mp4\): broken.mp4: not a readable video"):
+        check_pair(pair, BUCKET, 1)
+
+
+def test_prepare_checks_every_pair_before_encoding_anything(
+    load_tiny: Any, clip_factory: Any, tmp_path: Path
+) -> None:
+    good = Pair(0, "", clip_factory("good_t", 4), clip_factory("good_r", 4, degrade=True))
+    bad = Pair(1, "", clip_factory("good_t", 4), tmp_path / "missing.mp4")
+    with pytest.raises(PairError, match="pair 2 .*file not found"):
+        prepare(load_tiny(), [good, bad], BUCKET, tmp_path / "cache", max_sequence_length=32)
+    assert not list((tmp_path / "cache").glob("*.safetensors"))
+
+
+def test_prepare_caches_latents_and_text_once_and_reports_what_it_did(
+    load_tiny: Any, three_pairs: Path, tmp_path: Path
+) -> None:
+    pipe = load_tiny()
+    pairs = read_manifest(three_pairs)
+    reports = prepare(pipe, pairs, BUCKET, tmp_path / "cache", downscale=2, trigger="RESTORE", max_sequence_length=32)
+    assert [r.cached for r in reports] == [False, False, False]
+    assert reports[0].actions == [
+        "resize and centre-crop target 160x128 -> 128x128",
+        "resize and centre-crop reference 160x128 -> 64x64",
+        "keep the first 17 of 24 frames",
+    ]
+    assert reports[0].source["target"]["fps"] == 24.0
+    cached = load_cache(tmp_path / "cache")
+    assert cached[0].target_latents.shape == (32, 3, 4, 4)
+    assert cached[0].reference_latents.shape == (32, 3, 2, 2)
+    assert cached[0].video_prompt_embeds.shape[0] == 32
+    assert cached[0].caption == "RESTORE restored clip 0"
+
+    # A second prepare encodes nothing: the VAE is not even called.
+    def fail(*_: Any, **__: Any) -> None:
+        raise AssertionError("encoded again")
+
+    pipe.vae.encode = fail
+    again = prepare(pipe, pairs, BUCKET, tmp_path / "cache", downscale=2, trigger="RESTORE", max_sequence_length=32)
+    assert [r.cached for r in again] == [True, True, True]
+    assert torch.equal(load_cache(tmp_path / "cache")[1].target_latents, cached[1].target_latents)
+
+
+def test_real_restoration_pair_from_ntsc_footage_is_conformed(
+    load_tiny: Any, shared_media: Path, tmp_path: Path
+) -> None:
+    pair = Pair(0, "a man in a car", shared_media / "carphone_pristine.mp4", shared_media / "carphone_distorted.mp4")
+    (report,) = prepare(load_tiny(), [pair], BUCKET, tmp_path / "cache", max_sequence_length=32)
+    assert report.actions[0] == "resample 29.97 -> 24 fps"

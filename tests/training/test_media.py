@@ -1,0 +1,61 @@
+"""probe / conform / write_mp4 on clips made with ffmpeg (and on real footage when it is present)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from training.engine.media import MediaError, conform, probe, write_mp4
+
+
+def test_probe_reports_fps_frames_size_duration_audio_and_codec(clip_factory: Any) -> None:
+    info = probe(clip_factory("probe", 0, width=160, height=96, fps=25.0, seconds=2.0))
+    assert (info.fps, info.frames, info.width, info.height) == (25.0, 50, 160, 96)
+    assert info.duration == pytest.approx(2.0, abs=0.05)
+    assert info.has_audio is False and info.codec == "h264"
+
+
+def test_probe_rejects_a_file_that_is_not_a_video(tmp_path: Path) -> None:
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video")
+    with pytest.raises(MediaError, match="notes.mp4: not a readable video"):
+        probe(text)
+    with pytest.raises(MediaError, match="file not found"):
+        probe(tmp_path / "missing.mp4")
+
+
+def test_probe_rejects_a_truncated_video(clip_factory: Any, tmp_path: Path) -> None:
+    whole = clip_factory("whole", 2).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) // 3])
+    with pytest.raises(MediaError, match="cut.mp4"):
+        probe(cut)
+
+
+def test_conform_resamples_resizes_centre_crops_and_keeps_the_first_frames(clip_factory: Any) -> None:
+    clip = clip_factory("wide", 1, width=320, height=128, fps=30.0, seconds=1.0)
+    frames = conform(clip, fps=24.0, width=128, height=128, frames=17)
+    assert frames.shape == (17, 128, 128, 3) and frames.dtype == np.uint8
+    assert frames.std() > 10  # real content, not a blank frame
+
+
+def test_conform_refuses_a_clip_that_is_too_short(clip_factory: Any) -> None:
+    clip = clip_factory("short", 0, seconds=0.5)
+    with pytest.raises(MediaError, match="only 12 frames at 24 fps, 17 needed"):
+        conform(clip, fps=24.0, width=128, height=128, frames=17)
+
+
+def test_write_mp4_round_trips_through_probe(tmp_path: Path) -> None:
+    frames = np.random.default_rng(0).random((9, 64, 96, 3)).astype(np.float32)
+    info = probe(write_mp4(frames, tmp_path / "out.mp4", fps=24.0))
+    assert (info.frames, info.width, info.height, info.fps) == (9, 96, 64, 24.0)
+
+
+def test_real_ntsc_footage_is_probed_and_conformed(shared_media: Path) -> None:
+    info = probe(shared_media / "carphone_pristine.mp4")
+    assert info.fps == pytest.approx(29.97, abs=0.01) and (info.width, info.height) == (176, 144)
+    frames = conform(shared_media / "cityCC0.mpg", fps=24.0, width=256, height=128, frames=25)
+    assert frames.shape == (25, 128, 256, 3)

@@ -1,0 +1,77 @@
+"""The tiny preset is a real diffusers LTX-2 pipeline, built deterministically and loaded like the real one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from diffusers import LTX2InContextPipeline
+from safetensors.torch import load_file
+
+from training.engine.presets import (
+    ModelPaths,
+    build_tiny_model,
+    load_pipeline,
+    pick_device_and_dtype,
+    resolve_model,
+)
+
+
+def test_the_tiny_model_folder_loads_with_from_pretrained(tiny_model_dir: Path) -> None:
+    pipe = LTX2InContextPipeline.from_pretrained(tiny_model_dir)
+    assert pipe.vae_spatial_compression_ratio == 32 and pipe.vae_temporal_compression_ratio == 8
+    params = sum(p.numel() for p in pipe.transformer.parameters())
+    assert 1_000_000 < params < 2_500_000
+    # VAE statistics were calibrated, not left at the defaults 0 / 1.
+    assert not torch.allclose(pipe.vae.latents_mean, torch.zeros_like(pipe.vae.latents_mean))
+    assert not torch.allclose(pipe.vae.latents_std, torch.ones_like(pipe.vae.latents_std))
+    assert json.loads((tiny_model_dir / "iclora_preset.json").read_text())["preset"] == "tiny"
+
+
+def test_the_tiny_vae_compresses_like_the_real_one(load_tiny: Any) -> None:
+    pipe = load_tiny()
+    video = torch.rand(1, 3, 17, 64, 96) * 2 - 1
+    with torch.no_grad():
+        latents = pipe.vae.encode(video).latent_dist.mode()
+    assert latents.shape[2:] == (3, 2, 3)  # (17-1)/8+1 frames, 64/32, 96/32
+
+
+def test_building_the_tiny_model_twice_gives_identical_weights(tiny_model_dir: Path, tmp_path: Path) -> None:
+    again = build_tiny_model(tmp_path / "again")
+    for part in ("transformer", "vae", "connectors"):
+        a = load_file(str(next((tiny_model_dir / part).glob("*.safetensors"))))
+        b = load_file(str(next((again / part).glob("*.safetensors"))))
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k], b[k]) for k in a), part
+
+
+def test_cpu_runs_in_float32_and_cuda_in_bfloat16() -> None:
+    assert pick_device_and_dtype("cpu") == (torch.device("cpu"), torch.float32)
+    assert pick_device_and_dtype("cuda") == (torch.device("cuda"), torch.bfloat16)
+
+
+def test_load_pipeline_takes_a_folder_or_explicit_paths_and_can_leave_the_text_encoder_out(
+    tiny_model_dir: Path,
+) -> None:
+    pipe = load_pipeline(ModelPaths(pipeline_dir=tiny_model_dir), device="cpu", with_text_encoder=False)
+    assert pipe.text_encoder is None and pipe.transformer.dtype == torch.float32
+    assert load_pipeline(tiny_model_dir, device="cpu").iclora_model_name == "tiny"
+
+
+def test_the_real_model_preset_without_operator_paths_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ICLORA_LTX23_DIR", raising=False)
+    with pytest.raises(FileNotFoundError, match="ICLORA_LTX23_DIR"):
+        resolve_model("ltx-2.3")
+    with pytest.raises(FileNotFoundError, match="neither a preset"):
+        resolve_model("/nonexistent/model")
+
+
+def test_the_real_model_preset_reads_operator_paths(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ICLORA_LTX23_DIR", str(tmp_path / "ltx"))
+    monkeypatch.setenv("ICLORA_LTX23_TRANSFORMER", str(tmp_path / "dev.safetensors"))
+    monkeypatch.setenv("ICLORA_LTX23_TEXT_ENCODER", str(tmp_path / "gemma"))
+    paths = resolve_model("ltx-2.3")
+    assert paths == ModelPaths(tmp_path / "ltx", tmp_path / "dev.safetensors", tmp_path / "gemma", name="ltx-2.3")

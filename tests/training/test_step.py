@@ -1,0 +1,152 @@
+"""The training step feeds the transformer exactly what LTX2InContextPipeline feeds it at inference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from diffusers import FlowMatchEulerDiscreteScheduler
+from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
+
+from training.engine.dataset import Bucket, Pair, conform_pair, load_cache, prepare
+from training.engine.train import build_step_inputs, masked_mse, sample_sigmas, sigma_shift
+
+BUCKET = Bucket(width=128, height=128, frames=17, fps=24.0)
+SIGMA = 0.625  # exactly representable: the pipeline and the trainer compute sigma*1000 in float32 alike
+SEED = 7
+VIDEO_KEYS = (
+    "hidden_states",
+    "encoder_hidden_states",
+    "encoder_attention_mask",
+    "timestep",
+    "sigma",
+    "video_coords",
+    "num_frames",
+    "height",
+    "width",
+    "fps",
+    "use_cross_timestep",
+    "video_self_attention_mask",
+)
+
+
+def _pipeline_transformer_call(pipe: Any, target_latents: torch.Tensor, ref_frames: np.ndarray, caption: str,
+                               downscale: int) -> dict[str, Any]:
+    """Run LTX2InContextPipeline for one step from a known clean target at SIGMA; return the transformer kwargs."""
+    pipe.scheduler = FlowMatchEulerDiscreteScheduler()  # no shift: the first timestep is exactly SIGMA * 1000
+    captured: dict[str, Any] = {}
+    forward = pipe.transformer.forward
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        if not captured:
+            captured.update(kwargs)
+        return forward(*args, **kwargs)
+
+    pipe.transformer.forward = spy
+    pipe(
+        prompt=caption,
+        reference_conditions=[LTX2ReferenceCondition(frames=ref_frames.astype(np.float32) / 255.0)],
+        reference_downscale_factor=downscale,
+        latents=target_latents[None],  # the pipeline normalises them like the trainer does
+        sigmas=[SIGMA, SIGMA / 2],
+        noise_scale=SIGMA,
+        num_inference_steps=2,
+        height=BUCKET.height,
+        width=BUCKET.width,
+        num_frames=BUCKET.frames,
+        frame_rate=BUCKET.fps,
+        guidance_scale=1.0,
+        audio_guidance_scale=1.0,
+        stg_scale=0.0,
+        audio_stg_scale=0.0,
+        modality_scale=1.0,
+        audio_modality_scale=1.0,
+        max_sequence_length=32,
+        generator=torch.Generator().manual_seed(SEED),
+        output_type="latent",
+    )
+    pipe.transformer.forward = forward
+    return captured
+
+
+@pytest.mark.parametrize("downscale", [1, 2])
+def test_training_inputs_equal_the_pipelines_transformer_inputs(
+    downscale: int, load_tiny: Any, clip_factory: Any, tmp_path: Path
+) -> None:
+    pipe = load_tiny()
+    pair = Pair(0, "a moving test pattern", clip_factory("target", 1), clip_factory("reference", 1, degrade=True))
+    prepare(pipe, [pair], BUCKET, tmp_path / "cache", downscale=downscale, max_sequence_length=32)
+    cached = load_cache(tmp_path / "cache")[0]
+    _, ref_frames, _ = conform_pair(pair, BUCKET, downscale)
+
+    expected = _pipeline_transformer_call(pipe, cached.target_latents, ref_frames, pair.caption, downscale)
+
+    c, f, h, w = cached.target_latents.shape
+    _, rf, rh, rw = cached.reference_latents.shape
+    num_target, num_ref = f * h * w, rf * rh * rw
+    # The pipeline draws one noise tensor over target + reference tokens; the reference part is masked out.
+    noise = torch.randn((1, num_target + num_ref, c), generator=torch.Generator().manual_seed(SEED))[:, :num_target]
+    ours = build_step_inputs(pipe, [cached], torch.tensor([SIGMA]), noise, torch.tensor([False]), BUCKET.fps, downscale)
+    got = ours.model_kwargs
+
+    assert num_ref == num_target // downscale**2
+    for key in VIDEO_KEYS:
+        a, b = got.get(key), expected.get(key)
+        if isinstance(a, torch.Tensor):
+            assert a.shape == b.shape and a.dtype == b.dtype, key
+            assert torch.equal(a, b), f"{key}: max difference {(a.float() - b.float()).abs().max().item()}"
+        else:
+            assert a == b, key
+    # Reference tokens are clean (timestep 0) and their positions lie on the target grid scaled by d.
+    assert torch.all(got["timestep"][0, num_target:] == 0)
+    assert torch.all(got["timestep"][0, :num_target] == SIGMA * 1000)
+    assert got["video_coords"][0, 1, num_target:].max() == got["video_coords"][0, 1, :num_target].max()
+
+    # The video prediction is the pipeline's: with isolate_modalities the audio stream cannot reach it, so the
+    # trainer's single dummy audio token gives the same video output as the pipeline's full audio latents.
+    with torch.no_grad():
+        theirs = pipe.transformer(**{**expected, "isolate_modalities": True, "return_dict": False})[0]
+        mine = pipe.transformer(**got)[0]
+    assert torch.equal(mine, theirs)
+
+
+def test_first_frame_conditioning_keeps_the_first_latent_frame_clean_and_out_of_the_loss(
+    load_tiny: Any, three_pairs: Path, tmp_path: Path
+) -> None:
+    from training.engine.dataset import read_manifest
+
+    pipe = load_tiny()
+    prepare(pipe, read_manifest(three_pairs)[:1], BUCKET, tmp_path / "cache", max_sequence_length=32)
+    cached = load_cache(tmp_path / "cache")[0]
+    c, f, h, w = cached.target_latents.shape
+    noise = torch.randn(1, f * h * w, c)
+    inputs = build_step_inputs(pipe, [cached], torch.tensor([0.8]), noise, torch.tensor([True]), 24.0, 1)
+    first = h * w
+    x_t = inputs.model_kwargs["hidden_states"][0, :first]
+    x0 = pipe._normalize_latents(cached.target_latents[None], pipe.vae.latents_mean, pipe.vae.latents_std)
+    assert torch.allclose(x_t, pipe._pack_latents(x0)[0, :first])
+    assert torch.all(inputs.model_kwargs["timestep"][0, :first] == 0)
+    assert torch.all(inputs.model_kwargs["timestep"][0, first : f * h * w] == 800)
+    assert inputs.loss_mask[0, :first].sum() == 0 and inputs.loss_mask[0, first:].min() == 1
+
+    pred = torch.randn_like(inputs.velocity)
+    changed_first = pred.clone()
+    changed_first[:, :first] += 100.0
+    assert masked_mse(changed_first, inputs.velocity, inputs.loss_mask) == masked_mse(pred, inputs.velocity, inputs.loss_mask)
+
+
+def test_sigmas_are_shifted_logit_normal_with_a_tenth_uniform() -> None:
+    gen = torch.Generator().manual_seed(0)
+    small = sample_sigmas(20000, 1024, 0.1, gen)
+    large = sample_sigmas(20000, 4096, 0.1, gen)
+    assert 0 < small.min() and large.max() <= 1
+    assert sigma_shift(1024) == pytest.approx(0.95) and sigma_shift(4096) == pytest.approx(2.05)
+    assert large.median() > small.median() + 0.1  # more tokens -> more noise
+    only_uniform = sample_sigmas(20000, 4096, 1.0, gen)
+    assert abs(only_uniform.mean().item() - 0.5) < 0.01
+    # With 10% uniform draws, the low-noise tail that the shifted logit-normal almost never visits is reached.
+    assert (large < 0.1).float().mean() > 0.5 * 0.1 * 0.1
+    assert (sample_sigmas(20000, 4096, 0.0, gen) < 0.1).float().mean() < (large < 0.1).float().mean()

@@ -1,0 +1,181 @@
+"""The adapter file: write it in ComfyUI / ltx-trainer form, and read + validate any IC-LoRA file.
+
+Format (design note section 3): `.safetensors`, bf16, keys
+`diffusion_model.transformer_blocks.{i}.attn1.to_q.lora_A.weight` (r, in) / `.lora_B.weight` (out, r), no
+`.alpha` tensors (inference applies B@A unscaled, so alpha/rank is baked into lora_B), and string metadata
+with `reference_downscale_factor` always present.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from .lora import lora_state_dict
+
+PREFIX = "diffusion_model."
+FORMAT = "iclora-studio/1"
+KEY_RE = re.compile(r"^diffusion_model\.transformer_blocks\.(\d+)\.(.+)\.lora_([AB])\.weight$")
+
+
+class AdapterError(ValueError):
+    """An adapter file that cannot be used, with the reason."""
+
+
+def comfy_state_dict(transformer: Any, alpha: float, rank: int) -> dict[str, torch.Tensor]:
+    """peft adapter weights -> ComfyUI/ltx-trainer keys in bf16, with alpha/rank folded into lora_B."""
+    scale = alpha / rank
+    out = {}
+    for key, value in lora_state_dict(transformer).items():
+        value = value.float()
+        if ".lora_B." in key and scale != 1.0:
+            value = value * scale
+        out[PREFIX + key] = value.to(torch.bfloat16).contiguous().cpu()
+    return out
+
+
+def export_adapter(transformer: Any, path: str | Path, cfg: Any, steps: int) -> Path:
+    """Write the trained adapter of `transformer` with the metadata a user (and ComfyUI) needs later."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = comfy_state_dict(transformer, cfg.lora.effective_alpha, cfg.lora.rank)
+    d = str(cfg.data.reference_downscale_factor)
+    metadata = {
+        "format": FORMAT,
+        "reference_downscale_factor": d,
+        "ss_reference_downscale_factor": d,  # the name kohya-style tools write
+        "base_model": str(cfg.model) if cfg.model in ("tiny", "ltx-2.3") else Path(cfg.model).name,
+        "rank": str(cfg.lora.rank),
+        "alpha": str(cfg.lora.effective_alpha),
+        "alpha_baked_into_lora_B": str(cfg.lora.effective_alpha != cfg.lora.rank).lower(),
+        "recipe": cfg.export.recipe,
+        "trigger": cfg.data.trigger,
+        "bucket": cfg.bucket.to_bucket().label(),
+        "steps": str(steps),
+        "config_hash": cfg.config_hash(),
+        "targets": ",".join(cfg.lora.targets),
+    }
+    save_file(tensors, str(path), metadata=metadata)
+    return path
+
+
+@dataclass
+class AdapterInfo:
+    """What `read_adapter` found in a valid adapter file."""
+
+    path: Path
+    rank: int
+    blocks: list[int]
+    modules: list[str]
+    dtype: str
+    num_parameters: int
+    reference_downscale_factor: int
+    metadata: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def trigger(self) -> str:
+        return self.metadata.get("trigger", "")
+
+
+def read_adapter(path: str | Path, transformer: Any | None = None) -> AdapterInfo:
+    """Open and check an IC-LoRA adapter file; with `transformer`, also check every shape against it.
+
+    Raises `AdapterError` for anything `LTX2InContextPipeline.load_lora_weights` would choke on or silently
+    ignore (not safetensors, kohya `lora_down`/`alpha` keys, keys without the `diffusion_model.` prefix,
+    unpaired A/B, inconsistent rank, unknown modules, wrong shapes).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AdapterError(f"{path}: file not found")
+    try:
+        with safe_open(str(path), "pt") as f:
+            keys = list(f.keys())
+            metadata = dict(f.metadata() or {})
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in keys}
+            dtypes = {str(f.get_slice(k).get_dtype()) for k in keys}
+    except Exception as err:  # safetensors raises its own error types for bad headers
+        raise AdapterError(f"{path.name}: not a safetensors file ({err})") from err
+    if not keys:
+        raise AdapterError(f"{path.name}: contains no tensors")
+    bad = [k for k in keys if "lora_down" in k or "lora_up" in k or k.endswith(".alpha")]
+    if bad:
+        raise AdapterError(f"{path.name}: kohya-style keys ({bad[0]}); diffusers needs lora_A/lora_B without alpha")
+    unprefixed = [k for k in keys if not k.startswith(PREFIX) and not k.startswith("transformer.")]
+    if unprefixed:
+        raise AdapterError(f"{path.name}: key {unprefixed[0]} lacks the diffusion_model. prefix (it would be ignored)")
+
+    pairs: dict[tuple[int, str], dict[str, tuple[int, ...]]] = {}
+    for key in keys:
+        m = KEY_RE.match(key.replace("transformer.", PREFIX, 1) if key.startswith("transformer.") else key)
+        if m is None:
+            raise AdapterError(f"{path.name}: unexpected key {key}")
+        pairs.setdefault((int(m.group(1)), m.group(2)), {})[m.group(3)] = shapes[key]
+    ranks = set()
+    for (block, module), ab in pairs.items():
+        if set(ab) != {"A", "B"}:
+            raise AdapterError(f"{path.name}: block {block} {module} has lora_{next(iter(ab))} without its pair")
+        a, b = ab["A"], ab["B"]
+        if len(a) != 2 or len(b) != 2 or a[0] != b[1]:
+            raise AdapterError(f"{path.name}: block {block} {module} has mismatched A {a} and B {b}")
+        ranks.add(a[0])
+    if len(ranks) != 1:
+        raise AdapterError(f"{path.name}: mixed ranks {sorted(ranks)}")
+
+    notes = []
+    raw_d = metadata.get("reference_downscale_factor", metadata.get("ss_reference_downscale_factor"))
+    if raw_d is None:
+        notes.append("no reference_downscale_factor in metadata; assuming 1")
+        raw_d = "1"
+    try:
+        downscale = int(float(raw_d))
+    except ValueError as err:
+        raise AdapterError(f"{path.name}: reference_downscale_factor {raw_d!r} is not a number") from err
+    if downscale < 1:
+        raise AdapterError(f"{path.name}: reference_downscale_factor {downscale} must be >= 1")
+
+    if transformer is not None:
+        _check_against(path.name, pairs, transformer)
+    return AdapterInfo(
+        path=path,
+        rank=ranks.pop(),
+        blocks=sorted({b for b, _ in pairs}),
+        modules=sorted({m for _, m in pairs}),
+        dtype=",".join(sorted(dtypes)),
+        num_parameters=sum(math_prod(s) for s in shapes.values()),
+        reference_downscale_factor=downscale,
+        metadata=metadata,
+        notes=notes,
+    )
+
+
+def math_prod(shape: tuple[int, ...]) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _check_against(name: str, pairs: dict[tuple[int, str], dict[str, tuple[int, ...]]], transformer: Any) -> None:
+    modules = dict(transformer.named_modules())
+    for (block, module), ab in sorted(pairs.items()):
+        target = modules.get(f"transformer_blocks.{block}.{module}")
+        target = getattr(target, "base_layer", target)  # an adapter may already be attached
+        if not isinstance(target, torch.nn.Linear):
+            raise AdapterError(f"{name}: block {block} {module} does not exist in this base model")
+        if ab["A"][1] != target.in_features or ab["B"][0] != target.out_features:
+            raise AdapterError(
+                f"{name}: block {block} {module} is {ab['B'][0]}x{ab['A'][1]} but the base model has "
+                f"{target.out_features}x{target.in_features} (adapter made for another model?)"
+            )
+
+
+def metadata_json(info: AdapterInfo) -> str:
+    return json.dumps({"rank": info.rank, "blocks": len(info.blocks), **info.metadata}, indent=1)

@@ -1,0 +1,133 @@
+"""Generate videos with `LTX2InContextPipeline`: validation samples during training, and `generate`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .dataset import Bucket, Pair
+from .media import conform, write_mp4
+
+
+@torch.no_grad()
+def generate(
+    pipe: Any,
+    reference: np.ndarray,
+    bucket: Bucket,
+    downscale: int = 1,
+    prompt: str | None = None,
+    prompt_embeds: tuple[torch.Tensor, torch.Tensor] | None = None,
+    negative_embeds: tuple[torch.Tensor, torch.Tensor] | None = None,
+    num_inference_steps: int = 20,
+    guidance_scale: float = 1.0,
+    seed: int = 0,
+    lora_scale: float = 1.0,
+    max_sequence_length: int = 1024,
+) -> np.ndarray:
+    """One video (F, H, W, 3) float in [0, 1] from a conformed reference (F, H/d, W/d, 3) uint8 and a prompt.
+
+    Either `prompt` or pre-computed `prompt_embeds` (embeds, mask) from `pipe.encode_prompt` is given.
+    Audio guidance is set with the video one and STG / modality guidance are off, so each step costs one
+    transformer call (two with CFG).
+    """
+    from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
+
+    was_training = pipe.transformer.training
+    pipe.transformer.eval()
+    kwargs: dict[str, Any] = {}
+    if prompt_embeds is not None:
+        kwargs["prompt_embeds"], kwargs["prompt_attention_mask"] = prompt_embeds
+        if negative_embeds is not None:
+            kwargs["negative_prompt_embeds"], kwargs["negative_prompt_attention_mask"] = negative_embeds
+    else:
+        kwargs["prompt"] = prompt or ""
+    video, _audio = pipe(
+        reference_conditions=[LTX2ReferenceCondition(frames=reference.astype(np.float32) / 255.0, strength=1.0)],
+        reference_downscale_factor=downscale,
+        height=bucket.height,
+        width=bucket.width,
+        num_frames=bucket.frames,
+        frame_rate=bucket.fps,
+        num_inference_steps=num_inference_steps,
+        guidance_scale=guidance_scale,
+        audio_guidance_scale=guidance_scale,
+        stg_scale=0.0,
+        audio_stg_scale=0.0,
+        modality_scale=1.0,
+        audio_modality_scale=1.0,
+        guidance_rescale=0.0,
+        audio_guidance_rescale=0.0,
+        generator=torch.Generator().manual_seed(seed),
+        attention_kwargs={"scale": lora_scale},
+        max_sequence_length=max_sequence_length,
+        output_type="np",
+        return_dict=False,
+        **kwargs,
+    )
+    pipe.transformer.train(was_training)
+    return np.asarray(video[0])
+
+
+@dataclass
+class ValidationItem:
+    """A prompt (already encoded, so the text encoder can be freed) and a conformed reference video."""
+
+    name: str
+    reference: np.ndarray
+    embeds: tuple[torch.Tensor, torch.Tensor]
+    negative: tuple[torch.Tensor, torch.Tensor] | None
+
+
+@dataclass
+class ValidationSet:
+    items: list[ValidationItem] = field(default_factory=list)
+    bucket: Bucket | None = None
+    downscale: int = 1
+    steps: int = 20
+    guidance: float = 1.0
+    seed: int = 0
+    max_sequence_length: int = 1024
+
+    @classmethod
+    @torch.no_grad()
+    def build(cls, pipe: Any, cfg: Any, pairs: list[Pair]) -> ValidationSet:
+        """Validation inputs from the config; else the held-out pairs; else the first pair (the user still sees
+        what the adapter does). Prompts are encoded now, while the text encoder is loaded."""
+        v, d = cfg.validation, cfg.data.reference_downscale_factor
+        bucket = cfg.bucket.to_bucket()
+        if v.reference_videos:
+            sources = list(zip(v.prompts, v.reference_videos, strict=True))
+        else:
+            chosen = [pairs[i] for i in cfg.data.validation_indices] or pairs[:1]
+            sources = [(p.caption, p.reference) for p in chosen]
+        items = []
+        for i, (prompt, ref_path) in enumerate(sources):
+            prompt = f"{cfg.data.trigger} {prompt}".strip() if cfg.data.trigger else prompt
+            ref = conform(ref_path, bucket.fps, bucket.width // d, bucket.height // d, bucket.frames)
+            device = pipe.text_encoder.device
+            pos, pos_mask, neg, neg_mask = pipe.encode_prompt(
+                prompt,
+                do_classifier_free_guidance=v.guidance_scale > 1.0,
+                max_sequence_length=cfg.data.max_sequence_length,
+                device=device,
+            )
+            negative = (neg, neg_mask) if neg is not None else None
+            items.append(ValidationItem(f"{i:02d}", ref, (pos, pos_mask), negative))
+        return cls(items, bucket, d, v.num_inference_steps, v.guidance_scale, v.seed, cfg.data.max_sequence_length)
+
+    def render(self, pipe: Any, step: int, out_dir: Path) -> list[Path]:
+        """Write one mp4 per item as `step_000250_00.mp4` and return the paths."""
+        assert self.bucket is not None
+        files = []
+        for item in self.items:
+            video = generate(
+                pipe, item.reference, self.bucket, self.downscale, prompt_embeds=item.embeds,
+                negative_embeds=item.negative, num_inference_steps=self.steps, guidance_scale=self.guidance,
+                seed=self.seed, max_sequence_length=self.max_sequence_length,
+            )
+            files.append(write_mp4(video, out_dir / f"step_{step:06d}_{item.name}.mp4", self.bucket.fps))
+        return files

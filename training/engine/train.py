@@ -1,0 +1,449 @@
+"""IC-LoRA training on diffusers' LTX-2, top to bottom.
+
+One step, per sample (design note section 2):
+  x0 = normalised target latents, r = normalised reference latents, both as tokens in (frame, h, w) order
+  sigma ~ shifted logit-normal (10% uniform);  x_t = (1 - sigma) x0 + sigma eps;  velocity target = eps - x0
+  transformer input = [x_t | r], timesteps [sigma*1000 ... | 0 ...] (reference is clean), positions from
+  `rope.prepare_video_coords` with the reference's h/w scaled by the downscale factor d (both on one grid)
+  optional first-frame conditioning: the first latent frame of the target stays clean, timestep 0, no loss
+  one dummy audio token with isolate_modalities=True (video-only training)
+  loss = MSE(prediction on target tokens, eps - x0)
+These are exactly the tensors `LTX2InContextPipeline` gives the transformer at inference; a test checks it.
+
+The public entry point is `train(config, hooks)`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import TrainConfig
+from .dataset import CachedPair, load_cache, prepare, read_manifest
+
+# ---------------------------------------------------------------------------------------------------------
+# The training step
+
+
+def sigma_shift(num_tokens: int) -> float:
+    """Logit-normal mean: 0.95 at 1024 target tokens rising linearly to 2.05 at 4096 (ltx-trainer's line,
+    not clamped), so longer/larger clips train at higher noise where their global structure is decided."""
+    slope = (2.05 - 0.95) / (4096 - 1024)
+    return 0.95 + slope * (num_tokens - 1024)
+
+
+def sample_sigmas(batch: int, num_tokens: int, uniform_fraction: float, gen: torch.Generator) -> torch.Tensor:
+    """Sigmas (batch,) in (0, 1]: shifted logit-normal stretched between its 0.5% and 99.9% points, with a
+    `uniform_fraction` share of uniform draws so no noise level goes untrained."""
+    eps = 1e-3
+    mu = sigma_shift(num_tokens)
+    logit_normal = torch.sigmoid(torch.randn(batch, generator=gen) + mu)
+    lo, hi = torch.sigmoid(torch.tensor(mu - 2.5758)), torch.sigmoid(torch.tensor(mu + 3.0902))
+    stretched = (logit_normal - lo) / (hi - lo)
+    stretched = torch.where(stretched >= eps, stretched, 2 * eps - stretched).clamp(0, 1)
+    uniform = (1 - eps) * torch.rand(batch, generator=gen) + eps
+    use_uniform = torch.rand(batch, generator=gen) < uniform_fraction
+    return torch.where(use_uniform, uniform, stretched)
+
+
+@dataclass
+class StepInputs:
+    """Everything one transformer call needs, plus what the loss compares against.
+
+    `model_kwargs` are the keyword arguments of `LTX2VideoTransformer3DModel.forward`; `velocity` (B, T, C) is
+    the training target on the T target tokens and `loss_mask` (B, T) is 0 on clean first-frame tokens.
+    """
+
+    model_kwargs: dict[str, Any]
+    velocity: torch.Tensor
+    loss_mask: torch.Tensor
+    num_target_tokens: int
+
+
+def pack(pipe: Any, latents: torch.Tensor) -> torch.Tensor:
+    """(B, C, f, h, w) -> tokens (B, f*h*w, C), the pipeline's own packing."""
+    return pipe._pack_latents(latents, pipe.transformer_spatial_patch_size, pipe.transformer_temporal_patch_size)
+
+
+def normalize(pipe: Any, latents: torch.Tensor) -> torch.Tensor:
+    """Raw VAE latents (B, C, f, h, w) -> normalised with the VAE's per-channel statistics."""
+    vae = pipe.vae
+    return pipe._normalize_latents(latents, vae.latents_mean, vae.latents_std, vae.config.scaling_factor)
+
+
+def build_step_inputs(
+    pipe: Any,
+    batch: list[CachedPair],
+    sigmas: torch.Tensor,
+    noise: torch.Tensor,
+    first_frame_clean: torch.Tensor,
+    fps: float,
+    downscale: int,
+) -> StepInputs:
+    """Assemble the IC-LoRA transformer input for a batch of cached pairs.
+
+    sigmas (B,), noise (B, T, C) for the T target tokens, first_frame_clean (B,) bool.
+    Reference tokens are appended after the target tokens, as `LTX2InContextPipeline` does.
+    """
+    transformer = pipe.transformer
+    device, dtype = transformer.device, transformer.dtype
+    b = len(batch)
+    target = torch.stack([p.target_latents for p in batch]).to(device)  # (B, C, f, h, w)
+    ref = torch.stack([p.reference_latents for p in batch]).to(device)  # (B, C, f, h/d, w/d)
+    _, _, f, h, w = target.shape
+    _, _, rf, rh, rw = ref.shape
+
+    x0 = pack(pipe, normalize(pipe, target.float()))  # (B, T, C)
+    r = pack(pipe, normalize(pipe, ref.float()))  # (B, R, C)
+    num_target = x0.shape[1]
+
+    # Conditioning mask over target tokens: 1 = kept clean. First latent frame = first h*w tokens.
+    cond = torch.zeros(b, num_target, 1, device=device)
+    cond[first_frame_clean.to(device), : h * w] = 1.0
+    noise_level = (1.0 - cond) * sigmas.to(device).view(b, 1, 1)  # (B, T, 1)
+    noise = noise.to(device)
+    x_t = noise * noise_level + x0 * (1 - noise_level)  # same expression as the pipeline's prepare_latents
+    velocity = noise - x0
+
+    # Per-token timesteps: sigma*1000 on noisy target tokens, 0 on clean first-frame and on all reference tokens.
+    t = sigmas.to(device) * 1000.0  # (B,)
+    full_cond = torch.cat([cond, torch.ones(b, r.shape[1], 1, device=device)], dim=1)
+    video_timestep = t.unsqueeze(-1) * (1 - full_cond.squeeze(-1))  # (B, T + R)
+
+    # Positions: each video on its own latent grid; the reference's h/w scaled by d onto the target's grid.
+    rope = transformer.rope
+    target_coords = rope.prepare_video_coords(b, f, h, w, device, fps=fps)  # (B, 3, T, 2)
+    ref_coords = rope.prepare_video_coords(1, rf, rh, rw, device, fps=fps)  # (1, 3, R, 2)
+    if downscale != 1:
+        ref_coords[:, 1, :, :] = ref_coords[:, 1, :, :] * downscale
+        ref_coords[:, 2, :, :] = ref_coords[:, 2, :, :] * downscale
+    video_coords = torch.cat([target_coords, ref_coords.expand(b, -1, -1, -1)], dim=2)
+
+    # Video-only: one zero audio token, cut off from the video stream by isolate_modalities=True.
+    audio_channels = transformer.config.audio_in_channels
+    audio = torch.zeros(b, 1, audio_channels, device=device, dtype=dtype)
+    audio_coords = transformer.audio_rope.prepare_audio_coords(b, 1, device)
+
+    text = torch.stack([p.video_prompt_embeds for p in batch]).to(device, dtype)
+    audio_text = torch.stack([p.audio_prompt_embeds for p in batch]).to(device, dtype)
+    text_mask = torch.stack([p.prompt_attention_mask for p in batch]).to(device)
+
+    model_kwargs = {
+        "hidden_states": torch.cat([x_t, r], dim=1).to(dtype),
+        "audio_hidden_states": audio,
+        "encoder_hidden_states": text,
+        "audio_encoder_hidden_states": audio_text,
+        "timestep": video_timestep,
+        "audio_timestep": t,
+        "sigma": t,
+        "audio_sigma": t,
+        "encoder_attention_mask": text_mask,
+        "audio_encoder_attention_mask": text_mask,
+        "num_frames": f,
+        "height": h,
+        "width": w,
+        "fps": fps,
+        "audio_num_frames": 1,
+        "video_coords": video_coords,
+        "audio_coords": audio_coords,
+        "isolate_modalities": True,
+        "use_cross_timestep": True,
+        "return_dict": False,
+    }
+    loss_mask = (1.0 - cond.squeeze(-1)).to(device)
+    return StepInputs(model_kwargs, velocity, loss_mask, num_target)
+
+
+def masked_mse(pred: torch.Tensor, velocity: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over target tokens whose mask is 1 (pred, velocity (B, T, C); mask (B, T))."""
+    per_token = ((pred.float() - velocity.float()) ** 2).mean(dim=-1)
+    return (per_token * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def step_loss(pipe: Any, inputs: StepInputs) -> torch.Tensor:
+    """Run the transformer on the step inputs and return the target-only loss."""
+    pred, _audio = pipe.transformer(**inputs.model_kwargs)
+    return masked_mse(pred[:, : inputs.num_target_tokens], inputs.velocity, inputs.loss_mask)
+
+
+def draw_step(
+    pipe: Any, pairs: list[CachedPair], cfg: TrainConfig, gen: torch.Generator
+) -> StepInputs:
+    """Random pairs, sigmas, noise and first-frame coin for one step, all from `gen` (saved in checkpoints)."""
+    b = cfg.optim.batch_size
+    idx = torch.randint(len(pairs), (b,), generator=gen).tolist()
+    batch = [pairs[i] for i in idx]
+    c, f, h, w = batch[0].target_latents.shape
+    num_tokens = f * h * w
+    sigmas = sample_sigmas(b, num_tokens, cfg.diffusion.uniform_sigma_fraction, gen)
+    noise = torch.randn(b, num_tokens, c, generator=gen)
+    clean_first = torch.rand(b, generator=gen) < cfg.diffusion.first_frame_conditioning_p
+    return build_step_inputs(
+        pipe, batch, sigmas, noise, clean_first, cfg.bucket.fps, cfg.data.reference_downscale_factor
+    )
+
+
+EVAL_SIGMAS = (0.15, 0.3, 0.45, 0.6, 0.75, 0.9)
+
+
+@torch.no_grad()
+def evaluate(
+    pipe: Any, pairs: list[CachedPair], fps: float, downscale: int, swap_references: bool = False, seed: int = 1234
+) -> float:
+    """Deterministic eval loss: every pair at fixed sigmas with fixed noise, no first-frame conditioning.
+
+    `swap_references=True` gives each pair the next pair's reference: if the adapter uses the reference, the
+    loss must be clearly higher then.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    was_training = pipe.transformer.training
+    pipe.transformer.eval()
+    for i, pair in enumerate(pairs):
+        if swap_references and len(pairs) > 1:
+            other = pairs[(i + 1) % len(pairs)]
+            pair = CachedPair(**{**pair.__dict__, "reference_latents": other.reference_latents})
+        c, f, h, w = pair.target_latents.shape
+        for sigma in EVAL_SIGMAS:
+            noise = torch.randn(1, f * h * w, c, generator=gen)
+            inputs = build_step_inputs(
+                pipe, [pair], torch.tensor([sigma]), noise, torch.tensor([False]), fps, downscale
+            )
+            losses.append(step_loss(pipe, inputs).item())
+    pipe.transformer.train(was_training)
+    return sum(losses) / len(losses)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Hooks for the workers
+
+
+@dataclass
+class Progress:
+    """One progress report. `eta_s` and `steps_per_s` count training steps only (no model load, no sampling)."""
+
+    step: int
+    total: int
+    loss: float
+    lr: float
+    steps_per_s: float
+    eta_s: float
+    peak_memory_mb: float
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass
+class TrainingHooks:
+    """Callbacks a worker passes to `train`. The flag functions are polled after every step and must be cheap.
+
+    on_progress(Progress) after every step; should_cancel() stops after the current step (a checkpoint is saved,
+    nothing is exported); should_save() saves a checkpoint now; should_sample() writes validation samples now;
+    on_checkpoint(step, path) and on_sample(step, [mp4 paths]) report what was written; on_log(message) gets
+    human-readable lines (preparation report, eval losses).
+    """
+
+    on_progress: Callable[[Progress], None] | None = None
+    should_cancel: Callable[[], bool] = _never
+    should_save: Callable[[], bool] = _never
+    should_sample: Callable[[], bool] = _never
+    on_checkpoint: Callable[[int, Path], None] | None = None
+    on_sample: Callable[[int, list[Path]], None] | None = None
+    on_log: Callable[[str], None] | None = None
+
+    def log(self, message: str) -> None:
+        if self.on_log is not None:
+            self.on_log(message)
+
+
+@dataclass
+class TrainResult:
+    """What `train` did: `status` is "finished" or "cancelled"."""
+
+    status: str
+    steps: int
+    adapter_path: Path | None
+    last_loss: float
+    checkpoints: list[Path] = field(default_factory=list)
+    samples: list[Path] = field(default_factory=list)
+    eval_loss: float | None = None
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak accelerator memory on CUDA; peak resident set size of the process on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
+    """Linear warm-up, then linear decay from 1 to `final_lr_fraction` at the last step."""
+    total, warm, final = cfg.optim.steps, cfg.optim.warmup_steps, cfg.optim.final_lr_fraction
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        progress = (step - warm) / max(1, total - warm)
+        return 1.0 - (1.0 - final) * min(1.0, progress)
+
+    return factor
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The loop
+
+
+def setup_model(cfg: TrainConfig) -> tuple[Any, list[torch.nn.Parameter]]:
+    """Load the pipeline, optionally quantize, attach the LoRA, turn on gradient checkpointing."""
+    from .lora import add_lora, quantize_int8
+    from .presets import load_pipeline
+
+    pipe = load_pipeline(cfg.model, device=None if cfg.device == "auto" else cfg.device)
+    if cfg.quantize == "int8":
+        quantize_int8(pipe.transformer)
+    params = add_lora(pipe.transformer, cfg.lora.rank, cfg.lora.effective_alpha, cfg.lora.targets, cfg.lora.dropout)
+    if cfg.gradient_checkpointing:
+        pipe.transformer.enable_gradient_checkpointing()
+    return pipe, params
+
+
+def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
+    """Prepare the data (cached), train the adapter, checkpoint, sample, export. Resumable.
+
+    Blocking; call it from a worker process. Returns a `TrainResult`; raises `PairError`/`MediaError` for
+    unusable data and `ValueError` for an impossible configuration before any training happens.
+    """
+    from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+    from .export import export_adapter
+    from .sample import ValidationSet
+
+    hooks = hooks or TrainingHooks()
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(_dump_yaml(cfg))
+    torch.manual_seed(cfg.seed)
+
+    pipe, params = setup_model(cfg)
+    device = pipe.transformer.device
+
+    # 1. Conform and cache every pair once; hold out the validation rows.
+    pairs = read_manifest(cfg.data.manifest)
+    reports = prepare(
+        pipe, pairs, cfg.bucket.to_bucket(), cfg.cache_dir, cfg.data.reference_downscale_factor,
+        cfg.data.trigger, cfg.data.max_sequence_length,
+    )
+    for r in reports:
+        hooks.log(f"pair {r.index + 1}: {', '.join(r.actions) or 'used as is'}{' (cached)' if r.cached else ''}")
+    held_out = set(cfg.data.validation_indices)
+    if any(i >= len(pairs) or i < 0 for i in held_out):
+        raise ValueError(f"validation_indices {sorted(held_out)} outside the {len(pairs)} pairs of the manifest")
+    train_pairs = load_cache(cfg.cache_dir, [i for i in range(len(pairs)) if i not in held_out])
+    eval_pairs = load_cache(cfg.cache_dir, sorted(held_out)) if held_out else []
+    if not train_pairs:
+        raise ValueError("every pair is held out for validation: nothing left to train on")
+    validation = ValidationSet.build(pipe, cfg, pairs)
+    pipe.text_encoder = None  # from here on only cached embeddings are used: free the text encoder
+
+    # 2. Optimizer, schedule, RNG; resume from the newest checkpoint if there is one.
+    opt = torch.optim.AdamW(
+        params, lr=cfg.optim.learning_rate, betas=cfg.optim.betas, weight_decay=cfg.optim.weight_decay
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    start = 0
+    ckpt_dir = out / "checkpoints"
+    if cfg.checkpoint.resume and (last := latest_checkpoint(ckpt_dir)) is not None:
+        start = load_checkpoint(last, pipe.transformer, opt, sched, gen)
+        hooks.log(f"resumed from {last.name} at step {start}")
+
+    result = TrainResult(status="finished", steps=start, adapter_path=None, last_loss=float("nan"))
+    pipe.transformer.train()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    train_time, timed_steps = 0.0, 0
+
+    # 3. The loop.
+    for step in range(start, cfg.optim.steps):
+        t0 = time.perf_counter()
+        inputs = draw_step(pipe, train_pairs, cfg, gen)
+        loss = step_loss(pipe, inputs)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        dt = time.perf_counter() - t0
+        if step > start:  # the first step pays one-off costs (allocation, kernel choice)
+            train_time, timed_steps = train_time + dt, timed_steps + 1
+        done = step + 1
+        result.steps, result.last_loss = done, loss.item()
+
+        if hooks.on_progress is not None:
+            rate = timed_steps / train_time if train_time > 0 else 1.0 / max(dt, 1e-9)
+            hooks.on_progress(
+                Progress(done, cfg.optim.steps, result.last_loss, sched.get_last_lr()[0], rate,
+                         (cfg.optim.steps - done) / rate, peak_memory_mb(device))
+            )
+
+        cancel = hooks.should_cancel()
+        if done % cfg.checkpoint.every == 0 or hooks.should_save() or cancel:
+            path = save_checkpoint(ckpt_dir, done, pipe.transformer, opt, sched, gen, cfg.checkpoint.keep)
+            result.checkpoints.append(path)
+            if hooks.on_checkpoint is not None:
+                hooks.on_checkpoint(done, path)
+        if cancel:
+            result.status = "cancelled"
+            return result
+        if (cfg.validation.every and done % cfg.validation.every == 0 and done < cfg.optim.steps) or hooks.should_sample():
+            _validate(pipe, cfg, validation, eval_pairs, done, result, hooks)
+
+    # 4. Final checkpoint, samples and the adapter file.
+    if not result.checkpoints or result.checkpoints[-1].name != f"step_{result.steps:06d}":
+        result.checkpoints.append(
+            save_checkpoint(ckpt_dir, result.steps, pipe.transformer, opt, sched, gen, cfg.checkpoint.keep)
+        )
+    _validate(pipe, cfg, validation, eval_pairs, result.steps, result, hooks)
+    result.adapter_path = export_adapter(
+        pipe.transformer, out / f"{cfg.export.name}.safetensors", cfg, steps=result.steps
+    )
+    hooks.log(f"exported {result.adapter_path.name}")
+    return result
+
+
+def _validate(
+    pipe: Any, cfg: TrainConfig, validation: Any, eval_pairs: list[CachedPair], step: int,
+    result: TrainResult, hooks: TrainingHooks,
+) -> None:
+    if eval_pairs:
+        result.eval_loss = evaluate(pipe, eval_pairs, cfg.bucket.fps, cfg.data.reference_downscale_factor)
+        hooks.log(f"step {step}: eval loss {result.eval_loss:.4f} on {len(eval_pairs)} held-out pairs")
+    files = validation.render(pipe, step, Path(cfg.output_dir) / "samples")
+    result.samples.extend(files)
+    if files and hooks.on_sample is not None:
+        hooks.on_sample(step, files)
+
+
+def _dump_yaml(cfg: TrainConfig) -> str:
+    import yaml
+
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+
+
+def seconds_to_text(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
