@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -12,6 +13,12 @@ from django.db import models
 def _clip_upload_to(instance: ClipPair, filename: str) -> str:
     name = PurePosixPath(filename).name
     return f"users/{instance.dataset.owner_id}/datasets/{instance.dataset_id}/{name}"
+
+
+def _dataset_file_upload_to(instance: DatasetFile, filename: str) -> str:
+    # A random prefix: two uploads called clip.mp4 (targets/ and references/) never meet on disk.
+    name = PurePosixPath(filename).name[-120:]
+    return f"users/{instance.dataset.owner_id}/datasets/{instance.dataset_id}/files/{secrets.token_hex(6)}_{name}"
 
 
 class Dataset(models.Model):
@@ -47,7 +54,14 @@ class ClipPair(models.Model):
     reference_is_derived = models.BooleanField(
         default=False, help_text="The reference was made on the server (depth, edges, pose)."
     )
+    target_source = models.ForeignKey(
+        "DatasetFile", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reference_source = models.ForeignKey(
+        "DatasetFile", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     caption = models.TextField(blank=True)
+    caption_typed = models.BooleanField(default=False, help_text="Typed in the page: sidecar files do not replace it.")
     target_meta = models.JSONField(default=dict, blank=True, help_text="What probing the target found.")
     reference_meta = models.JSONField(default=dict, blank=True, help_text="What probing the reference found.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -71,3 +85,60 @@ class ClipPair(models.Model):
     def add_message(self, level: str, code: str, text: str) -> None:
         entry: dict[str, Any] = {"level": level, "code": code, "text": text}
         self.messages = [*self.messages, entry]
+
+
+class DatasetFile(models.Model):
+    """One uploaded file, under the name the creator gave it (pairing works on these names)."""
+
+    class Kind(models.TextChoices):
+        VIDEO = "video", "Video"
+        IMAGE = "image", "Image"
+        CAPTION = "caption", "Caption"
+        MANIFEST = "manifest", "Manifest"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(max_length=500, help_text="Relative path as uploaded, e.g. targets/clip.mp4.")
+    file = models.FileField(upload_to=_dataset_file_upload_to, max_length=500)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    size = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset", "name"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "name"], name="unique_file_name_per_dataset")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TrainingDraft(models.Model):
+    """A training being set up in the wizard: which dataset, which settings, where the creator left off."""
+
+    class Step(models.TextChoices):
+        RECIPE = "recipe", "Recipe"
+        DATASET = "dataset", "Clips"
+        CONFIG = "config", "Settings"
+        LAUNCH = "launch", "Launch"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="training_drafts")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="drafts")
+    name = models.CharField(max_length=200)
+    step = models.CharField(max_length=10, choices=Step.choices, default=Step.DATASET)
+    preset = models.CharField(max_length=20, default="balanced")
+    settings = models.JSONField(default=dict, blank=True, help_text="Settings form values (see wizard.settings).")
+    run = models.OneToOneField(
+        "training.TrainingRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="wizard_draft"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def launched(self) -> bool:
+        return self.run_id is not None

@@ -1,0 +1,40 @@
+"""Clips made with ffmpeg's generators, so every rule is tested without anyone's footage."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+REAL_MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
+NO_REAL_MEDIA = f"real clips not found at {REAL_MEDIA} (they sit beside the checkout, not in it)"
+
+
+def make_clip(path: Path, *, width: int = 160, height: int = 128, fps: float = 24, frames: int = 48,
+              audio: bool = False, source: str = "testsrc2", gray: bool = False, faststart: bool = True) -> Path:
+    """An H.264 mp4 with exactly `frames` frames (and a sine tone when `audio`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    args = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"{source}=s={width}x{height}:r={fps}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", "sine=frequency=440"]
+    vf = "format=gray,format=yuv420p" if gray else "format=yuv420p"
+    args += ["-frames:v", str(frames), "-vf", vf, "-c:v", "libx264", "-preset", "ultrafast"]
+    if audio:
+        args += ["-c:a", "aac", "-shortest"]
+    if faststart:
+        args += ["-movflags", "+faststart"]
+    subprocess.run([*args, str(path)], check=True)
+    return path
+
+
+def make_image(path: Path, width: int = 160, height: int = 128) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=s={width}x{height}",
+                    "-frames:v", "1", str(path)], check=True)
+    return path
+
+
+def truncate(source: Path, path: Path, keep: float = 0.5) -> Path:
+    """A copy cut off part-way, like an interrupted download."""
+    data = source.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path

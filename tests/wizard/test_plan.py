@@ -1,0 +1,93 @@
+"""Presets, the model's shape rules, the estimate, and the config the engine will accept."""
+
+from __future__ import annotations
+
+import pytest
+
+from wizard.estimate import estimate
+from wizard.plan import ClipFacts, preset_settings, shape_problems, to_train_config
+from wizard.recipes import RECIPES
+
+
+def facts(*metas: dict) -> ClipFacts:
+    return ClipFacts.from_metas(list(metas))
+
+
+LANDSCAPE_5S = {"width": 1920, "height": 1080, "fps": 24.0, "frames": 130, "duration": 5.4}
+
+
+def test_presets_grow_from_quick_to_high_quality():
+    quick, balanced, high = (preset_settings(p, RECIPES["depth"], facts(LANDSCAPE_5S), "ltx-2.3")
+                             for p in ("quick", "balanced", "high"))
+    assert (balanced.width, balanced.height, balanced.frames) == (768, 448, 81)
+    assert quick.steps < balanced.steps < high.steps
+    assert quick.width * quick.height * quick.frames < high.width * high.height * high.frames
+    assert (balanced.rank, balanced.learning_rate) == (32, 2e-4)
+
+
+def test_the_recipe_sets_the_defaults_of_the_settings_step():
+    identity = preset_settings("balanced", RECIPES["identity"], facts(), "ltx-2.3")
+    colorize = preset_settings("balanced", RECIPES["colorize"], facts(), "ltx-2.3")
+    assert (identity.rank, identity.learning_rate, identity.steps) == (128, 1e-4, 5000)
+    assert colorize.trigger_phrase == "COLORIZE"
+
+
+def test_presets_fit_the_frame_count_to_the_shortest_clip_and_follow_portrait_clips():
+    short_portrait = {"width": 1080, "height": 1920, "fps": 30.0, "frames": 60, "duration": 2.0}
+    values = preset_settings("high", RECIPES["pose"], facts(short_portrait, short_portrait), "ltx-2.3")
+    assert values.fps == 30.0
+    assert values.frames == 57  # 60 frames hold 57 = 8·7+1
+    assert values.height > values.width
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "frames", "downscale", "says"),
+    [
+        (770, 448, 81, 1, "Width 770 is not a multiple of 32"),
+        (768, 450, 81, 1, "Height 450 is not a multiple of 32"),
+        (768, 448, 80, 1, "80 frames does not work"),
+        (736, 448, 81, 2, "Width 736 is not a multiple of 64"),
+    ],
+)
+def test_the_shape_rules_are_enforced_and_explained(width, height, frames, downscale, says):
+    problems = shape_problems(width, height, frames, downscale)
+    assert len(problems) == 1 and problems[0].startswith(says)
+    assert "Try" in problems[0]
+
+
+def test_a_valid_shape_has_no_problems():
+    assert shape_problems(768, 448, 121, 2) == []
+
+
+def test_the_stored_config_is_accepted_by_the_engine_once_paths_are_added(tmp_path):
+    from training.engine.config import TrainConfig
+
+    values = preset_settings("balanced", RECIPES["restoration"], facts(LANDSCAPE_5S), "ltx-2.3")
+    values.validation_prompts = ["a clean street"]
+    config = to_train_config(values, RECIPES["restoration"], ["users/1/datasets/1/files/x_ref.mp4"], "run-1")
+    config["output_dir"] = str(tmp_path)
+    config["data"]["manifest"] = str(tmp_path / "manifest.csv")
+    parsed = TrainConfig.model_validate(config)
+    assert (parsed.bucket.width, parsed.bucket.frames, parsed.lora.rank) == (768, 81, 32)
+    assert parsed.data.trigger == "ENHANCE QUALITY"
+    assert parsed.validation.prompts == ["a clean street"]
+    assert parsed.export.recipe == "restoration"
+
+
+def test_the_estimate_grows_with_size_steps_and_rank():
+    base = estimate("ltx-2.3", 768, 448, 81, 1, 32, 2000, 20)
+    assert estimate("ltx-2.3", 768, 448, 121, 1, 32, 2000, 20).seconds > base.seconds
+    assert estimate("ltx-2.3", 768, 448, 81, 1, 32, 3000, 20).seconds > base.seconds
+    assert estimate("ltx-2.3", 768, 448, 81, 1, 128, 2000, 20).memory_gib > base.memory_gib
+    assert estimate("ltx-2.3", 768, 448, 81, 2, 32, 2000, 20).memory_gib < base.memory_gib
+    assert base.fits
+
+
+def test_the_balanced_default_takes_about_an_hour_or_two_on_the_real_model():
+    default = estimate("ltx-2.3", 768, 448, 121, 1, 32, 2500, 0)
+    assert 0.8 * 3600 < default.seconds < 2.5 * 3600
+    assert 45 < default.memory_gib < 80
+
+
+def test_a_shape_far_beyond_one_gpu_does_not_fit():
+    assert not estimate("ltx-2.3", 1920, 1088, 257, 1, 128, 2000, 20).fits

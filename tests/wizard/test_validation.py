@@ -1,0 +1,183 @@
+"""Every per-clip and per-pair rule, on clips made with ffmpeg (and on real footage when it is there)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.wizard.clips import NO_REAL_MEDIA, REAL_MEDIA, truncate
+from wizard.validation import (
+    Shape,
+    check_against_shape,
+    check_clip,
+    check_pair,
+    full_decode,
+    largest_frames_at_most,
+    status_of,
+)
+
+
+def codes(findings) -> set[str]:
+    return {f.code for f in findings}
+
+
+def pair_findings(target_path, reference_path, reference_is_image=False):
+    target = check_clip(target_path, "target", "video")
+    reference = check_clip(reference_path, "reference", "image" if reference_is_image else "video")
+    found = [*target.findings, *reference.findings]
+    if target.usable and reference.usable:
+        found += check_pair(target.meta, reference.meta, reference_is_image)
+    return target, reference, found
+
+
+def test_a_clean_pair_passes_with_its_facts_recorded(clips):
+    target, _, found = pair_findings(clips("t.mp4"), clips.ref())
+    assert found == []
+    assert status_of(found) == "ok"
+    assert target.meta["frames"] == 48 and target.meta["decoded_frames"] == 48
+    assert target.meta["fps"] == 24 and (target.meta["width"], target.meta["height"]) == (160, 128)
+    assert target.meta["duration"] == pytest.approx(2.0, abs=0.05)
+
+
+def test_it_rejects_pairs_with_different_fps(clips):
+    _, _, found = pair_findings(clips("t.mp4", fps=24), clips("r.mp4", fps=30, frames=48))
+    assert "fps_mismatch" in codes(found)
+    message = next(f for f in found if f.code == "fps_mismatch")
+    assert message.level == "error" and "24 fps" in message.text and "30 fps" in message.text
+
+
+def test_it_rejects_pairs_of_different_lengths(clips):
+    _, _, found = pair_findings(clips("t.mp4", frames=48), clips("r.mp4", frames=40))
+    assert "length_mismatch" in codes(found)
+    assert "48 frames" in next(f.text for f in found if f.code == "length_mismatch")
+
+
+def test_it_rejects_pairs_with_different_aspect_ratios(clips):
+    _, _, found = pair_findings(clips("t.mp4", width=192, height=108), clips("r.mp4", width=128, height=128))
+    error = next(f for f in found if f.code == "aspect_mismatch")
+    assert error.level == "error" and "16:9" in error.text and "1:1" in error.text
+
+
+def test_a_reference_at_half_size_with_the_same_shape_is_fine(clips):
+    _, _, found = pair_findings(clips("t.mp4", width=320, height=192), clips("r.mp4", width=160, height=96))
+    assert found == []
+
+
+def test_it_rejects_a_truncated_clip(clips, tmp_path):
+    broken = truncate(clips("long.mp4", frames=96), tmp_path / "broken.mp4", keep=0.4)
+    check = check_clip(broken, "target", "video")
+    assert "truncated" in codes(check.findings)
+    assert "incomplete" in check.findings[0].text
+
+
+def test_it_rejects_a_file_that_is_not_a_video_whatever_its_name(tmp_path):
+    fake = tmp_path / "clip.mp4"
+    fake.write_text("this is a shopping list, not a video\n")
+    check = check_clip(fake, "target", "video")
+    assert [(f.level, f.code) for f in check.findings] == [("error", "not_video")]
+    assert "text" in check.findings[0].text
+
+
+def test_it_rejects_a_still_image_as_target(clips):
+    check = check_clip(clips.image("still.png"), "target", "video")
+    assert codes(check.findings) == {"not_video"} and "still image" in check.findings[0].text
+
+
+def test_it_rejects_a_damaged_header_as_unreadable(tmp_path, clips):
+    data = bytearray(clips("t.mp4").read_bytes())
+    data[40:4000] = b"\x00" * (4000 - 40)  # keeps the ftyp box, wipes the rest of the header
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    check = check_clip(bad, "target", "video")
+    assert codes(check.findings) & {"unreadable", "truncated"}
+    assert not check.usable
+
+
+def test_audio_is_noted_as_ignored_and_does_not_block(clips):
+    check = check_clip(clips("loud.mp4", audio=True), "target", "video")
+    assert [(f.level, f.code) for f in check.findings] == [("info", "audio")]
+    assert status_of(check.findings) == "ok"
+
+
+def test_identity_accepts_a_still_image_reference(clips):
+    _, reference, found = pair_findings(clips("t.mp4"), clips.image("face.png"), reference_is_image=True)
+    assert found == [] and reference.meta["frames"] == 1
+
+
+def test_identity_rejects_a_video_as_its_still_reference(clips):
+    _, _, found = pair_findings(clips("t.mp4"), clips("r.mp4"), reference_is_image=True)
+    assert codes(found) == {"not_still"}
+
+
+def test_full_decode_counts_every_frame(clips):
+    frames, errors = full_decode(clips("t.mp4", frames=33))
+    assert (frames, errors) == (33, [])
+
+
+SHAPE = Shape(width=128, height=96, frames=33, fps=24)
+
+
+def meta(**overrides):
+    return {"width": 160, "height": 128, "fps": 24.0, "frames": 48, "duration": 2.0, **overrides}
+
+
+def test_a_clip_shorter_than_the_bucket_is_rejected_with_a_length_that_fits():
+    found = check_against_shape(meta(frames=30, duration=1.25), SHAPE)
+    error = next(f for f in found if f.code == "too_short")
+    assert error.level == "error" and "Choose 25 frames or fewer" in error.text
+
+
+def test_a_longer_clip_is_trimmed_and_a_different_fps_resampled_without_blocking():
+    found = check_against_shape(meta(fps=30.0, frames=120, duration=4.0), SHAPE)
+    assert {"trimmed", "resampled"} <= codes(found)
+    assert status_of(found) == "ok"
+
+
+def test_a_clip_of_another_shape_is_cropped_and_says_how_much():
+    found = check_against_shape(meta(width=400, height=100, duration=2.0), Shape(128, 128, 33, 24))
+    cropped = next(f for f in found if f.code == "cropped")
+    assert cropped.level == "warning" and "75%" in cropped.text and "left and right" in cropped.text
+
+
+def test_a_clip_much_smaller_than_the_bucket_is_flagged_too_small():
+    found = check_against_shape(meta(width=160, height=128), Shape(768, 448, 33, 24))
+    assert "too_small" in codes(found) and status_of(found) == "warning"
+
+
+def test_frame_counts_round_down_to_8n_plus_1():
+    assert [largest_frames_at_most(n) for n in (0, 1, 8, 9, 16, 17, 96, 121)] == [0, 1, 1, 9, 9, 17, 89, 121]
+
+
+real = pytest.mark.skipif(not REAL_MEDIA.is_dir(), reason=NO_REAL_MEDIA)
+
+
+@real
+def test_the_real_carphone_restoration_pair_is_valid():
+    _, _, found = pair_findings(REAL_MEDIA / "carphone_pristine.mp4", REAL_MEDIA / "carphone_distorted.mp4")
+    assert status_of(found) == "ok"
+
+
+@real
+def test_real_ntsc_footage_is_too_short_for_121_frames_at_24_fps_and_89_is_suggested():
+    target = check_clip(REAL_MEDIA / "carphone_pristine.mp4", "target", "video")
+    assert target.meta["frames"] == 120 and target.meta["fps"] == pytest.approx(29.97, abs=0.01)
+    found = check_against_shape(target.meta, Shape(768, 448, 121, 24))
+    assert "Choose 89 frames or fewer" in next(f.text for f in found if f.code == "too_short")
+    assert "too_small" in codes(check_against_shape(target.meta, Shape(768, 448, 89, 24)))
+
+
+@real
+def test_real_mpeg2_footage_decodes_to_the_end():
+    check = check_clip(REAL_MEDIA / "cityCC0.mpg", "target", "video")
+    assert check.usable and check.meta["decoded_frames"] == check.meta["frames"] == 190
+
+
+@real
+def test_real_pairs_of_different_shapes_and_rates_are_rejected():
+    _, _, found = pair_findings(REAL_MEDIA / "bikes.mp4", REAL_MEDIA / "carphone_pristine.mp4")
+    assert {"fps_mismatch", "length_mismatch", "aspect_mismatch"} <= codes(found)
+
+
+@real
+def test_a_truncated_real_clip_is_rejected(tmp_path):
+    broken = truncate(REAL_MEDIA / "bikes.mp4", tmp_path / "bikes.mp4", keep=0.5)
+    assert not check_clip(broken, "target", "video").usable

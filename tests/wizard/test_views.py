@@ -1,0 +1,447 @@
+"""The wizard through Django's test client: uploads, pairing, checks, settings, launch, drafts, ownership."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import default_storage
+from django.test import Client
+
+from training.models import TrainingRun
+from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def maya(client: Client, creator) -> Client:
+    client.force_login(creator)
+    return client
+
+
+def start(client: Client, recipe: str = "restoration") -> TrainingDraft:
+    response = client.post("/wizard/start/", {"recipe": recipe})
+    draft = TrainingDraft.objects.latest("pk")
+    assert response["Location"] == f"/wizard/{draft.pk}/clips/"
+    return draft
+
+
+def upload(client: Client, draft: TrainingDraft, files: dict[str, bytes | Path], **headers):
+    handles = []
+    for name, content in files.items():
+        data = content.read_bytes() if isinstance(content, Path) else content
+        handle = io.BytesIO(data)
+        handle.name = name
+        handles.append(handle)
+    return client.post(f"/wizard/{draft.pk}/clips/upload/", {"files": handles}, **headers)
+
+
+def zip_bytes(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def pairs(draft: TrainingDraft) -> dict[str, ClipPair]:
+    return {p.name: p for p in draft.dataset.pairs.all()}
+
+
+def target_of(pair: ClipPair) -> DatasetFile:
+    assert pair.target_source is not None
+    return pair.target_source
+
+
+def reference_of(pair: ClipPair) -> DatasetFile:
+    assert pair.reference_source is not None
+    return pair.reference_source
+
+
+# --- Recipe step
+
+
+def test_the_recipe_list_shows_every_recipe_with_a_way_in(maya):
+    page = maya.get("/wizard/").content.decode()
+    for name in ("Depth control", "Canny edges control", "Pose control", "Union control", "Restoration",
+                 "Colorize", "Style / re-render", "Identity", "Custom pairs"):
+        assert name in page
+    assert page.count('name="recipe"') == 9
+    assert 'href="/wizard/recipes/identity/"' in page
+
+
+def test_a_recipe_page_says_what_to_upload_and_what_makes_a_good_pair(maya):
+    page = maya.get("/wizard/recipes/pose/").content.decode()
+    assert "skeleton" in page and "What makes a good pair" in page and "80–150" in page
+    assert maya.get("/wizard/recipes/nope/").status_code == 404
+
+
+def test_choosing_a_recipe_creates_a_dataset_and_a_draft_with_its_defaults(maya, creator):
+    draft = start(maya, "colorize")
+    assert draft.owner == creator and draft.dataset.recipe == "colorize"
+    assert draft.dataset.trigger_phrase == "COLORIZE"
+    assert "COLORIZE" in maya.get(f"/wizard/{draft.pk}/settings/").content.decode()
+
+
+def test_changing_the_recipe_keeps_the_clips_and_switches_the_defaults(maya, clips):
+    draft = start(maya, "colorize")
+    upload(maya, draft, {"a.mp4": clips("t.mp4"), "a_ref.mp4": clips("r.mp4", gray=True)})
+    maya.post(f"/wizard/{draft.pk}/recipe/", {"recipe": "restoration"})
+    draft.refresh_from_db()
+    assert draft.dataset.recipe == "restoration" and draft.dataset.trigger_phrase == "ENHANCE QUALITY"
+    assert list(pairs(draft)) == ["a"]
+
+
+# --- Clips step
+
+
+def test_uploaded_pairs_are_paired_checked_and_shown_side_by_side(maya, clips):
+    draft = start(maya)
+    response = upload(maya, draft, {"walk.mp4": clips("t.mp4"), "walk_ref.mp4": clips.ref(),
+                                    "walk.txt": b"a man walking down a sunny street\n"})
+    assert response.status_code == 302
+    pair = pairs(draft)["walk"]
+    assert pair.status == ClipPair.Status.OK and pair.caption == "a man walking down a sunny street"
+    assert pair.target_file.name == target_of(pair).file.name
+    page = maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    assert f'src="/wizard/files/{pair.target_source_id}/"' in page
+    assert f'src="/wizard/files/{pair.reference_source_id}/"' in page
+    assert "160×128 · 24 fps · 48 frames · 2.0 s" in page
+    assert "Ready" in page
+
+
+def test_an_upload_answers_json_for_the_page_script(maya, clips):
+    draft = start(maya)
+    handle = io.BytesIO(clips("t.mp4").read_bytes())
+    handle.name = "walk.mp4"
+    response = maya.post(f"/wizard/{draft.pk}/clips/upload/", {"files": [handle], "paths": ["targets/walk.mp4"]},
+                         HTTP_ACCEPT="application/json")
+    assert response.json() == {"ok": True, "problems": [], "added": ["targets/walk.mp4"], "replaced": [],
+                               "ignored": []}
+
+
+def test_a_pair_with_problems_shows_plain_messages_and_blocks_launch(maya, clips):
+    draft = start(maya)
+    upload(maya, draft, {"bad.mp4": clips("t.mp4", fps=24), "bad_ref.mp4": clips("r.mp4", fps=30)})
+    assert pairs(draft)["bad"].status == ClipPair.Status.ERROR
+    page = maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    assert "Different frame rates" in page and "Must fix" in page
+    launch = maya.get(f"/wizard/{draft.pk}/launch/").content.decode()
+    assert "Not ready to launch" in launch and "1 pair needs attention" in launch
+    maya.post(f"/wizard/{draft.pk}/launch/")
+    assert not TrainingRun.objects.exists()
+
+
+def test_orphans_on_either_side_are_called_out(maya, clips):
+    draft = start(maya)
+    upload(maya, draft, {"lonely.mp4": clips("t.mp4"), "ghost_ref.mp4": clips.ref()})
+    page = maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    assert "Clips missing their reference" in page and "lonely.mp4" in page
+    assert "References missing their clip" in page and "ghost_ref.mp4" in page
+    assert not pairs(draft)
+
+
+def test_a_batch_with_one_bad_file_stores_nothing(maya, clips, creator):
+    draft = start(maya)
+    response = upload(maya, draft, {"walk.mp4": clips("t.mp4"), "walk_ref.mp4": b"I am not a video at all\n"})
+    assert response.status_code == 302
+    assert not DatasetFile.objects.exists()
+    folder = f"users/{creator.pk}/datasets/{draft.dataset_id}/files"
+    assert not default_storage.exists(folder) or default_storage.listdir(folder) == ([], [])
+    page = maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    assert "walk_ref.mp4 is not a video, image, caption" in page and "Nothing from this upload was kept" in page
+
+
+def test_files_of_a_failed_upload_are_removed_from_storage(maya, clips, creator, monkeypatch):
+    from wizard import services
+
+    draft = start(maya)
+
+    def explode(dataset):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services, "sync_pairs", explode)
+    with pytest.raises(RuntimeError):
+        upload(maya, draft, {"walk.mp4": clips("t.mp4")})
+    assert not DatasetFile.objects.exists()
+    _, stored = default_storage.listdir(f"users/{creator.pk}/datasets/{draft.dataset_id}/files")
+    assert stored == []
+
+
+def test_a_file_over_the_size_limit_is_refused_while_streaming(maya, clips, settings):
+    settings.WIZARD_MAX_FILE_BYTES = 10_000
+    draft = start(maya)
+    response = upload(maya, draft, {"walk.mp4": clips("t.mp4")}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 400
+    assert response.json()["problems"] == ["walk.mp4 is larger than the 0 MB limit per file."]
+    assert not DatasetFile.objects.exists()
+
+
+def test_the_dataset_size_limit_is_enforced(maya, clips, settings):
+    settings.WIZARD_MAX_DATASET_BYTES = clips("t.mp4").stat().st_size + 10
+    draft = start(maya)
+    response = upload(maya, draft, {"a.mp4": clips("t.mp4"), "a_ref.mp4": clips.ref()},
+                      HTTP_ACCEPT="application/json")
+    assert "limit is" in response.json()["problems"][0] and "per dataset" in response.json()["problems"][0]
+
+
+def test_a_file_whose_content_does_not_match_its_name_is_refused(maya):
+    draft = start(maya)
+    response = upload(maya, draft, {"clip.mp4": b"\x00\x01\x02 random bytes" * 50}, HTTP_ACCEPT="application/json")
+    assert "its content is unknown data despite the .mp4 name" in response.json()["problems"][0]
+
+
+def test_a_zip_with_folders_is_unpacked_and_paired(maya, clips):
+    draft = start(maya)
+    archive = zip_bytes({"set/targets/walk.mp4": clips("t.mp4").read_bytes(),
+                         "set/references/walk.mp4": clips.ref().read_bytes(),
+                         "set/targets/walk.txt": b"a sunny walk", "__MACOSX/._walk.mp4": b"junk"})
+    upload(maya, draft, {"dataset.zip": archive})
+    pair = pairs(draft)["set/walk"]
+    assert pair.caption == "a sunny walk" and pair.status == ClipPair.Status.OK
+    assert sorted(draft.dataset.files.values_list("name", flat=True)) == [
+        "set/references/walk.mp4", "set/targets/walk.mp4", "set/targets/walk.txt"]
+
+
+def test_an_unsafe_zip_is_refused_whole(maya, clips):
+    draft = start(maya)
+    archive = zip_bytes({"walk.mp4": clips("t.mp4").read_bytes(), "../../escape.mp4": clips.ref().read_bytes()})
+    response = upload(maya, draft, {"dataset.zip": archive}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 400 and "outside the archive" in response.json()["problems"][0]
+    assert not DatasetFile.objects.exists()
+
+
+def test_a_manifest_import_pairs_files_and_brings_captions(maya, clips):
+    draft = start(maya)
+    manifest = b"caption,video,reference_video\nsunny street,clips/one.mp4,clips/one_in.mp4\n"
+    upload(maya, draft, {"pairs.csv": manifest, "one.mp4": clips("t.mp4"), "one_in.mp4": clips.ref()})
+    pair = pairs(draft)["one"]
+    assert (target_of(pair).name, reference_of(pair).name, pair.caption) == (
+        "one.mp4", "one_in.mp4", "sunny street")
+
+
+def test_a_broken_manifest_is_refused_with_the_reason(maya):
+    draft = start(maya)
+    response = upload(maya, draft, {"pairs.csv": b"caption,video\nx,a.mp4\n"}, HTTP_ACCEPT="application/json")
+    assert "reference_video" in response.json()["problems"][0]
+
+
+def test_the_same_clip_twice_is_flagged_as_a_duplicate(maya, clips):
+    draft = start(maya)
+    upload(maya, draft, {"a.mp4": clips("t.mp4"), "a_ref.mp4": clips.ref(),
+                         "b.mp4": clips("t.mp4"), "b_ref.mp4": clips.ref()})
+    page = maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    assert "Same target clip as pair" in page
+
+
+def test_a_reference_identical_to_its_target_is_an_error(maya, clips):
+    draft = start(maya)
+    upload(maya, draft, {"a.mp4": clips("t.mp4"), "a_ref.mp4": clips("t.mp4")})
+    page = maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    assert "the very same file as the target" in page
+
+
+def test_a_typed_caption_is_saved_through_htmx_and_kept_over_sidecars(maya, clips):
+    draft = start(maya)
+    upload(maya, draft, {"a.mp4": clips("t.mp4"), "a_ref.mp4": clips.ref()})
+    pair = pairs(draft)["a"]
+    response = maya.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/caption/", {"caption": "  neon street at night "},
+                         HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "Saved" in response.content.decode()
+    assert response.content.decode().lstrip().startswith("<article")
+    upload(maya, draft, {"a.txt": b"an older caption"})
+    pair.refresh_from_db()
+    assert (pair.caption, pair.caption_typed) == ("neon street at night", True)
+
+
+def test_replacing_a_file_checks_the_pair_again(maya, clips):
+    draft = start(maya)
+    upload(maya, draft, {"a.mp4": clips("t.mp4"), "a_ref.mp4": clips("r.mp4", frames=40)})
+    assert pairs(draft)["a"].status == ClipPair.Status.ERROR
+    upload(maya, draft, {"a_ref.mp4": clips.ref()})
+    assert pairs(draft)["a"].status == ClipPair.Status.OK
+    assert draft.dataset.files.count() == 2
+
+
+def test_removing_a_pair_deletes_its_files(maya, clips):
+    draft = start(maya)
+    upload(maya, draft, {"a.mp4": clips("t.mp4"), "a_ref.mp4": clips.ref()})
+    stored = [f.file.name for f in draft.dataset.files.all()]
+    pair = pairs(draft)["a"]
+    with django_capture_commits():
+        maya.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/delete/")
+    assert not pairs(draft) and not draft.dataset.files.exists()
+    assert not any(default_storage.exists(name) for name in stored)
+
+
+def django_capture_commits():
+    from django.test import TestCase
+
+    return TestCase.captureOnCommitCallbacks(execute=True)
+
+
+def test_clip_files_are_served_with_byte_ranges_for_seeking(maya, clips):
+    draft = start(maya)
+    upload(maya, draft, {"a.mp4": clips("t.mp4"), "a_ref.mp4": clips.ref()})
+    source = target_of(pairs(draft)["a"])
+    whole = maya.get(f"/wizard/files/{source.pk}/")
+    assert whole["Content-Type"] == "video/mp4" and whole["Accept-Ranges"] == "bytes"
+    assert b"".join(whole.streaming_content) == clips("t.mp4").read_bytes()
+    part = maya.get(f"/wizard/files/{source.pk}/", HTTP_RANGE="bytes=0-99")
+    assert part.status_code == 206 and part["Content-Range"] == f"bytes 0-99/{source.size}"
+    assert b"".join(part.streaming_content) == clips("t.mp4").read_bytes()[:100]
+
+
+# --- Settings step
+
+
+def settings_post(draft: TrainingDraft, **overrides) -> dict:
+    values = {"preset": "balanced", "width": 128, "height": 96, "frames": 33, "fps": "24.0",
+              "reference_downscale_factor": 1, "rank": 16, "learning_rate": 0.0002, "steps": 300,
+              "first_frame_probability": 0.1, "checkpoint_every": 100, "validation_every": 100,
+              "trigger_phrase": "ENHANCE QUALITY", "validation_prompts": "", "action": "save"}
+    return {**values, **overrides}
+
+
+@pytest.fixture
+def ready_draft(maya, clips) -> TrainingDraft:
+    draft = start(maya)
+    upload(maya, draft, {"walk.mp4": clips("t.mp4"), "walk_ref.mp4": clips.ref(), "walk.txt": b"a sunny walk"})
+    return draft
+
+
+def test_the_settings_page_has_presets_and_help_on_every_field(maya, ready_draft):
+    page = maya.get(f"/wizard/{ready_draft.pk}/settings/").content.decode()
+    for label in ("Quick test", "Balanced", "High quality", "Advanced", "Estimate", "An estimate"):
+        assert label in page
+    from wizard.forms import SettingsForm
+
+    form = SettingsForm(pairs=[], available={})
+    assert all(field.help_text for field in form.fields.values())
+    assert page.count('class="help"') >= len(form.fields)
+
+
+def test_a_preset_is_fitted_to_the_clips(maya, ready_draft):
+    page = maya.post(f"/wizard/{ready_draft.pk}/settings/", {"action": "preset", "preset": "high"},
+                     HTTP_HX_REQUEST="true").content.decode()
+    # 2 s clips at 24 fps hold 48 frames: the preset's 33 (tiny model) still fits, 121 would not.
+    assert 'name="frames" value="33"' in page and 'value="high" checked' in page
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"frames": 32}, "32 frames does not work"),
+        ({"width": 100}, "Width 100 is not a multiple of 32"),
+        ({"reference_downscale_factor": 2, "width": 96}, "Width 96 is not a multiple of 64"),
+        ({"frames": 57}, "Too long for 1 of your clips (walk)"),
+        ({"checkpoint_every": 500}, "no checkpoint would be saved"),
+        ({"validation_prompts": "one\ntwo"}, "Choose the reference clip"),
+    ],
+)
+def test_impossible_settings_are_refused_with_the_reason(maya, ready_draft, overrides, says):
+    response = maya.post(f"/wizard/{ready_draft.pk}/settings/", settings_post(ready_draft, **overrides))
+    assert response.status_code == 422
+    assert says in response.content.decode()
+
+
+def test_settings_that_need_more_memory_than_the_gpu_are_refused(maya, ready_draft, settings):
+    settings.MODEL_PRESET = "ltx-2.3"
+    response = maya.post(f"/wizard/{ready_draft.pk}/settings/",
+                         settings_post(ready_draft, width=2048, height=1152, frames=41, rank=128))
+    assert response.status_code == 422 and "GB of GPU memory" in response.content.decode()
+
+
+def test_the_estimate_updates_as_settings_change(maya, ready_draft):
+    response = maya.post(f"/wizard/{ready_draft.pk}/settings/", settings_post(ready_draft, action="estimate"),
+                         HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="estimate"') and "GPU memory" in body
+    bad = maya.post(f"/wizard/{ready_draft.pk}/settings/", settings_post(ready_draft, frames=30, action="estimate"),
+                    HTTP_HX_REQUEST="true").content.decode()
+    assert "cannot work yet" in bad and "30 frames does not work" in bad
+
+
+# --- Launch step and drafts
+
+
+def test_launch_creates_the_run_queues_it_and_opens_the_run_page(maya, ready_draft, creator):
+    pair = pairs(ready_draft)["walk"]
+    saved = maya.post(f"/wizard/{ready_draft.pk}/settings/",
+                      settings_post(ready_draft, validation_pairs=[pair.pk], validation_prompts="a rainy walk"))
+    assert saved["Location"] == f"/wizard/{ready_draft.pk}/launch/"
+    summary = maya.get(saved["Location"]).content.decode()
+    assert "Launch training" in summary and "300 steps" in summary and "128×96, 33 frames" in summary
+    response = maya.post(f"/wizard/{ready_draft.pk}/launch/")
+    run = TrainingRun.objects.get()
+    assert response["Location"] == f"/runs/{run.pk}/"
+    assert (run.owner, run.dataset, run.state, run.total_steps) == (creator, ready_draft.dataset, "queued", 300)
+    assert run.config["bucket"] == {"width": 128, "height": 96, "frames": 33, "fps": 24.0}
+    assert run.config["validation"]["prompts"] == ["a rainy walk"]
+    assert run.config["validation"]["reference_videos"] == [pair.reference_file.name]
+    again = maya.post(f"/wizard/{ready_draft.pk}/launch/")  # a second click does not start a second run
+    assert again["Location"] == f"/runs/{run.pk}/" and TrainingRun.objects.count() == 1
+
+
+def test_a_creator_can_leave_and_come_back_to_the_step_they_were_on(maya, ready_draft):
+    maya.post(f"/wizard/{ready_draft.pk}/settings/", settings_post(ready_draft, steps=450))
+    maya.get(f"/wizard/{ready_draft.pk}/launch/")
+    assert maya.get(f"/wizard/{ready_draft.pk}/")["Location"] == f"/wizard/{ready_draft.pk}/launch/"
+    assert 'value="450"' in maya.get(f"/wizard/{ready_draft.pk}/settings/").content.decode()
+    index = maya.get("/wizard/").content.decode()
+    assert "Continue where you left off" in index and f"/wizard/{ready_draft.pk}/" in index
+
+
+def test_a_dataset_can_be_reused_for_a_new_training(maya, ready_draft):
+    maya.post(f"/wizard/{ready_draft.pk}/settings/", settings_post(ready_draft))
+    maya.post(f"/wizard/{ready_draft.pk}/launch/")
+    response = maya.post(f"/wizard/datasets/{ready_draft.dataset_id}/new-training/")
+    second = TrainingDraft.objects.latest("pk")
+    assert second.pk != ready_draft.pk and second.dataset_id == ready_draft.dataset_id
+    assert response["Location"] == f"/wizard/{second.pk}/settings/"
+    page = maya.get(f"/wizard/datasets/{ready_draft.dataset_id}/").content.decode()
+    assert "Waiting for a GPU" in page and "Draft" in page
+
+
+# --- Ownership
+
+
+def test_every_wizard_page_is_404_for_another_creator(client, creator, other_creator, clips):
+    client.force_login(creator)
+    draft = start(client)
+    upload(client, draft, {"a.mp4": clips("t.mp4"), "a_ref.mp4": clips.ref()})
+    pair = pairs(draft)["a"]
+    file_id = pair.target_source_id
+    client.force_login(other_creator)
+    gets = [f"/wizard/{draft.pk}/", f"/wizard/{draft.pk}/recipe/", f"/wizard/{draft.pk}/clips/",
+            f"/wizard/{draft.pk}/clips/pairs/", f"/wizard/{draft.pk}/settings/", f"/wizard/{draft.pk}/launch/",
+            f"/wizard/files/{file_id}/", f"/wizard/datasets/{draft.dataset_id}/"]
+    posts = [f"/wizard/{draft.pk}/clips/upload/", f"/wizard/{draft.pk}/pairs/{pair.pk}/caption/",
+             f"/wizard/{draft.pk}/pairs/{pair.pk}/delete/", f"/wizard/{draft.pk}/files/{file_id}/delete/",
+             f"/wizard/{draft.pk}/settings/", f"/wizard/{draft.pk}/launch/", f"/wizard/{draft.pk}/recipe/",
+             f"/wizard/datasets/{draft.dataset_id}/new-training/"]
+    assert {url: client.get(url).status_code for url in gets} == dict.fromkeys(gets, 404)
+    assert {url: client.post(url).status_code for url in posts} == dict.fromkeys(posts, 404)
+    assert pairs(draft)["a"].caption == "" and not TrainingRun.objects.exists()
+
+
+def test_a_file_of_another_dataset_cannot_be_deleted_through_my_draft(maya, creator, clips):
+    mine = start(maya)
+    other = start(maya)
+    upload(maya, other, {"a.mp4": clips("t.mp4")})
+    record = other.dataset.files.get()
+    assert maya.post(f"/wizard/{mine.pk}/files/{record.pk}/delete/").status_code == 404
+
+
+def test_the_wizard_needs_a_signed_in_creator(client):
+    response = client.get("/wizard/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_the_dashboard_points_into_the_wizard(maya, ready_draft):
+    page = maya.get("/dashboard/").content.decode()
+    assert 'href="/wizard/"' in page and f'href="/wizard/datasets/{ready_draft.dataset_id}/"' in page
+    assert Dataset.objects.count() == 1

@@ -1,0 +1,82 @@
+"""Rough training time and GPU memory for a set of settings, scaled from measured reference points.
+
+Reference points (update when docs/benchmarks.md lands with measurements of our own trainer):
+- tiny: the 1.6 M-parameter CPU test model, 128×128×17, rank 8, 2 CPU cores: ~0.03 s per step
+  (shared/design/iclora.md, section 6).
+- ltx-2.3: 2000–3000 steps at 768×448×121 take about 1–2 hours on one 80 GB GPU, i.e. ~2.2 s per step
+  (shared/design/recipes.md, "Typical time"; Lightricks' trainer defaults). Memory: ~44 GB of bf16 transformer
+  weights, LoRA weights with AdamW state at ~16 bytes per parameter (5.1 M parameters per rank), activations
+  with gradient checkpointing growing with the sequence length.
+Time grows a little faster than the number of tokens (attention), hence the 1.15 exponent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    tokens: int  # target + reference latent tokens of the measured shape
+    seconds_per_step: float
+    base_memory_gib: float  # weights and fixed overhead
+    memory_per_token_mib: float
+    lora_params_per_rank: int
+    gpu_memory_gib: float  # the card the figures are for
+    prepare_seconds_per_pair: float
+    source: str
+
+
+def latent_tokens(width: int, height: int, frames: int, downscale: int = 1) -> int:
+    """Target tokens plus reference tokens (32× smaller in space, 8× in time; reference / d in each side)."""
+    target = (width // 32) * (height // 32) * ((frames - 1) // 8 + 1)
+    reference = (width // (32 * downscale)) * (height // (32 * downscale)) * ((frames - 1) // 8 + 1)
+    return target + reference
+
+
+BENCHMARKS = {
+    "tiny": Benchmark(
+        tokens=latent_tokens(128, 128, 17), seconds_per_step=0.03, base_memory_gib=0.3, memory_per_token_mib=0.5,
+        lora_params_per_rank=20_000, gpu_memory_gib=8.0, prepare_seconds_per_pair=0.5,
+        source="tiny CPU model, 128×128×17, rank 8 (design note, section 6)",
+    ),
+    "ltx-2.3": Benchmark(
+        tokens=latent_tokens(768, 448, 121), seconds_per_step=2.2, base_memory_gib=46.0, memory_per_token_mib=1.2,
+        lora_params_per_rank=5_100_000, gpu_memory_gib=80.0, prepare_seconds_per_pair=20.0,
+        source="LTX-2.3 on one 80 GB GPU, 768×448×121, rank 32 (recipe notes: 2000–3000 steps in 1–2 h)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    memory_gib: float
+    gpu_memory_gib: float
+    source: str
+
+    @property
+    def fits(self) -> bool:
+        return self.memory_gib <= self.gpu_memory_gib * 0.95
+
+    @property
+    def time_text(self) -> str:
+        minutes = self.seconds / 60
+        if minutes < 1:
+            return "under a minute"
+        if minutes < 90:
+            return f"about {max(1, round(minutes / 5) * 5) if minutes > 10 else round(minutes)} minutes"
+        return f"about {minutes / 60:.1f} hours"
+
+
+def estimate(model: str, width: int, height: int, frames: int, downscale: int, rank: int, steps: int,
+             pairs: int) -> Estimate:
+    bench = BENCHMARKS.get(model, BENCHMARKS["ltx-2.3"])
+    tokens = latent_tokens(width, height, frames, downscale)
+    per_step = bench.seconds_per_step * (tokens / bench.tokens) ** 1.15
+    seconds = per_step * steps + bench.prepare_seconds_per_pair * pairs
+    memory = (bench.base_memory_gib + tokens * bench.memory_per_token_mib / 1024
+              + bench.lora_params_per_rank * rank * 16 / GIB)
+    return Estimate(seconds=seconds, memory_gib=memory, gpu_memory_gib=bench.gpu_memory_gib, source=bench.source)

@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from wizard.estimate import Estimate, estimate
+from wizard.models import ClipPair, Dataset
+from wizard.plan import (
+    FPS_CHOICES,
+    PRESETS,
+    RANK_CHOICES,
+    TrainingSettings,
+    model_preset,
+    shape_problems,
+)
+from wizard.validation import largest_frames_at_most
+
+
+class DatasetForm(forms.ModelForm[Dataset]):
+    class Meta:
+        model = Dataset
+        fields = ["name", "trigger_phrase"]
+        labels = {"name": "Dataset name", "trigger_phrase": "Trigger phrase"}
+        help_texts = {
+            "name": "Only you see it.",
+            "trigger_phrase": "A word or two put in front of every caption, e.g. COLORIZE. Start your prompts with it "
+            "later to switch the adapter's effect on. Leave empty if you do not want one.",
+        }
+
+
+class CaptionForm(forms.Form):
+    caption = forms.CharField(
+        label="Caption", required=False, max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Describe the scene, style, lighting and motion of the target, not the control signal.",
+    )
+
+
+def _number(**attrs: Any) -> forms.NumberInput:
+    return forms.NumberInput(attrs=attrs)
+
+
+class SettingsForm(forms.Form):
+    """The Config step. `pairs` are the dataset's pairs (for frame-length checks and validation choices)."""
+
+    preset = forms.ChoiceField(
+        label="Preset", choices=[(p.slug, p.label) for p in PRESETS.values()], widget=forms.RadioSelect,
+        help_text="Start from a preset; open Advanced to change any detail.",
+    )
+    width = forms.IntegerField(
+        label="Width (pixels)", min_value=64, max_value=2048, widget=_number(step=32),
+        help_text="Clips are resized and centre-cropped to this width. A multiple of 32.",
+    )
+    height = forms.IntegerField(
+        label="Height (pixels)", min_value=64, max_value=2048, widget=_number(step=32),
+        help_text="Clips are resized and centre-cropped to this height. A multiple of 32.",
+    )
+    frames = forms.IntegerField(
+        label="Frames per clip", min_value=9, max_value=257, widget=_number(step=8),
+        help_text="How many frames of each clip are used, from its start: 1 + a multiple of 8 "
+        "(e.g. 49 ≈ 2 s, 81 ≈ 3.4 s, 121 ≈ 5 s at 24 fps). Longer clips are trimmed; shorter ones cannot be used.",
+    )
+    fps = forms.TypedChoiceField(
+        label="Frame rate", coerce=float, choices=[(f, f"{f:g} fps") for f in FPS_CHOICES],
+        help_text="Clips are resampled to this rate. Generate at the same rate later.",
+    )
+    reference_downscale_factor = forms.TypedChoiceField(
+        label="Reference size", coerce=int,
+        choices=[(1, "Full size (same as the target)"), (2, "Half size (saves memory)")],
+        help_text="A half-size reference saves GPU memory and time; fine for depth, edges and pose. "
+        "Width and height must then be multiples of 64.",
+    )
+    rank = forms.TypedChoiceField(
+        label="Adapter capacity (rank)", coerce=int, choices=[(r, str(r)) for r in RANK_CHOICES],
+        help_text="How much the adapter can learn: 16–64 for control, 128 for identity. Higher is bigger and "
+        "slower, and can memorise small datasets.",
+    )
+    learning_rate = forms.FloatField(
+        label="Learning rate", min_value=1e-6, max_value=1e-2, widget=_number(step="any"),
+        help_text="How big each learning step is. 0.0002 works for most recipes, 0.0001 for identity. "
+        "Too high makes training unstable.",
+    )
+    steps = forms.IntegerField(
+        label="Training steps", min_value=10, max_value=20000,
+        help_text="How long to train. 2000–3000 is typical; look at the samples around step 500 and pick the "
+        "checkpoint you like best, not just the last one.",
+    )
+    first_frame_probability = forms.FloatField(
+        label="First-frame practice", min_value=0, max_value=0.5, widget=_number(step=0.05),
+        help_text="How often (0–0.5) the adapter practises with the first frame given, so it also works when you "
+        "start a video from an image. 0.1 is a good default.",
+    )
+    checkpoint_every = forms.IntegerField(
+        label="Save a checkpoint every (steps)", min_value=10,
+        help_text="A checkpoint is a usable adapter from that moment. The newest three are kept.",
+    )
+    validation_every = forms.IntegerField(
+        label="Make a sample video every (steps)", min_value=0,
+        help_text="Sample videos show what the adapter does so far. 0 makes samples only when you ask.",
+    )
+    trigger_phrase = forms.CharField(
+        label="Trigger phrase", required=False, max_length=100,
+        help_text="Put in front of every caption and stored in the adapter, e.g. COLORIZE.",
+    )
+    validation_pairs = forms.TypedMultipleChoiceField(
+        label="Reference clips for samples", coerce=int, required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="Sample videos are made from these pairs' references. Pick up to 3.",
+    )
+    validation_prompts = forms.CharField(
+        label="Sample prompts", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One prompt per line, one for each reference clip chosen above, in the same order.",
+    )
+
+    def __init__(self, *args: Any, pairs: list[ClipPair], available: dict[int, int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pairs = pairs
+        self.available = available  # pair id -> frames it gives at its own fps
+        self.pair_fps = {p.pk: float(p.target_meta.get("fps") or 0) for p in pairs}
+        choice_field = self.fields["validation_pairs"]
+        assert isinstance(choice_field, forms.TypedMultipleChoiceField)
+        choice_field.choices = [(p.pk, p.name) for p in pairs]
+        self.estimate: Estimate | None = None
+
+    def clean_validation_prompts(self) -> list[str]:
+        text = self.cleaned_data.get("validation_prompts") or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        needed = ("width", "height", "frames", "fps", "reference_downscale_factor", "rank", "steps")
+        if any(data.get(name) is None for name in needed):
+            return data
+        downscale = data["reference_downscale_factor"]
+        for problem in shape_problems(data["width"], data["height"], data["frames"], downscale):
+            self.add_error(None, problem)
+        self._check_lengths(data)
+        self._check_intervals(data)
+        self._check_validation(data)
+        if all(data.get(name) is not None for name in needed):  # add_error drops a field from cleaned_data
+            self._check_memory(data)
+        return data
+
+    def _check_lengths(self, data: dict[str, Any]) -> None:
+        short = []
+        for pair in self.pairs:
+            fps = self.pair_fps.get(pair.pk) or 0
+            if not fps or pair.pk not in self.available:
+                continue
+            frames = int(self.available[pair.pk] * data["fps"] / fps + 1e-6)
+            if frames < data["frames"]:
+                short.append((pair.name, frames))
+        if short:
+            fits = largest_frames_at_most(min(f for _, f in short))
+            names = ", ".join(n for n, _ in short[:3]) + (f" and {len(short) - 3} more" if len(short) > 3 else "")
+            advice = f"Choose {fits} frames or fewer" if fits >= 9 else "Remove those pairs"
+            self.add_error("frames", f"Too long for {len(short)} of your clips ({names}): they have fewer than "
+                           f"{data['frames']} frames at {data['fps']:g} fps. {advice}, or use longer clips.")
+
+    def _check_intervals(self, data: dict[str, Any]) -> None:
+        if data.get("checkpoint_every") and data["checkpoint_every"] > data["steps"]:
+            self.add_error("checkpoint_every", f"Longer than the whole training ({data['steps']} steps): no "
+                           "checkpoint would be saved along the way. Use a number up to the steps.")
+        if data.get("validation_every") and data["validation_every"] > data["steps"]:
+            self.add_error("validation_every", f"Longer than the whole training ({data['steps']} steps): no sample "
+                           "would be made. Use a number up to the steps, or 0.")
+
+    def _check_validation(self, data: dict[str, Any]) -> None:
+        chosen, prompts = data.get("validation_pairs") or [], data.get("validation_prompts") or []
+        if len(chosen) > 3:
+            self.add_error("validation_pairs", "Pick at most 3 reference clips: each sample takes time.")
+        if chosen and len(prompts) != len(chosen):
+            self.add_error("validation_prompts", f"{len(chosen)} reference clip{'s' if len(chosen) != 1 else ''} "
+                           f"chosen but {len(prompts)} prompt{'s' if len(prompts) != 1 else ''} written: write one "
+                           "prompt per chosen clip, one per line.")
+        if prompts and not chosen:
+            self.add_error("validation_pairs", "Choose the reference clip each sample prompt goes with.")
+
+    def _check_memory(self, data: dict[str, Any]) -> None:
+        self.estimate = estimate(model_preset(), data["width"], data["height"], data["frames"],
+                                 data["reference_downscale_factor"], data["rank"], data["steps"], len(self.pairs))
+        if not self.estimate.fits:
+            self.add_error(None, f"These settings need about {self.estimate.memory_gib:.0f} GB of GPU memory, more "
+                           f"than the {self.estimate.gpu_memory_gib:.0f} GB GPU they are planned for. Use fewer "
+                           "frames, a smaller size, a half-size reference or a lower rank.")
+
+    def settings(self) -> TrainingSettings:
+        data = dict(self.cleaned_data)
+        data.pop("preset", None)
+        return TrainingSettings.from_dict(data)
+
+
+def initial_from(values: TrainingSettings, preset: str) -> dict[str, Any]:
+    initial = values.as_dict()
+    initial["validation_prompts"] = "\n".join(values.validation_prompts)
+    initial["preset"] = preset
+    return initial
+
+
+def estimate_for(values: TrainingSettings, pairs: int) -> Estimate:
+    return estimate(model_preset(), values.width, values.height, values.frames, values.reference_downscale_factor,
+                    values.rank, values.steps, pairs)

@@ -1,0 +1,69 @@
+"""Lightricks-style dataset manifests (CSV, JSON or JSONL with caption, video, reference_video)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+# The current column names, then the older ones Lightricks' trainer still accepts.
+CAPTION_KEYS = ("caption",)
+VIDEO_KEYS = ("video", "media_path")
+REFERENCE_KEYS = ("reference_video", "ref_media_path")
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be read, with the reason in plain words."""
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    number: int  # 1-based, as a creator counts rows
+    caption: str
+    video: str
+    reference: str
+
+
+def _pick(row: dict[str, Any], keys: tuple[str, ...]) -> str:
+    for key in keys:
+        value = row.get(key)
+        if value not in (None, ""):
+            return str(value).strip()
+    return ""
+
+
+def _rows(text: str, suffix: str) -> list[dict[str, Any]]:
+    if suffix == ".csv":
+        return list(csv.DictReader(io.StringIO(text)))
+    if suffix == ".jsonl":
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    data = json.loads(text)
+    if isinstance(data, dict):
+        data = data.get("pairs", data.get("data", []))
+    if not isinstance(data, list):
+        raise ManifestError("the JSON must be a list of rows")
+    return data
+
+
+def parse_manifest(text: str, name: str) -> list[ManifestRow]:
+    suffix = PurePosixPath(name).suffix.lower()
+    try:
+        raw = _rows(text, suffix)
+    except (json.JSONDecodeError, csv.Error) as err:
+        raise ManifestError(f"{name} could not be read: {err}") from err
+    rows = []
+    for number, row in enumerate(raw, start=1):
+        if not isinstance(row, dict):
+            raise ManifestError(f"{name}, row {number}: expected columns caption, video, reference_video")
+        video, reference = _pick(row, VIDEO_KEYS), _pick(row, REFERENCE_KEYS)
+        if not video:
+            raise ManifestError(f"{name}, row {number}: the “video” column is empty or missing")
+        if not reference:
+            raise ManifestError(f"{name}, row {number}: the “reference_video” column is empty or missing")
+        rows.append(ManifestRow(number, _pick(row, CAPTION_KEYS), video, reference))
+    if not rows:
+        raise ManifestError(f"{name} lists no pairs")
+    return rows

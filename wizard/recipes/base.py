@@ -1,0 +1,42 @@
+"""What a recipe is: plain-language guidance plus the defaults it gives the next wizard steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ReferenceKind = Literal["video", "image"]
+
+
+@dataclass(frozen=True)
+class TrainingDefaults:
+    """Settings a recipe starts the Config step with; presets scale steps around `steps`."""
+
+    rank: int = 32
+    learning_rate: float = 2e-4
+    steps: int = 2000
+    first_frame_probability: float = 0.1
+    reference_downscale_factor: int = 1
+
+
+@dataclass(frozen=True)
+class Recipe:
+    slug: str
+    name: str
+    summary: str  # one line on the recipe card
+    what_it_does: str  # what the adapter does when you generate
+    reference: str  # what the reference clip is
+    what_to_upload: str
+    good_pairs: tuple[str, ...]
+    caption_example: str
+    trigger_phrase: str = ""
+    reference_kind: ReferenceKind = "video"
+    # Depth, edges and pose references can be computed from the target; that feature is a later issue.
+    reference_derivable: bool = False
+    clips_recommended: str = "15 or more pairs to start; 20–40 suit most adapters."
+    defaults: TrainingDefaults = field(default_factory=TrainingDefaults)
+    sources: tuple[str, ...] = ()
+
+    @property
+    def reference_is_image(self) -> bool:
+        return self.reference_kind == "image"

@@ -1,0 +1,22 @@
+from wizard.recipes.base import Recipe
+
+RECIPE = Recipe(
+    slug="union",
+    name="Union control",
+    summary="One adapter that follows depth, edges or pose, whichever you give it.",
+    what_it_does=(
+        "When you generate, you can give the adapter a depth, edge or pose video. It is the most flexible "
+        "control adapter, and needs the most GPU memory when you use it."
+    ),
+    reference="a depth, edge or pose video of the target clip (mix the kinds across pairs)",
+    what_to_upload=(
+        "Your clips (the targets) and a control video for each: depth, edges or pose, mixed across the dataset."
+    ),
+    good_pairs=(
+        "A balanced mix of the three kinds of control.",
+        "Each control video smooth over time and the same length, size and frame rate as its target.",
+    ),
+    caption_example="rainy neon street at night, reflections on wet asphalt, slow pan left",
+    reference_derivable=True,
+    clips_recommended="40 pairs at least; 80–150 varied pairs across the three kinds work best.",
+)

@@ -1,0 +1,128 @@
+"""The dataset as a creator sees it before launch: every pair with all its findings, and what blocks launch.
+
+Stored findings (decoding, pair rules) come from the checks; findings that depend on the chosen training
+shape, on captions or on the other pairs (duplicates) are added here, every time, so they are never stale.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from wizard.models import ClipPair, Dataset
+from wizard.pairing import Pairing
+from wizard.recipes import Recipe, get_recipe
+from wizard.services import meta_summary, plan_pairs
+from wizard.validation import Finding, Shape, check_against_shape, status_of
+
+RECOMMENDED_PAIRS = 15
+LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass
+class PairView:
+    pair: ClipPair
+    findings: list[dict[str, Any]]
+    status: str  # a ClipPair.Status value
+
+    @property
+    def checking(self) -> bool:
+        return self.status in (ClipPair.Status.PENDING, ClipPair.Status.CHECKING)
+
+    @property
+    def status_label(self) -> str:
+        return ClipPair.Status(self.status).label
+
+    @property
+    def target_summary(self) -> str:
+        return meta_summary(self.pair.target_meta)
+
+    @property
+    def reference_summary(self) -> str:
+        return meta_summary(self.pair.reference_meta)
+
+
+@dataclass
+class DatasetReview:
+    dataset: Dataset
+    recipe: Recipe
+    pairs: list[PairView]
+    pairing: Pairing
+    shape: Shape | None
+    blocking: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for p in self.pairs if p.status == status)
+
+    @property
+    def ready(self) -> int:
+        return self.count("ok") + self.count("warning")
+
+    @property
+    def errors(self) -> int:
+        return self.count("error")
+
+    @property
+    def checking(self) -> bool:
+        return any(p.checking for p in self.pairs)
+
+    @property
+    def can_launch(self) -> bool:
+        return not self.blocking
+
+
+def _dynamic_findings(pair: ClipPair, shape: Shape | None, duplicates: dict[str, list[str]]) -> list[Finding]:
+    found: list[Finding] = []
+    target, reference = pair.target_source, pair.reference_source
+    if target is not None and reference is not None and target.sha256 == reference.sha256:
+        found.append(Finding("error", "same_file", "The reference is the very same file as the target, so there "
+                             "is nothing to learn. Upload the matching reference clip."))
+    if target is not None:
+        others = [name for name in duplicates.get(target.sha256, []) if name != pair.name]
+        if others:
+            found.append(Finding("warning", "duplicate", f"Same target clip as pair “{others[0]}”: it would count "
+                                 "twice and weigh more than the others. Remove one of them."))
+    if not pair.caption.strip():
+        found.append(Finding("warning", "no_caption", "No caption yet. Describe the scene, style and motion of the "
+                             "target (not the reference)."))
+    if shape is not None and pair.status in (ClipPair.Status.OK, ClipPair.Status.WARNING) and pair.target_meta:
+        found.extend(check_against_shape(pair.target_meta, shape))
+    return found
+
+
+def review_dataset(dataset: Dataset, shape: Shape | None = None) -> DatasetReview:
+    recipe = get_recipe(dataset.recipe)
+    pairs = list(dataset.pairs.select_related("target_source", "reference_source").order_by("position", "name"))
+    duplicates: dict[str, list[str]] = defaultdict(list)
+    for pair in pairs:
+        if pair.target_source is not None:
+            duplicates[pair.target_source.sha256].append(pair.name)
+    views = []
+    for pair in pairs:
+        stored = [Finding(**m) for m in pair.messages]
+        dynamic = _dynamic_findings(pair, shape, duplicates)
+        findings = sorted([*stored, *dynamic], key=lambda f: LEVEL_ORDER.get(f.level, 3))
+        checking = pair.status in (ClipPair.Status.PENDING, ClipPair.Status.CHECKING)
+        status = pair.status if checking else status_of(findings)
+        views.append(PairView(pair, [f.as_dict() for f in findings], status))
+    review = DatasetReview(dataset, recipe, views, plan_pairs(dataset), shape)
+    _conclude(review)
+    return review
+
+
+def _conclude(review: DatasetReview) -> None:
+    if not review.pairs:
+        review.blocking.append("Add at least one complete pair (a target and its reference).")
+    if review.errors:
+        pairs, verb = ("pair", "needs") if review.errors == 1 else ("pairs", "need")
+        review.blocking.append(f"{review.errors} {pairs} {verb} attention: fix or remove them.")
+    if review.checking:
+        review.blocking.append("Some pairs are still being checked.")
+    if review.pairs and len(review.pairs) < RECOMMENDED_PAIRS:
+        review.notes.append(f"{len(review.pairs)} pair{'s' if len(review.pairs) != 1 else ''} so far: "
+                            f"{RECOMMENDED_PAIRS} or more are recommended for a useful adapter.")
+    orphans = len(review.pairing.targets_without_reference) + len(review.pairing.references_without_target)
+    if orphans:
+        review.notes.append(f"{orphans} file{'s' if orphans != 1 else ''} without a partner will not be used.")

@@ -1,0 +1,284 @@
+"""Dataset operations behind the views: store uploads atomically, pair files, run checks."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models.fields.files import FieldFile
+from django.utils import timezone
+
+from wizard import zipsafe
+from wizard.limits import Limits
+from wizard.manifest import ManifestError, ManifestRow, parse_manifest
+from wizard.models import ClipPair, Dataset, DatasetFile
+from wizard.pairing import Media, Pairing, pair_files
+from wizard.recipes import get_recipe
+from wizard.sniff import Kind, sniff_stream, text_role
+from wizard.validation import Finding, check_clip, check_pair, status_of
+
+CHUNK = 1024 * 1024
+MAX_TEXT_BYTES = 1024 * 1024  # captions and manifests are small; anything bigger is not one
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One file to store: its name as the creator knows it and an open binary stream."""
+
+    name: str
+    stream: IO[bytes]
+    size: int
+
+
+@dataclass
+class UploadOutcome:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+
+class UploadRefused(ValueError):
+    """Nothing was stored; `problems` says, per file, why."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def clean_name(name: str) -> str:
+    """A relative POSIX path without empty, '.' or '..' parts (browsers and ZIPs both send names)."""
+    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", ".", "..", "/")]
+    return str(PurePosixPath(*parts)) if parts else "unnamed"
+
+
+def _classify(item: Incoming, limits: Limits) -> tuple[str | None, str | None]:
+    """(DatasetFile kind, None) or (None, why it is refused)."""
+    if item.size > limits.max_file_bytes:
+        return None, f"{item.name} is {item.size / 1024**2:.0f} MB; the limit is {limits.max_file_bytes // 1024**2} MB."
+    kind = sniff_stream(item.stream)
+    if kind in (Kind.VIDEO, Kind.IMAGE):
+        return kind.value, None
+    if kind is Kind.TEXT and text_role(item.name) and item.size <= MAX_TEXT_BYTES:
+        role = text_role(item.name)
+        if role == "manifest":
+            try:
+                parse_manifest(_read_text(item.stream), item.name)
+            except (ManifestError, UnicodeDecodeError) as err:
+                return None, f"The manifest {err}"
+        return role, None
+    if kind is Kind.ZIP:
+        return None, f"{item.name} is a ZIP inside a ZIP. Unpack it and zip the clips once."
+    suffix = PurePosixPath(item.name).suffix.lower()
+    looks = "text" if kind is Kind.TEXT else "unknown data"
+    return None, (f"{item.name} is not a video, image, caption (.txt) or manifest (.csv, .json, .jsonl): its content "
+                  f"is {looks}{' despite the ' + suffix + ' name' if suffix else ''}.")
+
+
+def _read_text(stream: IO[bytes]) -> str:
+    stream.seek(0)
+    text = stream.read(MAX_TEXT_BYTES + 1).decode("utf-8-sig")
+    stream.seek(0)
+    return text
+
+
+def _save(dataset: Dataset, item: Incoming, kind: str) -> DatasetFile:
+    digest = hashlib.sha256()
+    item.stream.seek(0)
+    with tempfile.SpooledTemporaryFile(max_size=CHUNK * 4) as spool:
+        while chunk := item.stream.read(CHUNK):
+            digest.update(chunk)
+            spool.write(chunk)
+        spool.seek(0)
+        record = DatasetFile(dataset=dataset, name=item.name, kind=kind, size=item.size, sha256=digest.hexdigest())
+        record.file.save(PurePosixPath(item.name).name, File(spool), save=False)
+    return record
+
+
+def _deleter(name: str) -> Callable[[], None]:
+    return lambda: default_storage.delete(name)
+
+
+def store_files(dataset: Dataset, items: list[Incoming], limits: Limits) -> UploadOutcome:
+    """Store every item or none: files already written are removed again if anything fails."""
+    outcome = UploadOutcome()
+    problems: list[str] = []
+    accepted: list[tuple[Incoming, str]] = []
+    for item in items:
+        if zipsafe.is_ignored(item.name):
+            outcome.ignored.append(item.name)
+            continue
+        kind, problem = _classify(item, limits)
+        if problem:
+            problems.append(problem)
+        elif kind:
+            accepted.append((item, kind))
+    existing = {f.name: f for f in dataset.files.all()}
+    total = sum(f.size for f in existing.values() if f.name not in {i.name for i, _ in accepted})
+    total += sum(i.size for i, _ in accepted)
+    if total > limits.max_dataset_bytes:
+        problems.append(f"The dataset would hold {total / 1024**3:.1f} GB; the limit is "
+                        f"{limits.max_dataset_bytes / 1024**3:.0f} GB per dataset.")
+    if problems:
+        raise UploadRefused(problems)
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            for item, kind in accepted:
+                old = existing.get(item.name)
+                if old is not None:
+                    old.delete()
+                    transaction.on_commit(_deleter(old.file.name))
+                    outcome.replaced.append(item.name)
+                else:
+                    outcome.added.append(item.name)
+                record = _save(dataset, item, kind)
+                written.append(record.file.name)
+                record.save()
+            sync_pairs(dataset)
+            dataset.save(update_fields=["updated_at"])
+    except BaseException:
+        for name in written:
+            default_storage.delete(name)
+        raise
+    return outcome
+
+
+def store_zip(dataset: Dataset, zip_stream: IO[bytes], limits: Limits) -> UploadOutcome:
+    """Check the archive, unpack it to a scratch folder and store its files with their archive paths."""
+    with tempfile.TemporaryDirectory(prefix="iclora-zip-") as scratch:
+        zip_path = Path(scratch) / "upload.zip"
+        zip_stream.seek(0)
+        with zip_path.open("wb") as out:
+            shutil.copyfileobj(zip_stream, out, CHUNK)
+        entries = zipsafe.extract(zip_path, Path(scratch) / "files", limits)
+        with contextlib.ExitStack() as stack:
+            items = [Incoming(clean_name(e.name), stack.enter_context(e.path.open("rb")), e.size) for e in entries]
+            return store_files(dataset, items, limits)
+
+
+def _manifest_rows(files: list[DatasetFile]) -> list[ManifestRow]:
+    rows: list[ManifestRow] = []
+    for record in files:
+        if record.kind == DatasetFile.Kind.MANIFEST:
+            with record.file.open("rb") as handle, contextlib.suppress(ManifestError, UnicodeDecodeError):
+                rows.extend(parse_manifest(handle.read().decode("utf-8-sig"), record.name))
+    return rows
+
+
+def plan_pairs(dataset: Dataset, files: list[DatasetFile] | None = None) -> Pairing:
+    files = list(dataset.files.all()) if files is None else files
+    media = [Media(f.name, f.kind) for f in files if f.kind in (DatasetFile.Kind.VIDEO, DatasetFile.Kind.IMAGE)]
+    captions = [f.name for f in files if f.kind == DatasetFile.Kind.CAPTION]
+    return pair_files(media, captions, _manifest_rows(files))
+
+
+def _sidecar_text(record: DatasetFile | None) -> str:
+    if record is None:
+        return ""
+    with record.file.open("rb") as handle:
+        return handle.read(MAX_TEXT_BYTES).decode("utf-8-sig", "replace").strip()
+
+
+def sync_pairs(dataset: Dataset) -> Pairing:
+    """Make the dataset's ClipPair rows match the pairing of its files; changed pairs are checked again."""
+    files = list(dataset.files.all())
+    by_name = {f.name: f for f in files}
+    pairing = plan_pairs(dataset, files)
+    existing = {p.name: p for p in dataset.pairs.all()}
+    for position, plan in enumerate(pairing.pairs):
+        target, reference = by_name[plan.target], by_name[plan.reference]
+        pair = existing.pop(plan.name, None) or ClipPair(dataset=dataset, name=plan.name)
+        if (pair.target_source_id, pair.reference_source_id) != (target.pk, reference.pk):
+            pair.target_source, pair.reference_source = target, reference
+            pair.target_file.name, pair.reference_file.name = target.file.name, reference.file.name
+            pair.status, pair.messages, pair.checked_at = ClipPair.Status.PENDING, [], None
+            pair.target_meta, pair.reference_meta = {}, {}
+        if not pair.caption_typed:
+            sidecar = by_name.get(plan.caption_file) if plan.caption_file else None
+            pair.caption = plan.caption if plan.caption is not None else _sidecar_text(sidecar)
+        pair.position = position
+        pair.save()
+    ClipPair.objects.filter(pk__in=[p.pk for p in existing.values()]).delete()
+    return pairing
+
+
+@contextlib.contextmanager
+def local_path(field_file: FieldFile) -> Iterator[Path]:
+    """A path ffmpeg can read: the file itself on local storage, else a temporary copy."""
+    try:
+        yield Path(field_file.path)
+        return
+    except NotImplementedError:
+        pass
+    suffix = PurePosixPath(field_file.name or "").suffix
+    with tempfile.NamedTemporaryFile(suffix=suffix) as copy, field_file.open("rb") as source:
+        shutil.copyfileobj(source, copy, CHUNK)
+        copy.flush()
+        yield Path(copy.name)
+
+
+def run_checks(pair: ClipPair) -> ClipPair:
+    """Probe and fully decode both clips, apply the pair rules and save what was found."""
+    recipe = get_recipe(pair.dataset.recipe)
+    sources = (pair.target_source_id, pair.reference_source_id)
+    with local_path(pair.target_file) as target_path, local_path(pair.reference_file) as reference_path:
+        target = check_clip(target_path, "target", "video")
+        reference = check_clip(reference_path, "reference", "image" if recipe.reference_is_image else "video")
+    findings: list[Finding] = [*target.findings, *reference.findings]
+    if target.usable and reference.usable:
+        findings.extend(check_pair(target.meta, reference.meta, recipe.reference_is_image))
+    with transaction.atomic():
+        current = ClipPair.objects.select_for_update().filter(pk=pair.pk).first()
+        if current is None or (current.target_source_id, current.reference_source_id) != sources:
+            return current or pair  # files changed while checking: the newer check wins
+        current.target_meta, current.reference_meta = target.meta, reference.meta
+        current.messages = [f.as_dict() for f in findings]
+        current.status = status_of(findings)
+        current.checked_at = timezone.now()
+        current.save(update_fields=["target_meta", "reference_meta", "messages", "status", "checked_at"])
+    return current
+
+
+def pair_bytes(pair: ClipPair) -> int:
+    return sum(s.size for s in (pair.target_source, pair.reference_source) if s is not None)
+
+
+def schedule_checks(dataset: Dataset, limits: Limits) -> None:
+    """Check small pairs now; send big ones to a `cpu` worker (decoding a long clip takes a while)."""
+    from config.celery import enqueue_on_commit
+    from wizard.tasks import check_pair_task
+
+    pending = dataset.pairs.filter(status=ClipPair.Status.PENDING).select_related("target_source", "reference_source")
+    for pair in pending:
+        if pair_bytes(pair) <= limits.inline_check_bytes:
+            run_checks(pair)
+        else:
+            ClipPair.objects.filter(pk=pair.pk).update(status=ClipPair.Status.CHECKING)
+            enqueue_on_commit(check_pair_task, pair.pk)
+
+
+def delete_file(record: DatasetFile) -> None:
+    dataset = record.dataset
+    name = record.file.name
+    with transaction.atomic():
+        record.delete()
+        sync_pairs(dataset)
+        transaction.on_commit(lambda: default_storage.delete(name))
+
+
+def meta_summary(meta: dict[str, Any]) -> str:
+    if not meta:
+        return ""
+    if meta.get("frames") == 1:
+        return f"{meta['width']}×{meta['height']} still"
+    size = f"{meta['width']}×{meta['height']}"
+    return f"{size} · {meta['fps']:g} fps · {meta['frames']} frames · {meta['duration']:.1f} s"

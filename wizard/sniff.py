@@ -1,0 +1,83 @@
+"""What a file really is, from its first bytes: the extension a browser or a ZIP claims is not trusted."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import IO
+
+HEADER_BYTES = 4096
+
+
+class Kind(StrEnum):
+    VIDEO = "video"
+    IMAGE = "image"
+    ZIP = "zip"
+    TEXT = "text"
+    UNKNOWN = "unknown"
+
+
+def _is_video(head: bytes) -> bool:
+    if len(head) >= 12 and head[4:8] == b"ftyp":  # MP4, MOV, M4V (ISO base media)
+        return head[8:12] not in (b"avif", b"avis", b"heic", b"heix", b"mif1")  # still-image HEIF/AVIF
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free"):  # old QuickTime without ftyp
+        return True
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # Matroska / WebM
+        return True
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return True
+    if head.startswith(b"\x00\x00\x01\xba") or head.startswith(b"\x00\x00\x01\xb3"):  # MPEG program / video stream
+        return True
+    # MPEG transport stream: a sync byte every 188 bytes.
+    return len(head) >= 188 * 3 and all(head[i * 188] == 0x47 for i in range(3))
+
+
+def _is_image(head: bytes) -> bool:
+    return (
+        head.startswith(b"\x89PNG\r\n\x1a\n")
+        or head.startswith(b"\xff\xd8\xff")
+        or (head.startswith(b"RIFF") and head[8:12] == b"WEBP")
+    )
+
+
+def _is_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        # A multi-byte character cut at the end of the header is still text.
+        return err.start >= len(head) - 3
+    return True
+
+
+def sniff_bytes(head: bytes) -> Kind:
+    if _is_video(head):
+        return Kind.VIDEO
+    if _is_image(head):
+        return Kind.IMAGE
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return Kind.ZIP
+    if head and _is_text(head):
+        return Kind.TEXT
+    return Kind.UNKNOWN
+
+
+def sniff_stream(stream: IO[bytes]) -> Kind:
+    position = stream.tell()
+    head = stream.read(HEADER_BYTES)
+    stream.seek(position)
+    return sniff_bytes(head)
+
+
+def sniff_path(path: str | Path) -> Kind:
+    with open(path, "rb") as handle:
+        return sniff_bytes(handle.read(HEADER_BYTES))
+
+
+TEXT_ROLES = {".txt": "caption", ".csv": "manifest", ".json": "manifest", ".jsonl": "manifest"}
+
+
+def text_role(name: str) -> str | None:
+    """Text files are captions or manifests by their extension; any other text file is not used."""
+    return TEXT_ROLES.get(Path(name).suffix.lower())

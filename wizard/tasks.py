@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="wizard.tasks.check_pair_task", acks_late=True)
+def check_pair_task(pair_id: int) -> None:
+    """Decode a big pair to the end on a `cpu` worker and store what was found."""
+    from wizard.models import ClipPair
+    from wizard.services import run_checks
+
+    pair = ClipPair.objects.select_related("dataset").filter(pk=pair_id).first()
+    if pair is not None:
+        run_checks(pair)

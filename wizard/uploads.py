@@ -1,0 +1,75 @@
+"""Streaming upload plumbing: a per-file size cap applied while the bytes arrive, not after."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from typing import Any
+
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.db.models.fields.files import FieldFile
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+STREAM_CHUNK = 256 * 1024
+
+
+class SizeCapHandler(FileUploadHandler):
+    """Put first in the handler chain: skips (and reports) any file that grows past `limit` bytes."""
+
+    def __init__(self, request: HttpRequest, limit: int) -> None:
+        super().__init__(request)
+        self.limit = limit
+        self.too_big: list[str] = []
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        if start + len(raw_data) > self.limit:
+            self.too_big.append(self.file_name or "a file")
+            raise SkipFile()
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+def _iter_range(field_file: FieldFile, start: int, length: int) -> Any:
+    with field_file.open("rb") as handle:
+        handle.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = handle.read(min(STREAM_CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+
+
+def serve_file(request: HttpRequest, field_file: FieldFile, name: str) -> HttpResponseBase:
+    """The file inline, with byte ranges so browsers can seek in videos."""
+    size = field_file.size
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    match = RANGE_RE.match(request.headers.get("Range", ""))
+    response: HttpResponseBase
+    if match and (match.group(1) or match.group(2)):
+        first, last = match.groups()
+        if first:
+            start, end = int(first), min(int(last) if last else size - 1, size - 1)
+        else:
+            start, end = max(0, size - int(last)), size - 1
+        if start > end or start >= size:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        response = StreamingHttpResponse(_iter_range(field_file, start, end - start + 1), status=206,
+                                         content_type=content_type)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(end - start + 1)
+    else:
+        response = FileResponse(field_file.open("rb"), content_type=content_type)
+        response["Content-Length"] = str(size)
+    response["Accept-Ranges"] = "bytes"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = "inline"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -1,0 +1,24 @@
+from django.urls import path
+
+from wizard import views
+
+app_name = "wizard"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("recipes/<slug:slug>/", views.recipe_detail, name="recipe_detail"),
+    path("start/", views.start, name="start"),
+    path("<int:draft_id>/", views.resume, name="resume"),
+    path("<int:draft_id>/recipe/", views.recipe_step, name="recipe"),
+    path("<int:draft_id>/clips/", views.clips_step, name="clips"),
+    path("<int:draft_id>/clips/pairs/", views.pairs_partial, name="pairs"),
+    path("<int:draft_id>/clips/upload/", views.upload, name="upload"),
+    path("<int:draft_id>/pairs/<int:pair_id>/caption/", views.save_caption, name="caption"),
+    path("<int:draft_id>/pairs/<int:pair_id>/delete/", views.delete_pair, name="delete_pair"),
+    path("<int:draft_id>/files/<int:file_id>/delete/", views.delete_file, name="delete_file"),
+    path("<int:draft_id>/settings/", views.settings_step, name="settings"),
+    path("<int:draft_id>/launch/", views.launch_step, name="launch"),
+    path("files/<int:file_id>/", views.media, name="media"),
+    path("datasets/<int:dataset_id>/", views.dataset_detail, name="dataset"),
+    path("datasets/<int:dataset_id>/new-training/", views.new_training, name="new_training"),
+]

@@ -1,0 +1,210 @@
+"""Per-clip and per-pair checks, each finding said in plain words with what will happen.
+
+Errors block launch; warnings and notes do not. Findings that depend on the training shape (bucket) are
+computed on the fly from stored probe results, so changing the settings never needs a new upload.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from training.engine.media import MediaError, probe
+from wizard.sniff import Kind, sniff_path
+
+Level = Literal["error", "warning", "info"]
+FPS_TOLERANCE = 0.01  # 29.97 and 30000/1001 are the same rate
+ASPECT_TOLERANCE = 0.02
+DECODE_TIMEOUT_S = 1800
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Level
+    code: str
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The size every target is conformed to for training (the bucket)."""
+
+    width: int
+    height: int
+    frames: int
+    fps: float
+
+
+@dataclass
+class ClipCheck:
+    """What one file is and what is wrong with it on its own."""
+
+    meta: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        return not any(f.level == "error" for f in self.findings)
+
+
+def status_of(findings: list[Finding]) -> str:
+    """The ClipPair status these findings give: error > warning > ok (notes do not count)."""
+    levels = {f.level for f in findings}
+    return "error" if "error" in levels else "warning" if "warning" in levels else "ok"
+
+
+def largest_frames_at_most(available: int) -> int:
+    """The longest 8n+1 frame count that fits in `available` frames (0 if none)."""
+    return 0 if available < 1 else ((available - 1) // 8) * 8 + 1
+
+
+def full_decode(path: str | Path) -> tuple[int, list[str]]:
+    """Decode every video frame; return how many decoded and the decoder's error lines."""
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-nostats", "-progress", "pipe:1", "-i", str(path),
+           "-map", "0:v:0", "-f", "null", "-"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=DECODE_TIMEOUT_S, check=False)
+    frames = [int(m) for m in re.findall(r"^frame=(\d+)$", proc.stdout, re.MULTILINE)]
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    return (frames[-1] if frames else 0), errors
+
+
+def _what(label: str) -> str:
+    return "target" if label == "target" else "reference"
+
+
+def check_clip(path: str | Path, label: str, expect: Literal["video", "image"], decode: bool = True) -> ClipCheck:
+    """Sniff, probe and (for videos) decode one file to the end."""
+    result = ClipCheck()
+    kind = sniff_path(path)
+    role = _what(label).capitalize()
+    if expect == "image":
+        if kind not in (Kind.IMAGE, Kind.VIDEO):
+            result.findings.append(Finding("error", "not_image", f"{role}: this file is not an image (its content "
+                                           f"is {kind.value}). Use a PNG or JPG still of your subject."))
+            return result
+    elif kind is not Kind.VIDEO:
+        what = "a still image" if kind is Kind.IMAGE else f"not a video (its content is {kind.value})"
+        result.findings.append(Finding("error", "not_video", f"{role}: this file is {what}. "
+                                       "Use an MP4, MOV, WebM, MKV or MPEG video."))
+        return result
+    try:
+        info = probe(path)
+    except MediaError as err:
+        message = str(err).split(": ", 1)[-1]
+        result.findings.append(Finding("error", "unreadable", f"{role}: the file cannot be read as a video "
+                                       f"({message}). Export it again as MP4 (H.264)."))
+        return result
+    result.meta = {**info.as_dict(), "kind": kind.value}
+    result.meta.pop("path", None)
+    if expect == "image":
+        if info.frames > 1:
+            result.findings.append(Finding("error", "not_still", f"{role}: this recipe needs one still image of "
+                                           f"the subject, and this is a {info.duration:.1f} s video. "
+                                           "Export one frame as PNG or JPG."))
+        return result
+    if decode:
+        _check_decodes(info.frames, info.fps, info.duration, path, role, result)
+    if info.has_audio:
+        result.findings.append(Finding("info", "audio", f"{role} has sound: it is ignored, training uses the picture "
+                                       "only."))
+    return result
+
+
+def _check_decodes(frames: int, fps: float, duration: float, path: str | Path, role: str, result: ClipCheck) -> None:
+    decoded, errors = full_decode(path)
+    result.meta["decoded_frames"] = decoded
+    stops_early = decoded < frames or (duration > 0 and decoded / fps < duration - 2.5 / fps)
+    if stops_early or any("partial file" in e or "Invalid data" in e for e in errors):
+        result.findings.append(Finding(
+            "error", "truncated",
+            f"{role}: the file is damaged or incomplete: only {decoded / fps:.1f} s of {duration:.1f} s could be "
+            "played. It was probably cut off during a copy or download. Export or copy it again."))
+    elif errors:
+        result.findings.append(Finding("warning", "decode_errors", f"{role}: the decoder reported problems "
+                                       f"({errors[-1][:120]}). Some frames may look damaged."))
+
+
+def _ratio(width: int, height: int) -> str:
+    d = math.gcd(width, height)
+    w, h = width // d, height // d
+    return f"{w}:{h}" if w <= 32 and h <= 32 else f"{width / height:.2f}:1"
+
+
+def _size(meta: dict[str, Any]) -> str:
+    return f"{meta['width']}×{meta['height']}"
+
+
+def check_pair(target: dict[str, Any], reference: dict[str, Any], reference_is_image: bool) -> list[Finding]:
+    """Rules between the two clips of a pair (both probed without errors)."""
+    if reference_is_image:
+        return []
+    findings = []
+    if abs(target["fps"] - reference["fps"]) > FPS_TOLERANCE:
+        findings.append(Finding(
+            "error", "fps_mismatch",
+            f"Different frame rates: target {target['fps']:g} fps, reference {reference['fps']:g} fps. "
+            "Frames would not line up. Export both at the same frame rate."))
+    if target["frames"] != reference["frames"]:
+        findings.append(Finding(
+            "error", "length_mismatch",
+            f"Different lengths: target {target['frames']} frames ({target['duration']:.2f} s), reference "
+            f"{reference['frames']} frames ({reference['duration']:.2f} s). They must match frame for frame."))
+    t_aspect = target["width"] / target["height"]
+    r_aspect = reference["width"] / reference["height"]
+    if abs(t_aspect - r_aspect) / t_aspect > ASPECT_TOLERANCE:
+        findings.append(Finding(
+            "error", "aspect_mismatch",
+            f"Different shapes: target {_size(target)} ({_ratio(target['width'], target['height'])}), "
+            f"reference {_size(reference)} ({_ratio(reference['width'], reference['height'])}). "
+            "Both must have the same aspect ratio."))
+    return findings
+
+
+def check_against_shape(target: dict[str, Any], shape: Shape) -> list[Finding]:
+    """What training at `shape` will do to this target: reject, trim, resample, crop or enlarge it."""
+    findings = []
+    available = int(target["frames"] * shape.fps / target["fps"] + 1e-6)
+    seconds = shape.frames / shape.fps
+    if available < shape.frames:
+        fits = largest_frames_at_most(available)
+        advice = (f"Choose {fits} frames or fewer on the Settings step, or use a longer clip."
+                  if fits >= 9 else "Use a longer clip.")
+        findings.append(Finding(
+            "error", "too_short",
+            f"Too short: {target['duration']:.2f} s gives {available} frames at {shape.fps:g} fps, and training "
+            f"uses {shape.frames} frames ({seconds:.2f} s). It would be skipped. {advice}"))
+        return findings
+    if available > shape.frames:
+        findings.append(Finding("info", "trimmed", f"Training uses the first {seconds:.2f} s "
+                                f"({shape.frames} frames) of {target['duration']:.2f} s."))
+    if abs(target["fps"] - shape.fps) > FPS_TOLERANCE:
+        findings.append(Finding("info", "resampled", f"Resampled from {target['fps']:g} to {shape.fps:g} fps."))
+    findings.extend(_size_findings(target["width"], target["height"], shape))
+    return findings
+
+
+def _size_findings(width: int, height: int, shape: Shape) -> list[Finding]:
+    findings = []
+    scale = max(shape.width / width, shape.height / height)
+    kept_w, kept_h = shape.width / (width * scale), shape.height / (height * scale)
+    cut = 1 - kept_w * kept_h
+    if cut > 0.01:
+        side = "left and right" if kept_w < 1 else "top and bottom"
+        level: Level = "warning" if cut > 0.25 else "info"
+        findings.append(Finding(level, "cropped", f"Cropped to {shape.width}×{shape.height}: about {cut:.0%} of the "
+                                f"picture is cut off at the {side}. Keep the subject near the centre."))
+    if scale > 2:
+        findings.append(Finding(
+            "warning", "too_small",
+            f"Small for the training size: {width}×{height} is enlarged {scale:.1f}× to {shape.width}×{shape.height}, "
+            "so it looks soft and the adapter learns that softness. Use a larger source or a smaller size."))
+    elif scale > 1.01:
+        findings.append(Finding("info", "enlarged", f"Enlarged {scale:.1f}× to fit {shape.width}×{shape.height}."))
+    return findings

@@ -1,0 +1,466 @@
+"""The wizard: Recipe → Clips → Settings → Launch. Every object is fetched through a `_get_x_for_user` helper."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import PurePosixPath
+from typing import IO, Any, cast
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.http import Http404, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from config.requests import AuthedRequest
+from training.models import TrainingRun
+from training.runs import RunStateError, launch_run
+from wizard import limits as wizard_limits
+from wizard import services
+from wizard.forms import CaptionForm, DatasetForm, SettingsForm, estimate_for, initial_from
+from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
+from wizard.plan import PRESETS, ClipFacts, TrainingSettings, preset_settings, to_train_config
+from wizard.recipes import RECIPES, get_recipe
+from wizard.review import DatasetReview, review_dataset
+from wizard.uploads import SizeCapHandler, serve_file
+from wizard.zipsafe import UnsafeArchive
+
+STEPS = (("recipe", "Recipe"), ("clips", "Clips"), ("settings", "Settings"), ("launch", "Launch"))
+
+
+# --- Ownership: another creator's objects are 404, never 403 (no hint that they exist).
+
+
+def _get_draft_for_user(request: AuthedRequest, draft_id: int) -> TrainingDraft:
+    return get_object_or_404(TrainingDraft.objects.select_related("dataset"), pk=draft_id, owner=request.user)
+
+
+def _get_dataset_for_user(request: AuthedRequest, dataset_id: int) -> Dataset:
+    return get_object_or_404(Dataset, pk=dataset_id, owner=request.user)
+
+
+def _get_pair_for_user(request: AuthedRequest, draft: TrainingDraft, pair_id: int) -> ClipPair:
+    return get_object_or_404(ClipPair, pk=pair_id, dataset=draft.dataset, dataset__owner=request.user)
+
+
+def _get_file_for_user(request: AuthedRequest, file_id: int) -> DatasetFile:
+    return get_object_or_404(DatasetFile.objects.select_related("dataset"), pk=file_id, dataset__owner=request.user)
+
+
+# --- Helpers
+
+
+def _settings_of(draft: TrainingDraft) -> TrainingSettings:
+    """The draft's saved settings, or the recipe's Balanced preset fitted to the clips."""
+    if draft.settings:
+        with contextlib.suppress(TypeError):
+            return TrainingSettings.from_dict(draft.settings)
+    return preset_settings(draft.preset, get_recipe(draft.dataset.recipe), _facts(draft.dataset))
+
+
+def _facts(dataset: Dataset) -> ClipFacts:
+    metas = [p.target_meta for p in dataset.pairs.all() if p.status in (ClipPair.Status.OK, ClipPair.Status.WARNING)]
+    return ClipFacts.from_metas(metas)
+
+
+def _step_context(draft: TrainingDraft, current: str) -> dict[str, Any]:
+    names = [name for name, _ in STEPS]
+    return {
+        "draft": draft,
+        "dataset": draft.dataset,
+        "recipe": get_recipe(draft.dataset.recipe),
+        "steps": [
+            {"name": name, "label": label, "number": i + 1, "url": reverse(f"wizard:{name}", args=[draft.pk]),
+             "current": name == current, "done": names.index(current) > i}
+            for i, (name, label) in enumerate(STEPS)
+        ],
+    }
+
+
+def _remember_step(draft: TrainingDraft, step: str) -> None:
+    if draft.step != step:
+        draft.step = step
+        draft.save(update_fields=["step", "updated_at"])
+
+
+def _new_draft(owner: Any, dataset: Dataset) -> TrainingDraft:
+    count = TrainingDraft.objects.filter(owner=owner, dataset=dataset).count()
+    name = dataset.name if count == 0 else f"{dataset.name} · training {count + 1}"
+    return TrainingDraft.objects.create(owner=owner, dataset=dataset, name=name)
+
+
+STEP_URLS = {
+    "recipe": "wizard:recipe", "dataset": "wizard:clips", "config": "wizard:settings", "launch": "wizard:launch",
+}
+
+
+# --- Start: the recipe catalogue
+
+
+@login_required
+@require_GET
+def index(request: AuthedRequest) -> HttpResponse:
+    drafts = TrainingDraft.objects.filter(owner=request.user, run__isnull=True).select_related("dataset")[:20]
+    datasets = Dataset.objects.filter(owner=request.user).prefetch_related("pairs")[:20]
+    return render(request, "wizard/index.html", {"recipes": RECIPES.values(), "drafts": drafts, "datasets": datasets})
+
+
+@login_required
+@require_GET
+def recipe_detail(request: AuthedRequest, slug: str) -> HttpResponse:
+    if slug not in RECIPES:
+        raise Http404("No such recipe.")
+    return render(request, "wizard/recipe_detail.html", {"recipe": RECIPES[slug]})
+
+
+@login_required
+@require_POST
+def start(request: AuthedRequest) -> HttpResponse:
+    slug = request.POST.get("recipe", "")
+    if slug not in RECIPES:
+        messages.error(request, "Choose one of the recipes to start.")
+        return redirect("wizard:index")
+    recipe = RECIPES[slug]
+    with transaction.atomic():
+        dataset = Dataset.objects.create(
+            owner=request.user, recipe=slug, trigger_phrase=recipe.trigger_phrase,
+            name=f"{recipe.name} · {timezone.localdate():%d %b %Y}",
+        )
+        draft = _new_draft(request.user, dataset)
+    return redirect("wizard:clips", draft.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def recipe_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    if request.method == "POST":
+        slug = request.POST.get("recipe", "")
+        if slug in RECIPES and slug != draft.dataset.recipe:
+            dataset = draft.dataset
+            if dataset.runs.exists():
+                messages.error(request, "This dataset was already trained with its recipe. Start a new training "
+                               "from the recipe list to use another recipe.")
+                return redirect("wizard:recipe", draft.pk)
+            old = get_recipe(dataset.recipe)
+            dataset.recipe = slug
+            if dataset.trigger_phrase in ("", old.trigger_phrase):
+                dataset.trigger_phrase = RECIPES[slug].trigger_phrase
+            dataset.save()
+            draft.settings = {}  # the new recipe's defaults apply
+            draft.save()
+            for pair in dataset.pairs.all():  # image vs video references are checked differently
+                ClipPair.objects.filter(pk=pair.pk).update(status=ClipPair.Status.PENDING, messages=[])
+            services.schedule_checks(dataset, wizard_limits.current())
+        return redirect("wizard:clips", draft.pk)
+    _remember_step(draft, TrainingDraft.Step.RECIPE)
+    return render(request, "wizard/recipe_step.html", {**_step_context(draft, "recipe"), "recipes": RECIPES.values()})
+
+
+@login_required
+@require_GET
+def resume(request: AuthedRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    if draft.run_id:
+        return redirect("run_detail", draft.run_id)
+    return redirect(STEP_URLS.get(draft.step, "wizard:clips"), draft.pk)
+
+
+# --- Clips
+
+
+def _review(draft: TrainingDraft) -> DatasetReview:
+    return review_dataset(draft.dataset, _settings_of(draft).shape)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def clips_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    form = DatasetForm(request.POST or None, instance=draft.dataset)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Saved.")
+        return redirect("wizard:clips", draft.pk)
+    _remember_step(draft, TrainingDraft.Step.DATASET)
+    context = {**_step_context(draft, "clips"), "form": form, "review": _review(draft),
+               "limits": wizard_limits.current()}
+    return render(request, "wizard/clips_step.html", context)
+
+
+@login_required
+@require_GET
+def pairs_partial(request: AuthedRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    return render(request, "wizard/clips_step.html#pairs", {**_step_context(draft, "clips"), "review": _review(draft)})
+
+
+def _incoming(request: AuthedRequest, uploads: list[UploadedFile]) -> list[services.Incoming]:
+    paths = request.POST.getlist("paths")
+    items = []
+    for i, upload in enumerate(uploads):
+        # The browser's relative path (dropped folders) when the page script sends it; else the file name.
+        name = paths[i] if i < len(paths) and paths[i] else (upload.name or "unnamed")
+        stream = cast(IO[bytes], upload.file)
+        items.append(services.Incoming(services.clean_name(name), stream, upload.size or 0))
+    return items
+
+
+def _store(dataset: Dataset, items: list[services.Incoming], limits: wizard_limits.Limits) -> services.UploadOutcome:
+    """ZIPs (by content) are unpacked; everything else is stored as is. All or nothing per request."""
+    from wizard.sniff import Kind, sniff_stream
+
+    zips = [item for item in items if sniff_stream(item.stream) is Kind.ZIP]
+    others = [item for item in items if item not in zips]
+    outcome = services.UploadOutcome()
+    if others:
+        outcome = services.store_files(dataset, others, limits)
+    for item in zips:
+        result = services.store_zip(dataset, item.stream, limits)
+        outcome.added += result.added
+        outcome.replaced += result.replaced
+        outcome.ignored += result.ignored
+    return outcome
+
+
+@csrf_exempt  # upload handlers must be set before the CSRF check reads the body; checked just below
+@login_required
+@require_POST
+def upload(request: AuthedRequest, draft_id: int) -> HttpResponse:
+    limits = wizard_limits.current()
+    cap = SizeCapHandler(request, limits.max_file_bytes)
+    request.upload_handlers = [cap, *request.upload_handlers]
+    return _upload(request, draft_id, limits, cap)
+
+
+@csrf_protect
+def _upload(request: AuthedRequest, draft_id: int, limits: wizard_limits.Limits, cap: SizeCapHandler) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    uploads = request.FILES.getlist("files")
+    problems = [f"{name} is larger than the {limits.max_file_bytes // 1024**2} MB limit per file."
+                for name in cap.too_big]
+    outcome = services.UploadOutcome()
+    if not uploads and not problems:
+        problems.append("Choose one or more files to upload.")
+    if not problems:
+        try:
+            outcome = _store(draft.dataset, _incoming(request, uploads), limits)
+        except services.UploadRefused as refused:
+            problems = refused.problems
+        except UnsafeArchive as unsafe:
+            problems = [str(unsafe)]
+    if not problems:
+        services.schedule_checks(draft.dataset, limits)
+    return _upload_response(request, draft, outcome, problems)
+
+
+def _upload_response(request: AuthedRequest, draft: TrainingDraft, outcome: services.UploadOutcome,
+                     problems: list[str]) -> HttpResponse:
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    if wants_json:
+        return JsonResponse({"ok": not problems, "problems": problems, "added": outcome.added,
+                             "replaced": outcome.replaced, "ignored": outcome.ignored},
+                            status=200 if not problems else 400)
+    if problems:
+        for problem in problems:
+            messages.error(request, problem)
+        messages.error(request, "Nothing from this upload was kept. Fix the files above and upload them again.")
+    else:
+        stored = len(outcome.added) + len(outcome.replaced)
+        messages.success(request, f"{stored} file{'s' if stored != 1 else ''} uploaded.")
+    return redirect("wizard:clips", draft.pk)
+
+
+@login_required
+@require_POST
+def save_caption(request: AuthedRequest, draft_id: int, pair_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    pair = _get_pair_for_user(request, draft, pair_id)
+    form = CaptionForm(request.POST)
+    if form.is_valid():
+        pair.caption = form.cleaned_data["caption"].strip()
+        pair.caption_typed = True
+        pair.save(update_fields=["caption", "caption_typed"])
+    if request.htmx:
+        review = _review(draft)
+        view = next(v for v in review.pairs if v.pair.pk == pair.pk)
+        return render(request, "wizard/clips_step.html#pair", {**_step_context(draft, "clips"), "view": view,
+                                                                "saved": form.is_valid()})
+    messages.success(request, f"Caption of “{pair.name}” saved.")
+    return redirect(reverse("wizard:clips", args=[draft.pk]) + f"#pair-{pair.pk}")
+
+
+@login_required
+@require_POST
+def delete_pair(request: AuthedRequest, draft_id: int, pair_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    pair = _get_pair_for_user(request, draft, pair_id)
+    for source in (pair.target_source, pair.reference_source):
+        if source is not None:
+            services.delete_file(source)
+    messages.success(request, f"Pair “{pair.name}” removed.")
+    return redirect("wizard:clips", draft.pk)
+
+
+@login_required
+@require_POST
+def delete_file(request: AuthedRequest, draft_id: int, file_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    record = _get_file_for_user(request, file_id)
+    if record.dataset_id != draft.dataset_id:
+        raise Http404("No such file in this dataset.")
+    services.delete_file(record)
+    messages.success(request, f"{record.name} removed.")
+    return redirect("wizard:clips", draft.pk)
+
+
+@login_required
+@require_GET
+def media(request: AuthedRequest, file_id: int) -> HttpResponseBase:
+    record = _get_file_for_user(request, file_id)
+    if record.kind not in (DatasetFile.Kind.VIDEO, DatasetFile.Kind.IMAGE):
+        raise Http404("Only clips and images are shown.")
+    return serve_file(request, record.file, PurePosixPath(record.name).name)
+
+
+# --- Settings
+
+
+def _settings_form(draft: TrainingDraft, data: Any = None, initial: dict[str, Any] | None = None) -> SettingsForm:
+    pairs = list(draft.dataset.pairs.order_by("position", "name"))
+    available = {p.pk: int(p.target_meta["frames"]) for p in pairs if p.target_meta.get("frames")}
+    return SettingsForm(data, initial=initial, pairs=pairs, available=available)
+
+
+def _default_validation(values: TrainingSettings, draft: TrainingDraft) -> TrainingSettings:
+    """Two sample prompts from the first captioned pairs, so samples work without any typing."""
+    if values.validation_pairs or values.validation_prompts:
+        return values
+    chosen = [p for p in draft.dataset.pairs.order_by("position", "name") if p.caption.strip()][:2]
+    values.validation_pairs = [p.pk for p in chosen]
+    values.validation_prompts = [p.caption.strip() for p in chosen]
+    return values
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    action = request.POST.get("action", "save")
+    if request.method == "POST" and action == "preset":
+        preset = request.POST.get("preset", draft.preset)
+        values = preset_settings(preset, get_recipe(draft.dataset.recipe), _facts(draft.dataset))
+        values.trigger_phrase = request.POST.get("trigger_phrase", values.trigger_phrase)
+        form = _settings_form(draft, initial=initial_from(_default_validation(values, draft), preset))
+        return _render_settings(request, draft, form, values, template="settings-form" if request.htmx else None)
+    if request.method == "POST":
+        form = _settings_form(draft, request.POST)
+        valid = form.is_valid()
+        if valid:  # every valid change is kept: leaving the page loses nothing
+            draft.preset = form.cleaned_data["preset"]
+            draft.settings = form.settings().as_dict()
+            draft.save()
+        if action == "estimate":
+            return _render_settings(request, draft, form, form.settings() if valid else None, template="estimate")
+        if valid:
+            return redirect("wizard:launch", draft.pk)
+        return _render_settings(request, draft, form, None, template="settings-form" if request.htmx else None,
+                                status=200 if request.htmx else 422)
+    _remember_step(draft, TrainingDraft.Step.CONFIG)
+    values = _default_validation(_settings_of(draft), draft)
+    form = _settings_form(draft, initial=initial_from(values, draft.preset))
+    return _render_settings(request, draft, form, values)
+
+
+def _render_settings(request: AuthedRequest, draft: TrainingDraft, form: SettingsForm,
+                     values: TrainingSettings | None, template: str | None = None, status: int = 200) -> HttpResponse:
+    """The whole page, or one of its partials (`settings-form`, `estimate`) for htmx."""
+    pairs = draft.dataset.pairs.count()
+    estimate = estimate_for(values, pairs) if values else None
+    context = {**_step_context(draft, "settings"), "form": form, "estimate": estimate, "presets": PRESETS.values(),
+               "pair_count": pairs}
+    name = f"wizard/settings_step.html#{template}" if template else "wizard/settings_step.html"
+    return render(request, name, context, status=status)
+
+
+# --- Launch
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def launch_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    if draft.run_id:
+        if request.method == "POST":
+            return redirect("run_detail", draft.run_id)
+        messages.info(request, "This training was already launched.")
+    values = _settings_of(draft)
+    review = review_dataset(draft.dataset, values.shape)
+    form = _settings_form(draft, initial_from(values, draft.preset))
+    settings_ok = form.is_valid()
+    if request.method == "POST" and not draft.run_id:
+        if review.can_launch and settings_ok:
+            run = _launch(request, draft, values)
+            if run is not None:
+                return redirect("run_detail", run.pk)
+        else:
+            messages.error(request, "This training cannot start yet: see what needs attention below.")
+    _remember_step(draft, TrainingDraft.Step.LAUNCH)
+    context = {**_step_context(draft, "launch"), "values": values, "review": review, "settings_form": form,
+               "settings_ok": settings_ok, "estimate": estimate_for(values, len(review.pairs)),
+               "preset": PRESETS.get(draft.preset), "sample_pairs": _sample_pairs(draft, values)}
+    return render(request, "wizard/launch_step.html", context)
+
+
+def _sample_pairs(draft: TrainingDraft, values: TrainingSettings) -> list[tuple[str, str]]:
+    names = dict(draft.dataset.pairs.values_list("pk", "name"))
+    return [(names.get(pk, "a removed pair"), prompt)
+            for pk, prompt in zip(values.validation_pairs, values.validation_prompts, strict=False)]
+
+
+def _launch(request: AuthedRequest, draft: TrainingDraft, values: TrainingSettings) -> TrainingRun | None:
+    recipe = get_recipe(draft.dataset.recipe)
+    references = dict(draft.dataset.pairs.values_list("pk", "reference_file"))
+    names = [references[pk] for pk in values.validation_pairs if pk in references]
+    try:
+        with transaction.atomic():
+            locked = TrainingDraft.objects.select_for_update().get(pk=draft.pk)
+            if locked.run_id:  # a double click: the first one launched it
+                return locked.run
+            run = TrainingRun.objects.create(
+                owner=request.user, dataset=draft.dataset, name=draft.name, recipe=recipe.slug,
+                config=to_train_config(values, recipe, names, f"run-{draft.pk}"), total_steps=values.steps,
+            )
+            locked.run = run
+            locked.save(update_fields=["run", "updated_at"])
+            launch_run(run)
+    except RunStateError as err:
+        messages.error(request, str(err))
+        return None
+    return run
+
+
+# --- Datasets: reuse for a new training
+
+
+@login_required
+@require_GET
+def dataset_detail(request: AuthedRequest, dataset_id: int) -> HttpResponse:
+    dataset = _get_dataset_for_user(request, dataset_id)
+    context = {"dataset": dataset, "review": review_dataset(dataset), "recipe": get_recipe(dataset.recipe),
+               "drafts": dataset.drafts.filter(owner=request.user).select_related("run")}
+    return render(request, "wizard/dataset_detail.html", context)
+
+
+@login_required
+@require_POST
+def new_training(request: AuthedRequest, dataset_id: int) -> HttpResponse:
+    dataset = _get_dataset_for_user(request, dataset_id)
+    draft = _new_draft(request.user, dataset)
+    return redirect("wizard:settings", draft.pk)
