@@ -1,19 +1,43 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from config.requests import AuthedRequest
 from studio.models import Adapter
-from training.models import TrainingRun
+from training.events import events_after
+from training.models import Checkpoint, TrainingRun, ValidationSample
+from training.runs import RunStateError, continue_run, request_cancel, request_flag
 from wizard.models import Dataset
+
+MAX_EXTRA_STEPS = 100_000
 
 
 def _get_run_for_user(request: AuthedRequest, run_id: int) -> TrainingRun:
     runs = TrainingRun.objects.all() if request.user.is_staff else TrainingRun.objects.filter(owner=request.user)
-    return get_object_or_404(runs, pk=run_id)
+    return get_object_or_404(runs.select_related("dataset", "owner"), pk=run_id)
+
+
+def _get_checkpoint_for_user(request: AuthedRequest, checkpoint_id: int) -> Checkpoint:
+    checkpoints = Checkpoint.objects.select_related("run")
+    if not request.user.is_staff:
+        checkpoints = checkpoints.filter(run__owner=request.user)
+    return get_object_or_404(checkpoints, pk=checkpoint_id)
+
+
+def _get_adapter_for_user(request: AuthedRequest, adapter_id: int) -> Adapter:
+    adapters = Adapter.objects.all() if request.user.is_staff else Adapter.objects.filter(owner=request.user)
+    return get_object_or_404(adapters, pk=adapter_id)
+
+
+def _get_sample_for_user(request: AuthedRequest, sample_id: int) -> ValidationSample:
+    samples = ValidationSample.objects.select_related("run")
+    if not request.user.is_staff:
+        samples = samples.filter(run__owner=request.user)
+    return get_object_or_404(samples, pk=sample_id)
 
 
 @require_GET
@@ -34,13 +58,106 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
     return render(request, "studio/dashboard.html", context)
 
 
+def _run_context(run: TrainingRun) -> dict[str, object]:
+    events = list(run.events.order_by("-seq")[:300])
+    return {
+        "run": run,
+        "last_seq": events[0].seq if events else 0,
+        "logs": [event for event in reversed(events) if event.kind in ("log", "state", "error")][-80:],
+        "loss_points": list(run.metrics.order_by("step").values_list("step", "loss")),
+        "checkpoints": run.checkpoints.order_by("-step"),
+        "samples": run.samples.order_by("-step", "pk"),
+        "adapter": run.adapters.order_by("-created_at").first(),
+    }
+
+
 @login_required
 @require_GET
 def run_detail(request: AuthedRequest, run_id: int) -> HttpResponse:
     run = _get_run_for_user(request, run_id)
-    context = {
-        "run": run,
-        "events": run.events.order_by("-seq")[:200],
-        "checkpoints": run.checkpoints.order_by("-step"),
-    }
-    return render(request, "studio/run_detail.html", context)
+    return render(request, "studio/run_detail.html", _run_context(run))
+
+
+@login_required
+@require_GET
+def run_part(request: AuthedRequest, run_id: int, part: str) -> HttpResponse:
+    """One named partial of the run page, rebuilt from the database (htmx refreshes these)."""
+    if part not in ("status", "checkpoints", "samples"):
+        return HttpResponse(status=404)
+    run = _get_run_for_user(request, run_id)
+    return render(request, f"studio/run_detail.html#{part}", _run_context(run))
+
+
+@login_required
+@require_GET
+def run_events(request: AuthedRequest, run_id: int) -> JsonResponse:
+    """Events after `?after=SEQ`: the page's fallback when its websocket cannot connect."""
+    run = _get_run_for_user(request, run_id)
+    try:
+        after = max(0, int(request.GET.get("after", "0")))
+    except ValueError:
+        after = 0
+    return JsonResponse({"events": events_after(run.pk, after)[:500]})
+
+
+@login_required
+@require_POST
+def run_action(request: AuthedRequest, run_id: int, action: str) -> HttpResponse:
+    run = _get_run_for_user(request, run_id)
+    try:
+        if action == "cancel":
+            request_cancel(run)
+            messages.info(request, "Stopping the run. Checkpoints saved so far are kept.")
+        elif action == "save":
+            request_flag(run, "save_requested")
+        elif action == "sample":
+            request_flag(run, "sample_requested")
+        else:
+            return HttpResponse(status=404)
+    except RunStateError as error:
+        messages.error(request, str(error))
+    if request.htmx:
+        run.refresh_from_db()
+        return render(request, "studio/run_detail.html#status", _run_context(run))
+    return redirect("run_detail", run.pk)
+
+
+@login_required
+@require_POST
+def checkpoint_continue(request: AuthedRequest, checkpoint_id: int) -> HttpResponse:
+    checkpoint = _get_checkpoint_for_user(request, checkpoint_id)
+    try:
+        extra = int(request.POST.get("extra_steps", ""))
+        if extra > MAX_EXTRA_STEPS:
+            raise RunStateError(f"At most {MAX_EXTRA_STEPS:,} more steps at a time.")
+        new_run = continue_run(checkpoint, extra)
+    except ValueError:
+        messages.error(request, "Say how many more steps to train, as a whole number.")
+    except RunStateError as error:
+        messages.error(request, str(error))
+    else:
+        return redirect("run_detail", new_run.pk)
+    return redirect("run_detail", checkpoint.run_id)
+
+
+@login_required
+@require_GET
+def checkpoint_download(request: AuthedRequest, checkpoint_id: int) -> FileResponse:
+    checkpoint = _get_checkpoint_for_user(request, checkpoint_id)
+    name = f"{checkpoint.run.name}-step{checkpoint.step}.safetensors".replace("/", "-")
+    return FileResponse(checkpoint.adapter_file.open("rb"), as_attachment=True, filename=name)
+
+
+@login_required
+@require_GET
+def adapter_download(request: AuthedRequest, adapter_id: int) -> FileResponse:
+    adapter = _get_adapter_for_user(request, adapter_id)
+    name = f"{adapter.name}.safetensors".replace("/", "-")
+    return FileResponse(adapter.file.open("rb"), as_attachment=True, filename=name)
+
+
+@login_required
+@require_GET
+def sample_video(request: AuthedRequest, sample_id: int) -> FileResponse:
+    sample = _get_sample_for_user(request, sample_id)
+    return FileResponse(sample.video_file.open("rb"), content_type="video/mp4")

@@ -80,7 +80,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 @pytest.fixture(scope="session")
 def screenshots_dir() -> Path:
-    path = Path(__file__).resolve().parent.parent / "test-results" / "screenshots"
+    path = Path(__file__).resolve().parent.parent / "test-screenshots"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
@@ -161,3 +162,28 @@ class EmbeddedRedis:
         if self.process is not None:
             stop_embedded(self.process)
             self.process = None
+
+
+def call_in_thread(function: Any, *args: Any) -> Any:
+    """Run server-side code from a browser test: Playwright keeps an event loop in the test's thread,
+    where Django's async-to-sync bridges (used by the channel layer) refuse to run."""
+    import threading
+
+    from django.db import connection as thread_connection
+
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            result["value"] = function(*args)
+        except BaseException as error:  # re-raised in the caller
+            result["error"] = error
+        finally:
+            thread_connection.close()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from training.events import record_event
@@ -113,7 +114,8 @@ class RunReporter:
         self.flush()
         for sample in store_samples(self.run_id, step, files):
             record_event(self.run_id, RunEvent.Kind.SAMPLE, {
-                "step": step, "sample_id": sample.pk, "url": sample.video_file.url, "prompt": sample.prompt,
+                "step": step, "sample_id": sample.pk, "url": reverse("sample_video", args=[sample.pk]),
+                "prompt": sample.prompt,
                 "message": f"Validation sample at step {step}",
             })
 

@@ -110,7 +110,8 @@ def _train(run: TrainingRun) -> Any:
     resumed_from = restore_latest_checkpoint(run, Path(cfg.output_dir) / "checkpoints")
     reporter = RunReporter(run.pk)
     TrainingRun.objects.filter(pk=run.pk).update(total_steps=cfg.optim.steps)
-    transition(run, State.TRAINING, "Training." if resumed_from is None else f"Training, resumed at step {resumed_from}.")
+    reason = "Training." if resumed_from is None else f"Training, resumed at step {resumed_from}."
+    transition(run, State.TRAINING, reason)
     result = train(cfg, reporter.hooks())
     reporter.flush()
     return result

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 from django.db import transaction
 from django.utils import timezone
 
 from config.celery import enqueue_on_commit
 from training.events import record_event
-from training.models import RunEvent, TrainingRun
+from training.models import Checkpoint, RunEvent, TrainingRun
 
 State = TrainingRun.State
 
@@ -45,4 +47,49 @@ def launch_run(run: TrainingRun) -> TrainingRun:
             raise RunStateError(f"This run was already launched (it is {run.get_state_display().lower()}).")
         transition(run, State.QUEUED, "Waiting for a GPU worker.")
         enqueue_on_commit(train_run, run.pk)
+    return run
+
+
+def request_cancel(run: TrainingRun) -> TrainingRun:
+    """Stop a run: at once if it is still waiting, within seconds (after the current step) if training."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if run.state in TrainingRun.FINAL_STATES:
+            raise RunStateError(f"This run has already ended ({run.get_state_display().lower()}).")
+        if run.state in (State.DRAFT, State.QUEUED):
+            return transition(run, State.CANCELLED, "Cancelled before training started.", cancel_requested=True)
+        run.cancel_requested = True
+        run.save(update_fields=["cancel_requested"])
+        record_event(run.pk, RunEvent.Kind.LOG, {"message": "Stopping after the current step…"})
+    return run
+
+
+def request_flag(run: TrainingRun, flag: str) -> None:
+    """Ask the worker to save a checkpoint (`save_requested`) or write samples (`sample_requested`) now."""
+    messages = {"save_requested": "A checkpoint will be saved after the current step.",
+                "sample_requested": "Validation samples will be made after the current step."}
+    if run.state != State.TRAINING:
+        raise RunStateError("That only works while the run is training.")
+    TrainingRun.objects.filter(pk=run.pk).update(**{flag: True})
+    record_event(run.pk, RunEvent.Kind.LOG, {"message": messages[flag]})
+
+
+def continue_run(checkpoint: Checkpoint, extra_steps: int) -> TrainingRun:
+    """A new run that starts from `checkpoint` and trains `extra_steps` more."""
+    source = checkpoint.run
+    if extra_steps < 1:
+        raise RunStateError("Add at least one step.")
+    if source.is_active:
+        raise RunStateError("Wait until this run has ended, or cancel it, before continuing it.")
+    config = copy.deepcopy(source.config)
+    config.setdefault("optim", {})["steps"] = checkpoint.step + extra_steps
+    with transaction.atomic():
+        run = TrainingRun.objects.create(
+            owner=source.owner, dataset=source.dataset, recipe=source.recipe, config=config,
+            name=f"{source.name} (continued)", resume_from=checkpoint, total_steps=checkpoint.step + extra_steps,
+        )
+        record_event(run.pk, RunEvent.Kind.LOG, {
+            "message": f"Continues “{source.name}” from step {checkpoint.step} for {extra_steps} more steps."
+        })
+        launch_run(run)
     return run

@@ -46,10 +46,9 @@ def materialize_dataset(run: TrainingRun, workdir: Path) -> Path:
     rows = []
     for pair in pairs:
         _check_ready(pair)
-        target = download(pair.target_file, workdir / "inputs" / f"{pair.pk}_target{Path(pair.target_file.name).suffix}")
-        reference = download(
-            pair.reference_file, workdir / "inputs" / f"{pair.pk}_reference{Path(pair.reference_file.name).suffix}"
-        )
+        inputs = workdir / "inputs"
+        target = download(pair.target_file, inputs / f"{pair.pk}_target{Path(pair.target_file.name).suffix}")
+        reference = download(pair.reference_file, inputs / f"{pair.pk}_reference{Path(pair.reference_file.name).suffix}")
         rows.append({"caption": pair.caption, "video": str(target), "reference_video": str(reference)})
     manifest = workdir / "manifest.csv"
     with manifest.open("w", newline="", encoding="utf-8") as out:
@@ -80,12 +79,24 @@ def store_checkpoint(run_id: int, step: int, folder: Path) -> Checkpoint:
             field.save(f"checkpoints/step_{step:06d}/{file_name}", File(handle), save=False)
     checkpoint.size_bytes = sum((folder / name).stat().st_size for name in CHECKPOINT_FILES)
     checkpoint.save()
+    _drop_old_checkpoints(run)
     return checkpoint
+
+
+def _drop_old_checkpoints(run: TrainingRun) -> None:
+    """Keep the newest `checkpoint.keep` in storage, and any that a continued run or an adapter uses."""
+    keep = int(run.config.get("checkpoint", {}).get("keep", 3))
+    for old in run.checkpoints.order_by("-step")[keep:]:
+        if old.continued_by.exists() or hasattr(old, "adapter"):
+            continue
+        old.adapter_file.delete(save=False)
+        old.state_file.delete(save=False)
+        old.delete()
 
 
 def restore_latest_checkpoint(run: TrainingRun, checkpoints_dir: Path) -> int | None:
     """Put the newest stored checkpoint in `checkpoints_dir`, so a run resumes on any machine."""
-    checkpoint = run.checkpoints.exclude(state_file="").order_by("-step").first()
+    checkpoint = run.checkpoints.exclude(state_file="").order_by("-step").first() or run.resume_from
     if checkpoint is None:
         return None
     folder = checkpoints_dir / f"step_{checkpoint.step:06d}"

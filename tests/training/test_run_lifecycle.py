@@ -73,14 +73,16 @@ def test_a_run_trains_to_the_end_and_its_watcher_gets_every_event_in_order(
 
     assert (run.step, run.total_steps, run.attempts) == (12, 12, 1)
     assert RunMetric.objects.filter(run=run).count() == 12
-    assert sorted(run.checkpoints.values_list("step", flat=True)) == [6, 12]
+    assert sorted(run.checkpoints.values_list("step", flat=True)) == [6, 12]  # keep=2 of tiny_run_config
     adapter = Adapter.objects.get(run=run)
     assert adapter.owner == creator and adapter.source == Adapter.Source.TRAINED
     assert adapter.rank == 4 and adapter.reference_downscale_factor == 1
     assert adapter.file.size > 0 and adapter.metadata["steps"] == "12"
 
 
-def test_cancel_stops_a_run_within_seconds_and_keeps_its_checkpoints(transactional_db, celery_worker, creator, tmp_path):
+def test_cancel_stops_a_run_within_seconds_and_keeps_its_checkpoints(
+    transactional_db, celery_worker, creator, tmp_path
+):
     dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
     run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=5000, checkpoint_every=10))
     launch_run(run)

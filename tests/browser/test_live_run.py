@@ -1,0 +1,56 @@
+"""A creator watches a run live in Chromium, from launch to the finished adapter."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.factories import PASSWORD, make_ready_dataset, make_run, tiny_run_config
+from tests.services import call_in_thread
+from training.runs import launch_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
+
+
+def _sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(base + "/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(base + "/dashboard/")
+
+
+def test_a_creator_watches_a_run_from_launch_to_the_finished_adapter(
+    page: Page, live_asgi_url: str, celery_worker, creator, tmp_path, screenshots_dir
+):
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=3)
+    run = make_run(creator, dataset=dataset, name="Restore demo",
+                   config=tiny_run_config(steps=60, checkpoint_every=30))
+    _sign_in(page, live_asgi_url, creator.username)
+    page.goto(f"{live_asgi_url}/runs/{run.pk}/")
+    expect(page.locator("#run-state")).to_have_text("Draft")
+    expect(page.locator("#run")).to_have_attribute("data-live", "socket")
+
+    call_in_thread(launch_run, run)
+    expect(page.locator("#run-state")).to_have_text("Training", timeout=90_000)
+    expect(page.locator("#run-log")).to_contain_text("Waiting for a GPU worker.")
+    expect(page.locator("#run-speed")).to_contain_text("steps/s", timeout=60_000)
+    expect(page.locator("#loss-chart canvas")).to_be_visible()
+    page.screenshot(path=screenshots_dir / "run-training.png", full_page=True)
+
+    expect(page.locator("#run-state")).to_have_text("Finished", timeout=180_000)
+    expect(page.locator("#run-step")).to_have_text("60")
+    expect(page.get_by_role("link", name="Download Restore demo.safetensors")).to_be_visible()
+    expect(page.locator("#run-checkpoints")).to_contain_text("Step 60")
+    expect(page.get_by_role("button", name="Continue training").first).to_be_visible()
+    expect(page.get_by_role("button", name="Stop training")).to_have_count(0)
+    page.screenshot(path=screenshots_dir / "run-finished.png", full_page=True)
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download Restore demo.safetensors").click()
+    assert download.value.suggested_filename == "Restore demo.safetensors"
+
+
+def test_another_creator_gets_a_not_found_page_for_the_run(page: Page, live_asgi_url: str, creator, other_creator):
+    run = make_run(creator)
+    _sign_in(page, live_asgi_url, other_creator.username)
+    response = page.goto(f"{live_asgi_url}/runs/{run.pk}/")
+    assert response is not None and response.status == 404

@@ -1,0 +1,121 @@
+"""The run page and its controls, rebuilt from the database; every object checked for ownership."""
+
+import pytest
+from django.core.files.base import ContentFile
+from django.test import Client
+
+from tests.factories import make_run, sent_tasks
+from training.events import record_event
+from training.models import Checkpoint, RunMetric, TrainingRun, ValidationSample
+
+pytestmark = pytest.mark.django_db
+State = TrainingRun.State
+
+
+def _checkpoint(run, step=50):
+    checkpoint = Checkpoint(run=run, step=step, size_bytes=5)
+    checkpoint.adapter_file.save("adapter.safetensors", ContentFile(b"12345"), save=False)
+    checkpoint.state_file.save("state.pt", ContentFile(b"state"), save=False)
+    checkpoint.save()
+    return checkpoint
+
+
+def test_the_page_shows_progress_loss_and_log_from_the_database(client: Client, creator):
+    run = make_run(creator, state=State.TRAINING, step=40, total_steps=100, loss=0.1234, name="Depth v2")
+    RunMetric.objects.bulk_create([RunMetric(run=run, step=s, loss=1.0 / s) for s in range(1, 41)])
+    record_event(run.pk, "log", {"message": "pair 1: cropped to 768x448"})
+    client.force_login(creator)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    assert "Depth v2" in page and "0.1234" in page and "pair 1: cropped to 768x448" in page
+    assert 'aria-valuenow="40"' in page
+    assert '[[1, 1.0], [2, 0.5]' in page  # loss points for the chart
+    assert "Stop training" in page and "Save a checkpoint now" in page
+
+
+def test_every_run_url_is_404_for_another_creator(client: Client, creator, other_creator):
+    run = make_run(creator, state=State.TRAINING)
+    checkpoint = _checkpoint(run)
+    sample = ValidationSample(run=run, step=1, prompt="p")
+    sample.video_file.save("s.mp4", ContentFile(b"mp4"), save=True)
+    client.force_login(other_creator)
+    for url in (f"/runs/{run.pk}/", f"/runs/{run.pk}/events/", f"/runs/{run.pk}/part/status/",
+                f"/checkpoints/{checkpoint.pk}/download/", f"/samples/{sample.pk}/video/"):
+        assert client.get(url).status_code == 404, url
+    for url in (f"/runs/{run.pk}/cancel/", f"/checkpoints/{checkpoint.pk}/continue/"):
+        assert client.post(url, {"extra_steps": 10}).status_code == 404, url
+    run.refresh_from_db()
+    assert not run.cancel_requested and TrainingRun.objects.count() == 1
+
+
+def test_stopping_a_training_run_asks_the_worker_and_logs_it(client: Client, creator):
+    run = make_run(creator, state=State.TRAINING)
+    client.force_login(creator)
+    response = client.post(f"/runs/{run.pk}/cancel/", HTTP_HX_REQUEST="true")
+    assert "Stopping…" in response.content.decode()
+    run.refresh_from_db()
+    assert run.cancel_requested and run.state == State.TRAINING
+    assert run.events.last().payload["message"] == "Stopping after the current step…"
+
+
+def test_stopping_a_queued_run_cancels_it_at_once(client: Client, creator):
+    run = make_run(creator, state=State.QUEUED)
+    client.force_login(creator)
+    client.post(f"/runs/{run.pk}/cancel/")
+    run.refresh_from_db()
+    assert run.state == State.CANCELLED and run.finished_at is not None
+
+
+def test_save_now_is_refused_in_plain_words_unless_training(client: Client, creator):
+    run = make_run(creator, state=State.SUCCEEDED)
+    client.force_login(creator)
+    page = client.post(f"/runs/{run.pk}/save/", follow=True).content.decode()
+    assert "That only works while the run is training." in page
+    training = make_run(creator, state=State.TRAINING)
+    client.post(f"/runs/{training.pk}/save/")
+    assert TrainingRun.objects.get(pk=training.pk).save_requested
+
+
+def test_continuing_from_a_checkpoint_queues_a_new_run_that_resumes_there(
+    client: Client, creator, django_capture_on_commit_callbacks
+):
+    run = make_run(creator, state=State.SUCCEEDED, config={"optim": {"steps": 50}}, name="Pose")
+    checkpoint = _checkpoint(run, step=50)
+    client.force_login(creator)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(f"/checkpoints/{checkpoint.pk}/continue/", {"extra_steps": "200"})
+    new = TrainingRun.objects.exclude(pk=run.pk).get()
+    assert response["Location"] == f"/runs/{new.pk}/"
+    assert (new.state, new.resume_from, new.config["optim"]["steps"], new.name) == (
+        State.QUEUED, checkpoint, 250, "Pose (continued)",
+    )
+    assert sent_tasks(callbacks) == [("training.tasks.train_run", (new.pk,))]
+
+
+@pytest.mark.parametrize("extra", ["", "lots", "0", "1000000"])
+def test_continuing_refuses_bad_step_counts_and_creates_nothing(client: Client, creator, extra):
+    run = make_run(creator, state=State.SUCCEEDED)
+    checkpoint = _checkpoint(run)
+    client.force_login(creator)
+    page = client.post(f"/checkpoints/{checkpoint.pk}/continue/", {"extra_steps": extra}, follow=True)
+    assert page.redirect_chain[-1][0] == f"/runs/{run.pk}/"
+    assert TrainingRun.objects.count() == 1
+    assert any(word in page.content.decode() for word in ("whole number", "at least one step", "At most"))
+
+
+def test_the_events_endpoint_returns_what_came_after_a_sequence_number(client: Client, creator):
+    run = make_run(creator)
+    for i in range(3):
+        record_event(run.pk, "log", {"message": f"line {i}"})
+    client.force_login(creator)
+    events = client.get(f"/runs/{run.pk}/events/?after=1").json()["events"]
+    assert [e["seq"] for e in events] == [2, 3]
+    assert client.get(f"/runs/{run.pk}/events/?after=nonsense").json()["events"][0]["seq"] == 1
+
+
+def test_a_checkpoint_downloads_as_a_named_safetensors_file(client: Client, creator):
+    run = make_run(creator, name="Canny v1")
+    checkpoint = _checkpoint(run, step=250)
+    client.force_login(creator)
+    response = client.get(f"/checkpoints/{checkpoint.pk}/download/")
+    assert response["Content-Disposition"] == 'attachment; filename="Canny v1-step250.safetensors"'
+    assert b"".join(response.streaming_content) == b"12345"
