@@ -47,8 +47,8 @@ def materialize_dataset(run: TrainingRun, workdir: Path) -> Path:
     for pair in pairs:
         _check_ready(pair)
         inputs = workdir / "inputs"
-        target = download(pair.target_file, inputs / f"{pair.pk}_target{Path(pair.target_file.name).suffix}")
-        reference = download(pair.reference_file, inputs / f"{pair.pk}_reference{Path(pair.reference_file.name).suffix}")
+        target = download(pair.target_file, inputs / f"{pair.pk}_target{_suffix(pair.target_file)}")
+        reference = download(pair.reference_file, inputs / f"{pair.pk}_reference{_suffix(pair.reference_file)}")
         rows.append({"caption": pair.caption, "video": str(target), "reference_video": str(reference)})
     manifest = workdir / "manifest.csv"
     with manifest.open("w", newline="", encoding="utf-8") as out:
@@ -56,6 +56,10 @@ def materialize_dataset(run: TrainingRun, workdir: Path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return manifest
+
+
+def _suffix(field: FieldFile) -> str:
+    return Path(field.name or "").suffix
 
 
 def _check_ready(pair: ClipPair) -> None:
