@@ -62,6 +62,12 @@ class Estimate:
         return self.memory_gib <= self.gpu_memory_gib * 0.95
 
     @property
+    def memory_text(self) -> str:
+        if self.memory_gib < 1:
+            return "under 1 GB"
+        return f"about {self.memory_gib:.0f} GB of {self.gpu_memory_gib:.0f} GB"
+
+    @property
     def time_text(self) -> str:
         minutes = self.seconds / 60
         if minutes < 1:

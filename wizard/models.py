@@ -102,6 +102,8 @@ class DatasetFile(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     size = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, db_index=True)
+    poster = models.FileField(upload_to=_dataset_file_upload_to, max_length=500, blank=True,
+                              help_text="A still from the clip for previews (made when the clip is checked).")
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -110,6 +112,10 @@ class DatasetFile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def stored_names(self) -> list[str]:
+        return [f.name for f in (self.file, self.poster) if f and f.name]
 
 
 class TrainingDraft(models.Model):

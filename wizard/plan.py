@@ -78,6 +78,10 @@ class TrainingSettings:
         return cls(**{k: v for k, v in data.items() if k in names})
 
     @property
+    def seconds(self) -> float:
+        return self.frames / self.fps
+
+    @property
     def shape(self) -> Shape:
         return Shape(self.width, self.height, self.frames, self.fps)
 

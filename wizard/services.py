@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -136,7 +137,8 @@ def store_files(dataset: Dataset, items: list[Incoming], limits: Limits) -> Uplo
                 old = existing.get(item.name)
                 if old is not None:
                     old.delete()
-                    transaction.on_commit(_deleter(old.file.name))
+                    for name in old.stored_names:
+                        transaction.on_commit(_deleter(name))
                     outcome.replaced.append(item.name)
                 else:
                     outcome.added.append(item.name)
@@ -233,6 +235,10 @@ def run_checks(pair: ClipPair) -> ClipPair:
     with local_path(pair.target_file) as target_path, local_path(pair.reference_file) as reference_path:
         target = check_clip(target_path, "target", "video")
         reference = check_clip(reference_path, "reference", "image" if recipe.reference_is_image else "video")
+        for source, path, check in ((pair.target_source, target_path, target),
+                                    (pair.reference_source, reference_path, reference)):
+            if source is not None and check.usable and check.meta.get("frames", 0) > 1:
+                make_poster(source, path, float(check.meta.get("duration", 0)))
     findings: list[Finding] = [*target.findings, *reference.findings]
     if target.usable and reference.usable:
         findings.extend(check_pair(target.meta, reference.meta, recipe.reference_is_image))
@@ -268,11 +274,26 @@ def schedule_checks(dataset: Dataset, limits: Limits) -> None:
 
 def delete_file(record: DatasetFile) -> None:
     dataset = record.dataset
-    name = record.file.name
     with transaction.atomic():
         record.delete()
         sync_pairs(dataset)
-        transaction.on_commit(lambda: default_storage.delete(name))
+        for name in record.stored_names:
+            transaction.on_commit(_deleter(name))
+
+
+def make_poster(record: DatasetFile, path: Path, seconds: float) -> None:
+    """A JPEG still from a third of the way in: previews show a picture before anything plays."""
+    if record.poster or record.kind != DatasetFile.Kind.VIDEO:
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "poster.jpg"
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-ss", f"{max(0.0, seconds / 3):.2f}", "-i", str(path),
+               "-frames:v", "1", "-vf", "scale='min(640,iw)':-2", "-q:v", "4", str(out)]
+        if subprocess.run(cmd, capture_output=True, check=False, timeout=120).returncode or not out.exists():
+            return
+        with out.open("rb") as handle:
+            record.poster.save(f"{PurePosixPath(record.name).stem}.jpg", File(handle), save=False)
+    DatasetFile.objects.filter(pk=record.pk).update(poster=record.poster.name)
 
 
 def meta_summary(meta: dict[str, Any]) -> str:

@@ -329,6 +329,15 @@ def media(request: AuthedRequest, file_id: int) -> HttpResponseBase:
     return serve_file(request, record.file, PurePosixPath(record.name).name)
 
 
+@login_required
+@require_GET
+def poster(request: AuthedRequest, file_id: int) -> HttpResponseBase:
+    record = _get_file_for_user(request, file_id)
+    if not record.poster:
+        raise Http404("No preview image yet.")
+    return serve_file(request, record.poster, "poster.jpg")
+
+
 # --- Settings
 
 

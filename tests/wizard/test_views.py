@@ -110,6 +110,8 @@ def test_uploaded_pairs_are_paired_checked_and_shown_side_by_side(maya, clips):
     assert f'src="/wizard/files/{pair.target_source_id}/"' in page
     assert f'src="/wizard/files/{pair.reference_source_id}/"' in page
     assert "160×128 · 24 fps · 48 frames · 2.0 s" in page
+    poster = maya.get(f"/wizard/files/{pair.target_source_id}/poster/")
+    assert poster["Content-Type"] == "image/jpeg" and b"".join(poster.streaming_content)[:3] == b"\xff\xd8\xff"
     assert "Ready" in page
 
 
@@ -418,7 +420,7 @@ def test_every_wizard_page_is_404_for_another_creator(client, creator, other_cre
     client.force_login(other_creator)
     gets = [f"/wizard/{draft.pk}/", f"/wizard/{draft.pk}/recipe/", f"/wizard/{draft.pk}/clips/",
             f"/wizard/{draft.pk}/clips/pairs/", f"/wizard/{draft.pk}/settings/", f"/wizard/{draft.pk}/launch/",
-            f"/wizard/files/{file_id}/", f"/wizard/datasets/{draft.dataset_id}/"]
+            f"/wizard/files/{file_id}/", f"/wizard/files/{file_id}/poster/", f"/wizard/datasets/{draft.dataset_id}/"]
     posts = [f"/wizard/{draft.pk}/clips/upload/", f"/wizard/{draft.pk}/pairs/{pair.pk}/caption/",
              f"/wizard/{draft.pk}/pairs/{pair.pk}/delete/", f"/wizard/{draft.pk}/files/{file_id}/delete/",
              f"/wizard/{draft.pk}/settings/", f"/wizard/{draft.pk}/launch/", f"/wizard/{draft.pk}/recipe/",

@@ -33,6 +33,7 @@ class Recipe:
     reference_kind: ReferenceKind = "video"
     # Depth, edges and pose references can be computed from the target; that feature is a later issue.
     reference_derivable: bool = False
+    derived_noun: str = ""  # what the server would make, e.g. "depth maps"
     clips_recommended: str = "15 or more pairs to start; 20–40 suit most adapters."
     defaults: TrainingDefaults = field(default_factory=TrainingDefaults)
     sources: tuple[str, ...] = ()

@@ -20,5 +20,6 @@ RECIPE = Recipe(
     ),
     caption_example="architectural walk-through, white marble lobby, soft morning light, steady glide",
     reference_derivable=True,
+    derived_noun="edge maps",
     clips_recommended="15 pairs to start; 40–150 varied pairs give strong control.",
 )

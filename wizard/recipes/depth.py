@@ -21,6 +21,7 @@ RECIPE = Recipe(
     ),
     caption_example="ornate cathedral interior, warm candlelight, slow dolly forward",
     reference_derivable=True,
+    derived_noun="depth maps",
     clips_recommended="15 pairs to start; 80–150 varied pairs give strong, reliable control.",
     sources=("DepthCrafter", "Depth Anything", "renders from 3D software"),
 )

@@ -20,6 +20,7 @@ RECIPE = Recipe(
     ),
     caption_example="a dancer in a red coat on a rooftop at dusk, city lights behind, handheld camera",
     reference_derivable=True,
+    derived_noun="pose skeletons",
     clips_recommended="15 pairs to start; 80–150 varied pairs give strong, reliable control.",
     sources=("OpenPose", "MediaPipe Pose", "DWPose"),
 )

@@ -18,5 +18,6 @@ RECIPE = Recipe(
     ),
     caption_example="rainy neon street at night, reflections on wet asphalt, slow pan left",
     reference_derivable=True,
+    derived_noun="depth, edge and pose videos",
     clips_recommended="40 pairs at least; 80–150 varied pairs across the three kinds work best.",
 )

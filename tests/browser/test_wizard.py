@@ -1,0 +1,133 @@
+"""A new creator walks the whole wizard in Chromium, from sign-up to Launch, with real uploads."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.factories import PASSWORD
+from tests.wizard.clips import make_clip
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def upload_folder(tmp_path: Path) -> list[Path]:
+    """Three restoration pairs with captions, one mismatched pair and one clip without its reference."""
+    folder = tmp_path / "upload"
+    files = []
+    for i, source in enumerate(("testsrc2", "mandelbrot", "smptebars")):
+        files.append(make_clip(folder / f"street{i}.mp4", source=source, frames=48))
+        files.append(make_clip(folder / f"street{i}_ref.mp4", source=source, frames=48, gray=True))
+    files.append(make_clip(folder / "broken.mp4", frames=48, source="rgbtestsrc"))
+    files.append(make_clip(folder / "broken_ref.mp4", frames=48, fps=30, source="rgbtestsrc"))
+    files.append(make_clip(folder / "lonely.mp4", source="life", frames=48))
+    captions = {0: "a quiet street at dawn, soft light", 1: "a swirling fractal, vivid colours"}
+    for i, text in captions.items():
+        caption = folder / f"street{i}.txt"
+        caption.write_text(text)
+        files.append(caption)
+    return files
+
+
+def shot(page: Page, folder: Path, name: str) -> None:
+    page.screenshot(path=folder / f"wizard-{name}.png", full_page=True)
+
+
+def test_a_new_creator_walks_the_wizard_from_sign_up_to_launch(
+    page: Page, live_asgi_url: str, screenshots_dir: Path, upload_folder: list[Path]
+):
+    page.goto(live_asgi_url + "/accounts/signup/")
+    page.get_by_label("Username").fill("nina")
+    page.get_by_label("Email").fill("nina@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password confirmation").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Your studio")).to_be_visible()
+    shot(page, screenshots_dir, "0-dashboard")
+
+    # Recipe
+    page.get_by_role("link", name="New training").click()
+    expect(page.get_by_role("heading", name="What should your adapter do?")).to_be_visible()
+    expect(page.locator(".recipe-card")).to_have_count(9)
+    shot(page, screenshots_dir, "1-recipes")
+    page.get_by_role("link", name="More about Restoration").click()
+    expect(page.get_by_role("heading", name="What makes a good pair")).to_be_visible()
+    page.go_back()
+    page.get_by_role("button", name="Use Restoration").click()
+
+    # Clips: real uploads through the page script, one request per file with progress
+    expect(page.get_by_role("heading", name="Your clips")).to_be_visible()
+    expect(page.get_by_text("No pairs yet.")).to_be_visible()
+    page.locator("#id_files").set_input_files(upload_folder)
+    expect(page.locator(".upload-list li")).to_have_count(len(upload_folder))
+    expect(page.locator(".upload-list .good")).to_have_count(len(upload_folder), timeout=30_000)
+    expect(page.locator("article.pair")).to_have_count(4, timeout=30_000)
+    expect(page.locator("#pairs .summary")).to_contain_text("3 ready")
+    expect(page.locator("#pairs .summary")).to_contain_text("1 needs attention")
+    broken = page.get_by_role("article", name="broken", exact=True)
+    expect(broken).to_contain_text("Different frame rates")
+    expect(page.locator(".orphans")).to_contain_text("lonely.mp4")
+    first_video = page.locator("article.pair video").first
+    expect(first_video).to_have_attribute("src", re.compile(r"^/wizard/files/\d+/$"))
+    expect(first_video).to_have_attribute("poster", re.compile(r"^/wizard/files/\d+/poster/$"))
+    # The preview really plays in Chromium (byte ranges from the ownership-checked file view).
+    first_video.evaluate("video => video.play()")
+    page.wait_for_function("document.querySelector('article.pair video').currentTime > 0.2", timeout=15_000)
+    first_video.evaluate("video => { video.pause(); video.currentTime = 0; }")
+    shot(page, screenshots_dir, "2-clips-uploaded")
+
+    # A caption typed in the page, saved through htmx
+    street2 = page.get_by_role("article", name="street2", exact=True)
+    expect(street2).to_contain_text("No caption yet")
+    street2.get_by_label("Caption").fill("colour bars on a test card, steady camera")
+    street2.get_by_role("button", name="Save caption").click()
+    expect(street2.get_by_role("status")).to_have_text("Saved")
+    expect(street2).not_to_contain_text("No caption yet")
+
+    # The broken pair blocks launch until it is removed
+    broken.get_by_role("button", name="Remove this pair").click()
+    expect(page.locator("article.pair")).to_have_count(3)
+    shot(page, screenshots_dir, "3-clips-ready")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.get_by_role("heading", name="Your clips")).to_be_visible()
+    shot(page, screenshots_dir, "3b-clips-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # Settings: presets, advanced fields with help, a live estimate, a refused impossible value
+    page.get_by_role("link", name="Continue to settings").click()
+    expect(page.get_by_role("heading", name="Training settings")).to_be_visible()
+    page.get_by_text("Quick test", exact=True).click()
+    expect(page.get_by_label("Quick test")).to_be_checked()
+    frames = page.get_by_label("Frames per clip")
+    expect(frames).to_have_value("17")  # the preset's values arrived (htmx swapped the form)
+    page.locator("summary", has_text="Advanced").click()
+    frames.fill("20")
+    frames.press("Tab")
+    expect(page.locator("#estimate")).to_contain_text("20 frames does not work")
+    frames.fill("17")
+    frames.press("Tab")
+    expect(page.locator("#estimate")).to_contain_text("Training time")
+    expect(page.locator("#estimate")).to_contain_text("An estimate")
+    shot(page, screenshots_dir, "4-settings")
+    page.get_by_role("button", name="Save and review").click()
+
+    # Launch: a summary a creator can read, then the run page
+    expect(page.get_by_role("heading", name="Ready to train?")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("3 pairs ready")
+    expect(page.locator("main")).to_contain_text("Quick test preset")
+    shot(page, screenshots_dir, "5-launch")
+    page.go_back()  # back and forward keep the saved settings
+    expect(page.get_by_label("Quick test")).to_be_checked()
+    page.go_forward()
+    page.get_by_role("button", name="Launch training").click()
+    expect(page).to_have_url(re.compile(r"/runs/\d+/$"))
+    expect(page.locator("h1")).to_contain_text("Restoration")
+    shot(page, screenshots_dir, "6-run")
+
+    page.goto(live_asgi_url + "/dashboard/")
+    expect(page.locator("#datasets-h + a.row")).to_contain_text("3 pairs")

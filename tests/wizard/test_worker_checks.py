@@ -1,0 +1,40 @@
+"""Big pairs are decoded to the end on the real `cpu` worker; the page polls until the result is in."""
+
+from __future__ import annotations
+
+import io
+import time
+
+from django.test import Client
+
+from tests.factories import make_user
+from wizard.models import ClipPair, TrainingDraft
+
+
+def test_a_big_pair_is_checked_on_the_cpu_worker_and_the_page_polls_until_it_is_done(
+    transactional_db, celery_worker, settings, clips
+):
+    settings.WIZARD_INLINE_CHECK_BYTES = 0  # every pair counts as big
+    client = Client()
+    client.force_login(make_user("bea"))
+    client.post("/wizard/start/", {"recipe": "restoration"})
+    draft = TrainingDraft.objects.get()
+    files = []
+    for name, path in (("walk.mp4", clips("t.mp4")), ("walk_ref.mp4", clips.ref())):
+        handle = io.BytesIO(path.read_bytes())
+        handle.name = name
+        files.append(handle)
+    client.post(f"/wizard/{draft.pk}/clips/upload/", {"files": files})
+
+    partial = client.get(f"/wizard/{draft.pk}/clips/pairs/").content.decode()
+    pair = draft.dataset.pairs.get()
+    if pair.status == ClipPair.Status.CHECKING:  # the worker may already be done on a fast machine
+        assert 'hx-trigger="every 2s"' in partial and "Checking" in partial
+    deadline = time.monotonic() + 60
+    while pair.status in (ClipPair.Status.CHECKING, ClipPair.Status.PENDING) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        pair.refresh_from_db()
+    assert pair.status == ClipPair.Status.OK
+    assert pair.target_meta["decoded_frames"] == 48
+    done = client.get(f"/wizard/{draft.pk}/clips/pairs/").content.decode()
+    assert "every 2s" not in done and "Ready" in done
