@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -11,7 +11,6 @@ from studio.models import Adapter
 from training.events import events_after
 from training.models import Checkpoint, TrainingRun, ValidationSample
 from training.runs import RunStateError, continue_run, request_cancel, request_flag
-from wizard.models import Dataset
 
 MAX_EXTRA_STEPS = 100_000
 
@@ -38,24 +37,6 @@ def _get_sample_for_user(request: AuthedRequest, sample_id: int) -> ValidationSa
     if not request.user.is_staff:
         samples = samples.filter(run__owner=request.user)
     return get_object_or_404(samples, pk=sample_id)
-
-
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("dashboard")
-    return render(request, "studio/home.html")
-
-
-@login_required
-@require_GET
-def dashboard(request: AuthedRequest) -> HttpResponse:
-    context = {
-        "datasets": Dataset.objects.filter(owner=request.user).prefetch_related("pairs")[:50],
-        "runs": TrainingRun.objects.filter(owner=request.user).select_related("dataset")[:50],
-        "adapters": Adapter.objects.filter(owner=request.user)[:50],
-    }
-    return render(request, "studio/dashboard.html", context)
 
 
 def _run_context(run: TrainingRun) -> dict[str, object]:
