@@ -113,10 +113,16 @@ def store_files(dataset: Dataset, items: list[Incoming], limits: Limits) -> Uplo
     outcome = UploadOutcome()
     problems: list[str] = []
     accepted: list[tuple[Incoming, str]] = []
+    seen: set[str] = set()
     for item in items:
         if zipsafe.is_ignored(item.name):
             outcome.ignored.append(item.name)
             continue
+        if item.name in seen:
+            problems.append(f"Two files in this upload are called {item.name}. Rename one, or put them in "
+                            "targets/ and references/ folders inside a ZIP.")
+            continue
+        seen.add(item.name)
         kind, problem = _classify(item, limits)
         if problem:
             problems.append(problem)

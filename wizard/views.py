@@ -28,7 +28,7 @@ from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
 from wizard.plan import PRESETS, ClipFacts, TrainingSettings, preset_settings, to_train_config
 from wizard.recipes import RECIPES, get_recipe
 from wizard.review import DatasetReview, review_dataset
-from wizard.uploads import SizeCapHandler, serve_file
+from wizard.uploads import SizeCapHandler, safe_content_type, serve_file
 from wizard.zipsafe import UnsafeArchive
 
 STEPS = (("recipe", "Recipe"), ("clips", "Clips"), ("settings", "Settings"), ("launch", "Launch"))
@@ -326,7 +326,7 @@ def media(request: AuthedRequest, file_id: int) -> HttpResponseBase:
     record = _get_file_for_user(request, file_id)
     if record.kind not in (DatasetFile.Kind.VIDEO, DatasetFile.Kind.IMAGE):
         raise Http404("Only clips and images are shown.")
-    return serve_file(request, record.file, PurePosixPath(record.name).name)
+    return serve_file(request, record.file, safe_content_type(record.kind, PurePosixPath(record.name).name))
 
 
 @login_required
@@ -335,7 +335,7 @@ def poster(request: AuthedRequest, file_id: int) -> HttpResponseBase:
     record = _get_file_for_user(request, file_id)
     if not record.poster:
         raise Http404("No preview image yet.")
-    return serve_file(request, record.poster, "poster.jpg")
+    return serve_file(request, record.poster, "image/jpeg")
 
 
 # --- Settings

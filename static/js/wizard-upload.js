@@ -89,6 +89,15 @@
     });
   }
 
+  const folder = form.querySelector("input[data-folder]");
+  if (folder && "webkitdirectory" in folder) {
+    form.querySelector("[data-folder-pick]").hidden = false;
+    folder.addEventListener("change", function () {
+      uploadAll(Array.from(folder.files).map(function (f) { return { file: f, path: f.webkitRelativePath || f.name }; }));
+      folder.value = "";
+    });
+  }
+
   form.addEventListener("submit", function (e) {
     if (!input.files.length) return;
     e.preventDefault();

@@ -10,6 +10,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 
+from tests.wizard.clips import NO_REAL_MEDIA, REAL_MEDIA
 from training.models import TrainingRun
 from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
 
@@ -30,13 +31,14 @@ def start(client: Client, recipe: str = "restoration") -> TrainingDraft:
 
 
 def upload(client: Client, draft: TrainingDraft, files: dict[str, bytes | Path], **headers):
+    """Post files as the page does; names with folders travel in `paths`, as the page script sends them."""
     handles = []
     for name, content in files.items():
         data = content.read_bytes() if isinstance(content, Path) else content
         handle = io.BytesIO(data)
-        handle.name = name
+        handle.name = Path(name).name
         handles.append(handle)
-    return client.post(f"/wizard/{draft.pk}/clips/upload/", {"files": handles}, **headers)
+    return client.post(f"/wizard/{draft.pk}/clips/upload/", {"files": handles, "paths": list(files)}, **headers)
 
 
 def zip_bytes(entries: dict[str, bytes]) -> bytes:
@@ -190,6 +192,18 @@ def test_the_dataset_size_limit_is_enforced(maya, clips, settings):
     assert "limit is" in response.json()["problems"][0] and "per dataset" in response.json()["problems"][0]
 
 
+def test_two_files_with_the_same_name_in_one_upload_are_refused(maya, clips):
+    draft = start(maya)
+    handles = []
+    for path in (clips("t.mp4"), clips.ref()):
+        handle = io.BytesIO(path.read_bytes())
+        handle.name = "clip.mp4"
+        handles.append(handle)
+    response = maya.post(f"/wizard/{draft.pk}/clips/upload/", {"files": handles}, HTTP_ACCEPT="application/json")
+    assert "Two files in this upload are called clip.mp4" in response.json()["problems"][0]
+    assert not DatasetFile.objects.exists()
+
+
 def test_a_file_whose_content_does_not_match_its_name_is_refused(maya):
     draft = start(maya)
     response = upload(maya, draft, {"clip.mp4": b"\x00\x01\x02 random bytes" * 50}, HTTP_ACCEPT="application/json")
@@ -295,6 +309,34 @@ def test_clip_files_are_served_with_byte_ranges_for_seeking(maya, clips):
     part = maya.get(f"/wizard/files/{source.pk}/", HTTP_RANGE="bytes=0-99")
     assert part.status_code == 206 and part["Content-Range"] == f"bytes 0-99/{source.size}"
     assert b"".join(part.streaming_content) == clips("t.mp4").read_bytes()[:100]
+
+
+def test_an_uploaded_file_is_only_ever_served_as_video_or_image(maya, clips):
+    draft = start(maya)
+    upload(maya, draft, {"page.html": clips("t.mp4"), "page_ref.mp4": clips.ref()})
+    response = maya.get(f"/wizard/files/{target_of(pairs(draft)['page']).pk}/")
+    assert response["Content-Type"] == "video/mp4"
+    assert response["X-Content-Type-Options"] == "nosniff" and "sandbox" in response["Content-Security-Policy"]
+
+
+def test_the_pairs_partial_is_what_htmx_swaps_in(maya, clips):
+    draft = start(maya)
+    upload(maya, draft, {"a.mp4": clips("t.mp4"), "a_ref.mp4": clips.ref()})
+    body = maya.get(f"/wizard/{draft.pk}/clips/pairs/", HTTP_HX_REQUEST="true").content.decode()
+    assert body.lstrip().startswith('<section id="pairs"') and "<html" not in body
+    assert "every 2s" not in body  # nothing left to check, so no polling
+
+
+@pytest.mark.skipif(not REAL_MEDIA.is_dir(), reason=NO_REAL_MEDIA)
+def test_a_real_restoration_pair_uploads_checks_and_fits_the_settings(maya):
+    draft = start(maya)
+    upload(maya, draft, {"targets/carphone.mp4": REAL_MEDIA / "carphone_pristine.mp4",
+                         "references/carphone.mp4": REAL_MEDIA / "carphone_distorted.mp4",
+                         "targets/carphone.txt": b"a man talking in a car, daylight"})
+    pair = pairs(draft)["carphone"]
+    assert pair.status == ClipPair.Status.OK and pair.target_meta["fps"] == pytest.approx(29.97, abs=0.01)
+    page = maya.get(f"/wizard/{draft.pk}/settings/").content.decode()
+    assert 'name="fps" value="30.0"' in page or '<option value="30.0" selected>' in page
 
 
 # --- Settings step
