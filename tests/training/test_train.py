@@ -1,0 +1,161 @@
+"""The loop: it learns to use the reference, resumes exactly, obeys the worker hooks, trains on int8 weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+from pydantic import ValidationError
+from safetensors.torch import load_file
+
+from training.engine.config import TrainConfig, load_config
+from training.engine.dataset import load_cache
+from training.engine.train import Progress, TrainingHooks, evaluate, train
+
+HELD_OUT = [28, 29]
+
+
+def test_after_training_the_held_out_loss_is_lower_with_the_true_reference_than_with_a_swapped_one(
+    make_config: Any, learning_pairs: Path, load_tiny: Any
+) -> None:
+    cfg = make_config(
+        learning_pairs,
+        data={"validation_indices": HELD_OUT},
+        lora={"rank": 32},
+        optim={"steps": 400, "learning_rate": 6e-3},
+    )
+    result = train(cfg)
+    assert result.status == "finished" and result.adapter_path is not None
+    held_out = load_cache(cfg.cache_dir, HELD_OUT)
+
+    untrained = evaluate(load_tiny(), held_out, 24.0, 1)
+    pipe = load_tiny()
+    pipe.load_lora_weights(str(result.adapter_path))  # the exported bf16 file, as a user would load it
+    true_ref = evaluate(pipe, held_out, 24.0, 1)
+    swapped_ref = evaluate(pipe, held_out, 24.0, 1, swap_references=True)
+
+    # Measured on this recipe: untrained ~2.6, true reference ~1.65, swapped ~1.95.
+    assert true_ref < 0.9 * swapped_ref, (true_ref, swapped_ref)
+    assert true_ref < 0.8 * untrained, (true_ref, untrained)
+    assert result.eval_loss == pytest.approx(true_ref, rel=0.02)  # in-training eval agrees with the file
+    assert len(result.samples) == 2 and all(p.stat().st_size > 0 for p in result.samples)
+
+
+def _losses(cfg: TrainConfig, stop_at: int | None = None) -> dict[int, float]:
+    seen: dict[int, float] = {}
+
+    def progress(p: Progress) -> None:
+        seen[p.step] = p.loss
+
+    hooks = TrainingHooks(on_progress=progress, should_cancel=lambda: stop_at is not None and max(seen) == stop_at)
+    train(cfg, hooks)
+    return seen
+
+
+def test_n_steps_then_resume_then_n_steps_equals_2n_steps_straight(
+    make_config: Any, three_pairs: Path, tmp_path: Path
+) -> None:
+    straight_cfg = make_config(three_pairs, output_dir=str(tmp_path / "straight"), optim={"steps": 8})
+    split_cfg = make_config(three_pairs, output_dir=str(tmp_path / "split"), optim={"steps": 8})
+
+    straight = _losses(straight_cfg)
+    first_half = _losses(split_cfg, stop_at=4)
+    assert sorted(first_half) == [1, 2, 3, 4]
+    second_half = _losses(split_cfg)  # resumes from the checkpoint the cancel wrote
+    assert sorted(second_half) == [5, 6, 7, 8]
+
+    for step in range(1, 9):
+        resumed = first_half.get(step, second_half.get(step))
+        assert resumed == pytest.approx(straight[step], rel=1e-6, abs=1e-7), step
+    a = load_file(str(tmp_path / "straight" / "checkpoints" / "step_000008" / "adapter.safetensors"))
+    b = load_file(str(tmp_path / "split" / "checkpoints" / "step_000008" / "adapter.safetensors"))
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
+    assert any(v.abs().sum() > 0 for k, v in a.items() if "lora_B" in k)  # it did train
+
+
+def test_hooks_report_progress_and_obey_save_sample_and_cancel(
+    make_config: Any, three_pairs: Path, tmp_path: Path
+) -> None:
+    cfg = make_config(three_pairs, optim={"steps": 10}, checkpoint={"every": 1000, "keep": 5})
+    progress: list[Progress] = []
+    saved: list[int] = []
+    sampled: list[tuple[int, list[Path]]] = []
+    hooks = TrainingHooks(
+        on_progress=progress.append,
+        should_save=lambda: progress[-1].step == 2,
+        should_sample=lambda: progress[-1].step == 3,
+        should_cancel=lambda: progress[-1].step == 5,
+        on_checkpoint=lambda step, path: saved.append(step),
+        on_sample=lambda step, files: sampled.append((step, files)),
+    )
+    result = train(cfg, hooks)
+
+    assert result.status == "cancelled" and result.adapter_path is None and result.steps == 5
+    assert [p.step for p in progress] == [1, 2, 3, 4, 5]
+    assert saved == [2, 5]  # save-now at 2, and cancelling saves where it stopped
+    assert [s for s, _ in sampled] == [3] and sampled[0][1][0].name == "step_000003_00.mp4"
+    last = progress[-1]
+    assert last.total == 10 and last.loss > 0 and last.peak_memory_mb > 0 and last.steps_per_s > 0
+    assert last.eta_s == pytest.approx(5 / last.steps_per_s)
+    assert last.lr == pytest.approx(1e-3 * (1 - 0.9 * 5 / 10))  # linear decay to 0.1x
+
+
+def test_it_trains_on_int8_quantized_weights_on_cpu(make_config: Any, three_pairs: Path) -> None:
+    from optimum.quanto import QLinear
+
+    cfg = make_config(three_pairs, quantize="int8", gradient_checkpointing=True, optim={"steps": 3})
+    result = train(cfg)
+    assert result.status == "finished" and torch.isfinite(torch.tensor(result.last_loss))
+    weights = load_file(str(result.adapter_path))
+    assert any(v.float().abs().sum() > 0 for k, v in weights.items() if "lora_B" in k)
+
+    from training.engine.train import setup_model
+
+    pipe, _ = setup_model(cfg)
+    assert isinstance(pipe.transformer.transformer_blocks[0].attn1.to_q.base_layer, QLinear)
+
+
+def test_unknown_config_keys_are_rejected_with_their_name(tmp_path: Path, three_pairs: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"output_dir": "run", "data": {"manifest": str(three_pairs)}, "lora": {"rnak": 8}}))
+    with pytest.raises(ValidationError, match=r"lora\.rnak\s+Extra inputs are not permitted"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"bucket": {"width": 100}}, "must be a multiple of 32"),
+        ({"bucket": {"frames": 20}}, "must be 8n\\+1"),
+        ({"bucket": {"width": 96, "height": 96}, "data": {"reference_downscale_factor": 2}}, "multiple of 64"),
+        ({"optim": {"learning_rate": -1}}, "greater than 0"),
+        ({"device": "tpu"}, "device must be auto, cpu, cuda"),
+    ],
+)
+def test_impossible_settings_are_clear_errors(change: dict[str, Any], message: str, three_pairs: Path) -> None:
+    raw: dict[str, Any] = {"output_dir": "/tmp/x", "data": {"manifest": str(three_pairs)}}
+    for key, value in change.items():
+        raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
+    with pytest.raises(ValidationError, match=message):
+        TrainConfig.model_validate(raw)
+
+
+def test_config_defaults_follow_the_design_note(three_pairs: Path) -> None:
+    cfg = TrainConfig.model_validate({"output_dir": "/tmp/x", "data": {"manifest": str(three_pairs)}})
+    assert (cfg.lora.rank, cfg.lora.effective_alpha, cfg.optim.learning_rate) == (32, 32.0, 2e-4)
+    assert (cfg.optim.final_lr_fraction, cfg.optim.grad_clip, cfg.optim.batch_size) == (0.1, 1.0, 1)
+    assert cfg.gradient_checkpointing and (cfg.checkpoint.every, cfg.checkpoint.keep) == (250, 3)
+    for name, field in TrainConfig.model_fields.items():
+        assert field.description, name
+
+
+def test_relative_paths_in_a_yaml_config_are_relative_to_the_yaml(tmp_path: Path) -> None:
+    (tmp_path / "cfg").mkdir()
+    path = tmp_path / "cfg" / "train.yaml"
+    path.write_text("output_dir: out\ndata:\n  manifest: pairs/manifest.jsonl\n")
+    cfg = load_config(path)
+    assert cfg.output_dir == tmp_path / "cfg" / "out"
+    assert cfg.data.manifest == tmp_path / "cfg" / "pairs" / "manifest.jsonl"
