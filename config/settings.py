@@ -136,6 +136,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# --- Upload limits of the wizard (operators raise or lower them per installation).
+WIZARD_MAX_FILE_BYTES = env_int("UPLOAD_MAX_FILE_MB", 2048, minimum=1) * 1024 * 1024
+WIZARD_MAX_DATASET_BYTES = env_int("UPLOAD_MAX_DATASET_MB", 20 * 1024, minimum=1) * 1024 * 1024
+WIZARD_MAX_PAIRS = env_int("UPLOAD_MAX_PAIRS", 1000, minimum=1)
+
 # --- Redis: external when REDIS_URL is set, else the embedded server `make run` starts.
 _redis_url = env_optional_str("REDIS_URL")
 # Keys of several installations (or of a test run) can share one Redis without meeting.
