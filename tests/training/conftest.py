@@ -92,6 +92,12 @@ def tiny_config(tmp_path: Path, manifest: Path, model: Path, **overrides: Any) -
     return cfg
 
 
+@pytest.fixture(scope="session")
+def raw_config() -> Callable[..., dict[str, Any]]:
+    """raw_config(tmp_dir, manifest, model, **overrides) -> the plain dict behind `make_config`."""
+    return tiny_config
+
+
 @pytest.fixture
 def make_config(tmp_path: Path, tiny_model_dir: Path) -> Callable[..., Any]:
     """make_config(manifest, **overrides) -> a validated TrainConfig for the tiny model."""

@@ -22,6 +22,7 @@ from .lora import lora_state_dict
 
 PREFIX = "diffusion_model."
 FORMAT = "iclora-studio/1"
+SAFETENSORS_DTYPES = {"BF16": "bfloat16", "F16": "float16", "F32": "float32", "F64": "float64"}
 KEY_RE = re.compile(r"^diffusion_model\.transformer_blocks\.(\d+)\.(.+)\.lora_([AB])\.weight$")
 
 
@@ -100,7 +101,7 @@ def read_adapter(path: str | Path, transformer: Any | None = None) -> AdapterInf
             keys = list(f.keys())
             metadata = dict(f.metadata() or {})
             shapes = {k: tuple(f.get_slice(k).get_shape()) for k in keys}
-            dtypes = {str(f.get_slice(k).get_dtype()) for k in keys}
+            dtypes = {SAFETENSORS_DTYPES.get(str(f.get_slice(k).get_dtype()), str(f.get_slice(k).get_dtype())) for k in keys}
     except Exception as err:  # safetensors raises its own error types for bad headers
         raise AdapterError(f"{path.name}: not a safetensors file ({err})") from err
     if not keys:
