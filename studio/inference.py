@@ -1,0 +1,329 @@
+"""The Studio's inference: one IC-LoRA generation with `LTX2InContextPipeline`, framework-free.
+
+Everything a creator types is checked and snapped here *before* the pipeline sees it (`snap_settings`):
+diffusers checks height/width but not the frame count, and a wrong frame count crashes deep inside the VAE.
+`generate` then runs the pipeline with the IC-LoRA (and an optional second, ordinary "effect" LoRA), the
+attention strength and mask, and optionally a baseline: the very same call with the IC-LoRA switched off,
+with the same seed, so the creator sees what the adapter adds.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ICLORA = "iclora"
+EFFECT = "effect"
+
+MAX_FRAMES = 257  # ~10 s at 25 fps; the model drifts beyond and memory grows quickly
+MAX_SIDE = 2048
+MAX_STEPS = 100
+MAX_SEED = 2**32 - 1
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used, with the field it belongs to and a plain reason."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+        self.message = message
+
+
+class InferenceError(RuntimeError):
+    """The generation could not be made; the message says why in words a creator understands."""
+
+
+@dataclass
+class GenerationSpec:
+    """Everything `generate` needs besides the pipeline and the files. Values are already snapped."""
+
+    prompt: str
+    negative_prompt: str = ""
+    seed: int = 0
+    num_frames: int = 17
+    height: int = 128
+    width: int = 128
+    frame_rate: float = 24.0
+    num_inference_steps: int = 20
+    guidance_scale: float = 1.0
+    adapter_scale: float = 1.0
+    attention_strength: float = 1.0
+    reference_downscale_factor: int = 1
+    effect_scale: float = 0.8
+    distilled: bool = False  # fixed distilled sigmas, no guidance (fast previews on the distilled checkpoint)
+    max_sequence_length: int = 256
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Snapped:
+    """Valid frame count and size, with one note per value that was changed."""
+
+    num_frames: int
+    height: int
+    width: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _whole(value: Any, field_name: str, label: str) -> int:
+    if isinstance(value, bool):
+        raise SettingsError(field_name, f"{label} must be a whole number.")
+    if isinstance(value, float):
+        if not math.isfinite(value) or value != int(value):
+            raise SettingsError(field_name, f"{label} must be a whole number, not {value:g}.")
+        return int(value)
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        raise SettingsError(field_name, f"{label} must be a whole number, not “{value}”.") from None
+
+
+def number(value: Any, field_name: str, label: str, low: float, high: float) -> float:
+    """A finite number in [low, high], or a SettingsError saying which range is allowed."""
+    try:
+        result = float(str(value).strip())
+    except (TypeError, ValueError):
+        raise SettingsError(field_name, f"{label} must be a number, not “{value}”.") from None
+    if not math.isfinite(result) or not low <= result <= high:
+        raise SettingsError(field_name, f"{label} must be between {low:g} and {high:g} (got {result:g}).")
+    return result
+
+
+def snap_frames(frames: int, available: int | None = None) -> tuple[int, str | None]:
+    """The nearest valid frame count 8n+1 (at most `available`, the reference's length), with a note."""
+    if frames < 1:
+        raise SettingsError("num_frames", "The number of frames must be at least 1.")
+    if frames > MAX_FRAMES:
+        raise SettingsError("num_frames", f"At most {MAX_FRAMES} frames per generation (asked for {frames}).")
+    snapped = 8 * round((frames - 1) / 8) + 1
+    note = None
+    if snapped != frames:
+        note = f"Frames: {frames} → {snapped} (the model makes 8n+1 frames: 9, 17, 25, 33…)."
+    if available is not None and snapped > available:
+        if available < 1:
+            raise SettingsError("reference", "The reference video has no frames.")
+        shorter = 8 * ((available - 1) // 8) + 1
+        note = f"Frames: {frames} → {shorter} (the reference video has only {available} frames at this frame rate)."
+        snapped = shorter
+    return snapped, note
+
+
+def snap_side(value: int, unit: int, field_name: str, label: str) -> tuple[int, str | None]:
+    if value < 1:
+        raise SettingsError(field_name, f"The {label} must be a positive number of pixels.")
+    if value > MAX_SIDE:
+        raise SettingsError(field_name, f"The {label} can be at most {MAX_SIDE} pixels (asked for {value}).")
+    snapped = max(unit, unit * round(value / unit))
+    if snapped == value:
+        return value, None
+    why = "a multiple of 32" if unit == 32 else f"a multiple of {unit} (32 × the adapter's reference downscale)"
+    return snapped, f"{label.capitalize()}: {value} → {snapped} pixels (must be {why})."
+
+
+def snap_settings(
+    num_frames: Any, height: Any, width: Any, downscale: int = 1, available_frames: int | None = None
+) -> Snapped:
+    """Snap frames to 8n+1 and the size to multiples of 32·d; refuse what cannot be snapped sensibly."""
+    if downscale < 1:
+        raise SettingsError("reference_downscale_factor", "The reference downscale factor must be 1 or more.")
+    frames, frame_note = snap_frames(_whole(num_frames, "num_frames", "Frames"), available_frames)
+    unit = 32 * downscale
+    h, h_note = snap_side(_whole(height, "height", "Height"), unit, "height", "height")
+    w, w_note = snap_side(_whole(width, "width", "Width"), unit, "width", "width")
+    return Snapped(frames, h, w, [n for n in (frame_note, h_note, w_note) if n])
+
+
+def pick_seed(value: Any) -> int:
+    """A seed from the form, or a random one when left empty."""
+    if value is None or str(value).strip() == "":
+        return random.randint(0, MAX_SEED)
+    seed = _whole(value, "seed", "Seed")
+    if not 0 <= seed <= MAX_SEED:
+        raise SettingsError("seed", f"The seed must be between 0 and {MAX_SEED}.")
+    return seed
+
+
+def check_spec(spec: GenerationSpec) -> None:
+    """Refuse anything the pipeline would crash on, with a plain message (call before `generate`)."""
+    snapped = snap_settings(spec.num_frames, spec.height, spec.width, spec.reference_downscale_factor)
+    if (snapped.num_frames, snapped.height, snapped.width) != (spec.num_frames, spec.height, spec.width):
+        raise SettingsError("num_frames", "; ".join(snapped.notes))
+    if not spec.prompt.strip():
+        raise SettingsError("prompt", "Write a prompt: describe the video you want.")
+    if not 1 <= spec.num_inference_steps <= MAX_STEPS:
+        raise SettingsError("num_inference_steps", f"Steps must be between 1 and {MAX_STEPS}.")
+    number(spec.adapter_scale, "adapter_scale", "Adapter scale", 0, 2)
+    number(spec.attention_strength, "attention_strength", "Attention strength", 0, 1)
+    number(spec.effect_scale, "effect_scale", "Effect LoRA scale", 0, 2)
+    number(spec.guidance_scale, "guidance_scale", "Guidance", 1, 20)
+    number(spec.frame_rate, "frame_rate", "Frame rate", 1, 60)
+
+
+def check_mask(mask: torch.Tensor, num_frames: int) -> None:
+    if mask.ndim != 5 or mask.shape[0] != 1 or mask.shape[1] != 1:
+        raise SettingsError("mask", f"The attention mask must have shape (1, 1, F, H, W), not {tuple(mask.shape)}.")
+    if mask.shape[2] != num_frames:
+        raise SettingsError("mask", f"The attention mask has {mask.shape[2]} frames; the video has {num_frames}.")
+    if not torch.isfinite(mask).all() or mask.min() < 0 or mask.max() > 1:
+        raise SettingsError("mask", "The attention mask's values must lie between 0 and 1.")
+
+
+def load_lora_file(path: str | Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+@dataclass
+class GenerationResult:
+    output: np.ndarray  # (F, H, W, 3) float in [0, 1]
+    baseline: np.ndarray | None
+    seconds: float
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def _pipeline_kwargs(pipe: Any, spec: GenerationSpec) -> dict[str, Any]:
+    guidance = 1.0 if spec.distilled else spec.guidance_scale
+    kwargs: dict[str, Any] = {
+        "prompt": spec.prompt,
+        "negative_prompt": spec.negative_prompt or None,
+        "reference_downscale_factor": spec.reference_downscale_factor,
+        "height": spec.height,
+        "width": spec.width,
+        "num_frames": spec.num_frames,
+        "frame_rate": spec.frame_rate,
+        "guidance_scale": guidance,
+        # The audio twins must be set too, else each step costs extra transformer calls.
+        "audio_guidance_scale": guidance,
+        "stg_scale": 0.0,
+        "audio_stg_scale": 0.0,
+        "modality_scale": 1.0,
+        "audio_modality_scale": 1.0,
+        "guidance_rescale": 0.0,
+        "audio_guidance_rescale": 0.0,
+        "max_sequence_length": spec.max_sequence_length,
+        "output_type": "np",
+        "return_dict": False,
+    }
+    if spec.distilled:
+        from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
+
+        kwargs["sigmas"] = list(DISTILLED_SIGMA_VALUES)
+        kwargs["num_inference_steps"] = len(DISTILLED_SIGMA_VALUES)
+    else:
+        kwargs["num_inference_steps"] = spec.num_inference_steps
+    return kwargs
+
+
+def steps_per_pass(spec: GenerationSpec) -> int:
+    if spec.distilled:
+        from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
+
+        return len(DISTILLED_SIGMA_VALUES)
+    return spec.num_inference_steps
+
+
+@torch.no_grad()
+def generate(
+    pipe: Any,
+    spec: GenerationSpec,
+    reference: np.ndarray,
+    adapter_path: str | Path | None,
+    mask: torch.Tensor | None = None,
+    effect_path: str | Path | None = None,
+    with_baseline: bool = False,
+    on_step: ProgressCallback | None = None,
+) -> GenerationResult:
+    """Generate with the IC-LoRA at `adapter_path` (and optionally the effect LoRA), and the baseline.
+
+    `reference` is the conformed reference video (F, H/d, W/d, 3) uint8 (see `training.engine.media.conform`).
+    `mask` is a pixel-space attention mask (1, 1, F, H, W) in [0, 1] (see `studio.masks`). `on_step(done, total)`
+    is called after every denoising step of both passes. LoRAs are unloaded again before returning, so a cached
+    pipeline can serve the next generation.
+    """
+    import time
+
+    from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
+
+    check_spec(spec)
+    d = spec.reference_downscale_factor
+    expected = (spec.num_frames, spec.height // d, spec.width // d, 3)
+    if reference.shape != expected:
+        raise SettingsError("reference", f"The reference video is {reference.shape}, expected {expected}.")
+    if mask is not None:
+        check_mask(mask, spec.num_frames)
+
+    started = time.monotonic()
+    per_pass = steps_per_pass(spec)
+    total = per_pass * (2 if with_baseline else 1)
+    done = 0
+
+    def callback(_pipe: Any, _i: int, _t: Any, _kwargs: dict[str, Any]) -> dict[str, Any]:
+        nonlocal done
+        done += 1
+        if on_step is not None:
+            on_step(done, total)
+        return {}
+
+    names: list[str] = []
+    weights: list[float] = []
+    try:
+        if adapter_path is not None:
+            pipe.load_lora_weights(load_lora_file(adapter_path), adapter_name=ICLORA)
+            names.append(ICLORA)
+            weights.append(spec.adapter_scale)
+        if effect_path is not None:
+            pipe.load_lora_weights(load_lora_file(effect_path), adapter_name=EFFECT)
+            names.append(EFFECT)
+            weights.append(spec.effect_scale)
+        if names:
+            pipe.set_adapters(names, weights)
+
+        reference_condition = LTX2ReferenceCondition(frames=reference.astype(np.float32) / 255.0, strength=1.0)
+        device = getattr(pipe, "_execution_device", torch.device("cpu"))
+        common = _pipeline_kwargs(pipe, spec)
+        conditioning_mask = mask.to(device=device, dtype=torch.float32) if mask is not None else None
+
+        def run_pass() -> np.ndarray:
+            video, _audio = pipe(
+                reference_conditions=[reference_condition],
+                conditioning_attention_strength=spec.attention_strength,
+                conditioning_attention_mask=conditioning_mask,
+                generator=torch.Generator(device="cpu").manual_seed(spec.seed),
+                # Per-adapter weights are set above; this global LoRA scale stays 1.
+                attention_kwargs={"scale": 1.0},
+                callback_on_step_end=callback,
+                **common,
+            )
+            return np.asarray(video[0])
+
+        output = run_pass()
+        baseline = None
+        if with_baseline:
+            # Same seed, same reference and settings, only the IC-LoRA switched off (an effect LoRA stays on).
+            if EFFECT in names:
+                pipe.set_adapters([EFFECT], [spec.effect_scale])
+            elif names:
+                pipe.disable_lora()
+            baseline = run_pass()
+    except torch.cuda.OutOfMemoryError as error:
+        raise InferenceError(
+            "The GPU ran out of memory. Try fewer frames, a smaller size, or ask the operator for 8-bit weights."
+        ) from error
+    finally:
+        if names:
+            pipe.enable_lora()
+            pipe.unload_lora_weights()
+    return GenerationResult(output=output, baseline=baseline, seconds=time.monotonic() - started)
