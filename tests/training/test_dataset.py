@@ -35,20 +35,24 @@ def test_it_reads_lightricks_manifests_in_every_format(fmt: str, tmp_path: Path)
 
 def test_a_manifest_row_without_a_reference_is_an_error_naming_the_row(tmp_path: Path) -> None:
     path = tmp_path / "m.jsonl"
-    path.write_text('{"caption": "ok", "video": "a.mp4", "reference_video": "b.mp4"}\n{"caption": "x", "video": "c.mp4"}\n')
-    with pytest.raises(PairError, match="pair 2 in m.jsonl: no 'reference_video' column"):
+    path.write_text(
+        '{"caption": "ok", "video": "a.mp4", "reference_video": "b.mp4"}\n{"caption": "x", "video": "c.mp4"}\n'
+    )
+    with pytest.raises(PairError, match=r"pair 2 in m\.jsonl: no 'reference_video' column"):
         read_manifest(path)
 
 
 def test_it_rejects_pairs_with_different_fps(clip_factory: Any) -> None:
     pair = Pair(0, "", clip_factory("fps24", 3, fps=24.0), clip_factory("fps30", 3, fps=30.0))
-    with pytest.raises(PairError, match=r"pair 1 \(fps24.mp4 <- fps30.mp4\): different frame rates, target 24 fps vs reference 30 fps"):
+    with pytest.raises(
+        PairError, match=r"pair 1 \(fps24.mp4 <- fps30.mp4\): different frame rates, target 24 fps vs reference 30 fps"
+    ):
         check_pair(pair, BUCKET, 1)
 
 
 def test_it_rejects_pairs_of_different_lengths(clip_factory: Any) -> None:
     pair = Pair(4, "", clip_factory("len1s", 3, seconds=1.0), clip_factory("len2s", 3, seconds=2.0))
-    with pytest.raises(PairError, match="pair 5 .*different lengths, target 24 frames vs reference 48 frames"):
+    with pytest.raises(PairError, match=r"pair 5 .*different lengths, target 24 frames vs reference 48 frames"):
         check_pair(pair, BUCKET, 1)
 
 
@@ -72,12 +76,10 @@ def test_it_rejects_unreadable_files_naming_the_pair(clip_factory: Any, tmp_path
         check_pair(pair, BUCKET, 1)
 
 
-def test_prepare_checks_every_pair_before_encoding_anything(
-    load_tiny: Any, clip_factory: Any, tmp_path: Path
-) -> None:
+def test_prepare_checks_every_pair_before_encoding_anything(load_tiny: Any, clip_factory: Any, tmp_path: Path) -> None:
     good = Pair(0, "", clip_factory("good_t", 4), clip_factory("good_r", 4, degrade=True))
     bad = Pair(1, "", clip_factory("good_t", 4), tmp_path / "missing.mp4")
-    with pytest.raises(PairError, match="pair 2 .*file not found"):
+    with pytest.raises(PairError, match=r"pair 2 .*file not found"):
         prepare(load_tiny(), [good, bad], BUCKET, tmp_path / "cache", max_sequence_length=32)
     assert not list((tmp_path / "cache").glob("*.safetensors"))
 

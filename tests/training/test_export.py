@@ -29,7 +29,9 @@ def trained(
     from training.engine.config import TrainConfig
 
     raw = raw_config(
-        tmp_path_factory.mktemp("export"), three_pairs, tiny_model_dir,
+        tmp_path_factory.mktemp("export"),
+        three_pairs,
+        tiny_model_dir,
         bucket={"width": 128, "height": 128},
         data={"reference_downscale_factor": 2, "trigger": "RESTORE"},
         lora={"rank": 8, "alpha": 16},
@@ -83,14 +85,30 @@ def test_a_fresh_pipeline_loads_the_file_and_its_output_changes(
     _, result = trained
     reference = (np.random.default_rng(0).random((17, 64, 64, 3)) * 255).astype(np.uint8)
     pipe = load_tiny()
-    before = generate(pipe, reference, BUCKET, downscale=2, prompt="RESTORE a clip", num_inference_steps=3,
-                      max_sequence_length=32)
+    before = generate(
+        pipe, reference, BUCKET, downscale=2, prompt="RESTORE a clip", num_inference_steps=3, max_sequence_length=32
+    )
     info = read_adapter(result.adapter_path, pipe.transformer)
     pipe.load_lora_weights(str(result.adapter_path), adapter_name="restore")
-    after = generate(pipe, reference, BUCKET, downscale=info.reference_downscale_factor, prompt="RESTORE a clip",
-                     num_inference_steps=3, max_sequence_length=32)
-    off = generate(pipe, reference, BUCKET, downscale=2, prompt="RESTORE a clip", num_inference_steps=3,
-                   max_sequence_length=32, lora_scale=0.0)
+    after = generate(
+        pipe,
+        reference,
+        BUCKET,
+        downscale=info.reference_downscale_factor,
+        prompt="RESTORE a clip",
+        num_inference_steps=3,
+        max_sequence_length=32,
+    )
+    off = generate(
+        pipe,
+        reference,
+        BUCKET,
+        downscale=2,
+        prompt="RESTORE a clip",
+        num_inference_steps=3,
+        max_sequence_length=32,
+        lora_scale=0.0,
+    )
 
     assert after.shape == before.shape == (17, 128, 128, 3)
     assert np.abs(after - before).mean() > 1e-3  # the adapter is applied
@@ -129,7 +147,7 @@ def test_read_adapter_rejects_files_diffusers_would_choke_on_or_ignore(
     with pytest.raises(AdapterError, match="kohya-style keys"):
         read_adapter(kohya)
     bare = _rewrite(src, tmp_path / "bare.safetensors", rename=lambda k: k.removeprefix("diffusion_model."))
-    with pytest.raises(AdapterError, match="lacks the diffusion_model. prefix"):
+    with pytest.raises(AdapterError, match=r"lacks the diffusion_model\. prefix"):
         read_adapter(bare)
     text = tmp_path / "notes.safetensors"
     text.write_text("hello")
@@ -148,7 +166,7 @@ def test_read_adapter_rejects_an_adapter_made_for_another_model(
 
     other = _rewrite(result.adapter_path, tmp_path / "other.safetensors", reshape=widen)
     read_adapter(other)  # fine on its own
-    with pytest.raises(AdapterError, match="base model has 128x128 .*another model"):
+    with pytest.raises(AdapterError, match=r"base model has 128x128 .*another model"):
         read_adapter(other, load_tiny().transformer)
 
 
@@ -159,4 +177,6 @@ def test_an_adapter_without_downscale_metadata_is_read_as_factor_1_with_a_note(
     assert result.adapter_path is not None
     plain = _rewrite(result.adapter_path, tmp_path / "plain.safetensors", metadata={})
     info = read_adapter(plain)
-    assert info.reference_downscale_factor == 1 and info.notes == ["no reference_downscale_factor in metadata; assuming 1"]
+    assert info.reference_downscale_factor == 1 and info.notes == [
+        "no reference_downscale_factor in metadata; assuming 1"
+    ]

@@ -21,7 +21,7 @@ def test_probe_reports_fps_frames_size_duration_audio_and_codec(clip_factory: An
 def test_probe_rejects_a_file_that_is_not_a_video(tmp_path: Path) -> None:
     text = tmp_path / "notes.mp4"
     text.write_text("this is not a video")
-    with pytest.raises(MediaError, match="notes.mp4: not a readable video"):
+    with pytest.raises(MediaError, match=r"notes\.mp4: not a readable video"):
         probe(text)
     with pytest.raises(MediaError, match="file not found"):
         probe(tmp_path / "missing.mp4")
@@ -31,7 +31,7 @@ def test_probe_rejects_a_truncated_video(clip_factory: Any, tmp_path: Path) -> N
     whole = clip_factory("whole", 2).read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(whole[: len(whole) // 3])
-    with pytest.raises(MediaError, match="cut.mp4"):
+    with pytest.raises(MediaError, match=r"cut\.mp4"):
         probe(cut)
 
 

@@ -29,7 +29,9 @@ def save_checkpoint(
     tmp = root / f".tmp_{PREFIX}{step:06d}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    save_file({k: v.contiguous().cpu() for k, v in lora_state_dict(transformer).items()}, str(tmp / "adapter.safetensors"))
+    save_file(
+        {k: v.contiguous().cpu() for k, v in lora_state_dict(transformer).items()}, str(tmp / "adapter.safetensors")
+    )
     state = {
         "step": step,
         "optimizer": optimizer.state_dict(),
@@ -51,7 +53,7 @@ def list_checkpoints(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
     found = [p for p in root.iterdir() if p.name.startswith(PREFIX) and (p / "state.pt").exists()]
-    return sorted(found, key=lambda p: int(p.name[len(PREFIX):]))
+    return sorted(found, key=lambda p: int(p.name[len(PREFIX) :]))
 
 
 def latest_checkpoint(root: Path) -> Path | None:

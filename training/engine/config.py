@@ -36,10 +36,12 @@ class _Strict(BaseModel):
 
 
 class BucketConfig(_Strict):
-    width: int = Field(768, description="Target width in pixels; a multiple of 32 (and of 32 x downscale).")
-    height: int = Field(448, description="Target height in pixels; a multiple of 32 (and of 32 x downscale).")
-    frames: int = Field(121, description="Frames per clip, 8n+1 (1, 9, 17, ..., 121); clips keep their first frames.")
-    fps: float = Field(24.0, gt=0, description="Frame rate clips are resampled to before cropping frames.")
+    width: int = Field(default=768, description="Target width in pixels; a multiple of 32 (and of 32 x downscale).")
+    height: int = Field(default=448, description="Target height in pixels; a multiple of 32 (and of 32 x downscale).")
+    frames: int = Field(
+        default=121, description="Frames per clip, 8n+1 (1, 9, 17, ..., 121); clips keep their first frames."
+    )
+    fps: float = Field(default=24.0, gt=0, description="Frame rate clips are resampled to before cropping frames.")
 
     @model_validator(mode="after")
     def _shape_rules(self) -> BucketConfig:
@@ -53,14 +55,16 @@ class BucketConfig(_Strict):
 class DataConfig(_Strict):
     manifest: Path = Field(description="CSV/JSON/JSONL pair list with caption, video, reference_video columns.")
     cache_dir: Path | None = Field(
-        None, description="Where latents and text embeddings are cached; default <output_dir>/cache."
+        default=None, description="Where latents and text embeddings are cached; default <output_dir>/cache."
     )
     reference_downscale_factor: int = Field(
-        1, ge=1, le=4, description="Reference is W/d x H/d; positions are scaled by d so both share one grid."
+        default=1, ge=1, le=4, description="Reference is W/d x H/d; positions are scaled by d so both share one grid."
     )
-    trigger: str = Field("", description="Phrase prepended to every caption and stored in the adapter metadata.")
+    trigger: str = Field(
+        default="", description="Phrase prepended to every caption and stored in the adapter metadata."
+    )
     max_sequence_length: int = Field(
-        1024, ge=8, le=1024, description="Text tokens per caption (the pipeline's default is 1024)."
+        default=1024, ge=8, le=1024, description="Text tokens per caption (the pipeline's default is 1024)."
     )
     validation_indices: list[int] = Field(
         default_factory=list,
@@ -69,9 +73,9 @@ class DataConfig(_Strict):
 
 
 class LoraConfig(_Strict):
-    rank: int = Field(32, ge=1, le=512, description="LoRA rank: 16-64 for control, 128 for identity.")
-    alpha: float | None = Field(None, gt=0, description="LoRA alpha; None means alpha = rank (scale 1).")
-    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA branch.")
+    rank: int = Field(default=32, ge=1, le=512, description="LoRA rank: 16-64 for control, 128 for identity.")
+    alpha: float | None = Field(default=None, gt=0, description="LoRA alpha; None means alpha = rank (scale 1).")
+    dropout: float = Field(default=0.0, ge=0, lt=1, description="Dropout on the LoRA branch.")
     targets: list[str] = Field(
         default_factory=lambda: list(LORA_TARGETS),
         description="Module names inside each transformer block that get an adapter (video stream only).",
@@ -83,64 +87,75 @@ class LoraConfig(_Strict):
 
 
 class OptimConfig(_Strict):
-    steps: int = Field(2000, ge=1, description="Optimizer steps in total (2000-3000 is typical on the real model).")
-    learning_rate: float = Field(2e-4, gt=0, description="AdamW peak learning rate (1e-4 for identity LoRAs).")
-    final_lr_fraction: float = Field(0.1, ge=0, le=1, description="Linear decay ends at this fraction of the lr.")
-    warmup_steps: int = Field(0, ge=0, description="Linear warm-up steps before the decay.")
-    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay on the LoRA weights.")
-    betas: tuple[float, float] = Field((0.9, 0.999), description="AdamW betas.")
-    grad_clip: float = Field(1.0, gt=0, description="Clip the gradient norm to this value every step.")
-    batch_size: int = Field(1, ge=1, description="Pairs per optimizer step (all share the bucket).")
+    steps: int = Field(
+        default=2000, ge=1, description="Optimizer steps in total (2000-3000 is typical on the real model)."
+    )
+    learning_rate: float = Field(default=2e-4, gt=0, description="AdamW peak learning rate (1e-4 for identity LoRAs).")
+    final_lr_fraction: float = Field(
+        default=0.1, ge=0, le=1, description="Linear decay ends at this fraction of the lr."
+    )
+    warmup_steps: int = Field(default=0, ge=0, description="Linear warm-up steps before the decay.")
+    weight_decay: float = Field(default=0.0, ge=0, description="AdamW weight decay on the LoRA weights.")
+    betas: tuple[float, float] = Field(default=(0.9, 0.999), description="AdamW betas.")
+    grad_clip: float = Field(default=1.0, gt=0, description="Clip the gradient norm to this value every step.")
+    batch_size: int = Field(default=1, ge=1, description="Pairs per optimizer step (all share the bucket).")
 
 
 class DiffusionConfig(_Strict):
     uniform_sigma_fraction: float = Field(
-        0.1, ge=0, le=1, description="Share of steps whose sigma is drawn uniformly instead of logit-normal."
+        default=0.1, ge=0, le=1, description="Share of steps whose sigma is drawn uniformly instead of logit-normal."
     )
     first_frame_conditioning_p: float = Field(
-        0.1, ge=0, le=1, description="Probability the first latent frame stays clean (image-to-video skill)."
+        default=0.1, ge=0, le=1, description="Probability the first latent frame stays clean (image-to-video skill)."
     )
 
 
 class CheckpointConfig(_Strict):
-    every: int = Field(250, ge=1, description="Save adapter + optimizer + scheduler + RNG every N steps.")
-    keep: int = Field(3, ge=1, description="Keep only the newest K checkpoints.")
-    resume: bool = Field(True, description="Resume from the newest checkpoint in output_dir when there is one.")
+    every: int = Field(default=250, ge=1, description="Save adapter + optimizer + scheduler + RNG every N steps.")
+    keep: int = Field(default=3, ge=1, description="Keep only the newest K checkpoints.")
+    resume: bool = Field(default=True, description="Resume from the newest checkpoint in output_dir when there is one.")
 
 
 class ValidationConfig(_Strict):
-    every: int = Field(250, ge=0, description="Write validation samples every N steps (0: only when asked).")
+    every: int = Field(default=250, ge=0, description="Write validation samples every N steps (0: only when asked).")
     prompts: list[str] = Field(default_factory=list, description="Prompts for validation samples.")
     reference_videos: list[Path] = Field(
         default_factory=list, description="Reference videos for validation samples, one per prompt."
     )
-    num_inference_steps: int = Field(20, ge=1, description="Denoising steps per validation sample.")
-    guidance_scale: float = Field(1.0, ge=1, description="CFG scale for samples (1 = off, one transformer call).")
-    seed: int = Field(0, description="Seed of validation sample noise, fixed so samples are comparable.")
+    num_inference_steps: int = Field(default=20, ge=1, description="Denoising steps per validation sample.")
+    guidance_scale: float = Field(
+        default=1.0, ge=1, description="CFG scale for samples (1 = off, one transformer call)."
+    )
+    seed: int = Field(default=0, description="Seed of validation sample noise, fixed so samples are comparable.")
 
 
 class ExportConfig(_Strict):
-    name: str = Field("adapter", description="File name (without .safetensors) of the exported adapter.")
-    recipe: str = Field("custom", description="Recipe / conditioning type, e.g. depth, canny, pose, restore.")
+    name: str = Field(default="adapter", description="File name (without .safetensors) of the exported adapter.")
+    recipe: str = Field(default="custom", description="Recipe / conditioning type, e.g. depth, canny, pose, restore.")
 
 
 class TrainConfig(_Strict):
-    model: str = Field("tiny", description="Preset (tiny, ltx-2.3) or a diffusers LTX-2 pipeline folder.")
+    model: str = Field(default="tiny", description="Preset (tiny, ltx-2.3) or a diffusers LTX-2 pipeline folder.")
     output_dir: Path = Field(description="Run folder: cache, checkpoints, samples, exported adapter, log.")
-    device: str = Field("auto", description="auto (CUDA if present), cuda, cuda:N or cpu. bf16 on CUDA, fp32 on CPU.")
-    seed: int = Field(0, description="Seed of every random draw in training (pairs, sigmas, noise).")
-    quantize: Literal["none", "int8"] = Field(
-        "none", description="int8 weight quantization of the frozen transformer (optimum-quanto) for 24-32 GB cards."
+    device: str = Field(
+        default="auto", description="auto (CUDA if present), cuda, cuda:N or cpu. bf16 on CUDA, fp32 on CPU."
     )
-    gradient_checkpointing: bool = Field(True, description="Recompute activations in backward to save memory.")
-    bucket: BucketConfig = Field(default_factory=BucketConfig, description="Shape clips are conformed to.")
+    seed: int = Field(default=0, description="Seed of every random draw in training (pairs, sigmas, noise).")
+    quantize: Literal["none", "int8"] = Field(
+        default="none",
+        description="int8 weight quantization of the frozen transformer (optimum-quanto) for 24-32 GB cards.",
+    )
+    gradient_checkpointing: bool = Field(default=True, description="Recompute activations in backward to save memory.")
+    bucket: BucketConfig = Field(default_factory=lambda: BucketConfig(), description="Shape clips are conformed to.")
     data: DataConfig = Field(description="Pairs and their preprocessing.")
-    lora: LoraConfig = Field(default_factory=LoraConfig, description="Adapter shape.")
-    optim: OptimConfig = Field(default_factory=OptimConfig, description="Optimizer and schedule.")
-    diffusion: DiffusionConfig = Field(default_factory=DiffusionConfig, description="Noise sampling details.")
-    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig, description="Checkpointing.")
-    validation: ValidationConfig = Field(default_factory=ValidationConfig, description="Validation samples.")
-    export: ExportConfig = Field(default_factory=ExportConfig, description="Adapter file naming and metadata.")
+    lora: LoraConfig = Field(default_factory=lambda: LoraConfig(), description="Adapter shape.")
+    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(), description="Optimizer and schedule.")
+    diffusion: DiffusionConfig = Field(default_factory=lambda: DiffusionConfig(), description="Noise sampling details.")
+    checkpoint: CheckpointConfig = Field(default_factory=lambda: CheckpointConfig(), description="Checkpointing.")
+    validation: ValidationConfig = Field(default_factory=lambda: ValidationConfig(), description="Validation samples.")
+    export: ExportConfig = Field(
+        default_factory=lambda: ExportConfig(), description="Adapter file naming and metadata."
+    )
 
     @field_validator("device")
     @classmethod
@@ -154,9 +169,7 @@ class TrainConfig(_Strict):
         self.bucket.to_bucket().check(self.data.reference_downscale_factor)
         v = self.validation
         if v.reference_videos and len(v.reference_videos) != len(v.prompts):
-            raise ValueError(
-                f"validation has {len(v.prompts)} prompts but {len(v.reference_videos)} reference videos"
-            )
+            raise ValueError(f"validation has {len(v.prompts)} prompts but {len(v.reference_videos)} reference videos")
         return self
 
     @property

@@ -45,7 +45,9 @@ class Bucket:
     def check(self, downscale: int = 1) -> None:
         step = 32 * downscale
         if self.width % step or self.height % step:
-            raise ValueError(f"bucket {self.width}x{self.height} must be a multiple of {step} (32 x downscale {downscale})")
+            raise ValueError(
+                f"bucket {self.width}x{self.height} must be a multiple of {step} (32 x downscale {downscale})"
+            )
         if self.frames < 1 or (self.frames - 1) % 8:
             raise ValueError(f"bucket frames {self.frames} must be 8n+1 (1, 9, 17, ..., 121)")
         if self.fps <= 0:
@@ -172,7 +174,9 @@ def check_pair(pair: Pair, bucket: Bucket, downscale: int) -> tuple[VideoInfo, V
     if abs(target.fps - bucket.fps) > FPS_TOLERANCE:
         actions.append(f"resample {target.fps:g} -> {bucket.fps:g} fps")
     if (target.width, target.height) != (bucket.width, bucket.height):
-        actions.append(f"resize and centre-crop target {target.width}x{target.height} -> {bucket.width}x{bucket.height}")
+        actions.append(
+            f"resize and centre-crop target {target.width}x{target.height} -> {bucket.width}x{bucket.height}"
+        )
     rw, rh = bucket.width // downscale, bucket.height // downscale
     if (ref.width, ref.height) != (rw, rh):
         actions.append(f"resize and centre-crop reference {ref.width}x{ref.height} -> {rw}x{rh}")
@@ -208,7 +212,7 @@ def frames_to_pixels(pipe: Any, frames: np.ndarray) -> torch.Tensor:
     Using `pipe.video_processor` (as `LTX2InContextPipeline` does for references) keeps training and inference
     pixels bit-identical.
     """
-    f, h, w, _ = frames.shape
+    _f, h, w, _ = frames.shape
     video = frames.astype(np.float32) / 255.0
     return pipe.video_processor.preprocess_video(video, h, w, resize_mode="crop")
 

@@ -101,7 +101,9 @@ def read_adapter(path: str | Path, transformer: Any | None = None) -> AdapterInf
             keys = list(f.keys())
             metadata = dict(f.metadata() or {})
             shapes = {k: tuple(f.get_slice(k).get_shape()) for k in keys}
-            dtypes = {SAFETENSORS_DTYPES.get(str(f.get_slice(k).get_dtype()), str(f.get_slice(k).get_dtype())) for k in keys}
+            dtypes = {
+                SAFETENSORS_DTYPES.get(str(f.get_slice(k).get_dtype()), str(f.get_slice(k).get_dtype())) for k in keys
+            }
     except Exception as err:  # safetensors raises its own error types for bad headers
         raise AdapterError(f"{path.name}: not a safetensors file ({err})") from err
     if not keys:

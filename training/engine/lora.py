@@ -32,7 +32,9 @@ def quantize_int8(transformer: torch.nn.Module) -> None:
     freeze(transformer)
 
 
-def add_lora(transformer: Any, rank: int, alpha: float, targets: list[str], dropout: float = 0.0) -> list[torch.nn.Parameter]:
+def add_lora(
+    transformer: Any, rank: int, alpha: float, targets: list[str], dropout: float = 0.0
+) -> list[torch.nn.Parameter]:
     """Freeze the transformer and inject a LoRA adapter named `iclora`; return its trainable parameters.
 
     Uses diffusers' `add_adapter`, so `LTX2InContextPipeline` runs with the adapter as-is (validation samples)
@@ -43,7 +45,7 @@ def add_lora(transformer: Any, rank: int, alpha: float, targets: list[str], drop
     transformer.requires_grad_(False)
     config = LoraConfig(
         r=rank,
-        lora_alpha=alpha,
+        lora_alpha=alpha,  # type: ignore[arg-type]  # typed int in peft, used as alpha / r in float
         lora_dropout=dropout,
         init_lora_weights=True,
         target_modules=target_module_regex(targets),

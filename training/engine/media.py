@@ -11,7 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import ffmpeg  # type: ignore[import-untyped]
+import ffmpeg
 import numpy as np
 
 
@@ -54,8 +54,10 @@ def probe(path: str | Path) -> VideoInfo:
     except ffmpeg.Error as err:
         raise MediaError(f"{p.name}: not a readable video ({_ffmpeg_message(err)})") from err
     streams = info.get("streams", [])
-    video = next((s for s in streams if s.get("codec_type") == "video" and s.get("disposition", {}).get(
-        "attached_pic", 0) == 0), None)
+    video = next(
+        (s for s in streams if s.get("codec_type") == "video" and s.get("disposition", {}).get("attached_pic", 0) == 0),
+        None,
+    )
     if video is None:
         raise MediaError(f"{p.name}: contains no video stream")
     fps_text = video.get("avg_frame_rate") or "0/1"
@@ -98,9 +100,7 @@ def conform(path: str | Path, fps: float, width: int, height: int, frames: int) 
     frame_bytes = width * height * 3
     got = len(out) // frame_bytes
     if got < frames:
-        raise MediaError(
-            f"{Path(path).name}: only {got} frames at {fps:g} fps, {frames} needed ({frames / fps:.2f} s)"
-        )
+        raise MediaError(f"{Path(path).name}: only {got} frames at {fps:g} fps, {frames} needed ({frames / fps:.2f} s)")
     return np.frombuffer(out[: frames * frame_bytes], np.uint8).reshape(frames, height, width, 3)
 
 
@@ -108,7 +108,7 @@ def write_mp4(frames: np.ndarray, path: str | Path, fps: float) -> Path:
     """Write frames (F, H, W, 3), uint8 or float in [0, 1], as an H.264 mp4 (yuv420p, plays everywhere)."""
     if frames.dtype != np.uint8:
         frames = (np.clip(frames, 0.0, 1.0) * 255).round().astype(np.uint8)
-    f, h, w, _ = frames.shape
+    _f, h, w, _ = frames.shape
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     # yuv420p needs even sizes; every bucket is a multiple of 32 but validation of odd inputs should not crash.

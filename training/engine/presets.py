@@ -163,7 +163,7 @@ def _tiny_components(seed: int) -> dict[str, Any]:
     )
 
     torch.manual_seed(seed + 4)
-    audio_vae = AutoencoderKLLTX2Audio(
+    audio_vae: Any = AutoencoderKLLTX2Audio(
         base_channels=4,
         output_channels=2,
         ch_mult=(1,),
@@ -250,7 +250,7 @@ def build_tiny_model(out_dir: str | Path, seed: int = 0, calibration_videos: tor
     components = _tiny_components(seed)
     videos = calibration_videos if calibration_videos is not None else _calibration_videos(seed)
     calibrate_vae_statistics(components["vae"], videos)
-    pipe = LTX2InContextPipeline(**components)
+    pipe: Any = LTX2InContextPipeline(**components)
     pipe.save_pretrained(out)
     params = sum(p.numel() for p in components["transformer"].parameters())
     (out / "iclora_preset.json").write_text(json.dumps({"preset": TINY, "seed": seed, "transformer_params": params}))

@@ -125,9 +125,16 @@ class ValidationSet:
         files = []
         for item in self.items:
             video = generate(
-                pipe, item.reference, self.bucket, self.downscale, prompt_embeds=item.embeds,
-                negative_embeds=item.negative, num_inference_steps=self.steps, guidance_scale=self.guidance,
-                seed=self.seed, max_sequence_length=self.max_sequence_length,
+                pipe,
+                item.reference,
+                self.bucket,
+                self.downscale,
+                prompt_embeds=item.embeds,
+                negative_embeds=item.negative,
+                num_inference_steps=self.steps,
+                guidance_scale=self.guidance,
+                seed=self.seed,
+                max_sequence_length=self.max_sequence_length,
             )
             files.append(write_mp4(video, out_dir / f"step_{step:06d}_{item.name}.mp4", self.bucket.fps))
         return files

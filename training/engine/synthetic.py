@@ -28,28 +28,62 @@ def _ffmpeg(args: list[str]) -> None:
 
 
 def make_clip(
-    path: Path, seed: int, width: int = 160, height: int = 128, fps: float = 24.0, seconds: float = 1.0,
-    degrade: bool = False, scale: int = 1,
+    path: Path,
+    seed: int,
+    width: int = 160,
+    height: int = 128,
+    fps: float = 24.0,
+    seconds: float = 1.0,
+    degrade: bool = False,
+    scale: int = 1,
 ) -> Path:
     """One generated clip. `degrade` applies the reference degradation; `scale` divides the size."""
     colors = ["ff4020", "20a0ff", "40ff60", "ffd020", "c040ff", "ffffff", "202020"]
     src = SOURCES[seed % len(SOURCES)].format(
-        w=width, h=height, fps=fps, d=seconds, seed=seed, c0=colors[seed % 7], c1=colors[(seed * 3 + 1) % 7],
-        scale=1.0 + seed * 0.7, rule=30 + 2 * seed,
+        w=width,
+        h=height,
+        fps=fps,
+        d=seconds,
+        seed=seed,
+        c0=colors[seed % 7],
+        c1=colors[(seed * 3 + 1) % 7],
+        scale=1.0 + seed * 0.7,
+        rule=30 + 2 * seed,
     )
     filters = [f"hue=h={(seed * 47) % 360}", "format=yuv420p"]
     if degrade:
         filters.insert(1, DEGRADE)
     if scale != 1:
         filters.insert(0, f"scale={width // scale}:{height // scale}")
-    _ffmpeg(["-f", "lavfi", "-i", src, "-t", str(seconds), "-vf", ",".join(filters), "-c:v", "libx264",
-             "-crf", "18", str(path)])
+    _ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            src,
+            "-t",
+            str(seconds),
+            "-vf",
+            ",".join(filters),
+            "-c:v",
+            "libx264",
+            "-crf",
+            "18",
+            str(path),
+        ]
+    )
     return path
 
 
 def make_pairs(
-    folder: str | Path, count: int, width: int = 160, height: int = 128, fps: float = 24.0, seconds: float = 1.0,
-    first_seed: int = 0, reference_scale: int = 1,
+    folder: str | Path,
+    count: int,
+    width: int = 160,
+    height: int = 128,
+    fps: float = 24.0,
+    seconds: float = 1.0,
+    first_seed: int = 0,
+    reference_scale: int = 1,
 ) -> Path:
     """Write `count` pairs and a `manifest.jsonl` into `folder`; return the manifest path."""
     folder = Path(folder)
@@ -58,7 +92,8 @@ def make_pairs(
     for i in range(count):
         seed = first_seed + i
         target = make_clip(folder / f"target_{seed:03d}.mp4", seed, width, height, fps, seconds)
-        ref = make_clip(folder / f"reference_{seed:03d}.mp4", seed, width, height, fps, seconds, degrade=True,
-                        scale=reference_scale)
+        ref = make_clip(
+            folder / f"reference_{seed:03d}.mp4", seed, width, height, fps, seconds, degrade=True, scale=reference_scale
+        )
         pairs.append(Pair(i, f"restored clip {seed}", target, ref))
     return write_manifest(pairs, folder / "manifest.jsonl")

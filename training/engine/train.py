@@ -172,9 +172,7 @@ def step_loss(pipe: Any, inputs: StepInputs) -> torch.Tensor:
     return masked_mse(pred[:, : inputs.num_target_tokens], inputs.velocity, inputs.loss_mask)
 
 
-def draw_step(
-    pipe: Any, pairs: list[CachedPair], cfg: TrainConfig, gen: torch.Generator
-) -> StepInputs:
+def draw_step(pipe: Any, pairs: list[CachedPair], cfg: TrainConfig, gen: torch.Generator) -> StepInputs:
     """Random pairs, sigmas, noise and first-frame coin for one step, all from `gen` (saved in checkpoints)."""
     b = cfg.optim.batch_size
     idx = torch.randint(len(pairs), (b,), generator=gen).tolist()
@@ -339,8 +337,13 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
     # 1. Conform and cache every pair once; hold out the validation rows.
     pairs = read_manifest(cfg.data.manifest)
     reports = prepare(
-        pipe, pairs, cfg.bucket.to_bucket(), cfg.cache_dir, cfg.data.reference_downscale_factor,
-        cfg.data.trigger, cfg.data.max_sequence_length,
+        pipe,
+        pairs,
+        cfg.bucket.to_bucket(),
+        cfg.cache_dir,
+        cfg.data.reference_downscale_factor,
+        cfg.data.trigger,
+        cfg.data.max_sequence_length,
     )
     for r in reports:
         hooks.log(f"pair {r.index + 1}: {', '.join(r.actions) or 'used as is'}{' (cached)' if r.cached else ''}")
@@ -393,8 +396,15 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
         if hooks.on_progress is not None:
             rate = timed_steps / train_time if train_time > 0 else 1.0 / max(dt, 1e-9)
             hooks.on_progress(
-                Progress(done, cfg.optim.steps, result.last_loss, sched.get_last_lr()[0], rate,
-                         (cfg.optim.steps - done) / rate, peak_memory_mb(device))
+                Progress(
+                    done,
+                    cfg.optim.steps,
+                    result.last_loss,
+                    float(sched.get_last_lr()[0]),
+                    rate,
+                    (cfg.optim.steps - done) / rate,
+                    peak_memory_mb(device),
+                )
             )
 
         cancel = hooks.should_cancel()
@@ -406,7 +416,9 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
         if cancel:
             result.status = "cancelled"
             return result
-        if (cfg.validation.every and done % cfg.validation.every == 0 and done < cfg.optim.steps) or hooks.should_sample():
+        if (
+            cfg.validation.every and done % cfg.validation.every == 0 and done < cfg.optim.steps
+        ) or hooks.should_sample():
             _validate(pipe, cfg, validation, eval_pairs, done, result, hooks)
 
     # 4. Final checkpoint, samples and the adapter file.
@@ -423,8 +435,13 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
 
 
 def _validate(
-    pipe: Any, cfg: TrainConfig, validation: Any, eval_pairs: list[CachedPair], step: int,
-    result: TrainResult, hooks: TrainingHooks,
+    pipe: Any,
+    cfg: TrainConfig,
+    validation: Any,
+    eval_pairs: list[CachedPair],
+    step: int,
+    result: TrainResult,
+    hooks: TrainingHooks,
 ) -> None:
     if eval_pairs:
         result.eval_loss = evaluate(pipe, eval_pairs, cfg.bucket.fps, cfg.data.reference_downscale_factor)

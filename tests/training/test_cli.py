@@ -1,0 +1,87 @@
+"""`python -m training`: build-tiny-model, probe, prepare, train, generate, as a power user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from diffusers import LTX2InContextPipeline
+
+from training.cli import main
+from training.engine.media import probe
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_python_m_training_builds_a_tiny_model_that_from_pretrained_loads(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "training", "build-tiny-model", str(tmp_path / "tiny")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "tiny LTX-2 pipeline written" in done.stdout
+    pipe = LTX2InContextPipeline.from_pretrained(tmp_path / "tiny")
+    assert pipe.vae_spatial_compression_ratio == 32
+
+
+def test_prepare_train_and_generate_from_a_yaml_config(
+    tmp_path: Path, three_pairs: Path, tiny_model_dir: Path, raw_config: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = raw_config(tmp_path, three_pairs, tiny_model_dir, optim={"steps": 4}, data={"trigger": "RESTORE"})
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(raw))
+
+    assert main(["prepare", str(config), "--json"]) == 0
+    reports = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [r["index"] for r in reports] == [0, 1, 2] and reports[0]["actions"]
+
+    assert main(["train", str(config), "--print-every", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "step 4/4" in out and "finished after 4 steps" in out
+    adapter = tmp_path / "run" / "adapter.safetensors"
+    assert adapter.exists()
+
+    video = tmp_path / "generated.mp4"
+    reference = json.loads(three_pairs.read_text().splitlines()[0])["reference_video"]
+    code = main(
+        [
+            "generate",
+            "--model",
+            str(tiny_model_dir),
+            "--adapter",
+            str(adapter),
+            "--reference",
+            reference,
+            "--prompt",
+            "a clip",
+            "--out",
+            str(video),
+            "--steps",
+            "2",
+            "--max-sequence-length",
+            "32",
+        ]
+    )
+    assert code == 0
+    info = probe(video)
+    assert (info.width, info.height, info.frames) == (128, 128, 17)  # the adapter's bucket by default
+
+
+def test_probe_prints_json_and_bad_input_is_a_one_line_error(
+    tmp_path: Path, three_pairs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = json.loads(three_pairs.read_text().splitlines()[0])["video"]
+    assert main(["probe", clip]) == 0
+    assert json.loads(capsys.readouterr().out)["frames"] == 24
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("nope")
+    assert main(["probe", str(bad)]) == 2
+    assert capsys.readouterr().err.startswith("error: bad.mp4: not a readable video")

@@ -1,0 +1,191 @@
+"""`python -m training ...`: the engine from the command line, without the web app. See docs/training.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _build_tiny(args: argparse.Namespace) -> int:
+    from training.engine.presets import build_tiny_model
+
+    out = build_tiny_model(args.dir, seed=args.seed)
+    print(f"tiny LTX-2 pipeline written to {out} (load it with LTX2InContextPipeline.from_pretrained)")
+    return 0
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from training.engine.media import probe
+
+    for path in args.videos:
+        print(json.dumps(probe(path).as_dict()))
+    return 0
+
+
+def _demo_pairs(args: argparse.Namespace) -> int:
+    from training.engine.synthetic import make_pairs
+
+    print(make_pairs(args.dir, args.count, width=args.width, height=args.height, seconds=args.seconds))
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from training.engine.config import load_config
+    from training.engine.dataset import prepare, read_manifest
+    from training.engine.presets import load_pipeline
+
+    cfg = load_config(args.config)
+    pipe = load_pipeline(cfg.model, device=None if cfg.device == "auto" else cfg.device)
+    reports = prepare(
+        pipe,
+        read_manifest(cfg.data.manifest),
+        cfg.bucket.to_bucket(),
+        cfg.cache_dir,
+        cfg.data.reference_downscale_factor,
+        cfg.data.trigger,
+        cfg.data.max_sequence_length,
+    )
+    for r in reports:
+        if args.json:
+            print(json.dumps(r.as_dict()))
+        else:
+            state = "cached earlier" if r.cached else "encoded"
+            print(f"pair {r.index + 1} ({Path(r.video).name}): {', '.join(r.actions) or 'used as is'} [{state}]")
+    print(f"{len(reports)} pairs ready in {cfg.cache_dir}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training.engine.config import load_config
+    from training.engine.train import Progress, TrainingHooks, seconds_to_text, train
+
+    cfg = load_config(args.config)
+    if args.steps is not None:
+        cfg.optim.steps = args.steps
+    every = max(1, args.print_every)
+
+    def progress(p: Progress) -> None:
+        if p.step % every == 0 or p.step == p.total:
+            print(
+                f"step {p.step}/{p.total}  loss {p.loss:.4f}  lr {p.lr:.2e}  {p.steps_per_s:.2f} steps/s  "
+                f"eta {seconds_to_text(p.eta_s)}  peak {p.peak_memory_mb:.0f} MiB",
+                flush=True,
+            )
+
+    result = train(cfg, TrainingHooks(on_progress=progress, on_log=lambda m: print(m, flush=True)))
+    print(f"{result.status} after {result.steps} steps; adapter: {result.adapter_path}")
+    return 0 if result.status == "finished" else 1
+
+
+def _generate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from training.engine.dataset import Bucket
+    from training.engine.export import read_adapter
+    from training.engine.media import conform, write_mp4
+    from training.engine.presets import load_pipeline
+    from training.engine.sample import generate
+
+    pipe = load_pipeline(args.model, device=args.device)
+    downscale, prompt = args.downscale or 1, args.prompt
+    bucket_text = None
+    if args.adapter:
+        info = read_adapter(args.adapter, pipe.transformer)
+        pipe.load_lora_weights(str(args.adapter), adapter_name="iclora")
+        downscale = args.downscale or info.reference_downscale_factor
+        bucket_text = info.metadata.get("bucket")
+        if info.trigger and not prompt.startswith(info.trigger):
+            prompt = f"{info.trigger} {prompt}"
+    width, height, frames, fps = 768, 448, 121, 24.0
+    if bucket_text:  # e.g. 128x128x17@24: default to the shape the adapter was trained at
+        size, fps_text = bucket_text.split("@")
+        width, height, frames = (int(x) for x in size.split("x"))
+        fps = float(fps_text)
+    bucket = Bucket(args.width or width, args.height or height, args.frames or frames, args.fps or fps)
+    bucket.check(downscale)
+    reference = conform(
+        args.reference, bucket.fps, bucket.width // downscale, bucket.height // downscale, bucket.frames
+    )
+    video = generate(
+        pipe,
+        reference,
+        bucket,
+        downscale,
+        prompt=prompt,
+        num_inference_steps=args.steps,
+        guidance_scale=args.guidance,
+        seed=args.seed,
+        lora_scale=args.lora_scale,
+        max_sequence_length=args.max_sequence_length,
+    )
+    out = write_mp4(np.asarray(video), args.out, bucket.fps)
+    print(f"wrote {out} ({bucket.label()}, reference downscale {downscale})")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m training", description="Train and try IC-LoRA adapters for LTX-2.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("build-tiny-model", help="write the tiny random LTX-2 pipeline folder")
+    s.add_argument("dir", type=Path)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_build_tiny)
+
+    s = sub.add_parser("probe", help="print fps, frames, size, duration, audio and codec of videos as JSON")
+    s.add_argument("videos", nargs="+", type=Path)
+    s.set_defaults(func=_probe)
+
+    s = sub.add_parser("make-demo-pairs", help="write synthetic restoration pairs and a manifest (no footage needed)")
+    s.add_argument("dir", type=Path)
+    s.add_argument("--count", type=int, default=15)
+    s.add_argument("--width", type=int, default=160)
+    s.add_argument("--height", type=int, default=128)
+    s.add_argument("--seconds", type=float, default=1.0)
+    s.set_defaults(func=_demo_pairs)
+
+    s = sub.add_parser("prepare", help="conform, encode and cache the pairs of a training config")
+    s.add_argument("config", type=Path)
+    s.add_argument("--json", action="store_true", help="one JSON report per pair")
+    s.set_defaults(func=_prepare)
+
+    s = sub.add_parser("train", help="train an adapter from a YAML config (resumes if checkpoints exist)")
+    s.add_argument("config", type=Path)
+    s.add_argument("--steps", type=int, default=None, help="override optim.steps")
+    s.add_argument("--print-every", type=int, default=10)
+    s.set_defaults(func=_train)
+
+    s = sub.add_parser("generate", help="adapter + reference video + prompt -> mp4")
+    s.add_argument("--model", default="tiny", help="preset (tiny, ltx-2.3) or pipeline folder")
+    s.add_argument("--adapter", type=Path, default=None)
+    s.add_argument("--reference", type=Path, required=True)
+    s.add_argument("--prompt", default="")
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--width", type=int)
+    s.add_argument("--height", type=int)
+    s.add_argument("--frames", type=int)
+    s.add_argument("--fps", type=float)
+    s.add_argument("--downscale", type=int, default=None, help="default: the adapter's reference_downscale_factor")
+    s.add_argument("--steps", type=int, default=30)
+    s.add_argument("--guidance", type=float, default=1.0)
+    s.add_argument("--lora-scale", type=float, default=1.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--max-sequence-length", type=int, default=1024)
+    s.add_argument("--device", default=None)
+    s.set_defaults(func=_generate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, FileNotFoundError) as err:  # PairError, MediaError, AdapterError, ValidationError included
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
