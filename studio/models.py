@@ -21,9 +21,14 @@ class Adapter(models.Model):
         TRAINED = "trained", "Trained here"
         UPLOADED = "uploaded", "Uploaded"
 
+    class Kind(models.TextChoices):
+        ICLORA = "iclora", "IC-LoRA (follows a reference video)"
+        EFFECT = "effect", "Style / effect LoRA"
+
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="adapters")
     name = models.CharField(max_length=200)
     source = models.CharField(max_length=10, choices=Source.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ICLORA)
     file = models.FileField(upload_to=_adapter_upload_to, max_length=500)
     checkpoint = models.OneToOneField(
         "training.Checkpoint", on_delete=models.SET_NULL, null=True, blank=True, related_name="adapter"
@@ -56,7 +61,15 @@ class Generation(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations")
     adapter = models.ForeignKey(Adapter, on_delete=models.SET_NULL, null=True, blank=True, related_name="generations")
+    effect_adapter = models.ForeignKey(
+        Adapter, on_delete=models.SET_NULL, null=True, blank=True, related_name="effect_generations",
+        help_text="An optional ordinary LoRA stacked beside the IC-LoRA.",
+    )
     reference_file = models.FileField(upload_to=_generation_upload_to, max_length=500)
+    reference_preview_file = models.FileField(
+        upload_to=_generation_upload_to, max_length=500, blank=True,
+        help_text="The reference as the model saw it (same frames, rate and size as the output), for playback.",
+    )
     mask_file = models.FileField(upload_to=_generation_upload_to, max_length=500, blank=True)
     prompt = models.TextField()
     negative_prompt = models.TextField(blank=True)
@@ -80,6 +93,16 @@ class Generation(models.Model):
 
     def __str__(self) -> str:
         return f"Generation {self.pk}: {self.prompt[:40]}"
+
+    ACTIVE_STATES = (State.QUEUED, State.RUNNING)
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES
+
+    @property
+    def progress_percent(self) -> int:
+        return int(100 * max(0.0, min(1.0, self.progress)))
 
     def summary(self) -> dict[str, Any]:
         return {"prompt": self.prompt, **self.settings}

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from studio.views import pages, runs
+from studio.views import adapters as adapter_views
+from studio.views import generate, pages, runs
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -13,4 +14,14 @@ urlpatterns = [
     path("checkpoints/<int:checkpoint_id>/download/", runs.checkpoint_download, name="checkpoint_download"),
     path("adapters/<int:adapter_id>/download/", runs.adapter_download, name="adapter_download"),
     path("samples/<int:sample_id>/video/", runs.sample_video, name="sample_video"),
+]
+
+urlpatterns += [
+    path("studio/", generate.studio, name="studio"),
+    path("studio/gallery/", generate.gallery, name="studio_gallery"),
+    path("studio/generations/<int:generation_id>/", generate.generation_detail, name="studio_generation"),
+    path("studio/generations/<int:generation_id>/status/", generate.generation_status,
+         name="studio_generation_status"),
+    path("studio/generations/<int:generation_id>/<slug:kind>.mp4", generate.generation_media, name="studio_media"),
+    path("studio/adapters/upload/", adapter_views.adapter_upload, name="studio_adapter_upload"),
 ]

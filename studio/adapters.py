@@ -1,0 +1,168 @@
+"""Adapters in the Studio: check uploaded `.safetensors` files, and turn checkpoints into Adapter rows.
+
+An upload is checked before it is stored: it must be a safetensors file whose LoRA keys are in a form
+`LTX2InContextPipeline.load_lora_weights` loads (ComfyUI `diffusion_model.` or diffusers `transformer.`
+prefix, `lora_A`/`lora_B`), with shapes that fit the configured base model. The checks themselves are the
+training engine's (`read_adapter`); this module turns its reasons into words a creator can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any
+
+from django.core.files import File
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+
+from studio.models import Adapter
+from training.engine.export import AdapterError, AdapterInfo, read_adapter
+from training.models import Checkpoint
+
+MAX_UPLOAD_BYTES = 4 * 1024**3
+MAX_HEADER_BYTES = 100 * 1024**2
+
+
+class UploadRejected(ValueError):
+    """An uploaded adapter file that cannot be used; the message says why and what to do."""
+
+
+def base_transformer_skeleton() -> Any:
+    """The configured base model's transformer with no weights (meta device): enough to check shapes."""
+    from training.runner import model_location
+
+    return _skeleton(model_location())
+
+
+@lru_cache(maxsize=4)
+def _skeleton(location: str) -> Any:
+    from accelerate import init_empty_weights
+    from diffusers import LTX2VideoTransformer3DModel
+
+    config = LTX2VideoTransformer3DModel.load_config(str(Path(location) / "transformer"))
+    with init_empty_weights():
+        return LTX2VideoTransformer3DModel.from_config(config)
+
+
+def plain_reason(error: AdapterError, filename: str) -> str:
+    """The engine's technical reason, said for a creator."""
+    text = str(error)
+    if "not a safetensors file" in text or "contains no tensors" in text:
+        return (f"“{filename}” is not a readable .safetensors file (it may be damaged, incomplete, or another "
+                "format renamed). Download it again and upload the .safetensors file itself.")
+    if "kohya-style" in text:
+        return (f"“{filename}” uses the older kohya key format (lora_down/lora_up/alpha), which diffusers cannot "
+                "load for LTX-2. Convert it to the ComfyUI/diffusers form (lora_A/lora_B), or export it again "
+                "from the trainer.")
+    if "lacks the diffusion_model. prefix" in text or "unexpected key" in text:
+        key = text.split("key ", 1)[-1].split(" ", 1)[0]
+        return (f"“{filename}” is not a LoRA for LTX-2's video transformer (found “{key}”). It may be a LoRA "
+                "for another model, such as an image model.")
+    if "does not exist in this base model" in text or "but the base model has" in text:
+        detail = text.split(": ", 1)[-1]
+        return (f"“{filename}” was made for a different model than the one this Studio runs ({detail}). "
+                "Adapters only work with the model version they were trained on.")
+    if "without its pair" in text or "mismatched" in text or "mixed ranks" in text:
+        return f"“{filename}” is an incomplete or inconsistent LoRA ({text.split(': ', 1)[-1]})."
+    return f"“{filename}” cannot be used: {text.split(': ', 1)[-1]}."
+
+
+def check_file(path: str | Path, filename: str, transformer: Any | None = None) -> AdapterInfo:
+    """Check a local adapter file against the base model; raise UploadRejected with a plain reason."""
+    try:
+        return read_adapter(path, transformer if transformer is not None else base_transformer_skeleton())
+    except AdapterError as error:
+        raise UploadRejected(plain_reason(error, filename)) from error
+
+
+def _spool(upload: UploadedFile, folder: Path) -> Path:
+    path = folder / "upload.safetensors"
+    temporary = getattr(upload, "temporary_file_path", None)
+    if temporary is not None:
+        shutil.copyfile(temporary(), path)
+        return path
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    return path
+
+
+def _int(value: Any, default: int | None) -> int | None:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return default
+
+
+def upload_adapter(owner: Any, upload: UploadedFile, name: str = "", kind: str = "iclora",
+                   transformer: Any | None = None) -> Adapter:
+    """Check and store an uploaded adapter for `owner`. Raises UploadRejected with a plain reason."""
+    filename = Path(upload.name or "adapter").name
+    if not filename.lower().endswith(".safetensors"):
+        raise UploadRejected(f"“{filename}” is not a .safetensors file. Upload the adapter's .safetensors file.")
+    if not upload.size:
+        raise UploadRejected(f"“{filename}” is empty.")
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise UploadRejected(f"“{filename}” is larger than {MAX_UPLOAD_BYTES // 1024**3} GB; that is no LoRA.")
+    with tempfile.TemporaryDirectory() as scratch:
+        path = _spool(upload, Path(scratch))
+        info = check_file(path, filename, transformer)
+        metadata = {key: str(value) for key, value in info.metadata.items()}
+        adapter = Adapter(
+            owner=owner, name=(name.strip() or Path(filename).stem)[:200], source=Adapter.Source.UPLOADED,
+            kind=kind, base_model=metadata.get("base_model", "")[:100], rank=info.rank,
+            reference_downscale_factor=info.reference_downscale_factor,
+            trigger_phrase=metadata.get("trigger", metadata.get("trigger_phrase", ""))[:100],
+            recipe=metadata.get("recipe", "")[:40], metadata=metadata,
+        )
+        with path.open("rb") as handle:
+            adapter.file.save(filename, File(handle), save=False)
+    adapter.save()
+    return adapter
+
+
+def read_header_metadata(handle: IO[bytes]) -> dict[str, str]:
+    """The `__metadata__` of a safetensors file read from its header (works on any storage backend)."""
+    raw = handle.read(8)
+    if len(raw) != 8:
+        raise AdapterError("not a safetensors file (too short)")
+    (length,) = struct.unpack("<Q", raw)
+    if length > MAX_HEADER_BYTES:
+        raise AdapterError("not a safetensors file (header too large)")
+    try:
+        header = json.loads(handle.read(length))
+    except ValueError as error:
+        raise AdapterError(f"not a safetensors file ({error})") from error
+    return {str(k): str(v) for k, v in (header.get("__metadata__") or {}).items()}
+
+
+def adapter_for_checkpoint(checkpoint: Checkpoint) -> Adapter:
+    """The Adapter row of a checkpoint, created on first use; it shares the checkpoint's stored file.
+
+    (A checkpoint with an adapter is kept when old checkpoints are pruned, so the file stays.)
+    """
+    existing = Adapter.objects.filter(checkpoint=checkpoint).first()
+    if existing is not None:
+        return existing
+    run = checkpoint.run
+    with checkpoint.adapter_file.open("rb") as handle:
+        metadata = read_header_metadata(handle)
+    adapter = Adapter(
+        owner=run.owner, name=f"{run.name} · step {checkpoint.step}"[:200], source=Adapter.Source.TRAINED,
+        checkpoint=checkpoint, run=run, recipe=run.recipe, metadata=metadata,
+        base_model=metadata.get("base_model", "")[:100], rank=_int(metadata.get("rank"), None) or None,
+        reference_downscale_factor=_int(metadata.get("reference_downscale_factor"), 1) or 1,
+        trigger_phrase=metadata.get("trigger", "")[:100],
+    )
+    adapter.file.name = checkpoint.adapter_file.name
+    try:
+        with transaction.atomic():
+            adapter.save()
+    except IntegrityError:  # created meanwhile by another request
+        return Adapter.objects.get(checkpoint=checkpoint)
+    return adapter

@@ -1,0 +1,406 @@
+"""Generations: check and snap what a creator asked for, queue it, and run it on a GPU worker.
+
+The state lives in the `Generation` row. The worker updates it as it goes and pushes a small message to the
+generation's channel group; the page rebuilds itself from the database (htmx), so a lost push costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.core.files import File
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models.fields.files import FieldFile
+from django.utils import timezone
+
+from studio import masks
+from studio.inference import (
+    MAX_STEPS,
+    GenerationSpec,
+    InferenceError,
+    SettingsError,
+    number,
+    pick_seed,
+    snap_settings,
+)
+from studio.models import Adapter, Generation
+from training.engine.media import MediaError, probe
+
+log = logging.getLogger(__name__)
+State = Generation.State
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v"}
+MASK_SUFFIXES = VIDEO_SUFFIXES | masks.IMAGE_SUFFIXES
+
+
+class GenerationRefused(ValueError):
+    """The request cannot be generated; `errors` maps form fields to plain messages."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Defaults:
+    num_frames: int
+    width: int
+    height: int
+    frame_rate: float
+    steps: int
+    guidance: float
+    max_sequence_length: int
+
+
+def is_tiny() -> bool:
+    return str(settings.MODEL_PRESET) == "tiny"
+
+
+def fast_preview_available() -> bool:
+    """Whether the operator configured the distilled checkpoint (few fixed steps, no guidance)."""
+    return bool(getattr(settings, "LTX_DISTILLED_MODEL_PATH", None)) and not is_tiny()
+
+
+def defaults_for(adapter: Adapter | None) -> Defaults:
+    """Starting values: the adapter's training bucket when it recorded one, else the model's usual size."""
+    base = Defaults(17, 128, 96, 24.0, 8, 1.0, 128) if is_tiny() else Defaults(121, 768, 448, 24.0, 30, 3.0, 1024)
+    bucket = (adapter.metadata.get("bucket", "") if adapter else "") or ""
+    match = re.fullmatch(r"(\d+)x(\d+)x(\d+)@([\d.]+)", bucket)
+    if match:
+        w, h, f, fps = match.groups()
+        return Defaults(int(f), int(w), int(h), float(fps), base.steps, base.guidance, base.max_sequence_length)
+    return base
+
+
+def prompt_with_trigger(adapter: Adapter | None, prompt: str = "") -> str:
+    trigger = adapter.trigger_phrase.strip() if adapter else ""
+    if trigger and not prompt.strip().startswith(trigger):
+        return f"{trigger} {prompt}".strip()
+    return prompt.strip()
+
+
+# --- Creating a generation (web process)
+
+
+def _field(errors: dict[str, str], name: str, check: Any, *args: Any) -> Any:
+    try:
+        return check(*args)
+    except SettingsError as error:
+        errors[error.field or name] = error.message
+    except masks.MaskError as error:
+        errors[name] = str(error)
+    return None
+
+
+def _spool(source: UploadedFile | FieldFile, folder: Path, name: str) -> Path:
+    suffix = Path(source.name or "").suffix.lower()
+    path = folder / f"{name}{suffix}"
+    temporary = getattr(source, "temporary_file_path", None)
+    if temporary is not None:
+        shutil.copyfile(temporary(), path)
+        return path
+    source.open("rb")
+    try:
+        with path.open("wb") as out:
+            for chunk in source.chunks():
+                out.write(chunk)
+    finally:
+        if isinstance(source, FieldFile):
+            source.close()
+    return path
+
+
+def _frames_at(info: Any, fps: float) -> int:
+    """How many frames the reference gives once resampled to `fps` (what `conform` will find)."""
+    return math.floor(info.frames * fps / info.fps + 1e-6) if info.fps > 0 else info.frames
+
+
+def create_generation(
+    owner: Any,
+    adapter: Adapter,
+    data: dict[str, Any],
+    reference: UploadedFile | FieldFile | None,
+    mask_upload: UploadedFile | None = None,
+    effect: Adapter | None = None,
+) -> Generation:
+    """Check the request, snap frames and size (saving a note per change), store it and queue it.
+
+    `data` holds the form's raw values. Raises GenerationRefused with one message per bad field.
+    """
+    from studio.tasks import generate as generate_task
+
+    errors: dict[str, str] = {}
+    defaults = defaults_for(adapter)
+    if adapter.kind != Adapter.Kind.ICLORA:
+        errors["adapter"] = f"“{adapter.name}” is a style/effect LoRA; choose an IC-LoRA to follow a reference."
+    prompt = str(data.get("prompt") or "").strip()
+    if not prompt:
+        errors["prompt"] = "Write a prompt: describe the video you want (scene, subject, look, motion)."
+    negative = str(data.get("negative_prompt") or "").strip()
+    seed = _field(errors, "seed", pick_seed, data.get("seed"))
+    fps = _field(errors, "frame_rate", number, data.get("frame_rate") or defaults.frame_rate, "frame_rate",
+                 "Frame rate", 1, 60)
+    fast = bool(data.get("fast_preview")) and fast_preview_available()
+    steps = _field(errors, "num_inference_steps", number, data.get("num_inference_steps") or defaults.steps,
+                   "num_inference_steps", "Steps", 1, MAX_STEPS)
+    if steps is not None and steps != int(steps):
+        errors["num_inference_steps"] = "Steps must be a whole number."
+    guidance = _field(errors, "guidance_scale", number, data.get("guidance_scale") or defaults.guidance,
+                      "guidance_scale", "Guidance", 1, 20)
+    adapter_scale = _field(errors, "adapter_scale", number, data.get("adapter_scale", 1.0), "adapter_scale",
+                           "Adapter scale", 0, 2)
+    strength = _field(errors, "attention_strength", number, data.get("attention_strength", 1.0),
+                      "attention_strength", "Attention strength", 0, 1)
+    effect_scale = _field(errors, "effect_scale", number, data.get("effect_scale", 0.8), "effect_scale",
+                          "Effect LoRA scale", 0, 2)
+    if effect is not None and effect.kind != Adapter.Kind.EFFECT:
+        errors["effect"] = "Choose a style/effect LoRA here (an ordinary LoRA), not an IC-LoRA."
+
+    mask_settings = _mask_settings(data, errors, mask_upload)
+    if reference is None:
+        errors["reference"] = "Upload a reference video or pick one from your datasets."
+    elif Path(reference.name or "").suffix.lower() not in VIDEO_SUFFIXES:
+        errors["reference"] = "The reference must be a video file (mp4, mov, webm, mkv)."
+
+    notes: list[str] = []
+    snapped = None
+    with tempfile.TemporaryDirectory() as scratch:
+        info = None
+        if reference is not None and "reference" not in errors:
+            try:
+                info = probe(_spool(reference, Path(scratch), "reference"))
+            except MediaError as error:
+                errors["reference"] = f"This reference video cannot be read: {error}"
+        available = _frames_at(info, fps) if info is not None and fps else None
+        snapped = _field(errors, "num_frames", snap_settings, data.get("num_frames") or defaults.num_frames,
+                         data.get("height") or defaults.height, data.get("width") or defaults.width,
+                         adapter.reference_downscale_factor, available)
+        if mask_upload is not None and mask_settings.get("mask_preset") == "upload" and "mask" not in errors:
+            _field(errors, "mask", masks.from_file, _spool(mask_upload, Path(scratch), "mask"), 1, 8, 8)
+    if errors:
+        raise GenerationRefused(errors)
+    assert snapped is not None and info is not None and reference is not None
+    notes.extend(snapped.notes)
+    if adapter.trigger_phrase and adapter.trigger_phrase.lower() not in prompt.lower():
+        notes.append(f"Your prompt leaves out the adapter's trigger phrase “{adapter.trigger_phrase}”; "
+                     "without it the adapter may have little effect.")
+    if strength == 0:
+        notes.append("Attention strength 0: the reference is ignored (useful only as a comparison).")
+    if abs(info.fps - fps) > 0.5:
+        notes.append(f"The reference plays at {info.fps:g} fps; it is resampled to {fps:g} fps.")
+
+    spec = GenerationSpec(
+        prompt=prompt, negative_prompt=negative, seed=seed, num_frames=snapped.num_frames, height=snapped.height,
+        width=snapped.width, frame_rate=fps, num_inference_steps=int(steps), guidance_scale=guidance,
+        adapter_scale=adapter_scale, attention_strength=strength,
+        reference_downscale_factor=adapter.reference_downscale_factor,
+        effect_scale=effect_scale if effect else 0.0, distilled=fast,
+        max_sequence_length=defaults.max_sequence_length,
+    )
+    stored_settings = {
+        **spec.as_dict(), **mask_settings, "compare": bool(data.get("compare")), "notes": notes,
+        "requested": {k: str(data.get(k, "")) for k in ("num_frames", "height", "width")},
+        "reference_name": Path(reference.name or "reference").name if reference is not None else "",
+        "adapter_name": adapter.name, "effect_name": effect.name if effect else "",
+    }
+    with transaction.atomic():
+        generation = Generation.objects.create(
+            owner=owner, adapter=adapter, effect_adapter=effect, prompt=prompt, negative_prompt=negative,
+            settings=stored_settings,
+        )
+        if isinstance(reference, FieldFile):
+            generation.reference_file.name = reference.name  # a dataset clip: share the stored file
+        else:
+            generation.reference_file.save(f"reference{Path(reference.name or '').suffix.lower()}", reference,
+                                           save=False)
+        if mask_upload is not None and mask_settings.get("mask_preset") == "upload":
+            generation.mask_file.save(f"mask{Path(mask_upload.name or '').suffix.lower()}", mask_upload, save=False)
+        generation.save()
+        from config.celery import enqueue_on_commit
+
+        enqueue_on_commit(generate_task, generation.pk)
+    return generation
+
+
+def _mask_settings(data: dict[str, Any], errors: dict[str, str], upload: UploadedFile | None) -> dict[str, Any]:
+    preset = str(data.get("mask_preset") or "whole")
+    if preset not in masks.PRESETS:
+        errors["mask_preset"] = "Choose one of the mask options."
+        return {"mask_preset": "whole"}
+    out: dict[str, Any] = {"mask_preset": preset}
+    if preset == "fade_in":
+        try:
+            over = int(str(data.get("mask_fade_frames") or "8"))
+            if not 1 <= over <= 256:
+                raise ValueError
+            out["mask_fade_frames"] = over
+        except ValueError:
+            errors["mask_fade_frames"] = "Fade in over a whole number of frames between 1 and 256."
+    elif preset == "region":
+        try:
+            edges = {edge: float(str(data.get(f"mask_{edge}", default))) / 100.0 for edge, default in
+                     (("left", 25), ("top", 25), ("right", 75), ("bottom", 75))}
+            masks.Region(**edges).checked()
+            out.update({f"mask_{edge}": value for edge, value in edges.items()})
+            out["mask_invert"] = bool(data.get("mask_invert"))
+        except ValueError as error:
+            errors["mask_region"] = str(error) if isinstance(error, masks.MaskError) else \
+                "The region's edges must be percentages between 0 and 100."
+    elif preset == "upload":
+        if upload is None:
+            errors["mask"] = "Choose a mask image or video (white = follow the reference, black = ignore it)."
+        elif Path(upload.name or "").suffix.lower() not in MASK_SUFFIXES:
+            errors["mask"] = "The mask must be an image (png, jpg) or a video (mp4, webm, mov)."
+    return out
+
+
+# --- Running a generation (worker)
+
+
+def generation_group(generation_id: int) -> str:
+    return f"generation-{generation_id}"
+
+
+def push(generation: Generation) -> None:
+    """Tell watching pages that the generation changed (best effort; they also poll the database)."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": "generation.update", "id": generation.pk, "state": generation.state,
+               "progress": round(generation.progress, 4)}
+    try:
+        async_to_sync(layer.group_send)(generation_group(generation.pk), message)
+    except Exception:
+        log.warning("Could not push generation %s; the page will catch up from the database", generation.pk,
+                    exc_info=True)
+
+
+def _update(generation: Generation, **fields: Any) -> None:
+    for key, value in fields.items():
+        setattr(generation, key, value)
+    Generation.objects.filter(pk=generation.pk).update(**fields)
+    push(generation)
+
+
+def claim(generation_id: int, worker: str) -> Generation | None:
+    """Take a queued generation (or one whose worker was lost mid-way); None when there is nothing to do."""
+    with transaction.atomic():
+        generation = Generation.objects.select_for_update().filter(pk=generation_id).first()
+        if generation is None or generation.state not in (State.QUEUED, State.RUNNING):
+            return None
+        generation.state, generation.worker, generation.progress = State.RUNNING, worker, 0.0
+        generation.started_at, generation.error_message = timezone.now(), ""
+        generation.save(update_fields=["state", "worker", "progress", "started_at", "error_message"])
+    push(generation)
+    return generation
+
+
+_PIPELINES: dict[tuple[str, str], Any] = {}
+
+
+def pipeline_for(distilled: bool) -> Any:
+    """The worker's pipeline, loaded once per process and model (LoRAs are unloaded after each use)."""
+    from training.engine.presets import load_pipeline, pick_device_and_dtype
+    from training.runner import model_location
+
+    location = str(getattr(settings, "LTX_DISTILLED_MODEL_PATH", "")) if distilled else model_location()
+    device, _dtype = pick_device_and_dtype()
+    key = (location, str(device))
+    if key not in _PIPELINES:
+        _PIPELINES.clear()  # one model in memory at a time
+        _PIPELINES[key] = load_pipeline(location, device=str(device))
+    return _PIPELINES[key]
+
+
+def workdir(generation_id: int) -> Path:
+    return Path(settings.DATA_DIR) / "work" / "generations" / str(generation_id)
+
+
+def _local(field: FieldFile, folder: Path, name: str) -> Path:
+    from training.storage import download
+
+    return download(field, folder / f"{name}{Path(field.name or '').suffix.lower()}")
+
+
+def plain_error(error: BaseException) -> str:
+    from training.engine.export import AdapterError
+
+    if isinstance(error, SettingsError | masks.MaskError | MediaError | InferenceError):
+        return str(error)
+    if isinstance(error, AdapterError):
+        from studio.adapters import plain_reason
+
+        return plain_reason(error, "The adapter")
+    return (f"Something went wrong while generating ({type(error).__name__}: {error}). "
+            "Try again; if it keeps failing, an operator can look at the worker's log.")
+
+
+def run_generation(generation_id: int, worker: str) -> None:
+    """Make the video(s) of a generation and store them. Safe to call twice: finished ones are left alone."""
+    generation = claim(generation_id, worker)
+    if generation is None:
+        return
+    folder = workdir(generation.pk)
+    try:
+        _render(generation, folder)
+    except Exception as error:
+        log.exception("Generation %s failed", generation.pk)
+        _update(generation, state=State.FAILED, error_message=plain_error(error), finished_at=timezone.now())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _render(generation: Generation, folder: Path) -> None:
+    from studio.inference import generate
+    from training.engine.media import conform, write_mp4
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = generation.settings
+    spec = GenerationSpec(**{k: stored[k] for k in GenerationSpec.__dataclass_fields__ if k in stored})
+    if generation.adapter is None:
+        raise InferenceError("The adapter of this generation was deleted.")
+    d = spec.reference_downscale_factor
+    reference = conform(_local(generation.reference_file, folder, "reference"), spec.frame_rate,
+                        spec.width // d, spec.height // d, spec.num_frames)
+    mask_path = _local(generation.mask_file, folder, "mask") if generation.mask_file else None
+    mask = masks.build(stored, spec.num_frames, spec.height // d, spec.width // d, mask_path, spec.frame_rate)
+    adapter_path = _local(generation.adapter.file, folder, "adapter")
+    effect_path = _local(generation.effect_adapter.file, folder, "effect") if generation.effect_adapter else None
+
+    pipe = pipeline_for(spec.distilled)
+    last = [0.0]
+
+    def on_step(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - last[0] >= 0.5:
+            last[0] = now
+            _update(generation, progress=0.97 * done / total)
+
+    result = generate(pipe, spec, reference, adapter_path, mask=mask, effect_path=effect_path,
+                      with_baseline=bool(stored.get("compare")), on_step=on_step)
+    files = {
+        "output_file": write_mp4(result.output, folder / "output.mp4", spec.frame_rate),
+        "reference_preview_file": write_mp4(reference, folder / "reference_preview.mp4", spec.frame_rate),
+    }
+    if result.baseline is not None:
+        files["baseline_file"] = write_mp4(result.baseline, folder / "baseline.mp4", spec.frame_rate)
+    for field_name, path in files.items():
+        with path.open("rb") as handle:
+            getattr(generation, field_name).save(path.name, File(handle), save=False)
+    generation.settings = {**stored, "seconds": round(result.seconds, 2)}
+    generation.state, generation.progress, generation.finished_at = State.SUCCEEDED, 1.0, timezone.now()
+    generation.save()
+    push(generation)

@@ -1,0 +1,41 @@
+"""Upload an adapter (an IC-LoRA or a style/effect LoRA) after checking it fits the Studio's model."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from config.requests import AuthedRequest
+from studio.adapters import UploadRejected, upload_adapter
+from studio.models import Adapter
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def adapter_upload(request: AuthedRequest) -> HttpResponse:
+    values = {"name": "", "kind": Adapter.Kind.ICLORA.value}
+    error = ""
+    if request.method == "POST":
+        values = {"name": request.POST.get("name", ""), "kind": request.POST.get("kind", "iclora")}
+        upload = request.FILES.get("file")
+        if values["kind"] not in Adapter.Kind.values:
+            error = "Say what kind of LoRA this is."
+        elif upload is None:
+            error = "Choose a .safetensors file to upload."
+        else:
+            try:
+                adapter = upload_adapter(request.user, upload, values["name"], values["kind"])
+            except UploadRejected as rejected:
+                error = str(rejected)
+            else:
+                messages.success(request, f"“{adapter.name}” is checked and ready to try.")
+                if adapter.kind == Adapter.Kind.EFFECT:
+                    return redirect("studio")
+                return redirect(reverse("studio") + f"?adapter={adapter.pk}")
+    return render(request, "studio/studio/adapter_upload.html", {"values": values, "error": error,
+                                                                  "kinds": Adapter.Kind.choices},
+                  status=400 if error else 200)

@@ -1,0 +1,234 @@
+"""The Studio: try an adapter on a reference video, watch it generate, compare, reuse settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from config.requests import AuthedRequest
+from studio import masks
+from studio.adapters import adapter_for_checkpoint
+from studio.generation import (
+    GenerationRefused,
+    create_generation,
+    defaults_for,
+    fast_preview_available,
+    prompt_with_trigger,
+)
+from studio.models import Adapter, Generation
+from training.models import Checkpoint
+from wizard.models import ClipPair
+
+MEDIA_FIELDS = {"reference": "reference_preview_file", "output": "output_file", "baseline": "baseline_file"}
+
+
+def _get_adapter_for_user(request: AuthedRequest, adapter_id: Any) -> Adapter:
+    adapters = Adapter.objects.all() if request.user.is_staff else Adapter.objects.filter(owner=request.user)
+    try:
+        return get_object_or_404(adapters, pk=int(adapter_id))
+    except (TypeError, ValueError):
+        raise Http404("No such adapter") from None
+
+
+def _get_checkpoint_for_user(request: AuthedRequest, checkpoint_id: Any) -> Checkpoint:
+    checkpoints = Checkpoint.objects.select_related("run").exclude(adapter_file="")
+    if not request.user.is_staff:
+        checkpoints = checkpoints.filter(run__owner=request.user)
+    try:
+        return get_object_or_404(checkpoints, pk=int(checkpoint_id))
+    except (TypeError, ValueError):
+        raise Http404("No such checkpoint") from None
+
+
+def _get_generation_for_user(request: AuthedRequest, generation_id: int) -> Generation:
+    generations = Generation.objects.select_related("adapter", "effect_adapter")
+    if not request.user.is_staff:
+        generations = generations.filter(owner=request.user)
+    return get_object_or_404(generations, pk=generation_id)
+
+
+def _get_pair_for_user(request: AuthedRequest, pair_id: Any) -> ClipPair:
+    pairs = ClipPair.objects.select_related("dataset").exclude(reference_file="")
+    if not request.user.is_staff:
+        pairs = pairs.filter(dataset__owner=request.user)
+    try:
+        return get_object_or_404(pairs, pk=int(pair_id))
+    except (TypeError, ValueError):
+        raise Http404("No such clip") from None
+
+
+def _choice_adapter(request: AuthedRequest, choice: str) -> Adapter | None:
+    """`adapter-ID` or `checkpoint-ID` (a checkpoint becomes an Adapter on first use)."""
+    kind, _, pk = (choice or "").partition("-")
+    if kind == "adapter":
+        return _get_adapter_for_user(request, pk)
+    if kind == "checkpoint":
+        return adapter_for_checkpoint(_get_checkpoint_for_user(request, pk))
+    return None
+
+
+def _adapter_choices(request: AuthedRequest) -> list[dict[str, Any]]:
+    """Every IC-LoRA the creator can try: their adapters, then checkpoints that are not adapters yet."""
+    owner = request.user
+    choices = [
+        {"value": f"adapter-{a.pk}", "label": a.name, "detail": _adapter_detail(a), "trigger": a.trigger_phrase}
+        for a in Adapter.objects.filter(owner=owner, kind=Adapter.Kind.ICLORA).order_by("-created_at")[:200]
+    ]
+    checkpoints = (Checkpoint.objects.filter(run__owner=owner, adapter__isnull=True).exclude(adapter_file="")
+                   .select_related("run").order_by("-created_at")[:200])
+    for c in checkpoints:
+        trigger = (c.run.config.get("data") or {}).get("trigger", "") if isinstance(c.run.config, dict) else ""
+        choices.append({"value": f"checkpoint-{c.pk}", "label": f"{c.run.name} · step {c.step}",
+                        "detail": "checkpoint", "trigger": trigger})
+    return choices
+
+
+def _adapter_detail(adapter: Adapter) -> str:
+    parts = [adapter.get_source_display().lower()]
+    if adapter.rank:
+        parts.append(f"rank {adapter.rank}")
+    if adapter.reference_downscale_factor > 1:
+        parts.append(f"reference at 1/{adapter.reference_downscale_factor} size")
+    return " · ".join(parts)
+
+
+def _initial_values(request: AuthedRequest) -> dict[str, Any]:
+    """Form values for a fresh page: preselected adapter, or a generation's settings to reuse."""
+    values: dict[str, Any] = {"adapter_choice": "", "mask_preset": "whole", "mask_fade_frames": 8,
+                              "mask_left": 25, "mask_top": 25, "mask_right": 75, "mask_bottom": 75,
+                              "adapter_scale": 1.0, "attention_strength": 1.0, "effect_scale": 0.8, "compare": True,
+                              "negative_prompt": "blurry, distorted, flickering, low quality"}
+    adapter: Adapter | None = None
+    if request.GET.get("reuse"):
+        reuse = request.GET["reuse"]
+        generation = _get_generation_for_user(request, int(reuse) if reuse.isdigit() else 0)
+        if generation.adapter is not None and generation.adapter.owner_id == request.user.pk:
+            adapter = generation.adapter
+            values["adapter_choice"] = f"adapter-{adapter.pk}"
+        values.update(_defaults_values(adapter))
+        s = generation.settings
+        values.update({k: s[k] for k in ("seed", "num_frames", "height", "width", "frame_rate", "guidance_scale",
+                                          "num_inference_steps", "adapter_scale", "attention_strength",
+                                          "mask_preset", "mask_fade_frames", "mask_invert") if k in s})
+        for edge in ("left", "top", "right", "bottom"):
+            if f"mask_{edge}" in s:
+                values[f"mask_{edge}"] = round(100 * float(s[f"mask_{edge}"]))
+        values.update({"prompt": generation.prompt, "negative_prompt": generation.negative_prompt,
+                       "compare": bool(s.get("compare")), "reused": generation})
+        if generation.effect_adapter_id:
+            values["effect_choice"] = str(generation.effect_adapter_id)
+            values["effect_scale"] = s.get("effect_scale", 0.8)
+        return values
+    if request.GET.get("adapter"):
+        adapter = _get_adapter_for_user(request, request.GET["adapter"])
+        values["adapter_choice"] = f"adapter-{adapter.pk}"
+    elif request.GET.get("checkpoint"):
+        checkpoint = _get_checkpoint_for_user(request, request.GET["checkpoint"])
+        existing = Adapter.objects.filter(checkpoint=checkpoint).first()
+        if existing is not None and existing.owner_id == request.user.pk:
+            adapter = existing
+            values["adapter_choice"] = f"adapter-{existing.pk}"
+        else:
+            values["adapter_choice"] = f"checkpoint-{checkpoint.pk}"
+            trigger = (checkpoint.run.config.get("data") or {}).get("trigger", "")
+            values["prompt"] = f"{trigger} ".lstrip() if trigger else ""
+    values.update(_defaults_values(adapter))
+    if adapter is not None:
+        values["prompt"] = prompt_with_trigger(adapter) + (" " if adapter.trigger_phrase else "")
+    return values
+
+
+def _defaults_values(adapter: Adapter | None) -> dict[str, Any]:
+    d = defaults_for(adapter)
+    return {"num_frames": d.num_frames, "width": d.width, "height": d.height, "frame_rate": f"{d.frame_rate:g}",
+            "num_inference_steps": d.steps, "guidance_scale": f"{d.guidance:g}"}
+
+
+def _page_context(request: AuthedRequest, values: dict[str, Any], errors: dict[str, str] | None = None
+                  ) -> dict[str, Any]:
+    pairs = (ClipPair.objects.filter(dataset__owner=request.user).exclude(reference_file="")
+             .select_related("dataset").order_by("dataset__name", "position", "name")[:300])
+    effects = Adapter.objects.filter(owner=request.user, kind=Adapter.Kind.EFFECT).order_by("-created_at")[:100]
+    return {
+        "values": values, "errors": errors or {}, "adapter_choices": _adapter_choices(request), "pairs": pairs,
+        "effects": effects, "mask_presets": masks.PRESETS, "fast_preview": fast_preview_available(),
+        "recent": Generation.objects.filter(owner=request.user).select_related("adapter")[:4],
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def studio(request: AuthedRequest) -> HttpResponse:
+    if request.method == "GET":
+        return render(request, "studio/studio/studio.html", _page_context(request, _initial_values(request)))
+
+    values: dict[str, Any] = {key: request.POST.get(key, "") for key in request.POST}
+    values["compare"] = "compare" in request.POST
+    values["mask_invert"] = "mask_invert" in request.POST
+    values["fast_preview"] = "fast_preview" in request.POST
+    errors: dict[str, str] = {}
+    adapter = _choice_adapter(request, values.get("adapter_choice", ""))
+    if adapter is None:
+        errors["adapter"] = "Choose the adapter to try."
+    effect = _get_adapter_for_user(request, values["effect_choice"]) if values.get("effect_choice") else None
+    reference: Any = request.FILES.get("reference_upload")
+    if reference is None and values.get("reference_pair"):
+        reference = _get_pair_for_user(request, values["reference_pair"]).reference_file
+    if adapter is not None:
+        values["adapter_choice"] = f"adapter-{adapter.pk}"
+        try:
+            generation = create_generation(request.user, adapter, values, reference,
+                                           request.FILES.get("mask_upload"), effect)
+        except GenerationRefused as refused:
+            errors.update(refused.errors)
+        else:
+            return redirect("studio_generation", generation.pk)
+    return render(request, "studio/studio/studio.html", _page_context(request, values, errors), status=400)
+
+
+def _detail_context(generation: Generation) -> dict[str, Any]:
+    return {"generation": generation, "s": generation.settings}
+
+
+@login_required
+@require_GET
+def generation_detail(request: AuthedRequest, generation_id: int) -> HttpResponse:
+    generation = _get_generation_for_user(request, generation_id)
+    return render(request, "studio/studio/generation.html", _detail_context(generation))
+
+
+@login_required
+@require_GET
+def generation_status(request: AuthedRequest, generation_id: int) -> HttpResponse:
+    """The status-and-results part of the generation page, rebuilt from the database (htmx polls it)."""
+    generation = _get_generation_for_user(request, generation_id)
+    return render(request, "studio/studio/generation.html#result", _detail_context(generation))
+
+
+@login_required
+@require_GET
+def generation_media(request: AuthedRequest, generation_id: int, kind: str) -> FileResponse:
+    generation = _get_generation_for_user(request, generation_id)
+    field = getattr(generation, MEDIA_FIELDS.get(kind, ""), None)
+    if not field:
+        raise Http404("Not made (yet)")
+    name = f"generation-{generation.pk}-{kind}.mp4"
+    return FileResponse(field.open("rb"), content_type="video/mp4", as_attachment="download" in request.GET,
+                        filename=name)
+
+
+def _gallery_queryset(request: AuthedRequest) -> QuerySet[Generation]:
+    return Generation.objects.filter(owner=request.user).select_related("adapter", "effect_adapter")
+
+
+@login_required
+@require_GET
+def gallery(request: AuthedRequest) -> HttpResponse:
+    page = Paginator(_gallery_queryset(request), 24).get_page(request.GET.get("page"))
+    return render(request, "studio/studio/gallery.html", {"page": page})

@@ -1,0 +1,238 @@
+"""Generations: checked and snapped when asked for, queued on the gpu queue, made by the real worker."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from safetensors.torch import save
+
+from studio.generation import GenerationRefused, create_generation, run_generation
+from studio.models import Adapter, Generation
+from tests.factories import make_ready_dataset, make_run, sent_tasks
+from training.engine.media import probe
+from training.engine.synthetic import make_clip
+from training.models import Checkpoint
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def wait_for(predicate, timeout: float = 150, interval: float = 0.3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"gave up after {timeout} s")
+
+
+def random_adapter(owner, seed=0, trigger="RESTORE", **extra) -> Adapter:
+    from studio.adapters import base_transformer_skeleton
+
+    g = torch.Generator().manual_seed(seed)
+    tensors = {}
+    for i, block in enumerate(base_transformer_skeleton().transformer_blocks):
+        for name in ("attn1.to_q", "attn1.to_v", "ff.net.2"):
+            layer = block.get_submodule(name)
+            key = f"diffusion_model.transformer_blocks.{i}.{name}"
+            tensors[f"{key}.lora_A.weight"] = (torch.randn(4, layer.in_features, generator=g) * 0.2).bfloat16()
+            tensors[f"{key}.lora_B.weight"] = (torch.randn(layer.out_features, 4, generator=g) * 0.2).bfloat16()
+    adapter = Adapter(owner=owner, name=extra.pop("name", "Random"), source="uploaded", trigger_phrase=trigger,
+                      rank=4, **extra)
+    adapter.file.save("random.safetensors", ContentFile(save(tensors, metadata={"trigger": trigger})), save=False)
+    adapter.save()
+    return adapter
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return make_clip(tmp_path / "ref.mp4", seed=3, width=160, height=128, seconds=1.0)  # 24 frames at 24 fps
+
+
+def trained_adapter(owner, dataset, folder) -> Adapter:
+    """Train a tiny IC-LoRA in-process with the engine on the dataset's pairs; store it as a trained Adapter."""
+    from django.conf import settings
+    from django.core.files import File
+    from django.core.management import call_command
+
+    from training.engine.config import TrainConfig
+    from training.engine.export import read_adapter
+    from training.engine.train import train
+
+    call_command("ensure_tiny_model")
+    rows = ["caption,video,reference_video"]
+    for pair in dataset.pairs.order_by("position"):
+        rows.append(f"{pair.caption},{pair.target_file.path},{pair.reference_file.path}")
+    manifest = folder / "manifest.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+    cfg = TrainConfig.model_validate({
+        "model": str(settings.TINY_MODEL_DIR), "output_dir": str(folder / "train"), "device": "cpu",
+        "bucket": {"width": 128, "height": 96, "frames": 9, "fps": 24},
+        "data": {"manifest": str(manifest), "max_sequence_length": 32, "trigger": "RESTORE"},
+        "lora": {"rank": 4}, "optim": {"steps": 20, "learning_rate": 1e-3}, "checkpoint": {"every": 1000},
+        "validation": {"every": 0}, "gradient_checkpointing": False,
+    })
+    result = train(cfg)
+    assert result.adapter_path is not None
+    info = read_adapter(result.adapter_path)
+    adapter = Adapter(owner=owner, name="Restore e2e", source="trained", rank=info.rank, metadata=info.metadata,
+                      trigger_phrase=info.trigger, reference_downscale_factor=info.reference_downscale_factor)
+    with result.adapter_path.open("rb") as handle:
+        adapter.file.save("restore.safetensors", File(handle), save=False)
+    adapter.save()
+    return adapter
+
+
+def upload_of(path) -> SimpleUploadedFile:
+    return SimpleUploadedFile(path.name, path.read_bytes(), content_type="video/mp4")
+
+
+def form(**overrides):
+    data = {"prompt": "RESTORE a clean sunny street", "num_frames": "9", "width": "128", "height": "96",
+            "num_inference_steps": "2", "seed": "5", "attention_strength": "1", "adapter_scale": "1",
+            "mask_preset": "whole", "frame_rate": "24"}
+    data.update(overrides)
+    return data
+
+
+def test_frames_and_size_are_snapped_with_notes_and_the_generation_is_queued_for_the_gpu(
+    creator, clip, django_capture_on_commit_callbacks
+):
+    adapter = random_adapter(creator)
+    with django_capture_on_commit_callbacks() as callbacks:
+        generation = create_generation(creator, adapter, form(num_frames="40", width="130", height="100"),
+                                       upload_of(clip))
+    s = generation.settings
+    assert (s["num_frames"], s["width"], s["height"]) == (17, 128, 96)  # 24 frames in the clip: 41 → 17
+    assert any("40 → 17" in note and "only 24 frames" in note for note in s["notes"])
+    assert any("130 → 128" in note for note in s["notes"]) and any("100 → 96" in note for note in s["notes"])
+    assert generation.state == Generation.State.QUEUED and generation.reference_file.size > 0
+    assert sent_tasks(callbacks) == [("studio.tasks.generate", (generation.pk,))]
+    from django.conf import settings
+
+    assert settings.CELERY_TASK_ROUTES["studio.tasks.generate"] == {"queue": "gpu"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"num_frames": "0"}, "num_frames", "at least 1"),
+        ({"num_frames": "many"}, "num_frames", "whole number"),
+        ({"width": "-64"}, "width", "positive number of pixels"),
+        ({"height": "5000"}, "height", "at most 2048"),
+        ({"prompt": "  "}, "prompt", "Write a prompt"),
+        ({"attention_strength": "1.7"}, "attention_strength", "between 0 and 1"),
+        ({"num_inference_steps": "500"}, "num_inference_steps", "between 1 and 100"),
+        ({"seed": "-3"}, "seed", "between 0 and"),
+        ({"mask_preset": "region", "mask_left": "80", "mask_right": "20"}, "mask_region", "empty"),
+        ({"mask_preset": "upload"}, "mask", "Choose a mask image or video"),
+    ],
+)
+def test_impossible_settings_are_refused_with_a_message_and_nothing_is_queued(creator, clip, overrides, field,
+                                                                              message):
+    adapter = random_adapter(creator)
+    with pytest.raises(GenerationRefused) as refused:
+        create_generation(creator, adapter, form(**overrides), upload_of(clip))
+    assert message in refused.value.errors[field]
+    assert Generation.objects.count() == 0
+
+
+def test_a_file_that_is_not_a_video_is_refused_as_a_reference(creator, tmp_path):
+    adapter = random_adapter(creator)
+    bad = SimpleUploadedFile("ref.mp4", b"definitely not a video", content_type="video/mp4")
+    with pytest.raises(GenerationRefused) as refused:
+        create_generation(creator, adapter, form(), bad)
+    assert "cannot be read" in refused.value.errors["reference"]
+
+
+def test_the_studio_page_shows_what_is_wrong_and_keeps_what_was_typed(client, creator, clip):
+    adapter = random_adapter(creator)
+    client.force_login(creator)
+    response = client.post(reverse("studio"), {**form(num_frames="0", prompt="RESTORE my words"),
+                                               "adapter_choice": f"adapter-{adapter.pk}",
+                                               "reference_upload": upload_of(clip)})
+    page = response.content.decode()
+    assert response.status_code == 400 and "The number of frames must be at least 1." in page
+    assert "RESTORE my words</textarea>" in page and Generation.objects.count() == 0
+
+
+def test_another_creators_adapters_checkpoints_clips_and_generations_are_not_found(client, creator, other_creator,
+                                                                                    clip, tmp_path):
+    adapter = random_adapter(creator)
+    generation = create_generation(creator, adapter, form(), upload_of(clip))
+    run = make_run(creator)
+    checkpoint = Checkpoint.objects.create(run=run, step=5, adapter_file=adapter.file.name)
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=1)
+    pair = dataset.pairs.get()
+    client.force_login(other_creator)
+    for url in (
+        reverse("studio_generation", args=[generation.pk]),
+        reverse("studio_generation_status", args=[generation.pk]),
+        reverse("studio_media", args=[generation.pk, "reference"]),
+        reverse("studio") + f"?reuse={generation.pk}",
+        reverse("studio") + f"?adapter={adapter.pk}",
+        reverse("studio") + f"?checkpoint={checkpoint.pk}",
+    ):
+        assert client.get(url).status_code == 404, url
+    for choice in (f"adapter-{adapter.pk}", f"checkpoint-{checkpoint.pk}"):
+        response = client.post(reverse("studio"), {**form(), "adapter_choice": choice,
+                                                   "reference_upload": upload_of(clip)})
+        assert response.status_code == 404
+    mine = random_adapter(other_creator, name="Otto's")
+    response = client.post(reverse("studio"), {**form(), "adapter_choice": f"adapter-{mine.pk}",
+                                               "reference_pair": str(pair.pk)})
+    assert response.status_code == 404
+    response = client.post(reverse("studio"), {**form(), "adapter_choice": f"adapter-{mine.pk}",
+                                               "effect_choice": str(adapter.pk), "reference_upload": upload_of(clip)})
+    assert response.status_code == 404
+    page = client.get(reverse("studio")).content.decode()
+    assert adapter.name not in page and pair.name not in page and "Otto&#x27;s" in page
+    assert f"/studio/generations/{generation.pk}/" not in client.get(reverse("studio_gallery")).content.decode()
+    assert Generation.objects.filter(owner=other_creator).count() == 0
+
+
+def test_a_generation_runs_once_and_a_second_delivery_leaves_it_alone(creator, clip):
+    adapter = random_adapter(creator)
+    generation = create_generation(creator, adapter, form(mask_preset="fade_in", mask_fade_frames="4"),
+                                   upload_of(clip))
+    run_generation(generation.pk, "here")
+    generation.refresh_from_db()
+    assert generation.state == Generation.State.SUCCEEDED, generation.error_message
+    assert generation.progress == 1.0 and generation.output_file and generation.reference_preview_file
+    assert not generation.baseline_file  # comparison not asked for
+    finished, output = generation.finished_at, generation.output_file.name
+    run_generation(generation.pk, "elsewhere")
+    generation.refresh_from_db()
+    assert (generation.finished_at, generation.output_file.name, generation.worker) == (finished, output, "here")
+
+
+def test_a_trained_adapter_generates_through_the_real_worker_and_differs_from_the_no_adapter_baseline(
+    transactional_db, celery_worker, creator, tmp_path
+):
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=3)
+    adapter = trained_adapter(creator, dataset, tmp_path)
+
+    pair = dataset.pairs.order_by("position").first()
+    generation = create_generation(creator, adapter, form(compare="on", prompt="RESTORE a restored scene"),
+                                   pair.reference_file)
+    done = wait_for(lambda: Generation.objects.filter(pk=generation.pk, state__in=("succeeded", "failed")).first())
+    assert done.state == "succeeded", (done.error_message, celery_worker.log_tail())
+    assert done.worker == celery_worker.hostname and done.progress == 1.0
+
+    from training.engine.media import conform
+
+    paths = {}
+    for kind in ("output_file", "baseline_file", "reference_preview_file"):
+        field = getattr(done, kind)
+        paths[kind] = field.path
+        info = probe(field.path)
+        assert (info.frames, info.width, info.height, info.fps) == (9, 128, 96, 24.0), kind
+    output = conform(paths["output_file"], 24, 128, 96, 9).astype(np.float32)
+    baseline = conform(paths["baseline_file"], 24, 128, 96, 9).astype(np.float32)
+    assert np.abs(output - baseline).mean() > 1.0  # same seed; only the adapter differs
