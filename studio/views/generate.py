@@ -63,6 +63,13 @@ def _get_pair_for_user(request: AuthedRequest, pair_id: Any) -> ClipPair:
         raise Http404("No such clip") from None
 
 
+def _int_or_404(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404("Not found") from None
+
+
 def _choice_adapter(request: AuthedRequest, choice: str) -> Adapter | None:
     """`adapter-ID` or `checkpoint-ID` (a checkpoint becomes an Adapter on first use)."""
     kind, _, pk = (choice or "").partition("-")
@@ -129,15 +136,9 @@ def _initial_values(request: AuthedRequest) -> dict[str, Any]:
         adapter = _get_adapter_for_user(request, request.GET["adapter"])
         values["adapter_choice"] = f"adapter-{adapter.pk}"
     elif request.GET.get("checkpoint"):
-        checkpoint = _get_checkpoint_for_user(request, request.GET["checkpoint"])
-        existing = Adapter.objects.filter(checkpoint=checkpoint).first()
-        if existing is not None and existing.owner_id == request.user.pk:
-            adapter = existing
-            values["adapter_choice"] = f"adapter-{existing.pk}"
-        else:
-            values["adapter_choice"] = f"checkpoint-{checkpoint.pk}"
-            trigger = (checkpoint.run.config.get("data") or {}).get("trigger", "")
-            values["prompt"] = f"{trigger} ".lstrip() if trigger else ""
+        # "Try in Studio" on a checkpoint: it becomes an adapter now, so its metadata (trigger, size) is known.
+        adapter = adapter_for_checkpoint(_get_checkpoint_for_user(request, request.GET["checkpoint"]))
+        values["adapter_choice"] = f"adapter-{adapter.pk}"
     values.update(_defaults_values(adapter))
     if adapter is not None:
         values["prompt"] = prompt_with_trigger(adapter) + (" " if adapter.trigger_phrase else "")
@@ -180,6 +181,8 @@ def studio(request: AuthedRequest) -> HttpResponse:
     reference: Any = request.FILES.get("reference_upload")
     if reference is None and values.get("reference_pair"):
         reference = _get_pair_for_user(request, values["reference_pair"]).reference_file
+    if reference is None and values.get("reuse_reference"):
+        reference = _get_generation_for_user(request, _int_or_404(values["reuse_reference"])).reference_file
     if adapter is not None:
         values["adapter_choice"] = f"adapter-{adapter.pk}"
         try:

@@ -1,0 +1,108 @@
+"""A creator goes from "Try in Studio" on a finished run to a playable side-by-side result, in Chromium."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from django.core.files.base import ContentFile
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+from safetensors.torch import save
+
+from tests.factories import PASSWORD, make_run
+from training.engine.synthetic import make_clip
+from training.models import Checkpoint
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
+
+
+def _sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(base + "/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(base + "/dashboard/")
+
+
+def _adapter_bytes() -> bytes:
+    from studio.adapters import base_transformer_skeleton
+
+    g = torch.Generator().manual_seed(0)
+    tensors = {}
+    for i, block in enumerate(base_transformer_skeleton().transformer_blocks):
+        for name in ("attn1.to_q", "attn1.to_v", "ff.net.2"):
+            layer = block.get_submodule(name)
+            key = f"diffusion_model.transformer_blocks.{i}.{name}"
+            tensors[f"{key}.lora_A.weight"] = (torch.randn(4, layer.in_features, generator=g) * 0.2).bfloat16()
+            tensors[f"{key}.lora_B.weight"] = (torch.randn(layer.out_features, 4, generator=g) * 0.2).bfloat16()
+    metadata = {"reference_downscale_factor": "1", "trigger": "RESTORE", "rank": "4", "base_model": "tiny",
+                "bucket": "128x96x9@24"}
+    return save(tensors, metadata=metadata)
+
+
+def _finished_run(owner):
+    run = make_run(owner, name="Street restore", state="succeeded", step=500, total_steps=500,
+                   finished_at=timezone.now(), state_reason="Your adapter is ready.")
+    checkpoint = Checkpoint(run=run, step=500, size_bytes=1000)
+    checkpoint.adapter_file.save("export.safetensors", ContentFile(_adapter_bytes()), save=False)
+    checkpoint.save()
+    return run, checkpoint
+
+
+def _video_plays(page: Page, selector: str) -> None:
+    page.wait_for_function(
+        "s => { const v = document.querySelector(s); return v && v.readyState >= 2 && v.videoWidth > 0; }",
+        arg=selector, timeout=30_000)
+
+
+def test_a_creator_tries_a_checkpoint_from_the_finished_run_and_plays_the_result_beside_the_baseline(
+    page: Page, live_asgi_url: str, celery_worker, creator, tmp_path, screenshots_dir
+):
+    run, _checkpoint = _finished_run(creator)
+    reference = make_clip(tmp_path / "street_degraded.mp4", seed=2, width=160, height=128, degrade=True)
+    _sign_in(page, live_asgi_url, creator.username)
+    page.goto(f"{live_asgi_url}/runs/{run.pk}/")
+    page.get_by_role("link", name="Try step 500 in Studio").click()
+
+    expect(page.get_by_role("heading", name="Try an adapter")).to_be_visible()
+    expect(page.get_by_label("IC-LoRA to try").locator("option:checked")).to_have_text(
+        "Street restore · step 500 (trained here · rank 4)")
+    expect(page.get_by_label("Describe the video you want")).to_have_value("RESTORE ")  # trigger prepended
+    page.get_by_label("Upload a video").set_input_files(reference)
+    page.get_by_label("Describe the video you want").fill("RESTORE a sharp sunny street, cars passing by")
+    page.get_by_label("Frames", exact=True).fill("10")  # snapped to 9, with a note
+    page.get_by_label("Steps", exact=True).fill("4")
+    page.get_by_label("Seed", exact=True).fill("11")
+    page.locator("#attention_strength").fill("0.8")
+    expect(page.locator("#strength-out")).to_have_text("0.8")
+    page.get_by_label("Fade in over the first frames").check()
+    expect(page.get_by_label("Fade in over the first", exact=True)).to_be_visible()
+    page.get_by_label("Fade in over the first", exact=True).fill("4")
+    expect(page.get_by_label("Also make the same video without the adapter (same seed), to compare")).to_be_checked()
+    page.screenshot(path=screenshots_dir / "studio-form.png", full_page=True)
+    page.get_by_role("button", name="Generate").click()
+
+    expect(page.locator("#generation-state")).to_have_text("Done", timeout=120_000)
+    expect(page.get_by_text("Frames: 10 → 9")).to_be_visible()
+    for label in ("Reference video", "Result with the adapter", "Result without the adapter"):
+        expect(page.get_by_label(label)).to_be_visible()
+    for kind in ("reference", "output", "baseline"):
+        _video_plays(page, f'#compare video[src$="/{kind}.mp4"]')
+    page.get_by_role("button", name="Play together").click()
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()
+    assert page.evaluate("Array.from(document.querySelectorAll('#compare video')).every(v => !v.paused)")
+    page.screenshot(path=screenshots_dir / "studio-result.png", full_page=True)
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download result (mp4)").click()
+    assert download.value.suggested_filename.endswith("-output.mp4")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=screenshots_dir / "studio-result-phone.png", full_page=True)
+    page.get_by_role("link", name="Reuse these settings").click()
+    expect(page.get_by_label("Seed", exact=True)).to_have_value("11")
+    expect(page.get_by_label("Fade in over the first frames")).to_be_checked()
+    expect(page.get_by_label("Use the same reference as before (street_degraded.mp4)")).to_be_checked()
+    page.screenshot(path=screenshots_dir / "studio-form-phone.png", full_page=True)
+    page.get_by_role("button", name="Generate").click()  # the same reference, no upload needed
+    expect(page.locator("#generation-state")).to_have_text("Done", timeout=120_000)
