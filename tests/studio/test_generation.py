@@ -236,3 +236,41 @@ def test_a_trained_adapter_generates_through_the_real_worker_and_differs_from_th
     output = conform(paths["output_file"], 24, 128, 96, 9).astype(np.float32)
     baseline = conform(paths["baseline_file"], 24, 128, 96, 9).astype(np.float32)
     assert np.abs(output - baseline).mean() > 1.0  # same seed; only the adapter differs
+
+
+def _session_headers(user) -> list[tuple[bytes, bytes]]:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return [(b"origin", b"http://127.0.0.1"), (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+
+
+def test_the_owner_watches_a_generation_over_the_websocket_and_others_are_turned_away(
+    transactional_db, creator, other_creator, clip
+):
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+    from studio.generation import claim
+
+    generation = create_generation(creator, random_adapter(creator), form(), upload_of(clip))
+
+    async def watch(headers) -> list[dict] | None:
+        from channels.db import database_sync_to_async
+
+        communicator = WebsocketCommunicator(application, f"/ws/generations/{generation.pk}/", headers=headers)
+        connected, _ = await communicator.connect(timeout=10)
+        if not connected:
+            return None
+        received = [await communicator.receive_json_from(timeout=10)]
+        await database_sync_to_async(claim)(generation.pk, "w1")
+        received.append(await communicator.receive_json_from(timeout=10))
+        await communicator.disconnect()
+        return received
+
+    assert async_to_sync(watch)(_session_headers(other_creator)) is None
+    messages = async_to_sync(watch)(_session_headers(creator))
+    assert messages == [{"id": generation.pk, "state": "queued", "progress": 0.0},
+                        {"id": generation.pk, "state": "running", "progress": 0.0}]
