@@ -193,6 +193,8 @@ MODEL_PRESET = env_choice("MODEL_PRESET", "tiny", ("tiny", "ltx-2.3"))
 TINY_MODEL_DIR = env_path("TINY_MODEL_DIR", DATA_DIR / "models" / "tiny")
 LTX_MODEL_PATH = env_optional_str("LTX_MODEL_PATH")
 LTX_TEXT_ENCODER_PATH = env_optional_str("LTX_TEXT_ENCODER_PATH")
+# The distilled checkpoint gives the Studio fast previews (few fixed steps, no guidance) when configured.
+LTX_DISTILLED_MODEL_PATH = env_optional_str("LTX_DISTILLED_MODEL_PATH")
 
 # --- Email: printed to the console unless an SMTP server is configured.
 EMAIL_HOST = env_optional_str("EMAIL_HOST")

@@ -69,7 +69,7 @@ def is_tiny() -> bool:
 
 def fast_preview_available() -> bool:
     """Whether the operator configured the distilled checkpoint (few fixed steps, no guidance)."""
-    return bool(getattr(settings, "LTX_DISTILLED_MODEL_PATH", None)) and not is_tiny()
+    return bool(settings.LTX_DISTILLED_MODEL_PATH) and not is_tiny()
 
 
 def defaults_for(adapter: Adapter | None) -> Defaults:
@@ -316,7 +316,7 @@ def pipeline_for(distilled: bool) -> Any:
     from training.engine.presets import load_pipeline, pick_device_and_dtype
     from training.runner import model_location
 
-    location = str(getattr(settings, "LTX_DISTILLED_MODEL_PATH", "")) if distilled else model_location()
+    location = str(settings.LTX_DISTILLED_MODEL_PATH or "") if distilled else model_location()
     device, _dtype = pick_device_and_dtype()
     key = (location, str(device))
     if key not in _PIPELINES:
