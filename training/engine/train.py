@@ -304,11 +304,16 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
 def setup_model(cfg: TrainConfig) -> tuple[Any, list[torch.nn.Parameter]]:
     """Load the pipeline, optionally quantize, attach the LoRA, turn on gradient checkpointing."""
     from .lora import add_lora, quantize_int8
-    from .presets import load_pipeline
+    from .presets import load_pipeline, pick_device_and_dtype
 
-    pipe = load_pipeline(cfg.model, device=None if cfg.device == "auto" else cfg.device)
+    device, dtype = pick_device_and_dtype(None if cfg.device == "auto" else cfg.device)
     if cfg.quantize == "int8":
+        # Quantize on the CPU so the full-precision weights never have to fit on a 24-32 GB card.
+        pipe = load_pipeline(cfg.model, device="cpu", dtype=dtype)
         quantize_int8(pipe.transformer)
+        pipe.to(device)
+    else:
+        pipe = load_pipeline(cfg.model, device=str(device), dtype=dtype)
     params = add_lora(pipe.transformer, cfg.lora.rank, cfg.lora.effective_alpha, cfg.lora.targets, cfg.lora.dropout)
     if cfg.gradient_checkpointing:
         pipe.transformer.enable_gradient_checkpointing()
