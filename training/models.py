@@ -129,7 +129,12 @@ class RunMetric(models.Model):
 class Checkpoint(models.Model):
     run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="checkpoints")
     step = models.PositiveIntegerField()
-    adapter_file = models.FileField(upload_to=_run_upload_to, max_length=500, help_text="Exported .safetensors.")
+    adapter_file = models.FileField(
+        upload_to=_run_upload_to, max_length=500, help_text="The adapter in ComfyUI form, as downloaded and tried."
+    )
+    training_file = models.FileField(
+        upload_to=_run_upload_to, max_length=500, blank=True, help_text="The adapter weights in training form."
+    )
     state_file = models.FileField(
         upload_to=_run_upload_to, max_length=500, blank=True, help_text="Optimizer/scheduler/RNG state for resume."
     )

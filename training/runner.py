@@ -21,7 +21,13 @@ from django.utils import timezone
 from training.models import TrainingRun
 from training.reporting import RunHeartbeat, RunReporter
 from training.runs import State, transition
-from training.storage import DatasetNotReady, materialize_dataset, restore_latest_checkpoint, run_workdir
+from training.storage import (
+    DatasetNotReady,
+    fetch_stored,
+    materialize_dataset,
+    restore_latest_checkpoint,
+    run_workdir,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +89,10 @@ def training_config(run: TrainingRun, workdir: Path, manifest: Path) -> Any:
     raw.setdefault("data", {})["manifest"] = str(manifest)
     raw.setdefault("export", {}).setdefault("recipe", run.recipe)
     raw["export"].setdefault("name", f"run-{run.pk}")
+    validation = raw.setdefault("validation", {})
+    validation["reference_videos"] = [
+        str(fetch_stored(name, workdir / "validation")) for name in validation.get("reference_videos", [])
+    ]
     return TrainConfig.model_validate(raw)
 
 

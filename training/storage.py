@@ -12,12 +12,19 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
 
 from training.models import Checkpoint, TrainingRun, ValidationSample
 from wizard.models import ClipPair
 
-CHECKPOINT_FILES = ("adapter.safetensors", "state.pt")
+# Checkpoint field ← file the engine writes in each checkpoint folder.
+CHECKPOINT_FILES = {
+    # ComfyUI form with metadata (training.engine.train.CHECKPOINT_EXPORT): what creators download and try.
+    "adapter_file": "export.safetensors",
+    "training_file": "adapter.safetensors",  # training form: what a resumed run loads
+    "state_file": "state.pt",
+}
 
 
 def run_workdir(run_id: int) -> Path:
@@ -28,6 +35,18 @@ def download(field: FieldFile, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists() or target.stat().st_size != field.size:
         with field.open("rb") as source, target.open("wb") as out:
+            shutil.copyfileobj(source, out, length=1024 * 1024)
+    return target
+
+
+def fetch_stored(name: str, folder: Path) -> Path:
+    """Copy the stored file `name` (a storage name, as the wizard saves them) into `folder`."""
+    if not default_storage.exists(name):
+        raise DatasetNotReady(f"The validation clip “{Path(name).name}” is no longer in storage.")
+    target = folder / Path(name).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        with default_storage.open(name, "rb") as source, target.open("wb") as out:
             shutil.copyfileobj(source, out, length=1024 * 1024)
     return target
 
@@ -75,13 +94,13 @@ def _check_ready(pair: ClipPair) -> None:
 def store_checkpoint(run_id: int, step: int, folder: Path) -> Checkpoint:
     run = TrainingRun.objects.get(pk=run_id)
     checkpoint, _ = Checkpoint.objects.get_or_create(run=run, step=step)
-    for field_name, file_name in zip(("adapter_file", "state_file"), CHECKPOINT_FILES, strict=True):
+    for field_name, file_name in CHECKPOINT_FILES.items():
         field: FieldFile = getattr(checkpoint, field_name)
         if field:
             field.delete(save=False)
         with (folder / file_name).open("rb") as handle:
             field.save(f"checkpoints/step_{step:06d}/{file_name}", File(handle), save=False)
-    checkpoint.size_bytes = sum((folder / name).stat().st_size for name in CHECKPOINT_FILES)
+    checkpoint.size_bytes = (folder / CHECKPOINT_FILES["adapter_file"]).stat().st_size
     checkpoint.save()
     _drop_old_checkpoints(run)
     return checkpoint
@@ -93,8 +112,8 @@ def _drop_old_checkpoints(run: TrainingRun) -> None:
     for old in run.checkpoints.order_by("-step")[keep:]:
         if old.continued_by.exists() or hasattr(old, "adapter"):
             continue
-        old.adapter_file.delete(save=False)
-        old.state_file.delete(save=False)
+        for field_name in CHECKPOINT_FILES:
+            getattr(old, field_name).delete(save=False)
         old.delete()
 
 
@@ -106,8 +125,8 @@ def restore_latest_checkpoint(run: TrainingRun, checkpoints_dir: Path) -> int | 
     folder = checkpoints_dir / f"step_{checkpoint.step:06d}"
     if not (folder / "state.pt").exists():
         scratch = checkpoints_dir / f".download_step_{checkpoint.step:06d}"
-        download(checkpoint.adapter_file, scratch / "adapter.safetensors")
-        download(checkpoint.state_file, scratch / "state.pt")
+        download(checkpoint.training_file, scratch / CHECKPOINT_FILES["training_file"])
+        download(checkpoint.state_file, scratch / CHECKPOINT_FILES["state_file"])
         shutil.rmtree(folder, ignore_errors=True)
         scratch.rename(folder)
     return checkpoint.step

@@ -165,3 +165,22 @@ def test_a_run_survives_a_redis_restart_and_keeps_its_whole_history(
     assert [s for s in run.events.filter(kind="state").values_list("payload__state", flat=True)] == [
         "queued", "preparing", "training", "finishing", "succeeded",
     ]
+
+
+def test_each_stored_checkpoint_is_a_comfyui_adapter_and_resumable(
+    transactional_db, celery_worker, creator, tmp_path
+):
+    from training.engine.export import read_adapter
+
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
+    run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=10, checkpoint_every=4))
+    launch_run(run)
+    wait_for(lambda: _run_in(run, *TrainingRun.FINAL_STATES))
+    assert run.state == State.SUCCEEDED, run.state_reason
+    assert sorted(run.checkpoints.values_list("step", flat=True)) == [8, 10]  # the final step is kept too
+    last = run.checkpoints.get(step=10)
+    local = tmp_path / "checkpoint.safetensors"
+    local.write_bytes(last.adapter_file.read())
+    info = read_adapter(local)
+    assert info.metadata["steps"] == "10" and info.rank == 4
+    assert last.training_file.size > 0 and last.state_file.size > 0

@@ -16,6 +16,15 @@ pytestmark = pytest.mark.django_db
 State = TrainingRun.State
 
 
+@pytest.fixture
+def built_tiny_model(settings, tmp_path):
+    """A tiny-model folder that counts as built, so the runner does not build one."""
+    settings.TINY_MODEL_DIR = tmp_path / "tiny"
+    settings.TINY_MODEL_DIR.mkdir()
+    (settings.TINY_MODEL_DIR / "model_index.json").write_text("{}")
+    return settings.TINY_MODEL_DIR
+
+
 def test_launch_queues_a_draft_once_the_transaction_commits(creator, django_capture_on_commit_callbacks):
     run = make_run(creator)
     with django_capture_on_commit_callbacks() as callbacks:
@@ -84,15 +93,12 @@ def test_the_watchdog_requeues_runs_whose_worker_stopped_beating(creator, django
     assert "resume from its last checkpoint" in TrainingRun.objects.get(pk=lost.pk).state_reason
 
 
-def test_the_config_combines_stored_settings_with_this_machines_paths(creator, tmp_path, settings):
-    settings.TINY_MODEL_DIR = tmp_path / "tiny"
-    (tmp_path / "tiny").mkdir()
-    (tmp_path / "tiny" / "model_index.json").write_text("{}")
+def test_the_config_combines_stored_settings_with_this_machines_paths(creator, tmp_path, settings, built_tiny_model):
     run = make_run(creator, config=tiny_run_config(steps=7), recipe="depth")
     cfg = training_config(run, tmp_path / "work", tmp_path / "manifest.csv")
     assert cfg.optim.steps == 7 and cfg.bucket.frames == 9
     assert cfg.output_dir == tmp_path / "work" / "output"
-    assert cfg.model == str(tmp_path / "tiny")
+    assert cfg.model == str(built_tiny_model)
     assert (cfg.export.recipe, cfg.export.name) == ("depth", f"run-{run.pk}")
 
 
@@ -113,3 +119,24 @@ def test_state_changes_are_recorded_as_events_in_order(creator, django_capture_o
     assert list(run.events.filter(kind=RunEvent.Kind.STATE).values_list("seq", "payload__state")) == [
         (1, "queued"), (2, "preparing"),
     ]
+
+
+def test_validation_clips_named_in_storage_are_fetched_for_the_trainer(creator, tmp_path, built_tiny_model):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    name = default_storage.save("users/1/datasets/1/walk_ref.mp4", ContentFile(b"video bytes"))
+    config = tiny_run_config(validation={"every": 0, "prompts": ["a walk"], "reference_videos": [name]})
+    run = make_run(creator, config=config)
+    cfg = training_config(run, tmp_path / "work", tmp_path / "manifest.csv")
+    [fetched] = cfg.validation.reference_videos
+    assert fetched == tmp_path / "work" / "validation" / "walk_ref.mp4"
+    assert fetched.read_bytes() == b"video bytes"
+
+
+def test_a_validation_clip_missing_from_storage_is_a_plain_error(creator, tmp_path, built_tiny_model):
+    from training.storage import DatasetNotReady
+
+    config = tiny_run_config(validation={"every": 0, "prompts": ["a"], "reference_videos": ["users/1/gone.mp4"]})
+    with pytest.raises(DatasetNotReady, match=r"“gone\.mp4” is no longer in storage"):
+        training_config(make_run(creator, config=config), tmp_path / "work", tmp_path / "manifest.csv")

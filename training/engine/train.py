@@ -31,6 +31,9 @@ from .dataset import CachedPair, load_cache, prepare, read_manifest
 # The training step
 
 
+CHECKPOINT_EXPORT = "export.safetensors"  # the adapter of a checkpoint, as a creator downloads it
+
+
 def sigma_shift(num_tokens: int) -> float:
     """Logit-normal mean: 0.95 at 1024 target tokens rising linearly to 2.05 at 4096 (ltx-trainer's line,
     not clamped), so longer/larger clips train at higher noise where their global structure is decided."""
@@ -380,6 +383,14 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
         torch.cuda.reset_peak_memory_stats(device)
     train_time, timed_steps = 0.0, 0
 
+    def checkpoint(step: int) -> None:
+        """Save a resumable checkpoint, plus the adapter in ComfyUI form beside it for downloads and trials."""
+        path = save_checkpoint(ckpt_dir, step, pipe.transformer, opt, sched, gen, cfg.checkpoint.keep)
+        export_adapter(pipe.transformer, path / CHECKPOINT_EXPORT, cfg, steps=step)
+        result.checkpoints.append(path)
+        if hooks.on_checkpoint is not None:
+            hooks.on_checkpoint(step, path)
+
     # 3. The loop.
     for step in range(start, cfg.optim.steps):
         t0 = time.perf_counter()
@@ -414,10 +425,7 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
 
         cancel = hooks.should_cancel()
         if done % cfg.checkpoint.every == 0 or hooks.should_save() or cancel:
-            path = save_checkpoint(ckpt_dir, done, pipe.transformer, opt, sched, gen, cfg.checkpoint.keep)
-            result.checkpoints.append(path)
-            if hooks.on_checkpoint is not None:
-                hooks.on_checkpoint(done, path)
+            checkpoint(done)
         if cancel:
             result.status = "cancelled"
             return result
@@ -428,9 +436,7 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
 
     # 4. Final checkpoint, samples and the adapter file.
     if not result.checkpoints or result.checkpoints[-1].name != f"step_{result.steps:06d}":
-        result.checkpoints.append(
-            save_checkpoint(ckpt_dir, result.steps, pipe.transformer, opt, sched, gen, cfg.checkpoint.keep)
-        )
+        checkpoint(result.steps)
     _validate(pipe, cfg, validation, eval_pairs, result.steps, result, hooks)
     result.adapter_path = export_adapter(
         pipe.transformer, out / f"{cfg.export.name}.safetensors", cfg, steps=result.steps
