@@ -28,7 +28,7 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def watch(url: str, headers: dict[str, str], expected: int, latencies: list[float], ready: asyncio.Event,
@@ -78,6 +78,7 @@ def main() -> None:
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
+    from django.db import connection
     from django.test import Client
 
     from config.redis import start_embedded, stop_embedded
@@ -85,8 +86,8 @@ def main() -> None:
     from tests.services import free_port
 
     call_command("migrate", verbosity=0)
-    redis = start_embedded(settings.REDIS.socket_path, Path(settings.DATA_DIR) / "redis") if settings.REDIS.embedded \
-        else None
+    endpoint = settings.REDIS
+    redis = start_embedded(endpoint.socket_path, Path(settings.DATA_DIR) / "redis") if endpoint.socket_path else None
     owner = make_user("bench")
     run = make_run(owner)
     client = Client()
@@ -99,7 +100,7 @@ def main() -> None:
     headers = {"Cookie": f"sessionid={client.cookies['sessionid'].value}", "Origin": f"http://127.0.0.1:{port}"}
     url = f"ws://127.0.0.1:{port}/ws/runs/{run.pk}/?after=1000000"
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, {settings.REDIS.describe()}")
+          f"database {connection.vendor}, {settings.REDIS.describe()}")
     print("| watchers | events | delivered | p50 ms | p95 ms | max ms |")
     print("|---:|---:|---:|---:|---:|---:|")
     try:

@@ -77,7 +77,7 @@ def sent_tasks(callbacks: list[Any]) -> list[tuple[str, tuple[Any, ...]]]:
     from functools import partial
 
     return [
-        (callback.func.__self__.name, tuple(callback.keywords["args"]))
+        (callback.func.__self__.name, tuple(callback.keywords["args"]))  # type: ignore[attr-defined]
         for callback in callbacks
         if isinstance(callback, partial) and getattr(callback.func, "__name__", "") == "apply_async"
     ]

@@ -57,7 +57,7 @@ def test_password_reset_sends_a_link_that_sets_a_new_password(client: Client, cr
     client.post("/accounts/password-reset/", {"email": creator.email})
     assert len(mail.outbox) == 1
     assert mail.outbox[0].subject == "Reset your ICLoRA Studio password"
-    link = re.search(r"https?://[^/]+(/accounts/reset/\S+)", mail.outbox[0].body)
+    link = re.search(r"https?://[^/]+(/accounts/reset/\S+)", str(mail.outbox[0].body))
     assert link is not None
     form_page = client.get(link.group(1), follow=True)
     assert "Choose a new password" in form_page.content.decode()

@@ -64,7 +64,8 @@ def test_the_run_command_serves_a_working_site_and_stops_everything_on_ctrl_c(tm
                              stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline, status, body = time.monotonic() + 90, 0, {}
+        deadline, status = time.monotonic() + 90, 0
+        body: dict = {}
         while time.monotonic() < deadline and status != 200:
             time.sleep(0.5)
             try:

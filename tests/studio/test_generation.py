@@ -219,6 +219,7 @@ def test_a_trained_adapter_generates_through_the_real_worker_and_differs_from_th
     adapter = trained_adapter(creator, dataset, tmp_path)
 
     pair = dataset.pairs.order_by("position").first()
+    assert pair is not None
     generation = create_generation(creator, adapter, form(compare="on", prompt="RESTORE a restored scene"),
                                    pair.reference_file)
     done = wait_for(lambda: Generation.objects.filter(pk=generation.pk, state__in=("succeeded", "failed")).first())

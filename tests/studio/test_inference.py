@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -52,9 +53,11 @@ def reference(frames: int = 9, height: int = 96, width: int = 128, seed: int = 0
     return (np.kron(coarse, np.ones((1, 16, 16, 1))) * 255).astype(np.uint8)
 
 
-def spec(**overrides) -> GenerationSpec:
-    values = dict(prompt="RESTORE a sunny street", num_frames=9, height=96, width=128, num_inference_steps=3,
-                  max_sequence_length=32, seed=7)
+def spec(**overrides: Any) -> GenerationSpec:
+    values: dict[str, Any] = dict(
+        prompt="RESTORE a sunny street", num_frames=9, height=96, width=128, num_inference_steps=3,
+        max_sequence_length=32, seed=7,
+    )
     values.update(overrides)
     return GenerationSpec(**values)
 
@@ -118,7 +121,8 @@ def test_a_downscaled_reference_uses_half_size_frames(pipe, tmp_path):
     ],
 )
 def test_frames_and_size_are_snapped_to_valid_values_with_a_note(asked, downscale, expected, note):
-    snapped = snap_settings(*asked, downscale=downscale)
+    frames, height, width = asked
+    snapped = snap_settings(frames, height, width, downscale=downscale)
     assert (snapped.num_frames, snapped.height, snapped.width) == expected
     if note is None:
         assert snapped.notes == []

@@ -54,7 +54,7 @@ def test_stopping_a_training_run_asks_the_worker_and_logs_it(client: Client, cre
     assert "Stopping…" in response.content.decode()
     run.refresh_from_db()
     assert run.cancel_requested and run.state == State.TRAINING
-    assert run.events.last().payload["message"] == "Stopping after the current step…"
+    assert run.events.get(seq=1).payload["message"] == "Stopping after the current step…"
 
 
 def test_stopping_a_queued_run_cancels_it_at_once(client: Client, creator):
@@ -118,4 +118,4 @@ def test_a_checkpoint_downloads_as_a_named_safetensors_file(client: Client, crea
     client.force_login(creator)
     response = client.get(f"/checkpoints/{checkpoint.pk}/download/")
     assert response["Content-Disposition"] == 'attachment; filename="Canny v1-step250.safetensors"'
-    assert b"".join(response.streaming_content) == b"12345"
+    assert b"".join(response.streaming_content) == b"12345"  # type: ignore[attr-defined]

@@ -88,6 +88,7 @@ def test_a_fresh_pipeline_loads_the_file_and_its_output_changes(
     before = generate(
         pipe, reference, BUCKET, downscale=2, prompt="RESTORE a clip", num_inference_steps=3, max_sequence_length=32
     )
+    assert result.adapter_path is not None
     info = read_adapter(result.adapter_path, pipe.transformer)
     pipe.load_lora_weights(str(result.adapter_path), adapter_name="restore")
     after = generate(
@@ -119,6 +120,7 @@ def test_a_fresh_pipeline_loads_the_file_and_its_output_changes(
 
 def test_read_adapter_summarises_a_valid_file(trained: tuple[Any, TrainResult], load_tiny: Any) -> None:
     _, result = trained
+    assert result.adapter_path is not None
     info = read_adapter(result.adapter_path, load_tiny().transformer)
     assert (info.rank, info.blocks, info.dtype) == (8, list(range(TINY_LAYERS)), "bfloat16")
     assert info.modules == sorted(LORA_TARGETS) and info.reference_downscale_factor == 2

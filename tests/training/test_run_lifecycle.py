@@ -54,7 +54,7 @@ def test_a_run_trains_to_the_end_and_its_watcher_gets_every_event_in_order(
         connected, _ = await communicator.connect(timeout=10)
         assert connected
         await database_sync_to_async(launch_run)(run)
-        received = []
+        received: list[dict] = []
         while not received or received[-1]["payload"].get("state") not in ("succeeded", "failed", "cancelled"):
             received.append(await communicator.receive_json_from(timeout=120))
         await communicator.disconnect()
@@ -141,6 +141,7 @@ def test_a_run_whose_worker_is_killed_resumes_from_its_last_checkpoint_on_anothe
     assert run.state == State.SUCCEEDED, (run.state_reason, celery_worker.log_tail())
     assert (run.attempts, run.worker, run.step) == (2, celery_worker.hostname, 100)
     resumed = run.events.filter(kind="state", payload__state="training").order_by("seq").last()
+    assert resumed is not None
     assert resumed.payload["message"] == f"Training, resumed at step {saved_before_kill}."
     assert RunMetric.objects.filter(run=run).count() == 100
 
