@@ -37,11 +37,15 @@ def push(event: RunEvent) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    try:
-        async_to_sync(layer.group_send)(run_group(event.run_id), {"type": "run.event", **event.as_message()})
-    except Exception:
-        log.warning("Could not push event %s of run %s; the page will catch up from the database",
-                    event.seq, event.run_id, exc_info=True)
+    message = {"type": "run.event", **event.as_message()}
+    for attempt in (1, 2):  # a second try gets a fresh connection after a Redis restart
+        try:
+            async_to_sync(layer.group_send)(run_group(event.run_id), message)
+            return
+        except Exception:
+            if attempt == 2:
+                log.warning("Could not push event %s of run %s; the page will catch up from the database",
+                            event.seq, event.run_id, exc_info=True)
 
 
 def events_after(run_id: int, seq: int) -> list[dict[str, Any]]:

@@ -69,6 +69,9 @@
       text("run-eta", formatEta(p.eta_seconds));
       const bar = document.getElementById("run-bar");
       if (bar) bar.style.width = `${Math.floor((100 * p.step) / Math.max(1, p.total))}%`;
+      // Progress means training: if a state change was missed, rebuild the status from the database.
+      const state = document.getElementById("run-state");
+      if (state && !state.classList.contains("state-training")) document.body.dispatchEvent(new Event("run:state"));
       return;
     }
     appendLog(p.message, event.at);

@@ -248,15 +248,20 @@ def _session_headers(user) -> list[tuple[bytes, bytes]]:
 
 
 def test_the_owner_watches_a_generation_over_the_websocket_and_others_are_turned_away(
-    transactional_db, creator, other_creator, clip
+    transactional_db, creator, other_creator, clip, monkeypatch
 ):
     from asgiref.sync import async_to_sync
     from channels.testing import WebsocketCommunicator
 
     from config.asgi import application
     from studio.generation import claim
+    from studio.tasks import generate
 
+    # Keep the task away from the broker: a live session worker would otherwise claim it first.
+    sent: list[tuple] = []
+    monkeypatch.setattr(generate, "apply_async", lambda *args, **kwargs: sent.append(kwargs["args"]))
     generation = create_generation(creator, random_adapter(creator), form(), upload_of(clip))
+    assert sent == [(generation.pk,)]
 
     async def watch(headers) -> list[dict] | None:
         from channels.db import database_sync_to_async
