@@ -90,14 +90,9 @@ def wait_until_ready(endpoint: RedisEndpoint, timeout: float, process: subproces
 
 
 def stop_embedded(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    from config.processes import stop_process
+
+    stop_process(process, timeout)
 
 
 def _answers(endpoint: RedisEndpoint) -> bool:

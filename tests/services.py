@@ -54,13 +54,9 @@ def free_port() -> int:
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    from config.processes import stop_process
+
+    stop_process(process, timeout)
 
 
 class Worker:

@@ -3,19 +3,12 @@
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.factories import PASSWORD, make_ready_dataset, make_run, tiny_run_config
+from tests.factories import make_ready_dataset, make_run, tiny_run_config
+from tests.helpers import sign_in
 from tests.services import call_in_thread
 from training.runs import launch_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
-
-
-def _sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(base + "/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(base + "/dashboard/")
 
 
 def test_a_creator_watches_a_run_from_launch_to_the_finished_adapter(
@@ -24,7 +17,7 @@ def test_a_creator_watches_a_run_from_launch_to_the_finished_adapter(
     dataset = make_ready_dataset(creator, tmp_path / "clips", count=3)
     run = make_run(creator, dataset=dataset, name="Restore demo",
                    config=tiny_run_config(steps=60, checkpoint_every=30))
-    _sign_in(page, live_asgi_url, creator.username)
+    sign_in(page, live_asgi_url, creator.username)
     page.goto(f"{live_asgi_url}/runs/{run.pk}/")
     expect(page.locator("#run-state")).to_have_text("Draft")
     expect(page.locator("#run")).to_have_attribute("data-live", "socket")
@@ -51,6 +44,6 @@ def test_a_creator_watches_a_run_from_launch_to_the_finished_adapter(
 
 def test_another_creator_gets_a_not_found_page_for_the_run(page: Page, live_asgi_url: str, creator, other_creator):
     run = make_run(creator)
-    _sign_in(page, live_asgi_url, other_creator.username)
+    sign_in(page, live_asgi_url, other_creator.username)
     response = page.goto(f"{live_asgi_url}/runs/{run.pk}/")
     assert response is not None and response.status == 404

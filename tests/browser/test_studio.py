@@ -3,38 +3,21 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from django.core.files.base import ContentFile
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 from safetensors.torch import save
 
-from tests.factories import PASSWORD, make_run
+from tests.factories import make_run
+from tests.helpers import random_adapter_tensors, sign_in
 from training.engine.synthetic import make_clip
 from training.models import Checkpoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
 
-def _sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(base + "/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(base + "/dashboard/")
-
-
 def _adapter_bytes() -> bytes:
-    from studio.adapters import base_transformer_skeleton
-
-    g = torch.Generator().manual_seed(0)
-    tensors = {}
-    for i, block in enumerate(base_transformer_skeleton().transformer_blocks):
-        for name in ("attn1.to_q", "attn1.to_v", "ff.net.2"):
-            layer = block.get_submodule(name)
-            key = f"diffusion_model.transformer_blocks.{i}.{name}"
-            tensors[f"{key}.lora_A.weight"] = (torch.randn(4, layer.in_features, generator=g) * 0.2).bfloat16()
-            tensors[f"{key}.lora_B.weight"] = (torch.randn(layer.out_features, 4, generator=g) * 0.2).bfloat16()
+    tensors = random_adapter_tensors(seed=0)
     metadata = {"reference_downscale_factor": "1", "trigger": "RESTORE", "rank": "4", "base_model": "tiny",
                 "bucket": "128x96x9@24"}
     return save(tensors, metadata=metadata)
@@ -60,7 +43,7 @@ def test_a_creator_tries_a_checkpoint_from_the_finished_run_and_plays_the_result
 ):
     run, _checkpoint = _finished_run(creator)
     reference = make_clip(tmp_path / "street_degraded.mp4", seed=2, width=160, height=128, degrade=True)
-    _sign_in(page, live_asgi_url, creator.username)
+    sign_in(page, live_asgi_url, creator.username)
     page.goto(f"{live_asgi_url}/runs/{run.pk}/")
     page.get_by_role("link", name="Try step 500 in Studio").click()
 

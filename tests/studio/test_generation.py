@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
-import torch
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -15,6 +12,7 @@ from safetensors.torch import save
 from studio.generation import GenerationRefused, create_generation, run_generation
 from studio.models import Adapter, Generation
 from tests.factories import make_ready_dataset, make_run, sent_tasks
+from tests.helpers import random_adapter_tensors, wait_for
 from training.engine.media import probe
 from training.engine.synthetic import make_clip
 from training.models import Checkpoint
@@ -22,27 +20,8 @@ from training.models import Checkpoint
 pytestmark = pytest.mark.timeout(300)
 
 
-def wait_for(predicate, timeout: float = 150, interval: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"gave up after {timeout} s")
-
-
 def random_adapter(owner, seed=0, trigger="RESTORE", **extra) -> Adapter:
-    from studio.adapters import base_transformer_skeleton
-
-    g = torch.Generator().manual_seed(seed)
-    tensors = {}
-    for i, block in enumerate(base_transformer_skeleton().transformer_blocks):
-        for name in ("attn1.to_q", "attn1.to_v", "ff.net.2"):
-            layer = block.get_submodule(name)
-            key = f"diffusion_model.transformer_blocks.{i}.{name}"
-            tensors[f"{key}.lora_A.weight"] = (torch.randn(4, layer.in_features, generator=g) * 0.2).bfloat16()
-            tensors[f"{key}.lora_B.weight"] = (torch.randn(layer.out_features, 4, generator=g) * 0.2).bfloat16()
+    tensors = random_adapter_tensors(seed)
     adapter = Adapter(owner=owner, name=extra.pop("name", "Random"), source="uploaded", trigger_phrase=trigger,
                       rank=4, **extra)
     adapter.file.save("random.safetensors", ContentFile(save(tensors, metadata={"trigger": trigger})), save=False)
@@ -223,6 +202,7 @@ def test_a_trained_adapter_generates_through_the_real_worker_and_differs_from_th
     generation = create_generation(creator, adapter, form(compare="on", prompt="RESTORE a restored scene"),
                                    pair.reference_file)
     done = wait_for(lambda: Generation.objects.filter(pk=generation.pk, state__in=("succeeded", "failed")).first())
+    assert done is not None
     assert done.state == "succeeded", (done.error_message, celery_worker.log_tail())
     assert done.worker == celery_worker.hostname and done.progress == 1.0
 

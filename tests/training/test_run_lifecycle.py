@@ -12,21 +12,12 @@ from django.test import Client
 from config.asgi import application
 from studio.models import Adapter
 from tests.factories import make_ready_dataset, make_run, tiny_run_config
+from tests.helpers import wait_for
 from training.models import RunMetric, TrainingRun
 from training.runs import launch_run
 
 pytestmark = pytest.mark.timeout(240)
 State = TrainingRun.State
-
-
-def wait_for(predicate, timeout: float = 120, interval: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"gave up after {timeout} s")
 
 
 def _run_in(run: TrainingRun, *states: str) -> bool:

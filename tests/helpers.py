@@ -1,0 +1,50 @@
+"""Small helpers several test modules share."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 150, interval: float = 0.3) -> T:
+    """Poll `predicate` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"gave up after {timeout} s")
+
+
+def sign_in(page: Any, base: str, username: str) -> None:
+    """Sign a persona in through the real login page (Playwright)."""
+    from playwright.sync_api import expect
+
+    from tests.factories import PASSWORD
+
+    page.goto(base + "/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(base + "/dashboard/")
+
+
+def random_adapter_tensors(seed: int = 0, rank: int = 4) -> dict[str, Any]:
+    """A random IC-LoRA for the tiny model, in ComfyUI key form (bf16)."""
+    import torch
+
+    from studio.adapters import base_transformer_skeleton
+
+    g = torch.Generator().manual_seed(seed)
+    tensors = {}
+    for i, block in enumerate(base_transformer_skeleton().transformer_blocks):
+        for name in ("attn1.to_q", "attn1.to_v", "ff.net.2"):
+            layer = block.get_submodule(name)
+            key = f"diffusion_model.transformer_blocks.{i}.{name}"
+            tensors[f"{key}.lora_A.weight"] = (torch.randn(rank, layer.in_features, generator=g) * 0.2).bfloat16()
+            tensors[f"{key}.lora_B.weight"] = (torch.randn(layer.out_features, rank, generator=g) * 0.2).bfloat16()
+    return tensors
