@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 import torch
 
-from training.engine.dataset import Bucket, Pair, PairError, check_pair, load_cache, prepare, read_manifest
+from training.engine.dataset import (
+    Bucket,
+    Pair,
+    PairError,
+    check_pair,
+    conform_pair,
+    load_cache,
+    prepare,
+    read_manifest,
+)
 
 BUCKET = Bucket(width=128, height=128, frames=17, fps=24.0)
 
@@ -54,6 +63,19 @@ def test_it_rejects_pairs_of_different_lengths(clip_factory: Any) -> None:
     pair = Pair(4, "", clip_factory("len1s", 3, seconds=1.0), clip_factory("len2s", 3, seconds=2.0))
     with pytest.raises(PairError, match=r"pair 5 .*different lengths, target 24 frames vs reference 48 frames"):
         check_pair(pair, BUCKET, 1)
+
+
+def test_a_still_image_reference_is_accepted_and_conformed_to_one_frame(clip_factory: Any, tmp_path: Any) -> None:
+    import subprocess
+
+    still = tmp_path / "face.png"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(clip_factory("len2s", 3, seconds=2.0)),
+                    "-frames:v", "1", str(still)], check=True)
+    pair = Pair(0, "", clip_factory("fps30", 3, fps=30.0), still)
+    _, _, actions = check_pair(pair, BUCKET, 1)
+    assert "reference is a still image (one frame)" in actions
+    target, reference, _ = conform_pair(pair, BUCKET, 1)
+    assert reference.shape[0] == 1 and target.shape[0] == BUCKET.frames
 
 
 def test_it_rejects_pairs_with_different_aspect_ratios(clip_factory: Any) -> None:

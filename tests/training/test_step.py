@@ -73,12 +73,8 @@ def _pipeline_transformer_call(
     return captured
 
 
-@pytest.mark.parametrize("downscale", [1, 2])
-def test_training_inputs_equal_the_pipelines_transformer_inputs(
-    downscale: int, load_tiny: Any, clip_factory: Any, tmp_path: Path
-) -> None:
-    pipe = load_tiny()
-    pair = Pair(0, "a moving test pattern", clip_factory("target", 1), clip_factory("reference", 1, degrade=True))
+def _compare_with_pipeline(pipe: Any, pair: Pair, downscale: int, tmp_path: Path) -> tuple[dict[str, Any], int, int]:
+    """Build our step inputs and the pipeline's for `pair`; assert they are identical; return ours."""
     prepare(pipe, [pair], BUCKET, tmp_path / "cache", downscale=downscale, max_sequence_length=32)
     cached = load_cache(tmp_path / "cache")[0]
     _, ref_frames, _ = conform_pair(pair, BUCKET, downscale)
@@ -93,7 +89,6 @@ def test_training_inputs_equal_the_pipelines_transformer_inputs(
     ours = build_step_inputs(pipe, [cached], torch.tensor([SIGMA]), noise, torch.tensor([False]), BUCKET.fps, downscale)
     got = ours.model_kwargs
 
-    assert num_ref == num_target // downscale**2
     for key in VIDEO_KEYS:
         a, b = got.get(key), expected.get(key)
         if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
@@ -101,10 +96,9 @@ def test_training_inputs_equal_the_pipelines_transformer_inputs(
             assert torch.equal(a, b), f"{key}: max difference {(a.float() - b.float()).abs().max().item()}"
         else:
             assert a == b, key
-    # Reference tokens are clean (timestep 0) and their positions lie on the target grid scaled by d.
+    # Reference tokens are clean (timestep 0).
     assert torch.all(got["timestep"][0, num_target:] == 0)
     assert torch.all(got["timestep"][0, :num_target] == SIGMA * 1000)
-    assert got["video_coords"][0, 1, num_target:].max() == got["video_coords"][0, 1, :num_target].max()
 
     # The video prediction is the pipeline's: with isolate_modalities the audio stream cannot reach it, so the
     # trainer's single dummy audio token gives the same video output as the pipeline's full audio latents.
@@ -112,6 +106,36 @@ def test_training_inputs_equal_the_pipelines_transformer_inputs(
         theirs = pipe.transformer(**{**expected, "isolate_modalities": True, "return_dict": False})[0]
         mine = pipe.transformer(**got)[0]
     assert torch.equal(mine, theirs)
+    return got, num_target, num_ref
+
+
+@pytest.mark.parametrize("downscale", [1, 2])
+def test_training_inputs_equal_the_pipelines_transformer_inputs(
+    downscale: int, load_tiny: Any, clip_factory: Any, tmp_path: Path
+) -> None:
+    pipe = load_tiny()
+    pair = Pair(0, "a moving test pattern", clip_factory("target", 1), clip_factory("reference", 1, degrade=True))
+    got, num_target, num_ref = _compare_with_pipeline(pipe, pair, downscale, tmp_path)
+    assert num_ref == num_target // downscale**2
+    # Reference positions lie on the target grid scaled by d.
+    assert got["video_coords"][0, 1, num_target:].max() == got["video_coords"][0, 1, :num_target].max()
+
+
+def test_a_still_image_reference_gives_the_pipelines_inputs_too(
+    load_tiny: Any, clip_factory: Any, tmp_path: Path
+) -> None:
+    """Identity adapters: one photo of the subject per clip, so the reference is a single latent frame."""
+    import subprocess
+
+    still = tmp_path / "subject.png"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(clip_factory("reference", 2)), "-frames:v", "1",
+                    str(still)], check=True)
+    pipe = load_tiny()
+    pair = Pair(0, "the subject walks through a park", clip_factory("target", 2), still)
+    got, num_target, num_ref = _compare_with_pipeline(pipe, pair, 1, tmp_path)
+    latent_frames = (BUCKET.frames - 1) // 8 + 1
+    assert num_ref == num_target // latent_frames  # one latent frame of reference tokens
+    assert got["video_coords"][0, 0, num_target:].max() <= got["video_coords"][0, 0, :num_target].max()
 
 
 def test_first_frame_conditioning_keeps_the_first_latent_frame_clean_and_out_of_the_loss(

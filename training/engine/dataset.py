@@ -145,16 +145,18 @@ def check_pair(pair: Pair, bucket: Bucket, downscale: int) -> tuple[VideoInfo, V
     """Probe both videos and apply the pair rules; return their info and the planned actions.
 
     Rules (design note section 1): same fps, same frame count, same aspect ratio (the reference may be smaller
-    by the downscale factor), long enough for the bucket once resampled.
+    by the downscale factor), long enough for the bucket once resampled. A one-frame reference (a still image
+    of the subject, as identity adapters use) needs only the same aspect ratio.
     """
     try:
         target = probe(pair.video)
         ref = probe(pair.reference)
     except MediaError as err:
         raise PairError(f"{pair.name()}: {err}") from err
-    if abs(target.fps - ref.fps) > FPS_TOLERANCE:
+    still = ref.frames == 1
+    if not still and abs(target.fps - ref.fps) > FPS_TOLERANCE:
         raise PairError(f"{pair.name()}: different frame rates, target {target.fps:g} fps vs reference {ref.fps:g} fps")
-    if target.frames != ref.frames:
+    if not still and target.frames != ref.frames:
         raise PairError(
             f"{pair.name()}: different lengths, target {target.frames} frames vs reference {ref.frames} frames"
         )
@@ -182,6 +184,8 @@ def check_pair(pair: Pair, bucket: Bucket, downscale: int) -> tuple[VideoInfo, V
         actions.append(f"resize and centre-crop reference {ref.width}x{ref.height} -> {rw}x{rh}")
     if available > bucket.frames:
         actions.append(f"keep the first {bucket.frames} of {available} frames")
+    if still:
+        actions.append("reference is a still image (one frame)")
     return target, ref, actions
 
 
@@ -191,7 +195,8 @@ def conform_pair(pair: Pair, bucket: Bucket, downscale: int) -> tuple[np.ndarray
     try:
         target_frames = conform(pair.video, bucket.fps, bucket.width, bucket.height, bucket.frames)
         ref_frames = conform(
-            pair.reference, bucket.fps, bucket.width // downscale, bucket.height // downscale, bucket.frames
+            pair.reference, bucket.fps, bucket.width // downscale, bucket.height // downscale,
+            1 if ref.frames == 1 else bucket.frames,
         )
     except MediaError as err:
         raise PairError(f"{pair.name()}: {err}") from err
