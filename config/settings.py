@@ -131,10 +131,30 @@ if WHITENOISE_USE_FINDERS:
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", DATA_DIR / "media")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads stream to a temporary file
-STORAGES = {
+STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# With a bucket, every upload, checkpoint, sample and adapter lives in S3 (or an S3-compatible server):
+# GPU workers on other machines then need only the broker, the database and the bucket.
+S3_BUCKET = env_optional_str("S3_BUCKET")
+if S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env_optional_str("S3_ENDPOINT_URL"),
+            "region_name": env_optional_str("S3_REGION"),
+            "access_key": env_optional_str("S3_ACCESS_KEY_ID"),
+            "secret_key": env_optional_str("S3_SECRET_ACCESS_KEY"),
+            "addressing_style": env_choice("S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual")),
+            "location": env_str("S3_PREFIX", ""),
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": True,
+            "signature_version": "s3v4",
+        },
+    }
 
 # --- Upload limits of the wizard (operators raise or lower them per installation).
 WIZARD_MAX_FILE_BYTES = env_int("UPLOAD_MAX_FILE_MB", 2048, minimum=1) * 1024 * 1024

@@ -62,10 +62,13 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
 class Worker:
     """A real `celery worker` process serving both queues."""
 
-    def __init__(self, hostname: str, log_path: Path, queues: str = "cpu,gpu") -> None:
+    def __init__(
+        self, hostname: str, log_path: Path, queues: str = "cpu,gpu", env: dict[str, str] | None = None
+    ) -> None:
         self.hostname = hostname
         self.log_path = log_path
         self.queues = queues
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> None:
@@ -76,7 +79,7 @@ class Worker:
         ]
         # Own process group, so `kill_hard` takes the pool's children down too, as a machine failure would.
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=child_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=ROOT, env=child_env(**self.env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         self.wait_until_ready(timeout)
 
