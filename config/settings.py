@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
     database_from_url,
@@ -28,10 +29,14 @@ DATA_DIR = env_path("ICLORA_DATA_DIR", BASE_DIR / "data")
 
 
 def _secret_key() -> str:
-    """The configured key, or one generated once and kept in the data folder for self-hosting."""
+    """The configured key, or one generated once and kept in the data folder for a single machine."""
     configured = env_optional_str("SECRET_KEY")
     if configured:
         return configured
+    if env_bool("HTTPS", False):
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when HTTPS=true (a production deployment): every web replica needs the same one."
+        )
     key_file = DATA_DIR / "secret_key"
     if key_file.exists():
         return key_file.read_text().strip()
@@ -46,6 +51,18 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Behind HTTPS (a production deployment): secure cookies, HSTS and redirects to https.
+HTTPS = env_bool("HTTPS", False)
+SECURE_SSL_REDIRECT = HTTPS and env_bool("SECURE_SSL_REDIRECT", True)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = HTTPS and env_bool("SECURE_HSTS_PRELOAD", False)
+# HSTS for subdomains and the preload list bind a whole domain we know nothing about: operators opt in above.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+if env_bool("BEHIND_PROXY", HTTPS):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
 SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{env_int('PORT', 8000, minimum=1, maximum=65535)}")
 
 INSTALLED_APPS = [
