@@ -93,3 +93,19 @@ def continue_run(checkpoint: Checkpoint, extra_steps: int) -> TrainingRun:
         })
         launch_run(run)
     return run
+
+
+def requeue_run(run: TrainingRun, reason: str) -> TrainingRun:
+    """Send a run back to the queue (an operator's decision): it resumes from its last checkpoint."""
+    from training.tasks import train_run
+
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if run.state == State.DRAFT:
+            raise RunStateError("A draft has not been launched yet.")
+        if run.state == State.SUCCEEDED:
+            raise RunStateError("This run has finished; continue it from a checkpoint instead.")
+        transition(run, State.QUEUED, reason, attempts=0, cancel_requested=False, worker="", error_kind="",
+                   error_message="")
+        enqueue_on_commit(train_run, run.pk)
+    return run
