@@ -6,6 +6,16 @@ class User(AbstractUser):
     """A creator. Staff users are operators (they see the admin console and every run)."""
 
     email = models.EmailField("email address", unique=True)
+    # Quotas; empty means the installation's default (QUOTA_* settings), 0 means no limit.
+    max_concurrent_runs = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Trainings this creator may have queued or running at once."
+    )
+    gpu_hours_per_month = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Hours of training a month (runs started this calendar month)."
+    )
+    storage_quota_gb = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Room for uploads and checkpoints, in GB."
+    )
 
     @property
     def is_operator(self) -> bool:

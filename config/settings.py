@@ -178,6 +178,11 @@ WIZARD_MAX_FILE_BYTES = env_int("UPLOAD_MAX_FILE_MB", 2048, minimum=1) * 1024 * 
 WIZARD_MAX_DATASET_BYTES = env_int("UPLOAD_MAX_DATASET_MB", 20 * 1024, minimum=1) * 1024 * 1024
 WIZARD_MAX_PAIRS = env_int("UPLOAD_MAX_PAIRS", 1000, minimum=1)
 
+# --- Default quotas per creator (0: no limit); operators change them per creator in the admin.
+QUOTA_CONCURRENT_RUNS = env_int("QUOTA_CONCURRENT_RUNS", 2, minimum=0)
+QUOTA_GPU_HOURS_PER_MONTH = env_int("QUOTA_GPU_HOURS_PER_MONTH", 0, minimum=0)
+QUOTA_STORAGE_GB = env_int("QUOTA_STORAGE_GB", 0, minimum=0)
+
 # --- Redis: external when REDIS_URL is set, else the embedded server `make run` starts.
 _redis_url = env_optional_str("REDIS_URL")
 # Keys of several installations (or of a test run) can share one Redis without meeting.

@@ -39,12 +39,17 @@ def transition(run: TrainingRun, state: str, reason: str = "", **fields: object)
 
 def launch_run(run: TrainingRun) -> TrainingRun:
     """Queue a draft run for training; the task is sent only once the transaction commits."""
+    from training.quotas import QuotaExceeded, check_can_launch
     from training.tasks import train_run
 
     with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        run = TrainingRun.objects.select_for_update().select_related("owner").get(pk=run.pk)
         if run.state != State.DRAFT:
             raise RunStateError(f"This run was already launched (it is {run.get_state_display().lower()}).")
+        try:
+            check_can_launch(run.owner)
+        except QuotaExceeded as error:
+            raise RunStateError(str(error)) from error
         transition(run, State.QUEUED, "Waiting for a GPU worker.")
         enqueue_on_commit(train_run, run.pk)
     return run
