@@ -33,20 +33,12 @@ def _demo_pairs(args: argparse.Namespace) -> int:
 
 def _prepare(args: argparse.Namespace) -> int:
     from training.engine.config import load_config
-    from training.engine.dataset import prepare, read_manifest
     from training.engine.presets import load_pipeline
+    from training.engine.train import prepare_from_config
 
     cfg = load_config(args.config)
     pipe = load_pipeline(cfg.model, device=None if cfg.device == "auto" else cfg.device)
-    reports = prepare(
-        pipe,
-        read_manifest(cfg.data.manifest),
-        cfg.bucket.to_bucket(),
-        cfg.cache_dir,
-        cfg.data.reference_downscale_factor,
-        cfg.data.trigger,
-        cfg.data.max_sequence_length,
-    )
+    _, reports = prepare_from_config(pipe, cfg)
     for r in reports:
         if args.json:
             print(json.dumps(r.as_dict()))

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from .config import TrainConfig
-from .dataset import CachedPair, load_cache, prepare, read_manifest
+from .dataset import CachedPair, Pair, PairReport, load_cache, prepare, read_manifest
 
 # ---------------------------------------------------------------------------------------------------------
 # The training step
@@ -323,6 +323,16 @@ def setup_model(cfg: TrainConfig) -> tuple[Any, list[torch.nn.Parameter]]:
     return pipe, params
 
 
+def prepare_from_config(pipe: Any, cfg: TrainConfig) -> tuple[list[Pair], list[PairReport]]:
+    """Conform and cache the manifest's pairs as `cfg` says (once; later calls reuse the cache)."""
+    pairs = read_manifest(cfg.data.manifest)
+    reports = prepare(
+        pipe, pairs, cfg.bucket.to_bucket(), cfg.cache_dir, cfg.data.reference_downscale_factor, cfg.data.trigger,
+        cfg.data.max_sequence_length,
+    )
+    return pairs, reports
+
+
 def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
     """Prepare the data (cached), train the adapter, checkpoint, sample, export. Resumable.
 
@@ -343,16 +353,7 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
     device = pipe.transformer.device
 
     # 1. Conform and cache every pair once; hold out the validation rows.
-    pairs = read_manifest(cfg.data.manifest)
-    reports = prepare(
-        pipe,
-        pairs,
-        cfg.bucket.to_bucket(),
-        cfg.cache_dir,
-        cfg.data.reference_downscale_factor,
-        cfg.data.trigger,
-        cfg.data.max_sequence_length,
-    )
+    pairs, reports = prepare_from_config(pipe, cfg)
     for r in reports:
         hooks.log(f"pair {r.index + 1}: {', '.join(r.actions) or 'used as is'}{' (cached)' if r.cached else ''}")
     held_out = set(cfg.data.validation_indices)
