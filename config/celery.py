@@ -17,11 +17,15 @@ app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name i
 app.autodiscover_tasks(["config", "training", "wizard", "studio"])
 
 
-def enqueue_on_commit(task: Any, *args: Any, **kwargs: Any) -> None:
-    """Send `task` once the current transaction commits, so the worker never sees missing rows."""
+def enqueue_on_commit(task: Any, *args: Any, priority: int | None = None) -> None:
+    """Send `task` once the current transaction commits, so the worker never sees missing rows.
+
+    `priority` is the broker's: 0 is taken first, 9 last (default 5).
+    """
     from django.db import transaction
 
-    transaction.on_commit(partial(task.apply_async, args=args, kwargs=kwargs))
+    options = {} if priority is None else {"priority": priority}
+    transaction.on_commit(partial(task.apply_async, args=args, **options))
 
 
 def _install_worker_steps() -> None:

@@ -207,7 +207,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Training runs last hours; redelivery of an unacknowledged task is handled by our watchdog.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 12 * 3600, minimum=60),
     "global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:",
+    # Ten priority levels (0 = first); operators raise a run's priority in the console.
+    "queue_order_strategy": "priority",
+    "priority_steps": list(range(10)),
+    "sep": ":",
 }
+CELERY_TASK_DEFAULT_PRIORITY = 5
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -37,6 +37,11 @@ def transition(run: TrainingRun, state: str, reason: str = "", **fields: object)
     return run
 
 
+def broker_priority(run: TrainingRun) -> int:
+    """The run's priority (0 normal, higher sooner) as the broker's 0 (first) … 9 (last)."""
+    return max(0, min(9, 5 - run.priority))
+
+
 def launch_run(run: TrainingRun) -> TrainingRun:
     """Queue a draft run for training; the task is sent only once the transaction commits."""
     from training.quotas import QuotaExceeded, check_can_launch
@@ -51,7 +56,7 @@ def launch_run(run: TrainingRun) -> TrainingRun:
         except QuotaExceeded as error:
             raise RunStateError(str(error)) from error
         transition(run, State.QUEUED, "Waiting for a GPU worker.")
-        enqueue_on_commit(train_run, run.pk)
+        enqueue_on_commit(train_run, run.pk, priority=broker_priority(run))
     return run
 
 
@@ -112,5 +117,5 @@ def requeue_run(run: TrainingRun, reason: str) -> TrainingRun:
             raise RunStateError("This run has finished; continue it from a checkpoint instead.")
         transition(run, State.QUEUED, reason, attempts=0, cancel_requested=False, worker="", error_kind="",
                    error_message="")
-        enqueue_on_commit(train_run, run.pk)
+        enqueue_on_commit(train_run, run.pk, priority=broker_priority(run))
     return run

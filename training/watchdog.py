@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from config.celery import enqueue_on_commit
 from training.models import TrainingRun
-from training.runs import State, transition
+from training.runs import State, broker_priority, transition
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,8 @@ def requeue_lost_runs() -> list[int]:
             log.warning("Run %s lost its worker %s; requeueing", run.pk, run.worker)
             transition(run, State.QUEUED, f"The worker {run.worker or ''} stopped responding; the run will "
                        "resume from its last checkpoint.".replace("  ", " "))
-            enqueue_on_commit(train_run, run.pk)
+            enqueue_on_commit(train_run, run.pk, priority=broker_priority(run))
             requeued.append(run.pk)
-    for run_id in TrainingRun.objects.filter(state=State.QUEUED, queued_at__lt=now - RESEND_QUEUED_AFTER).values_list(
-        "pk", flat=True
-    ):
-        train_run.apply_async(args=[run_id])
+    for waiting in TrainingRun.objects.filter(state=State.QUEUED, queued_at__lt=now - RESEND_QUEUED_AFTER):
+        train_run.apply_async(args=[waiting.pk], priority=broker_priority(waiting))
     return requeued
