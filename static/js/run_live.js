@@ -8,6 +8,7 @@
   const steps = points.map((p) => p[0]);
   const losses = points.map((p) => p[1]);
   let chart = null;
+  let stateTimer = null;
 
   function smooth(values, weight) {
     const out = [];
@@ -75,7 +76,13 @@
       return;
     }
     appendLog(p.message, event.at);
-    if (event.kind === "state") document.body.dispatchEvent(new Event("run:state"));
+    if (event.kind === "state") {
+      // Refresh now, and once more a moment later: state changes can come faster than a refresh
+      // returns, and the last one must always be shown.
+      document.body.dispatchEvent(new Event("run:state"));
+      clearTimeout(stateTimer);
+      stateTimer = setTimeout(() => document.body.dispatchEvent(new Event("run:state")), 1500);
+    }
     if (event.kind === "checkpoint") document.body.dispatchEvent(new Event("run:checkpoint"));
     if (event.kind === "sample") document.body.dispatchEvent(new Event("run:sample"));
   }
