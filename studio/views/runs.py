@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -125,16 +126,19 @@ def checkpoint_continue(request: AuthedRequest, checkpoint_id: int) -> HttpRespo
 @require_GET
 def checkpoint_download(request: AuthedRequest, checkpoint_id: int) -> FileResponse:
     checkpoint = _get_checkpoint_for_user(request, checkpoint_id)
-    name = f"{checkpoint.run.name}-step{checkpoint.step}.safetensors".replace("/", "-")
-    return FileResponse(checkpoint.adapter_file.open("rb"), as_attachment=True, filename=name)
+    return _safetensors_download(checkpoint.adapter_file, f"{checkpoint.run.name}-step{checkpoint.step}")
 
 
 @login_required
 @require_GET
 def adapter_download(request: AuthedRequest, adapter_id: int) -> FileResponse:
     adapter = _get_adapter_for_user(request, adapter_id)
-    name = f"{adapter.name}.safetensors".replace("/", "-")
-    return FileResponse(adapter.file.open("rb"), as_attachment=True, filename=name)
+    return _safetensors_download(adapter.file, adapter.name)
+
+
+def _safetensors_download(field: FieldFile, stem: str) -> FileResponse:
+    name = f"{stem}.safetensors".replace("/", "-")
+    return FileResponse(field.open("rb"), as_attachment=True, filename=name)
 
 
 @login_required
