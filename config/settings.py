@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "wizard",
     "training",
     "studio",
+    "prep",
 ]
 
 MIDDLEWARE = [
@@ -242,6 +243,12 @@ LTX_MODEL_PATH = env_optional_str("LTX_MODEL_PATH")
 LTX_TEXT_ENCODER_PATH = env_optional_str("LTX_TEXT_ENCODER_PATH")
 # The distilled checkpoint gives the Studio fast previews (few fixed steps, no guidance) when configured.
 LTX_DISTILLED_MODEL_PATH = env_optional_str("LTX_DISTILLED_MODEL_PATH")
+
+# Automatic dataset preparation (prep/). MediaPipe pins numpy<2 and protobuf<5, so pose extraction runs in
+# its own interpreter (made by `make`); depth and captioning models are local folders an operator configures.
+POSE_PYTHON = env_path("POSE_PYTHON", BASE_DIR / ".venv-pose" / "bin" / "python")
+DEPTH_MODEL_PATH = env_optional_str("DEPTH_MODEL_PATH")
+CAPTION_MODEL_PATH = env_optional_str("CAPTION_MODEL_PATH")
 
 # --- Email: printed to the console unless an SMTP server is configured.
 EMAIL_HOST = env_optional_str("EMAIL_HOST")
