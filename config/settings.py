@@ -226,6 +226,7 @@ CELERY_TASK_ROUTES = {
     "studio.tasks.generate": {"queue": "gpu"},
     "config.tasks.probe_gpu": {"queue": "gpu"},
     "config.tasks.probe_cpu": {"queue": "cpu"},
+    "prep.tasks.extract": {"queue": "cpu"},
 }
 CELERY_BEAT_SCHEDULE = {
     "requeue-lost-runs": {"task": "training.tasks.watchdog", "schedule": env_int("WATCHDOG_SECONDS", 15, minimum=1)},
@@ -249,6 +250,8 @@ LTX_DISTILLED_MODEL_PATH = env_optional_str("LTX_DISTILLED_MODEL_PATH")
 POSE_PYTHON = env_path("POSE_PYTHON", BASE_DIR / ".venv-pose" / "bin" / "python")
 DEPTH_MODEL_PATH = env_optional_str("DEPTH_MODEL_PATH")
 CAPTION_MODEL_PATH = env_optional_str("CAPTION_MODEL_PATH")
+# Captioning models want a GPU; a small one runs well enough on the `cpu` queue.
+CAPTION_QUEUE = env_choice("CAPTION_QUEUE", "gpu", ("cpu", "gpu"))
 
 # --- Email: printed to the console unless an SMTP server is configured.
 EMAIL_HOST = env_optional_str("EMAIL_HOST")

@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("wizard/", include("wizard.urls")),
+    path("prep/", include("prep.urls")),
     path("", include("studio.urls")),
 ]
 

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class WizardConfig(AppConfig):
     name = "wizard"
     verbose_name = "Datasets"
+
+    def ready(self) -> None:
+        from prep.signals import extraction_finished
+        from wizard.derive import on_extraction_finished
+
+        extraction_finished.connect(on_extraction_finished, dispatch_uid="wizard.derive")

@@ -26,6 +26,9 @@ class Dataset(models.Model):
     name = models.CharField(max_length=200)
     recipe = models.CharField(max_length=40, help_text="Recipe slug, e.g. depth, canny, restoration.")
     trigger_phrase = models.CharField(max_length=100, blank=True)
+    derive_settings = models.JSONField(
+        default=dict, blank=True, help_text="Settings per extraction method for references made on the server."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -54,6 +57,11 @@ class ClipPair(models.Model):
     reference_is_derived = models.BooleanField(
         default=False, help_text="The reference was made on the server (depth, edges, pose)."
     )
+    derive_method = models.CharField(max_length=10, blank=True, help_text="Extraction method of a derived reference.")
+    extraction = models.ForeignKey(
+        "prep.Extraction", on_delete=models.SET_NULL, null=True, blank=True, related_name="reference_pairs",
+        help_text="The extraction that makes (or made) the derived reference.",
+    )
     target_source = models.ForeignKey(
         "DatasetFile", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -62,6 +70,10 @@ class ClipPair(models.Model):
     )
     caption = models.TextField(blank=True)
     caption_typed = models.BooleanField(default=False, help_text="Typed in the page: sidecar files do not replace it.")
+    caption_auto = models.BooleanField(default=False, help_text="Written by the captioner and not edited since.")
+    caption_extraction = models.ForeignKey(
+        "prep.Extraction", on_delete=models.SET_NULL, null=True, blank=True, related_name="caption_pairs"
+    )
     target_meta = models.JSONField(default=dict, blank=True, help_text="What probing the target found.")
     reference_meta = models.JSONField(default=dict, blank=True, help_text="What probing the reference found.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)

@@ -32,7 +32,7 @@ class Media:
 class PlannedPair:
     name: str
     target: str
-    reference: str
+    reference: str  # "" when the server makes the reference from the target
     caption: str | None = None  # from a manifest row or a sidecar's name (text read later)
     caption_file: str | None = None
 
@@ -47,6 +47,10 @@ class Pairing:
     @property
     def has_orphans(self) -> bool:
         return bool(self.targets_without_reference or self.references_without_target)
+
+    @property
+    def derived(self) -> list[PlannedPair]:
+        return [p for p in self.pairs if not p.reference]
 
 
 def role_and_key(name: str) -> tuple[str, str]:
@@ -87,7 +91,7 @@ def _match(reference: str, names: dict[str, str], basenames: dict[str, list[str]
     return candidates[0] if len(candidates) == 1 else None
 
 
-def _pairs_from_manifest(rows: list[ManifestRow], media: list[Media], result: Pairing) -> set[str]:
+def _pairs_from_manifest(rows: list[ManifestRow], media: list[Media], result: Pairing, derive: bool) -> set[str]:
     names = {m.name.lower(): m.name for m in media}
     basenames: dict[str, list[str]] = {}
     for m in media:
@@ -99,6 +103,9 @@ def _pairs_from_manifest(rows: list[ManifestRow], media: list[Media], result: Pa
         if target and reference:
             result.pairs.append(PlannedPair(PurePosixPath(target).stem, target, reference, caption=row.caption))
             used.update((target, reference))
+        elif target and derive:
+            result.pairs.append(PlannedPair(PurePosixPath(target).stem, target, "", caption=row.caption))
+            used.add(target)
         elif target:
             result.targets_without_reference.append(f"{target} (manifest row {row.number}: "
                                                     f"{row.reference} was not uploaded)")
@@ -113,10 +120,15 @@ def _pairs_from_manifest(rows: list[ManifestRow], media: list[Media], result: Pa
     return used
 
 
-def pair_files(media: list[Media], captions: Sequence[str] = (), manifest: Sequence[ManifestRow] = ()) -> Pairing:
-    """Pair uploaded media; `captions` are .txt names, `manifest` the rows of an uploaded manifest."""
+def pair_files(media: list[Media], captions: Sequence[str] = (), manifest: Sequence[ManifestRow] = (),
+               derive: bool = False) -> Pairing:
+    """Pair uploaded media; `captions` are .txt names, `manifest` the rows of an uploaded manifest.
+
+    With `derive` (the recipe's references are made on the server) a target without a reference is a pair
+    whose reference is "" rather than an orphan; an uploaded reference still wins.
+    """
     result = Pairing()
-    used = _pairs_from_manifest(list(manifest), media, result) if manifest else set()
+    used = _pairs_from_manifest(list(manifest), media, result, derive) if manifest else set()
     targets: dict[str, str] = {}
     references: dict[str, str] = {}
     display: dict[str, str] = {}
@@ -134,13 +146,13 @@ def pair_files(media: list[Media], captions: Sequence[str] = (), manifest: Seque
     taken_names = {p.name.lower() for p in result.pairs}
     for key, target in targets.items():
         reference = references.pop(key, None)
-        if reference is None:
+        if reference is None and not derive:
             result.targets_without_reference.append(target)
             continue
         name = display[key]
         if name.lower() in taken_names:
             name = f"{name} ({target})"
-        result.pairs.append(PlannedPair(name, target, reference, caption_file=caption_files.get(key)))
+        result.pairs.append(PlannedPair(name, target, reference or "", caption_file=caption_files.get(key)))
     result.references_without_target.extend(references.values())
     result.pairs.sort(key=lambda p: p.name.lower())
     return result

@@ -186,7 +186,8 @@ def plan_pairs(dataset: Dataset, files: list[DatasetFile] | None = None) -> Pair
     files = list(dataset.files.all()) if files is None else files
     media = [Media(f.name, f.kind) for f in files if f.kind in (DatasetFile.Kind.VIDEO, DatasetFile.Kind.IMAGE)]
     captions = [f.name for f in files if f.kind == DatasetFile.Kind.CAPTION]
-    return pair_files(media, captions, _manifest_rows(files))
+    derive = get_recipe(dataset.recipe).reference_derivable
+    return pair_files(media, captions, _manifest_rows(files), derive=derive)
 
 
 def _sidecar_text(record: DatasetFile | None) -> str:
@@ -203,11 +204,15 @@ def sync_pairs(dataset: Dataset) -> Pairing:
     pairing = plan_pairs(dataset, files)
     existing = {p.name: p for p in dataset.pairs.all()}
     for position, plan in enumerate(pairing.pairs):
-        target, reference = by_name[plan.target], by_name[plan.reference]
+        target, reference = by_name[plan.target], by_name.get(plan.reference)
         pair = existing.pop(plan.name, None) or ClipPair(dataset=dataset, name=plan.name)
-        if (pair.target_source_id, pair.reference_source_id) != (target.pk, reference.pk):
-            pair.target_source, pair.reference_source = target, reference
-            pair.target_file.name, pair.reference_file.name = target.file.name, reference.file.name
+        derived = reference is None
+        if (pair.target_source_id, pair.reference_source_id, pair.reference_is_derived) != (
+                target.pk, reference.pk if reference else None, derived):
+            pair.target_source, pair.reference_source, pair.reference_is_derived = target, reference, derived
+            pair.target_file.name = target.file.name
+            pair.reference_file.name = reference.file.name if reference else ""
+            pair.extraction = None
             pair.status, pair.messages, pair.checked_at = ClipPair.Status.PENDING, [], None
             pair.target_meta, pair.reference_meta = {}, {}
         if not pair.caption_typed:
@@ -237,7 +242,7 @@ def local_path(field_file: FieldFile) -> Iterator[Path]:
 def run_checks(pair: ClipPair) -> ClipPair:
     """Probe and fully decode both clips, apply the pair rules and save what was found."""
     recipe = get_recipe(pair.dataset.recipe)
-    sources = (pair.target_source_id, pair.reference_source_id)
+    sources = (pair.target_source_id, pair.reference_source_id, pair.reference_file.name)
     with local_path(pair.target_file) as target_path, local_path(pair.reference_file) as reference_path:
         target = check_clip(target_path, "target", "video")
         reference = check_clip(reference_path, "reference", "image" if recipe.reference_is_image else "video")
@@ -250,7 +255,8 @@ def run_checks(pair: ClipPair) -> ClipPair:
         findings.extend(check_pair(target.meta, reference.meta, recipe.reference_is_image))
     with transaction.atomic():
         current = ClipPair.objects.select_for_update().filter(pk=pair.pk).first()
-        if current is None or (current.target_source_id, current.reference_source_id) != sources:
+        if current is None or (current.target_source_id, current.reference_source_id,
+                               current.reference_file.name) != sources:
             return current or pair  # files changed while checking: the newer check wins
         current.target_meta, current.reference_meta = target.meta, reference.meta
         current.messages = [f.as_dict() for f in findings]
@@ -267,9 +273,12 @@ def pair_bytes(pair: ClipPair) -> int:
 def schedule_checks(dataset: Dataset, limits: Limits) -> None:
     """Check small pairs now; send big ones to a `cpu` worker (decoding a long clip takes a while)."""
     from config.celery import enqueue_on_commit
+    from wizard.derive import schedule_derivations
     from wizard.tasks import check_pair_task
 
-    pending = dataset.pairs.filter(status=ClipPair.Status.PENDING).select_related("target_source", "reference_source")
+    schedule_derivations(dataset)
+    pending = (dataset.pairs.filter(status=ClipPair.Status.PENDING).exclude(reference_file="")
+               .select_related("target_source", "reference_source"))
     for pair in pending:
         if pair_bytes(pair) <= limits.inline_check_bytes:
             run_checks(pair)

@@ -31,12 +31,16 @@ class Recipe:
     caption_example: str
     trigger_phrase: str = ""
     reference_kind: ReferenceKind = "video"
-    # Depth, edges and pose references can be computed from the target; that feature is a later issue.
-    reference_derivable: bool = False
-    derived_noun: str = ""  # what the server would make, e.g. "depth maps"
+    # Extraction methods (prep.models.Extraction.Method) that make this recipe's references from targets.
+    derive_methods: tuple[str, ...] = ()
+    derived_noun: str = ""  # what the server makes, e.g. "depth maps"
     clips_recommended: str = "15 or more pairs to start; 20–40 suit most adapters."
     defaults: TrainingDefaults = field(default_factory=TrainingDefaults)
     sources: tuple[str, ...] = ()
+
+    @property
+    def reference_derivable(self) -> bool:
+        return bool(self.derive_methods)
 
     @property
     def reference_is_image(self) -> bool:

@@ -10,8 +10,9 @@ RECIPE = Recipe(
     ),
     reference="an edge-map (Canny) video of the target clip",
     what_to_upload=(
-        "Your clips (the targets) and, for each, an edge-map video of the same frames, "
-        "named clip.mp4 + clip_ref.mp4 or kept in targets/ and references/ folders."
+        "Just your clips (the targets): the server makes an edge-map video of each one, with thresholds you "
+        "can tune while watching a preview. Your own edge videos (clip_ref.mp4, or targets/ and references/ "
+        "folders) are used instead when you upload them."
     ),
     good_pairs=(
         "Blur slightly before edge detection so the edges keep outlines, not texture noise.",
@@ -19,7 +20,7 @@ RECIPE = Recipe(
         "Same resolution, length and frame rate as the target.",
     ),
     caption_example="architectural walk-through, white marble lobby, soft morning light, steady glide",
-    reference_derivable=True,
+    derive_methods=("canny",),
     derived_noun="edge maps",
     clips_recommended="15 pairs to start; 40–150 varied pairs give strong control.",
 )

@@ -10,8 +10,9 @@ RECIPE = Recipe(
     ),
     reference="a depth-map video of the target clip",
     what_to_upload=(
-        "Your clips (the targets) and, for each, a depth-map video of exactly the same frames. "
-        "Name them clip.mp4 and clip_depth.mp4 (or clip_ref.mp4), or put them in targets/ and references/ folders."
+        "Just your clips (the targets): the server makes a smooth depth-map video of each one for you. "
+        "Already have depth videos? Upload them too, named clip_depth.mp4 (or clip_ref.mp4), or in targets/ and "
+        "references/ folders, and they are used instead."
     ),
     good_pairs=(
         "One consistent depth range for the whole clip: no pumping brightness from frame to frame.",
@@ -20,7 +21,7 @@ RECIPE = Recipe(
         "Varied scenes and camera moves: interiors, landscapes, close-ups.",
     ),
     caption_example="ornate cathedral interior, warm candlelight, slow dolly forward",
-    reference_derivable=True,
+    derive_methods=("depth",),
     derived_noun="depth maps",
     clips_recommended="15 pairs to start; 80–150 varied pairs give strong, reliable control.",
     sources=("DepthCrafter", "Depth Anything", "renders from 3D software"),

@@ -10,8 +10,9 @@ RECIPE = Recipe(
     ),
     reference="a pose-skeleton video (body keypoints joined by lines on black)",
     what_to_upload=(
-        "Your clips of people moving (the targets) and a skeleton video for each, "
-        "named clip.mp4 + clip_ref.mp4 or kept in targets/ and references/ folders."
+        "Your clips of people moving (the targets): the server finds the people and draws a skeleton video "
+        "of each clip. Your own skeleton videos (clip_ref.mp4, or targets/ and references/ folders) are used "
+        "instead when you upload them."
     ),
     good_pairs=(
         "Skeletons extracted at the same frame rate you will generate at.",
@@ -19,7 +20,7 @@ RECIPE = Recipe(
         "Many different people, outfits, moves and camera angles.",
     ),
     caption_example="a dancer in a red coat on a rooftop at dusk, city lights behind, handheld camera",
-    reference_derivable=True,
+    derive_methods=("pose",),
     derived_noun="pose skeletons",
     clips_recommended="15 pairs to start; 80–150 varied pairs give strong, reliable control.",
     sources=("OpenPose", "MediaPipe Pose", "DWPose"),

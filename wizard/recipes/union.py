@@ -10,14 +10,16 @@ RECIPE = Recipe(
     ),
     reference="a depth, edge or pose video of the target clip (mix the kinds across pairs)",
     what_to_upload=(
-        "Your clips (the targets) and a control video for each: depth, edges or pose, mixed across the dataset."
+        "Just your clips (the targets): the server makes a depth, edge or pose video for each, taking turns "
+        "so the kinds are mixed across the dataset (you can change the kind per clip). Your own control "
+        "videos (clip_ref.mp4, or targets/ and references/ folders) are used instead when you upload them."
     ),
     good_pairs=(
         "A balanced mix of the three kinds of control.",
         "Each control video smooth over time and the same length, size and frame rate as its target.",
     ),
     caption_example="rainy neon street at night, reflections on wet asphalt, slow pan left",
-    reference_derivable=True,
+    derive_methods=("depth", "canny", "pose"),
     derived_noun="depth, edge and pose videos",
     clips_recommended="40 pairs at least; 80–150 varied pairs across the three kinds work best.",
 )

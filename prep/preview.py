@@ -1,0 +1,58 @@
+"""One still frame of a clip, cached on disk by content, for live previews of extraction settings."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db.models.fields.files import FieldFile
+
+from prep.extract.base import ExtractionError
+
+PREVIEW_WIDTH = 480
+
+
+def _cache_path(sha256: str) -> Path:
+    return Path(settings.DATA_DIR) / "cache" / "preview-frames" / f"{sha256}.npy"
+
+
+def still_frame(field: FieldFile, sha256: str, seconds: float) -> np.ndarray:
+    """A frame from `seconds` in, scaled to at most PREVIEW_WIDTH wide: (H, W, 3) uint8 RGB."""
+    from wizard.services import local_path
+
+    cached = _cache_path(sha256)
+    if cached.exists():
+        return np.load(cached)
+    with local_path(field) as path:
+        frame = _decode_one(path, seconds)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cached, frame)
+    return frame
+
+
+def _decode_one(path: Path, seconds: float) -> np.ndarray:
+    scale = f"scale='min({PREVIEW_WIDTH},iw)':-2"
+    probe = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-ss", f"{seconds:.2f}", "-i", str(path),
+                            "-frames:v", "1", "-vf", scale, "-f", "image2pipe", "-vcodec", "png", "pipe:"],
+                           capture_output=True, check=False, timeout=60)
+    if probe.returncode or not probe.stdout:
+        raise ExtractionError("A preview frame could not be read from this clip.")
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(probe.stdout, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ExtractionError("A preview frame could not be read from this clip.")
+    return np.ascontiguousarray(image[:, :, ::-1])
+
+
+def side_by_side_png(left: np.ndarray, right: np.ndarray) -> bytes:
+    """Two (H, W, 3) RGB frames of the same size next to each other, with a thin gap, as PNG bytes."""
+    import cv2
+
+    gap = np.full((left.shape[0], 8, 3), 255, np.uint8)
+    ok, data = cv2.imencode(".png", np.concatenate([left, gap, right], axis=1)[:, :, ::-1])
+    if not ok:
+        raise ExtractionError("The preview could not be drawn.")
+    return bytes(data)

@@ -1,0 +1,224 @@
+"""Extractions behind the views and tasks: ask for one (reusing a finished one), run it, say what is possible."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.db.models.fields.files import FieldFile
+from django.utils import timezone
+
+from prep.extract.base import ExtractionError, ExtractionReport
+from prep.models import Extraction
+from prep.signals import extraction_finished
+
+log = logging.getLogger(__name__)
+Method = Extraction.Method
+State = Extraction.State
+VIDEO_METHODS = (Method.DEPTH, Method.CANNY, Method.POSE)
+PROGRESS_EVERY_SECONDS = 0.5
+_PROBLEMS: dict[tuple[str, str], tuple[float, str | None]] = {}
+PROBLEM_TTL_SECONDS = 30.0
+
+
+def method_problem(method: str) -> str | None:
+    """Why `method` cannot run on this server, in plain words; None when it can (cached for a few seconds)."""
+    where = {Method.POSE: settings.POSE_PYTHON, Method.DEPTH: settings.DEPTH_MODEL_PATH,
+             Method.CAPTION: settings.CAPTION_MODEL_PATH}.get(Method(method))
+    key = (str(method), str(where))
+    cached = _PROBLEMS.get(key)
+    if cached is not None and time.monotonic() - cached[0] < PROBLEM_TTL_SECONDS:
+        return cached[1]
+    problem = _check(method, where)
+    _PROBLEMS[key] = (time.monotonic(), problem)
+    return problem
+
+
+def _check(method: str, where: Any) -> str | None:
+    if method == Method.CANNY:
+        return None
+    if method == Method.POSE:
+        from prep.extract.pose import pose_problem
+
+        return pose_problem(Path(where))
+    if method == Method.DEPTH:
+        from prep.extract.depth import depth_model_problem
+
+        return depth_model_problem(where)
+    from prep.extract.captions import captioner_problem
+
+    return captioner_problem(where)
+
+
+def clean_settings(method: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The method's settings with defaults filled in; bad values raise ExtractionError with a plain message."""
+    if method == Method.CANNY:
+        from prep.extract.canny import CannySettings
+
+        return CannySettings.from_dict(data).as_dict()
+    if method == Method.POSE:
+        from prep.extract.pose import PoseSettings
+
+        return PoseSettings.from_dict(data).as_dict()
+    if method == Method.DEPTH:
+        from prep.extract.depth import DepthSettings
+
+        return DepthSettings.from_dict(data).as_dict()
+    if data:
+        raise ExtractionError("Captions have no settings to change.")
+    return {}
+
+
+def settings_key(method: str, values: dict[str, Any], source_sha256: str) -> str:
+    text = json.dumps({"method": method, "settings": values, "source": source_sha256}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def request_extraction(owner: Any, method: str, values: dict[str, Any], source: FieldFile | File[Any],
+                       source_name: str, source_sha256: str, *, owns_source: bool = False) -> Extraction:
+    """The extraction of `method` with `values` on this content: a finished or running one is reused as is.
+
+    `source` is either a stored file (its name is shared, never copied) or a new upload saved for this
+    extraction (`owns_source`). The task is sent after the transaction commits.
+    """
+    cleaned = clean_settings(method, values)
+    key = settings_key(method, cleaned, source_sha256)
+    existing = (Extraction.objects.filter(owner=owner, settings_key=key).exclude(state=State.FAILED)
+                .order_by("-created_at").first())
+    if existing is not None and (existing.state != State.DONE or _output_present(existing)):
+        return existing
+    extraction = Extraction(owner=owner, method=method, settings=cleaned, settings_key=key,
+                            source_name=source_name[:255], source_sha256=source_sha256, owns_source=owns_source)
+    if owns_source:
+        extraction.source.save(Path(source_name).name, source, save=False)
+    else:
+        extraction.source.name = str(source.name)
+    extraction.save()
+    _enqueue(extraction)
+    return extraction
+
+
+def _output_present(extraction: Extraction) -> bool:
+    return extraction.method == Method.CAPTION or bool(extraction.output and extraction.output.storage.exists(
+        extraction.output.name))
+
+
+def _enqueue(extraction: Extraction) -> None:
+    from config.celery import enqueue_on_commit
+    from prep.tasks import extract
+
+    queue = settings.CAPTION_QUEUE if extraction.method == Method.CAPTION else "cpu"
+    enqueue_on_commit(extract, extraction.pk, queue=queue)
+
+
+def claim(extraction_id: int, worker: str) -> Extraction | None:
+    """Take a queued extraction (or one whose worker was lost); None when it is finished or gone."""
+    with transaction.atomic():
+        extraction = Extraction.objects.select_for_update().filter(pk=extraction_id).first()
+        if extraction is None or extraction.finished:
+            return None
+        extraction.state, extraction.worker, extraction.started_at = State.RUNNING, worker, timezone.now()
+        extraction.frames_done = 0
+        extraction.save(update_fields=["state", "worker", "started_at", "frames_done"])
+    return extraction
+
+
+def run_extraction(extraction_id: int, worker: str) -> Extraction | None:
+    """Make the extraction on this worker and record the outcome; idempotent (finished ones are skipped)."""
+    from wizard.services import local_path
+
+    extraction = claim(extraction_id, worker)
+    if extraction is None:
+        return None
+    scratch = Path(settings.DATA_DIR) / "work" / "prep" / str(extraction.pk)
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        with local_path(extraction.source) as source:
+            outcome = _make(extraction, source, scratch)
+    except ExtractionError as err:
+        _fail(extraction, str(err))
+    except Exception as err:  # a bug or a broken model must still end the extraction, not leave it running
+        log.exception("extraction %s failed", extraction.pk)
+        _fail(extraction, f"Something went wrong on the worker ({type(err).__name__}). An operator can see the "
+                          "details in the worker's log.")
+    else:
+        _succeed(extraction, *outcome)
+    finally:
+        for leftover in scratch.glob("*"):
+            leftover.unlink(missing_ok=True)
+        scratch.rmdir()
+    extraction.refresh_from_db()
+    extraction_finished.send(sender=Extraction, extraction=extraction)
+    return extraction
+
+
+def _make(extraction: Extraction, source: Path, scratch: Path) -> tuple[dict[str, Any], Path | None]:
+    """(report, output video or None for captions)."""
+    started = time.monotonic()
+    if extraction.method == Method.CAPTION:
+        from prep.extract.captions import caption_clip, load_captioner
+
+        problem = method_problem(Method.CAPTION)
+        if problem:
+            raise ExtractionError(problem)
+        caption = caption_clip(load_captioner(str(settings.CAPTION_MODEL_PATH)), source)
+        return {"caption": caption, "seconds": round(time.monotonic() - started, 2)}, None
+    output = scratch / f"{Path(extraction.source_name).stem[:80]}_{extraction.method}.mp4"
+    report = _make_video(extraction, source, output, _progress_recorder(extraction))
+    return report.as_dict(), output
+
+
+def _make_video(extraction: Extraction, source: Path, output: Path, progress: Any) -> ExtractionReport:
+    problem = method_problem(extraction.method)
+    if problem:
+        raise ExtractionError(problem)
+    if extraction.method == Method.CANNY:
+        from prep.extract.canny import CannySettings, extract_canny
+
+        return extract_canny(source, output, CannySettings.from_dict(extraction.settings), progress)
+    if extraction.method == Method.POSE:
+        from prep.extract.pose import PoseSettings, extract_pose
+
+        return extract_pose(source, output, PoseSettings.from_dict(extraction.settings), progress,
+                            python=Path(settings.POSE_PYTHON))
+    from prep.extract.depth import DepthSettings, extract_depth, load_depth_model
+
+    model = load_depth_model(str(settings.DEPTH_MODEL_PATH))
+    return extract_depth(source, output, DepthSettings.from_dict(extraction.settings), model, progress)
+
+
+def _progress_recorder(extraction: Extraction) -> Any:
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_SECONDS or done >= total:
+            last[0] = now
+            Extraction.objects.filter(pk=extraction.pk).update(frames_done=done, frames_total=total)
+
+    return progress
+
+
+def _succeed(extraction: Extraction, report: dict[str, Any], output: Path | None) -> None:
+    if output is not None:
+        with output.open("rb") as handle:
+            extraction.output.save(output.name, File(handle), save=False)
+    extraction.report, extraction.state, extraction.error = report, State.DONE, ""
+    extraction.finished_at = timezone.now()
+    frames = int(report.get("frames", 0))
+    if frames:
+        extraction.frames_done = extraction.frames_total = frames
+    extraction.save(update_fields=["output", "report", "state", "error", "finished_at", "frames_done",
+                                   "frames_total"])
+
+
+def _fail(extraction: Extraction, message: str) -> None:
+    Extraction.objects.filter(pk=extraction.pk).update(state=State.FAILED, error=message,
+                                                       finished_at=timezone.now())

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from prep import views
+
+app_name = "prep"
+
+urlpatterns = [
+    path("extractions/<int:extraction_id>/video/", views.output, name="output"),
+    path("extractions/<int:extraction_id>/", views.status, name="status"),
+]

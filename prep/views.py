@@ -1,0 +1,36 @@
+"""A creator's extractions: their output video, and their state for pages that wait on them."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET
+
+from config.requests import AuthedRequest
+from prep.models import Extraction
+from wizard.uploads import serve_file
+
+
+def _get_extraction_for_user(request: AuthedRequest, extraction_id: int) -> Extraction:
+    return get_object_or_404(Extraction, pk=extraction_id, owner=request.user)
+
+
+@login_required
+@require_GET
+def output(request: AuthedRequest, extraction_id: int) -> HttpResponseBase:
+    extraction = _get_extraction_for_user(request, extraction_id)
+    if not extraction.output:
+        raise Http404("This extraction has no video (yet).")
+    return serve_file(request, extraction.output, "video/mp4")
+
+
+@login_required
+@require_GET
+def status(request: AuthedRequest, extraction_id: int) -> JsonResponse:
+    extraction = _get_extraction_for_user(request, extraction_id)
+    return JsonResponse({"id": extraction.pk, "method": extraction.method, "state": extraction.state,
+                         "label": extraction.get_state_display(), "percent": extraction.percent,
+                         "error": extraction.error, "caption": extraction.caption,
+                         "report": extraction.report})
