@@ -5,12 +5,15 @@ Both directions pipe raw RGB through the `ffmpeg` binary, so memory stays at one
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import IO, Any
 
 import ffmpeg
 import numpy as np
@@ -48,25 +51,52 @@ def clip_format(path: str | Path) -> ClipFormat:
     if rate <= 0:
         raise ExtractionError(f"{Path(path).name} does not say its frame rate.")
     frames = int(stream.get("nb_read_frames") or stream.get("nb_frames") or 0)
-    return ClipFormat(rate.limit_denominator(100000), int(stream["width"]), int(stream["height"]), frames)
+    width, height = int(stream["width"]), int(stream["height"])
+    if _rotation(stream) % 180 == 90:
+        # ffmpeg turns the frames upright when it decodes (phone clips), so the frames read are the other way round.
+        width, height = height, width
+    return ClipFormat(rate.limit_denominator(100000), width, height, frames)
+
+
+def _rotation(stream: dict[str, Any]) -> int:
+    """Degrees the player turns the picture (display matrix, or the older `rotate` tag), as 0, 90, 180 or 270."""
+    for side_data in stream.get("side_data_list") or []:
+        if "rotation" in side_data:
+            return round(float(side_data["rotation"])) % 360
+    return round(float((stream.get("tags") or {}).get("rotate", 0))) % 360
 
 
 def read_frames(path: str | Path, fmt: ClipFormat) -> Iterator[np.ndarray]:
-    """Every decoded frame of `path` once, as uint8 RGB of shape (H, W, 3), without dropping or repeating any."""
+    """Every decoded frame of `path` once, as uint8 RGB of shape (H, W, 3), without dropping or repeating any.
+
+    A decoder that stops with an error raises `ExtractionError` once the frames it did decode are consumed.
+    """
     args = ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:"]
     size = fmt.width * fmt.height * 3
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None
-    try:
-        while chunk := proc.stdout.read(size):
-            if len(chunk) < size:
-                break
-            yield np.frombuffer(chunk, np.uint8).reshape(fmt.height, fmt.width, 3)
-    finally:
-        proc.stdout.close()
-        proc.kill()
-        proc.wait()
+    # stderr goes to a file, not a pipe: a damaged clip can log more than a pipe holds, and ffmpeg would then
+    # block on its log while we block on its frames.
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log)
+        assert proc.stdout is not None
+        try:
+            while chunk := proc.stdout.read(size):
+                if len(chunk) < size:
+                    break
+                yield np.frombuffer(chunk, np.uint8).reshape(fmt.height, fmt.width, 3)
+            if proc.wait() != 0:
+                raise ExtractionError(f"{Path(path).name} could not be decoded to the end ({_tail(log)}).")
+        finally:
+            proc.stdout.close()
+            proc.kill()
+            proc.wait()
+
+
+def _tail(log: IO[bytes]) -> str:
+    """The last line of an ffmpeg log file, the one that says why it stopped."""
+    log.seek(0)
+    lines = log.read().decode("utf-8", "replace").strip().splitlines()
+    return lines[-1][-200:] if lines else "no reason given"
 
 
 class FrameWriter:
@@ -85,26 +115,47 @@ class FrameWriter:
                 "-s", f"{fmt.width}x{fmt.height}", "-framerate", f"{fmt.rate.numerator}/{fmt.rate.denominator}",
                 "-i", "pipe:", "-c:v", "libx264", "-preset", "veryfast", "-crf", "16",
                 "-pix_fmt", "yuv420p" if even else "yuv444p", "-movflags", "+faststart", str(self.path)]
-        self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        # ffmpeg's log goes to a file so that it can never fill a pipe nobody reads while frames are written;
+        # `_finish` closes it.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115
+        self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=self._log)
+        self._stderr: str | None = None
 
     def write(self, frame: np.ndarray) -> None:
         if frame.shape != (self.fmt.height, self.fmt.width, 3) or frame.dtype != np.uint8:
             raise ValueError(f"frame of shape {frame.shape} {frame.dtype}; expected "
                              f"({self.fmt.height}, {self.fmt.width}, 3) uint8")
         assert self._proc.stdin is not None
-        self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except BrokenPipeError:
+            # ffmpeg stopped early (disk full, unwritable path): its log says why.
+            _, stderr = self._finish()
+            raise ExtractionError(f"The derived video could not be written ({stderr[-200:]}).") from None
         self.count += 1
+
+    def _finish(self) -> tuple[int, str]:
+        """Close ffmpeg's input and wait for it: (exit code, its log). Safe to call twice."""
+        assert self._proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # ffmpeg is already gone; its exit code and log tell why
+            self._proc.stdin.close()
+        code = self._proc.wait()
+        if self._stderr is None:
+            self._stderr = _tail(self._log)
+            self._log.close()
+        return code, self._stderr
+
+    def _discard(self) -> None:
+        if not self.path.is_dir():  # never remove a folder that was named by mistake
+            self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> FrameWriter:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        assert self._proc.stdin is not None
-        self._proc.stdin.close()
-        stderr = self._proc.stderr.read().decode("utf-8", "replace") if self._proc.stderr else ""
-        code = self._proc.wait()
+        code, stderr = self._finish()
         if kind is not None:
-            self.path.unlink(missing_ok=True)
+            self._discard()
         elif code != 0:
-            self.path.unlink(missing_ok=True)
-            raise ExtractionError(f"The derived video could not be written ({stderr.strip()[-200:]}).")
+            self._discard()
+            raise ExtractionError(f"The derived video could not be written ({stderr[-200:]}).")

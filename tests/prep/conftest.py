@@ -1,0 +1,63 @@
+"""Fixtures for the extraction tests: the real clips in ../shared/media (optional) and clips made with ffmpeg.
+
+Tests on real footage skip with a reason when ../shared/media is absent, so the suite passes on a fresh clone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+SHARED_MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
+POSE_PYTHON = Path(__file__).resolve().parents[2] / ".venv-pose" / "bin" / "python"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+        raise pytest.UsageError("the extraction tests need the ffmpeg and ffprobe binaries (apt-get install ffmpeg)")
+
+
+@pytest.fixture
+def shared_media() -> Path:
+    if not (SHARED_MEDIA / "carphone_pristine.mp4").exists():
+        pytest.skip(f"optional real-footage test: {SHARED_MEDIA} is not present in this checkout")
+    return SHARED_MEDIA
+
+
+@pytest.fixture
+def pose_python() -> Path:
+    """The pose interpreter that `make pytest` installs; outside CI a checkout without it skips these tests."""
+    if not POSE_PYTHON.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{POSE_PYTHON} is missing: `make pytest` should have installed it")
+        pytest.skip(f"{POSE_PYTHON} is not installed (make .venv-pose/.installed)")
+    return POSE_PYTHON
+
+
+LavfiClip = Callable[..., Path]
+
+
+@pytest.fixture
+def lavfi_clip(tmp_path: Path) -> LavfiClip:
+    """make(source, width, height, rate, frames, name=…, extra=[…]) -> an mp4 from one of ffmpeg's generators.
+
+    `source` is a lavfi source name such as "testsrc" (moving pattern) or "color=c=gray" (an empty scene).
+    """
+
+    def make(source: str, width: int, height: int, rate: Fraction, frames: int, name: str = "clip.mp4",
+             extra: tuple[str, ...] = ()) -> Path:
+        path = tmp_path / name
+        spec = f"{source}{':' if '=' in source else '='}size={width}x{height}:rate={rate.numerator}/{rate.denominator}"
+        even = width % 2 == 0 and height % 2 == 0
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", spec, "-frames:v", str(frames),
+                        "-c:v", "libx264", "-pix_fmt", "yuv420p" if even else "yuv444p", *extra, str(path)],
+                       check=True)
+        return path
+
+    return make
