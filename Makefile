@@ -7,6 +7,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Pose extraction runs MediaPipe in an interpreter of its own (numpy<2 and its own cv2; see deploy/pose-requirements.txt).
+POSE_VENV := .venv-pose
+POSE_STAMP := $(POSE_VENV)/.installed
 # On this kind of machine pip finds the CPU build on disk; elsewhere PyPI's build (CUDA on Linux x86_64).
 TORCH_SPEC ?= torch==2.13.0
 PIP_QUIET := 2>&1 | grep -v -e "is ignored: it is neither a file nor a directory" || true
@@ -29,7 +32,22 @@ $(STAMP): pyproject.toml
 	@$(PY) -c "import django, torch, diffusers, celery, channels" # fails loudly if an install step failed
 	@touch $(STAMP)
 
-run: $(STAMP)
+$(POSE_STAMP): deploy/pose-requirements.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "ICLoRA Studio needs Python 3.11"'
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || deploy/system-packages.sh __none__=python3-venv
+	@# opencv-contrib-python (a mediapipe requirement) loads libGL and GLib even without a display.
+	@$(PYTHON) -c 'import ctypes.util as u, sys; sys.exit(not (u.find_library("GL") and u.find_library("gthread-2.0")))' \
+		|| deploy/system-packages.sh __none__=libgl1 __none__=libglib2.0-0
+	@test -x $(POSE_VENV)/bin/python || $(PYTHON) -m venv $(POSE_VENV)
+	@echo "Installing pose extraction (MediaPipe) into $(POSE_VENV) (the first time takes a minute or two)…"
+	@$(POSE_VENV)/bin/python -m pip install -q --upgrade pip $(PIP_QUIET)
+	@$(POSE_VENV)/bin/python -m pip install -q -r deploy/pose-requirements.txt $(PIP_QUIET)
+	@# Fails loudly if an install step failed; MediaPipe's own log lines are shown only then.
+	@out=$$($(POSE_VENV)/bin/python -c "import cv2, mediapipe as mp; mp.solutions.pose.Pose(model_complexity=1).close()" 2>&1) \
+		|| { echo "$$out" >&2; echo "The pose interpreter $(POSE_VENV) does not work." >&2; exit 1; }
+	@touch $(POSE_STAMP)
+
+run: $(STAMP) $(POSE_STAMP)
 	@$(PY) -m config.stack --check
 	@$(PY) manage.py migrate --noinput -v 0
 	@$(PY) manage.py ensure_tiny_model
@@ -39,7 +57,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(POSE_STAMP)
 	@deploy/system-packages.sh chromium=chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
