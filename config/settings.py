@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "training",
     "studio",
     "prep",
+    "operators",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,7 @@ admin.site.site_title = "ICLoRA Studio operations"
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("ops/system-check/", views.system_check, name="system_check"),
+    path("ops/", include("operators.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("wizard/", include("wizard.urls")),

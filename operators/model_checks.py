@@ -1,0 +1,152 @@
+"""Checks of configured model paths that read folders and file headers only, never weights.
+
+Framework-free: each function takes a path and returns a `PathCheck` in plain words, so the console,
+a management command or a worker can all reuse them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+MAX_SHOWN_METADATA = 8
+
+
+@dataclass(frozen=True)
+class PathCheck:
+    ok: bool
+    summary: str  # one plain sentence, e.g. "OK: LTX-2 diffusers pipeline, 5 components"
+    details: tuple[str, ...] = ()
+
+
+def check_model_location(path: Path) -> PathCheck:
+    """An LTX model given either as a diffusers folder or as a single-file .safetensors checkpoint."""
+    if path.is_dir():
+        return check_diffusers_folder(path)
+    if path.is_file():
+        return check_safetensors_file(path)
+    return PathCheck(False, "Nothing at this path: neither a folder nor a file exists there.")
+
+
+def check_diffusers_folder(path: Path) -> PathCheck:
+    """A diffusers pipeline folder: model_index.json naming an LTX-2 pipeline, each component's folder present."""
+    problem = _folder_problem(path)
+    if problem:
+        return PathCheck(False, problem)
+    index = _read_json(path / "model_index.json")
+    if index is None:
+        return PathCheck(False, "Not a diffusers pipeline folder: model_index.json is missing or unreadable.")
+    class_name = str(index.get("_class_name", ""))
+    components = sorted(
+        name for name, value in index.items()
+        if not name.startswith("_") and isinstance(value, list) and len(value) == 2 and all(value)
+    )
+    missing = [name for name in components if not (path / name).is_dir()]
+    details = (f"pipeline class: {class_name or 'unknown'}", f"components: {', '.join(components) or 'none'}")
+    if not class_name.startswith("LTX2"):
+        named = class_name or "an unnamed class"
+        return PathCheck(False, f"A diffusers pipeline, but for {named}, not LTX-2.", details)
+    if missing:
+        return PathCheck(False, f"LTX-2 pipeline with component folders missing: {', '.join(missing)}.", details)
+    return PathCheck(True, f"OK: LTX-2 diffusers pipeline, {len(components)} components.", details)
+
+
+def check_safetensors_file(path: Path) -> PathCheck:
+    """A single-file checkpoint: its safetensors header (tensor names and metadata) is read, not its weights."""
+    if not path.exists():
+        return PathCheck(False, "File missing.")
+    if not path.is_file():
+        return PathCheck(False, "Expected a .safetensors file, found a folder.")
+    if path.suffix != ".safetensors":
+        return PathCheck(False, f"Not a .safetensors file (it ends in “{path.suffix or 'nothing'}”).")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="numpy") as handle:
+            metadata: dict[str, str] = handle.metadata() or {}
+            tensors = len(list(handle.keys()))
+    except Exception as error:  # safetensors raises its own error types for a bad header
+        return PathCheck(False, f"Could not read it as a safetensors file: {error}")
+    size_gb = path.stat().st_size / 1024**3
+    details = tuple(_describe_metadata(metadata)) or ("no metadata in the header",)
+    return PathCheck(True, f"OK: single-file checkpoint, {tensors:,} tensors, {size_gb:.1f} GB.", details)
+
+
+def check_text_encoder_folder(path: Path) -> PathCheck:
+    """The Gemma text-encoder folder a single-file LTX checkpoint needs beside it."""
+    found = _model_folder(path)
+    if isinstance(found, PathCheck):
+        return found
+    model_type, details = found
+    if "gemma" not in model_type.lower():
+        return PathCheck(False, f"A model folder, but its model_type is “{model_type}”, not Gemma.", details)
+    return PathCheck(True, f"OK: Gemma text encoder ({model_type}).", details)
+
+
+def check_model_folder(path: Path, purpose: str) -> PathCheck:
+    """A transformers-style model folder (depth estimation, captioning): config.json with a model_type."""
+    found = _model_folder(path)
+    if isinstance(found, PathCheck):
+        return found
+    model_type, details = found
+    return PathCheck(True, f"OK: {purpose} model ({model_type}).", details)
+
+
+def check_interpreter(path: Path) -> PathCheck:
+    """A Python interpreter that must exist and be executable (the pose extractor's own environment)."""
+    if not path.exists():
+        return PathCheck(False, "Interpreter missing.")
+    if not path.is_file():
+        return PathCheck(False, "Expected a Python interpreter, found a folder.")
+    if not os.access(path, os.X_OK):
+        return PathCheck(False, "The file exists but is not executable.")
+    return PathCheck(True, f"OK: interpreter {path.name} is executable.", (f"resolves to {path.resolve()}",))
+
+
+def _model_folder(path: Path) -> PathCheck | tuple[str, tuple[str, ...]]:
+    problem = _folder_problem(path)
+    if problem:
+        return PathCheck(False, problem)
+    config = _read_json(path / "config.json")
+    if config is None:
+        return PathCheck(False, "Not a model folder: config.json is missing or unreadable.")
+    model_type = str(config.get("model_type") or "")
+    if not model_type:
+        return PathCheck(False, "config.json has no model_type, so this is not a model folder we can use.")
+    weights = sorted(p.name for p in path.iterdir() if p.suffix in WEIGHT_SUFFIXES)
+    if not weights:
+        return PathCheck(False, "config.json is there but no weight files (.safetensors, .bin) are.")
+    architectures = ", ".join(str(a) for a in config.get("architectures") or []) or "not named"
+    return model_type, (f"architectures: {architectures}", f"{len(weights)} weight file(s)")
+
+
+def _folder_problem(path: Path) -> str | None:
+    if not path.exists():
+        return "Folder missing."
+    if not path.is_dir():
+        return "Expected a folder, found a file."
+    return None
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _describe_metadata(metadata: dict[str, str]) -> list[str]:
+    lines = []
+    for key in sorted(metadata)[:MAX_SHOWN_METADATA]:
+        value = metadata[key]
+        # Checkpoints often carry their whole config as JSON: name it rather than print it.
+        shown = value if len(value) <= 60 else f"{len(value):,} characters"
+        lines.append(f"{key}: {shown}")
+    if len(metadata) > MAX_SHOWN_METADATA:
+        lines.append(f"and {len(metadata) - MAX_SHOWN_METADATA} more metadata keys")
+    return lines

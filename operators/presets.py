@@ -1,0 +1,101 @@
+"""Every model path this installation is configured with, checked and explained for the console."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from operators import model_checks
+from operators.model_checks import PathCheck
+
+OK, OFF, PROBLEM = "ok", "off", "problem"
+PRESETS = {
+    "tiny": "A small random model built on this machine: CPU, tests and demos.",
+    "ltx-2.3": "The real LTX-2.3 model from the paths below.",
+}
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    label: str
+    setting: str
+    path: str
+    status: str  # OK, OFF (not configured, optional) or PROBLEM
+    message: str
+    details: tuple[str, ...]
+    active: bool  # used by the active preset
+
+
+@dataclass(frozen=True)
+class PresetSummary:
+    name: str
+    description: str
+    active: bool
+    ready: bool
+
+
+def model_rows() -> list[ModelRow]:
+    tiny, ltx = settings.MODEL_PRESET == "tiny", settings.MODEL_PRESET == "ltx-2.3"
+    single_file = bool(settings.LTX_MODEL_PATH) and Path(str(settings.LTX_MODEL_PATH)).is_file()
+    return [
+        _tiny_row(tiny),
+        _row("LTX-2.3 dev model", "LTX_MODEL_PATH", settings.LTX_MODEL_PATH, model_checks.check_model_location,
+             active=ltx, unset=(PROBLEM, "Not configured — training and the Studio cannot run until it is set.")
+             if ltx else (OFF, "Not configured — only the ltx-2.3 preset needs it.")),
+        _row("Gemma text encoder", "LTX_TEXT_ENCODER_PATH", settings.LTX_TEXT_ENCODER_PATH,
+             model_checks.check_text_encoder_folder, active=ltx and single_file,
+             unset=(PROBLEM, "Not configured — the single-file dev checkpoint needs the Gemma folder beside it.")
+             if ltx and single_file else (OFF, "Not configured — a diffusers folder brings its own text encoder.")),
+        _row("LTX-2.3 distilled model", "LTX_DISTILLED_MODEL_PATH", settings.LTX_DISTILLED_MODEL_PATH,
+             model_checks.check_model_location, active=ltx,
+             unset=(OFF, "Not configured — Studio previews use the dev checkpoint.")),
+        _row("Depth model", "DEPTH_MODEL_PATH", settings.DEPTH_MODEL_PATH,
+             lambda path: model_checks.check_model_folder(path, "depth estimation"), active=False,
+             unset=(OFF, "Not configured — automatic depth references are off.")),
+        _row("Captioning model", "CAPTION_MODEL_PATH", settings.CAPTION_MODEL_PATH,
+             lambda path: model_checks.check_model_folder(path, "captioning"), active=False,
+             unset=(OFF, "Not configured — automatic captions are off.")),
+        _pose_row(),
+    ]
+
+
+def preset_summaries(rows: list[ModelRow]) -> list[PresetSummary]:
+    """Each preset, whether it is the active one, and whether the rows it needs have no problem."""
+    active = str(settings.MODEL_PRESET)
+    ready = not any(row.status == PROBLEM for row in rows if row.active)
+    return [PresetSummary(name, text, name == active, ready if name == active else False)
+            for name, text in PRESETS.items()]
+
+
+def _tiny_row(active: bool) -> ModelRow:
+    path = Path(settings.TINY_MODEL_DIR)
+    if not path.exists():
+        # Workers build it on first use (ensure_tiny_model), so a missing folder is expected on a new machine.
+        message = "Not built yet — a worker builds it the first time it needs it." if active else \
+            "Not built — only the tiny preset uses it."
+        return ModelRow("Tiny model", "TINY_MODEL_DIR", str(path), OFF, message, (), active)
+    return _from_check("Tiny model", "TINY_MODEL_DIR", str(path), model_checks.check_diffusers_folder(path), active)
+
+
+def _pose_row() -> ModelRow:
+    path = Path(settings.POSE_PYTHON)
+    check = model_checks.check_interpreter(path)
+    if not path.exists():
+        return ModelRow("Pose interpreter", "POSE_PYTHON", str(path), OFF,
+                        "Interpreter missing — automatic pose references are off.", (), False)
+    return _from_check("Pose interpreter", "POSE_PYTHON", str(path), check, False)
+
+
+def _row(label: str, setting: str, value: object, check: Callable[[Path], PathCheck], *, active: bool,
+         unset: tuple[str, str]) -> ModelRow:
+    if not value:
+        return ModelRow(label, setting, "", unset[0], unset[1], (), active)
+    path = Path(str(value))
+    return _from_check(label, setting, str(path), check(path), active)
+
+
+def _from_check(label: str, setting: str, path: str, check: PathCheck, active: bool) -> ModelRow:
+    return ModelRow(label, setting, path, OK if check.ok else PROBLEM, check.summary, check.details, active)

@@ -1,0 +1,128 @@
+"""Model paths checked from folders and file headers, with the active preset highlighted."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.test import Client
+from safetensors.numpy import save_file
+
+from operators import model_checks
+
+LTX_COMPONENTS = ("scheduler", "text_encoder", "tokenizer", "transformer", "vae")
+
+
+def make_pipeline(folder: Path, class_name: str = "LTX2Pipeline", missing: str | None = None) -> Path:
+    folder.mkdir(parents=True)
+    index = {"_class_name": class_name, "_diffusers_version": "0.42.1", "audio_vae": [None, None]}
+    for name in LTX_COMPONENTS:
+        index[name] = ["diffusers", f"{name.title()}Class"]
+        if name != missing:
+            (folder / name).mkdir()
+    (folder / "model_index.json").write_text(json.dumps(index))
+    return folder
+
+
+def make_checkpoint(path: Path, **metadata: str) -> Path:
+    save_file({"a.weight": np.zeros((2, 2), np.float32), "b.weight": np.ones(3, np.float32)}, str(path),
+              metadata=metadata or None)
+    return path
+
+
+def make_model_folder(folder: Path, model_type: str, weights: bool = True) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": model_type, "architectures": ["SomeModel"]}))
+    if weights:
+        (folder / "model.safetensors").write_bytes(b"")
+    return folder
+
+
+def test_it_recognises_an_ltx2_diffusers_folder_and_counts_its_components(tmp_path):
+    check = model_checks.check_model_location(make_pipeline(tmp_path / "ltx"))
+    assert check.ok and check.summary == "OK: LTX-2 diffusers pipeline, 5 components."
+
+
+def test_it_refuses_a_pipeline_of_another_model_or_with_missing_parts(tmp_path):
+    other = model_checks.check_diffusers_folder(make_pipeline(tmp_path / "flux", class_name="FluxPipeline"))
+    assert not other.ok and other.summary == "A diffusers pipeline, but for FluxPipeline, not LTX-2."
+    partial = model_checks.check_diffusers_folder(make_pipeline(tmp_path / "half", missing="vae"))
+    assert not partial.ok and "missing: vae" in partial.summary
+
+
+def test_it_reads_a_single_file_checkpoints_header_metadata(tmp_path):
+    path = make_checkpoint(tmp_path / "ltx-2.3-dev.safetensors", model_version="2.3.0", config="{" + "x" * 100 + "}")
+    check = model_checks.check_model_location(path)
+    assert check.ok and check.summary.startswith("OK: single-file checkpoint, 2 tensors")
+    assert "model_version: 2.3.0" in check.details and "config: 102 characters" in check.details
+
+
+def test_it_explains_files_and_folders_of_the_wrong_kind(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "broken.safetensors").write_bytes(b"not a header at all")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "Not a .safetensors file" in model_checks.check_safetensors_file(tmp_path / "notes.txt").summary
+    assert "Could not read it as a safetensors file" in model_checks.check_model_location(
+        tmp_path / "broken.safetensors").summary
+    assert "model_index.json is missing" in model_checks.check_model_location(empty).summary
+    assert model_checks.check_model_location(tmp_path / "nowhere").summary.startswith("Nothing at this path")
+    assert model_checks.check_text_encoder_folder(tmp_path / "notes.txt").summary == "Expected a folder, found a file."
+    bert = model_checks.check_text_encoder_folder(make_model_folder(tmp_path / "bert", "bert"))
+    assert not bert.ok and "not Gemma" in bert.summary
+    no_weights = model_checks.check_model_folder(make_model_folder(tmp_path / "dpt", "dpt", weights=False), "depth")
+    assert not no_weights.ok and "no weight files" in no_weights.summary
+
+
+def test_it_checks_that_the_pose_interpreter_can_be_run(tmp_path):
+    interpreter = tmp_path / "python"
+    interpreter.write_text("#!/bin/sh\n")
+    assert model_checks.check_interpreter(interpreter).summary == "The file exists but is not executable."
+    interpreter.chmod(0o755)
+    assert model_checks.check_interpreter(interpreter).ok
+
+
+@pytest.mark.django_db
+def test_an_operator_sees_every_model_path_explained_and_the_active_preset(client: Client, operator, settings,
+                                                                           tmp_path):
+    interpreter = tmp_path / "pose" / "python"
+    interpreter.parent.mkdir()
+    interpreter.write_text("#!/bin/sh\n")
+    interpreter.chmod(0o755)
+    settings.MODEL_PRESET = "ltx-2.3"
+    settings.TINY_MODEL_DIR = tmp_path / "tiny-not-built"
+    settings.LTX_MODEL_PATH = str(make_checkpoint(tmp_path / "dev.safetensors", model_version="2.3"))
+    settings.LTX_TEXT_ENCODER_PATH = str(make_model_folder(tmp_path / "gemma", "gemma3"))
+    settings.LTX_DISTILLED_MODEL_PATH = None
+    settings.DEPTH_MODEL_PATH = str(make_pipeline(tmp_path / "not-a-depth-model"))  # a folder of the wrong kind
+    settings.CAPTION_MODEL_PATH = str(tmp_path / "captioner-gone")
+    settings.POSE_PYTHON = interpreter
+    client.force_login(operator)
+    page = client.get("/ops/models/").content.decode()
+
+    def row(setting: str) -> str:
+        return page.split(f'data-setting="{setting}"')[1].split("</tr>")[0]
+
+    assert 'data-preset="ltx-2.3" class="ops-highlight"' in page and "Active, ready" in page
+    assert 'data-preset="tiny" class' not in page
+    assert "OK: single-file checkpoint, 2 tensors" in row("LTX_MODEL_PATH") and "ops-highlight" in row("LTX_MODEL_PATH")
+    assert "OK: Gemma text encoder (gemma3)." in row("LTX_TEXT_ENCODER_PATH")
+    assert "Not configured — Studio previews use the dev checkpoint." in row("LTX_DISTILLED_MODEL_PATH")
+    depth = row("DEPTH_MODEL_PATH")
+    assert 'data-status="problem"' in depth and "Not a model folder: config.json is missing" in depth
+    assert "Folder missing." in row("CAPTION_MODEL_PATH")
+    assert "OK: interpreter python is executable." in row("POSE_PYTHON")
+    assert "Not built — only the tiny preset uses it." in row("TINY_MODEL_DIR")
+
+
+@pytest.mark.django_db
+def test_a_single_file_model_without_its_text_encoder_is_a_problem_for_the_active_preset(
+    client: Client, operator, settings, tmp_path
+):
+    settings.MODEL_PRESET = "ltx-2.3"
+    settings.LTX_MODEL_PATH = str(make_checkpoint(tmp_path / "dev.safetensors"))
+    settings.LTX_TEXT_ENCODER_PATH = None
+    client.force_login(operator)
+    page = client.get("/ops/models/").content.decode()
+    assert "Active, with a problem below" in page
+    assert "Not configured — the single-file dev checkpoint needs the Gemma folder beside it." in page
