@@ -1,7 +1,7 @@
 from django.urls import path
 
 from studio.views import adapters as adapter_views
-from studio.views import generate, pages, runs
+from studio.views import controls, generate, pages, runs
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -24,4 +24,6 @@ urlpatterns += [
          name="studio_generation_status"),
     path("studio/generations/<int:generation_id>/<slug:kind>.mp4", generate.generation_media, name="studio_media"),
     path("studio/adapters/upload/", adapter_views.adapter_upload, name="studio_adapter_upload"),
+    path("studio/controls/", controls.controls, name="studio_controls"),
+    path("studio/controls/<int:extraction_id>/", controls.control_detail, name="studio_control"),
 ]

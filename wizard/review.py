@@ -35,6 +35,17 @@ class PairView:
         return ClipPair.Status(self.status).label
 
     @property
+    def deriving(self) -> bool:
+        """The server is still making this pair's reference."""
+        extraction = self.pair.extraction
+        return bool(self.pair.reference_is_derived and extraction is not None and not extraction.finished)
+
+    @property
+    def captioning(self) -> bool:
+        extraction = self.pair.caption_extraction
+        return bool(extraction is not None and not extraction.finished and not self.pair.caption_typed)
+
+    @property
     def target_summary(self) -> str:
         return meta_summary(self.pair.target_meta)
 
@@ -66,7 +77,11 @@ class DatasetReview:
 
     @property
     def checking(self) -> bool:
-        return any(p.checking for p in self.pairs)
+        return any(p.checking or p.captioning for p in self.pairs)
+
+    @property
+    def deriving(self) -> int:
+        return sum(1 for p in self.pairs if p.deriving)
 
     @property
     def can_launch(self) -> bool:
@@ -94,7 +109,8 @@ def _dynamic_findings(pair: ClipPair, shape: Shape | None, duplicates: dict[str,
 
 def review_dataset(dataset: Dataset, shape: Shape | None = None) -> DatasetReview:
     recipe = get_recipe(dataset.recipe)
-    pairs = list(dataset.pairs.select_related("target_source", "reference_source").order_by("position", "name"))
+    pairs = list(dataset.pairs.select_related("target_source", "reference_source", "extraction", "caption_extraction")
+                 .order_by("position", "name"))
     duplicates: dict[str, list[str]] = defaultdict(list)
     for pair in pairs:
         if pair.target_source is not None:
@@ -118,7 +134,9 @@ def _conclude(review: DatasetReview) -> None:
     if review.errors:
         pairs, verb = ("pair", "needs") if review.errors == 1 else ("pairs", "need")
         review.blocking.append(f"{review.errors} {pairs} {verb} attention: fix or remove them.")
-    if review.checking:
+    if review.deriving:
+        review.blocking.append("Some references are still being made.")
+    elif any(p.checking for p in review.pairs):
         review.blocking.append("Some pairs are still being checked.")
     if review.pairs and len(review.pairs) < RECOMMENDED_PAIRS:
         review.notes.append(f"{len(review.pairs)} pair{'s' if len(review.pairs) != 1 else ''} so far: "

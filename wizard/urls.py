@@ -1,6 +1,6 @@
 from django.urls import path
 
-from wizard import views
+from wizard import views, views_derive
 
 app_name = "wizard"
 
@@ -14,6 +14,10 @@ urlpatterns = [
     path("<int:draft_id>/clips/pairs/", views.pairs_partial, name="pairs"),
     path("<int:draft_id>/clips/upload/", views.upload, name="upload"),
     path("<int:draft_id>/pairs/<int:pair_id>/caption/", views.save_caption, name="caption"),
+    path("<int:draft_id>/pairs/<int:pair_id>/rederive/", views_derive.rederive_pair, name="rederive"),
+    path("<int:draft_id>/derive/<slug:method>/", views_derive.derive_settings, name="derive_settings"),
+    path("<int:draft_id>/derive/<slug:method>/preview/", views_derive.derive_preview, name="derive_preview"),
+    path("<int:draft_id>/captions/auto/", views_derive.auto_captions, name="auto_captions"),
     path("<int:draft_id>/pairs/<int:pair_id>/delete/", views.delete_pair, name="delete_pair"),
     path("<int:draft_id>/files/<int:file_id>/delete/", views.delete_file, name="delete_file"),
     path("<int:draft_id>/settings/", views.settings_step, name="settings"),

@@ -83,6 +83,13 @@ def _step_context(draft: TrainingDraft, current: str) -> dict[str, Any]:
     }
 
 
+def _clips_context(draft: TrainingDraft) -> dict[str, Any]:
+    """The clips step's context: references made on the server and captions need theirs on every partial."""
+    from wizard.views_derive import derive_context
+
+    return {**_step_context(draft, "clips"), **derive_context(draft)}
+
+
 def _remember_step(draft: TrainingDraft, step: str) -> None:
     if draft.step != step:
         draft.step = step
@@ -157,6 +164,7 @@ def recipe_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
             draft.save()
             for pair in dataset.pairs.all():  # image vs video references are checked differently
                 ClipPair.objects.filter(pk=pair.pk).update(status=ClipPair.Status.PENDING, messages=[])
+            services.sync_pairs(dataset)  # lone clips become pairs (or orphans) as the new recipe says
             services.schedule_checks(dataset, wizard_limits.current())
         return redirect("wizard:clips", draft.pk)
     _remember_step(draft, TrainingDraft.Step.RECIPE)
@@ -189,7 +197,7 @@ def clips_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
         messages.success(request, "Saved.")
         return redirect("wizard:clips", draft.pk)
     _remember_step(draft, TrainingDraft.Step.DATASET)
-    context = {**_step_context(draft, "clips"), "form": form, "review": _review(draft),
+    context = {**_clips_context(draft), "form": form, "review": _review(draft),
                "limits": wizard_limits.current()}
     return render(request, "wizard/clips_step.html", context)
 
@@ -198,7 +206,7 @@ def clips_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
 @require_GET
 def pairs_partial(request: AuthedRequest, draft_id: int) -> HttpResponse:
     draft = _get_draft_for_user(request, draft_id)
-    return render(request, "wizard/clips_step.html#pairs", {**_step_context(draft, "clips"), "review": _review(draft)})
+    return render(request, "wizard/clips_step.html#pairs", {**_clips_context(draft), "review": _review(draft)})
 
 
 def _incoming(request: AuthedRequest, uploads: list[UploadedFile]) -> list[services.Incoming]:
@@ -285,12 +293,12 @@ def save_caption(request: AuthedRequest, draft_id: int, pair_id: int) -> HttpRes
     form = CaptionForm(request.POST)
     if form.is_valid():
         pair.caption = form.cleaned_data["caption"].strip()
-        pair.caption_typed = True
-        pair.save(update_fields=["caption", "caption_typed"])
+        pair.caption_typed, pair.caption_auto = True, False
+        pair.save(update_fields=["caption", "caption_typed", "caption_auto"])
     if request.htmx:
         review = _review(draft)
         view = next(v for v in review.pairs if v.pair.pk == pair.pk)
-        return render(request, "wizard/clips_step.html#pair", {**_step_context(draft, "clips"), "view": view,
+        return render(request, "wizard/clips_step.html#pair", {**_clips_context(draft), "view": view,
                                                                 "saved": form.is_valid()})
     messages.success(request, f"Caption of “{pair.name}” saved.")
     return redirect(reverse("wizard:clips", args=[draft.pk]) + f"#pair-{pair.pk}")

@@ -22,6 +22,7 @@ from studio.generation import (
     prompt_with_trigger,
 )
 from studio.models import Adapter, Generation
+from studio.views.controls import made_controls, reference_from_control
 from training.models import Checkpoint
 from wizard.models import ClipPair
 
@@ -132,6 +133,8 @@ def _initial_values(request: AuthedRequest) -> dict[str, Any]:
             values["effect_choice"] = str(generation.effect_adapter_id)
             values["effect_scale"] = s.get("effect_scale", 0.8)
         return values
+    if request.GET.get("control"):
+        values["reference_control"] = request.GET["control"]
     if request.GET.get("adapter"):
         adapter = _get_adapter_for_user(request, request.GET["adapter"])
         values["adapter_choice"] = f"adapter-{adapter.pk}"
@@ -159,6 +162,7 @@ def _page_context(request: AuthedRequest, values: dict[str, Any], errors: dict[s
     return {
         "values": values, "errors": errors or {}, "adapter_choices": _adapter_choices(request), "pairs": pairs,
         "effects": effects, "mask_presets": masks.PRESETS, "fast_preview": fast_preview_available(),
+        "controls": made_controls(request.user),
         "recent": Generation.objects.filter(owner=request.user).select_related("adapter")[:4],
     }
 
@@ -181,6 +185,8 @@ def studio(request: AuthedRequest) -> HttpResponse:
     reference: Any = request.FILES.get("reference_upload")
     if reference is None and values.get("reference_pair"):
         reference = _get_pair_for_user(request, values["reference_pair"]).reference_file
+    if reference is None and values.get("reference_control"):
+        reference = reference_from_control(request, values["reference_control"])
     if reference is None and values.get("reuse_reference"):
         reference = _get_generation_for_user(request, _int_or_404(values["reuse_reference"])).reference_file
     if adapter is not None:

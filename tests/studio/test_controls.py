@@ -1,0 +1,106 @@
+"""Studio control videos: any clip becomes a depth/edge/pose reference, owned by its creator, usable in the Studio."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from prep.extract.video import clip_format
+from prep.models import Extraction
+from prep.services import run_extraction
+from tests.wizard.clips import make_clip
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def maya(client: Client, creator) -> Client:
+    client.force_login(creator)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def setup(settings, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.DEPTH_MODEL_PATH = None
+    settings.POSE_PYTHON = tmp_path / "no-pose-env" / "bin" / "python"
+    from prep import services
+
+    services._PROBLEMS.clear()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return make_clip(tmp_path_factory.mktemp("controls") / "street.mp4", frames=25, width=192, height=128).read_bytes()
+
+
+def upload(data: bytes, name: str = "street.mp4") -> io.BytesIO:
+    handle = io.BytesIO(data)
+    handle.name = name
+    return handle
+
+
+def make_edges(client: Client, clip: bytes) -> Extraction:
+    response = client.post("/studio/controls/", {"method": "canny", "video": upload(clip)})
+    extraction = Extraction.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/studio/controls/{extraction.pk}/"
+    return extraction
+
+
+def test_an_uploaded_clip_becomes_an_edge_video_of_the_same_shape(maya, clip):
+    extraction = make_edges(maya, clip)
+    assert extraction.owns_source and extraction.source_name == "street.mp4"
+    waiting = maya.get(f"/studio/controls/{extraction.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="every 1s"' in waiting
+    run_extraction(extraction.pk, "test-worker")
+    extraction.refresh_from_db()
+    assert extraction.state == Extraction.State.DONE
+    fmt = clip_format(extraction.output.path)
+    assert (fmt.width, fmt.height, fmt.frames) == (192, 128, 25)
+    page = maya.get(f"/studio/controls/{extraction.pk}/").content.decode()
+    assert "Use it as the reference in the Studio" in page and "every 1s" not in page
+
+
+def test_the_made_control_video_is_offered_and_used_as_the_studio_reference(maya, clip, creator):
+    from studio.models import Adapter, Generation
+
+    extraction = make_edges(maya, clip)
+    run_extraction(extraction.pk, "test-worker")
+    extraction.refresh_from_db()
+    page = maya.get(f"/studio/?control={extraction.pk}").content.decode()
+    assert f'<option value="{extraction.pk}" selected>Edge map of street.mp4</option>' in page
+    adapter = Adapter.objects.create(owner=creator, name="edges", source=Adapter.Source.UPLOADED, file="x.safetensors")
+    response = maya.post("/studio/", {"adapter_choice": f"adapter-{adapter.pk}", "reference_control": extraction.pk,
+                                      "prompt": "a neon city", "num_frames": 25, "width": 192, "height": 128,
+                                      "mask_preset": "whole"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Generation.objects.get().reference_file.name == extraction.output.name
+
+
+def test_a_file_that_is_not_a_video_is_refused_plainly_and_nothing_is_kept(maya):
+    response = maya.post("/studio/controls/", {"method": "canny", "video": upload(b"hello there", "notes.mp4")})
+    assert response.status_code == 400
+    assert "This file is not a video" in response.content.decode()
+    assert not Extraction.objects.exists()
+
+
+def test_a_kind_this_server_cannot_make_is_refused_with_the_reason(maya, clip):
+    response = maya.post("/studio/controls/", {"method": "depth", "video": upload(clip)})
+    assert response.status_code == 400 and "DEPTH_MODEL_PATH" in response.content.decode()
+    page = maya.get("/studio/controls/").content.decode()
+    assert 'value="depth" disabled' in page
+    assert not Extraction.objects.exists()
+
+
+def test_another_creator_can_neither_see_nor_use_the_control_video(maya, clip, other_creator):
+    extraction = make_edges(maya, clip)
+    run_extraction(extraction.pk, "test-worker")
+    stranger = Client()
+    stranger.force_login(other_creator)
+    assert stranger.get(f"/studio/controls/{extraction.pk}/").status_code == 404
+    assert stranger.get(f"/prep/extractions/{extraction.pk}/video/").status_code == 404
+    assert "street.mp4" not in stranger.get("/studio/controls/").content.decode()
+    assert stranger.post("/studio/", {"reference_control": extraction.pk, "prompt": "x"}).status_code in (400, 404)

@@ -1,0 +1,188 @@
+"""References made on the server in the wizard: lone clips become pairs, extractions fill them, settings re-make them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from prep.extract.video import clip_format
+from prep.models import Extraction
+from prep.services import run_extraction
+from tests.factories import sent_tasks
+from tests.wizard.test_views import pairs, start, upload
+from wizard.models import ClipPair, TrainingDraft
+from wizard.review import review_dataset
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def maya(client: Client, creator) -> Client:
+    client.force_login(creator)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def no_pose_or_depth(settings, tmp_path: Path) -> None:
+    """This server has neither a depth model nor the pose interpreter unless a test says otherwise."""
+    settings.DEPTH_MODEL_PATH = None
+    settings.POSE_PYTHON = tmp_path / "no-pose-env" / "bin" / "python"
+    from prep import services
+
+    services._PROBLEMS.clear()
+
+
+def canny_draft(client: Client, clips, names: tuple[str, ...] = ("walk.mp4",), recipe: str = "canny",
+                callbacks: list | None = None) -> TrainingDraft:
+    draft = start(client, recipe)
+    response = upload(client, draft, {name: clips(name) for name in names})
+    assert response.status_code == 302
+    return draft
+
+
+def make_all(draft: TrainingDraft) -> None:
+    """What the `cpu` worker does for every extraction the dataset is waiting on."""
+    for extraction in Extraction.objects.filter(reference_pairs__dataset=draft.dataset).distinct():
+        run_extraction(extraction.pk, "test-worker")
+
+
+def test_a_lone_clip_of_a_canny_dataset_becomes_a_pair_whose_reference_is_being_made(
+    maya, clips, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        draft = canny_draft(maya, clips)
+    pair = pairs(draft)["walk"]
+    assert pair.reference_is_derived and pair.derive_method == "canny"
+    assert pair.extraction is not None and pair.extraction.state == Extraction.State.QUEUED
+    assert ("prep.tasks.extract", (pair.extraction.pk,)) in sent_tasks(callbacks)
+    review = review_dataset(draft.dataset)
+    assert "Some references are still being made." in review.blocking
+    assert review.pairing.targets_without_reference == []
+    page = maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    assert "Making the edge map" in page and "Edge maps, made for you" in page.replace("Edge maps", "Edge maps")
+
+
+def test_the_made_edge_map_becomes_the_reference_and_is_checked_like_an_upload(maya, clips):
+    draft = canny_draft(maya, clips)
+    make_all(draft)
+    pair = pairs(draft)["walk"]
+    extraction = pair.extraction
+    assert extraction is not None and extraction.state == Extraction.State.DONE
+    assert pair.reference_file.name == extraction.output.name  # training reads exactly what was previewed
+    assert pair.status == ClipPair.Status.OK, pair.messages
+    assert pair.reference_meta["frames"] == pair.target_meta["frames"] == 48
+    fmt = clip_format(extraction.output.path)
+    assert (fmt.width, fmt.height, fmt.frames) == (160, 128, 48)
+    page = maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    assert f"/prep/extractions/{extraction.pk}/video/" in page
+    assert maya.get(f"/prep/extractions/{extraction.pk}/video/").status_code == 200
+
+
+def test_an_uploaded_reference_wins_over_a_made_one(maya, clips):
+    draft = start(maya, "canny")
+    upload(maya, draft, {"walk.mp4": clips("walk.mp4"), "walk_ref.mp4": clips.ref()})
+    pair = pairs(draft)["walk"]
+    assert not pair.reference_is_derived and pair.extraction is None
+    assert not Extraction.objects.exists()
+
+
+def test_the_same_clip_with_the_same_settings_reuses_the_finished_extraction(maya, clips):
+    draft = canny_draft(maya, clips)
+    make_all(draft)
+    again = start(maya, "canny")
+    upload(maya, again, {"walk.mp4": clips("walk.mp4")})
+    pair = pairs(again)["walk"]
+    assert Extraction.objects.count() == 1
+    assert pair.extraction == pairs(draft)["walk"].extraction
+
+
+def test_new_settings_make_every_edge_map_again_and_bad_ones_are_refused_plainly(maya, clips):
+    draft = canny_draft(maya, clips, ("a.mp4", "b.mp4"))
+    make_all(draft)
+    before = {p.name: p.extraction_id for p in pairs(draft).values()}
+    response = maya.post(f"/wizard/{draft.pk}/derive/canny/", {"low_threshold": 50, "high_threshold": 150,
+                                                               "blur": 5, "thickness": 2})
+    assert response.status_code == 302
+    draft.dataset.refresh_from_db()
+    assert draft.dataset.derive_settings["canny"]["low_threshold"] == 50
+    after = pairs(draft)
+    assert all(after[name].extraction_id != before[name] for name in before)
+    assert all(p.status == ClipPair.Status.PENDING and not p.reference_file for p in after.values())
+    refused = maya.post(f"/wizard/{draft.pk}/derive/canny/", {"low_threshold": 200, "high_threshold": 100,
+                                                              "blur": 3, "thickness": 0})
+    assert refused.status_code == 400
+    assert "The low edge threshold must be below the high one." in refused.content.decode()
+    draft.dataset.refresh_from_db()
+    assert draft.dataset.derive_settings["canny"]["low_threshold"] == 50
+
+
+def test_the_live_preview_shows_a_frame_beside_its_edges(maya, clips):
+    draft = canny_draft(maya, clips)
+    page = maya.get(f"/wizard/{draft.pk}/derive/canny/preview/", {"low_threshold": 80, "high_threshold": 160,
+                                                                   "blur": 3, "thickness": 1}).content.decode()
+    assert 'src="data:image/png;base64,' in page and "walk" in page
+    bad = maya.get(f"/wizard/{draft.pk}/derive/canny/preview/", {"low_threshold": 300}).content.decode()
+    assert "data:image/png" not in bad and "between" in bad
+
+
+def test_a_method_this_server_cannot_run_is_said_plainly_and_blocks_the_pair(maya, clips):
+    draft = canny_draft(maya, clips, recipe="depth")
+    pair = pairs(draft)["walk"]
+    assert pair.status == ClipPair.Status.ERROR
+    text = pair.messages[0]["text"]
+    assert "The depth map cannot be made on this server" in text and "walk_ref.mp4" in text
+    assert "DEPTH_MODEL_PATH" in maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    assert not Extraction.objects.exists()
+
+
+def test_union_takes_turns_among_the_kinds_this_server_can_make(maya, clips):
+    draft = canny_draft(maya, clips, ("a.mp4", "b.mp4", "c.mp4"), recipe="union")
+    assert {p.derive_method for p in pairs(draft).values()} == {"canny"}
+    pair = pairs(draft)["b"]
+    maya.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/rederive/", {"method": "pose"})
+    pair.refresh_from_db()
+    assert pair.status == ClipPair.Status.ERROR and "pose skeleton cannot be made" in pair.messages[0]["text"]
+
+
+def test_a_failed_extraction_is_a_plain_error_on_its_pair_and_can_be_tried_again(maya, clips):
+    draft = canny_draft(maya, clips)
+    pair = pairs(draft)["walk"]
+    extraction = pair.extraction
+    assert extraction is not None
+    Path(extraction.source.path).write_bytes(b"not a video any more")
+    run_extraction(extraction.pk, "test-worker")
+    pair.refresh_from_db()
+    extraction.refresh_from_db()
+    assert extraction.state == Extraction.State.FAILED and extraction.error
+    assert pair.status == ClipPair.Status.ERROR
+    assert pair.messages[0]["text"].startswith("The edge map could not be made:")
+    maya.post(f"/wizard/{draft.pk}/derive/canny/", {"low_threshold": 100, "high_threshold": 200, "blur": 3,
+                                                    "thickness": 0})
+    pair.refresh_from_db()
+    assert pair.extraction_id == extraction.pk, "an unchanged failure is not retried on every save"
+    maya.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/rederive/")
+    pair.refresh_from_db()
+    assert pair.extraction_id != extraction.pk and pair.status == ClipPair.Status.PENDING
+
+
+def test_changing_the_recipe_away_from_a_made_reference_leaves_the_clip_without_a_partner(maya, clips):
+    draft = canny_draft(maya, clips)
+    maya.post(f"/wizard/{draft.pk}/recipe/", {"recipe": "restoration"})
+    assert pairs(draft) == {}
+    assert review_dataset(draft.dataset).pairing.targets_without_reference == ["walk.mp4"]
+
+
+def test_another_creator_cannot_see_or_remake_the_references(maya, clips, other_creator):
+    draft = canny_draft(maya, clips)
+    make_all(draft)
+    pair = pairs(draft)["walk"]
+    stranger = Client()
+    stranger.force_login(other_creator)
+    assert pair.extraction is not None
+    assert stranger.get(f"/prep/extractions/{pair.extraction.pk}/video/").status_code == 404
+    assert stranger.get(f"/prep/extractions/{pair.extraction.pk}/").status_code == 404
+    assert stranger.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/rederive/").status_code == 404
+    assert stranger.post(f"/wizard/{draft.pk}/derive/canny/", {"low_threshold": 1}).status_code == 404
+    assert stranger.get(f"/wizard/{draft.pk}/derive/canny/preview/").status_code == 404

@@ -1,0 +1,94 @@
+"""Forms for the settings of references made on the server, built from each method's settings dataclass."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any
+
+from django import forms
+
+from prep.extract.base import ExtractionError
+from prep.models import Extraction
+from wizard.derive import save_settings, settings_for
+from wizard.models import Dataset
+
+Method = Extraction.Method
+
+# Label and help per method and field; fields not listed still get a form field named after themselves.
+TEXTS: dict[str, dict[str, tuple[str, str]]] = {
+    Method.CANNY: {
+        "low_threshold": ("Low threshold", "Edges weaker than this are dropped. Lower it to keep faint detail."),
+        "high_threshold": ("High threshold", "Edges stronger than this are always kept. Raise it for fewer, "
+                           "bolder lines."),
+        "blur": ("Smoothing", "Blurs each frame a little first so grain and noise do not turn into speckles "
+                 "(odd number of pixels, 0 for none)."),
+        "thickness": ("Line thickness", "Widens every edge to the same number of pixels in every frame; 0 picks "
+                      "a width that suits the clip's size."),
+    },
+    Method.POSE: {
+        "min_visibility": ("Keypoint certainty", "A body part the detector is less sure of than this (0–1) is "
+                           "left out on that frame. Lower it if limbs blink in and out."),
+        "min_confidence": ("Person certainty", "How sure the detector must be that a person is there (0–1)."),
+        "max_gap": ("Fill gaps up to (frames)", "Short moments where a body part or the person is lost are "
+                    "filled in smoothly; longer ones stay black."),
+        "line_width": ("Line width", "Width of the skeleton's lines in pixels; 0 picks one that suits the "
+                       "clip's size."),
+    },
+    Method.DEPTH: {
+        "smoothing": ("Smoothing over time", "How many frames each frame's depth is averaged over (0 for none). "
+                      "Higher calms flicker but smears fast motion."),
+        "batch_size": ("Frames at once", "How many frames the depth model sees at once. Lower it if the worker "
+                       "runs out of memory."),
+        "near_percentile": ("Nearest (percentile)", "Depth beyond this share of the clip is pure white."),
+        "far_percentile": ("Farthest (percentile)", "Depth below this share of the clip is pure black."),
+    },
+}
+
+
+def _settings_class(method: str) -> type[Any]:
+    if method == Method.CANNY:
+        from prep.extract.canny import CannySettings
+
+        return CannySettings
+    if method == Method.POSE:
+        from prep.extract.pose import PoseSettings
+
+        return PoseSettings
+    from prep.extract.depth import DepthSettings
+
+    return DepthSettings
+
+
+def _form_field(field: dataclasses.Field[Any], kind: Any, value: Any, method: str) -> forms.Field:
+    label, help_text = TEXTS.get(method, {}).get(field.name, (field.name.replace("_", " ").capitalize(), ""))
+    if kind is bool:
+        return forms.BooleanField(label=label, help_text=help_text, required=False, initial=value)
+    if kind is int:
+        return forms.IntegerField(label=label, help_text=help_text, initial=value)
+    return forms.FloatField(label=label, help_text=help_text, initial=value)
+
+
+class DeriveSettingsForm(forms.Form):
+    """One field per setting of `method`; `save()` validates them against the method and stores them."""
+
+    def __init__(self, dataset: Dataset, method: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dataset, self.method = dataset, method
+        current = settings_for(dataset, method)
+        hints = typing.get_type_hints(_settings_class(method))
+        for field in dataclasses.fields(_settings_class(method)):
+            kind = hints.get(field.name)
+            if kind in (int, float, bool):
+                self.fields[field.name] = _form_field(field, kind, current.get(field.name), method)
+
+    def save(self) -> dict[str, Any] | None:
+        """The stored settings, or None with the reason added to the form's errors."""
+        if not self.is_valid():
+            return None
+        values = {**settings_for(self.dataset, self.method), **self.cleaned_data}
+        try:
+            return save_settings(self.dataset, self.method, values)
+        except ExtractionError as err:
+            self.add_error(None, str(err))
+            return None
