@@ -9,6 +9,7 @@ from django.test import Client
 from operators import caches, storage_usage
 from operators.worker_control import CACHE_USAGE, CLEAN_CACHES, ask_workers, live_workers
 from studio.models import Adapter, Generation
+from tests.config.test_s3_storage import s3_endpoint, s3_storage  # noqa: F401 (fixtures)
 from tests.factories import make_dataset, make_run
 from tests.helpers import wait_for
 from tests.operators.helpers import make_cache, store
@@ -70,6 +71,17 @@ def test_it_sums_each_creators_files_by_kind_against_their_quota(own_disk, creat
     assert usage.counted_bytes == 2 * KB and usage.quota_bytes == 1024**3 and not usage.over_quota
     assert report.orphan_cache_bytes == 2 * KB and report.total == 30 * KB
     assert report.missing_files == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("s3_storage")
+def test_it_sizes_files_kept_in_an_s3_bucket_the_same_way(own_disk, creator):
+    _fill(creator)
+    Adapter.objects.create(owner=creator, name="gone", source=Adapter.Source.UPLOADED,
+                           file="users/1/adapters/never-uploaded.safetensors")
+    report = storage_usage.storage_report()
+    assert report.creators[0].total == 28 * KB
+    assert report.missing_files == 1
 
 
 @pytest.mark.django_db
