@@ -295,11 +295,39 @@ def _update(generation: Generation, **fields: Any) -> None:
     push(generation)
 
 
+class GenerationCancelled(Exception):
+    """The creator cancelled the generation while it ran."""
+
+
+def cancel_generation(generation: Generation) -> bool:
+    """Cancel a queued generation now, or ask the worker to stop a running one; False when it already ended."""
+    with transaction.atomic():
+        current = Generation.objects.select_for_update().get(pk=generation.pk)
+        if current.state == State.QUEUED:
+            current.state, current.finished_at = State.CANCELLED, timezone.now()
+        elif current.state == State.RUNNING:
+            current.cancel_requested = True
+        else:
+            return False
+        current.save(update_fields=["state", "finished_at", "cancel_requested"])
+    push(current)
+    return True
+
+
+def _check_cancel(generation: Generation) -> None:
+    if Generation.objects.filter(pk=generation.pk, cancel_requested=True).exists():
+        raise GenerationCancelled
+
+
 def claim(generation_id: int, worker: str) -> Generation | None:
     """Take a queued generation (or one whose worker was lost mid-way); None when there is nothing to do."""
     with transaction.atomic():
         generation = Generation.objects.select_for_update().filter(pk=generation_id).first()
         if generation is None or generation.state not in (State.QUEUED, State.RUNNING):
+            return None
+        if generation.cancel_requested:  # cancelled while its worker was lost: nothing left to do
+            generation.state, generation.finished_at = State.CANCELLED, timezone.now()
+            generation.save(update_fields=["state", "finished_at"])
             return None
         generation.state, generation.worker, generation.progress = State.RUNNING, worker, 0.0
         generation.started_at, generation.error_message = timezone.now(), ""
@@ -356,6 +384,8 @@ def run_generation(generation_id: int, worker: str) -> None:
     folder = workdir(generation.pk)
     try:
         _render(generation, folder)
+    except GenerationCancelled:
+        _update(generation, state=State.CANCELLED, finished_at=timezone.now())
     except Exception as error:
         log.exception("Generation %s failed", generation.pk)
         _update(generation, state=State.FAILED, error_message=plain_error(error), finished_at=timezone.now())
@@ -380,6 +410,7 @@ def _render(generation: Generation, folder: Path) -> None:
     adapter_path = _local(generation.adapter.file, folder, "adapter")
     effect_path = _local(generation.effect_adapter.file, folder, "effect") if generation.effect_adapter else None
 
+    _check_cancel(generation)  # loading a model takes a while: do not start one for nothing
     pipe = pipeline_for(spec.distilled)
     last = [0.0]
 
@@ -387,6 +418,7 @@ def _render(generation: Generation, folder: Path) -> None:
         now = time.monotonic()
         if done == total or now - last[0] >= 0.5:
             last[0] = now
+            _check_cancel(generation)
             _update(generation, progress=0.97 * done / total)
 
     result = generate(pipe, spec, reference, adapter_path, mask=mask, effect_path=effect_path,

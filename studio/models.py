@@ -83,6 +83,7 @@ class Generation(models.Model):
         upload_to=_generation_upload_to, max_length=500, blank=True, help_text="Same seed, without the adapter."
     )
     error_message = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False, help_text="The worker stops at its next step.")
     worker = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.requests import AuthedRequest
 from studio import masks
 from studio.adapters import adapter_for_checkpoint
 from studio.generation import (
     GenerationRefused,
+    cancel_generation,
     create_generation,
     defaults_for,
     fast_preview_available,
@@ -218,6 +220,20 @@ def generation_status(request: AuthedRequest, generation_id: int) -> HttpRespons
     """The status-and-results part of the generation page, rebuilt from the database (htmx polls it)."""
     generation = _get_generation_for_user(request, generation_id)
     return render(request, "studio/studio/generation.html#result", _detail_context(generation))
+
+
+@login_required
+@require_POST
+def generation_cancel(request: AuthedRequest, generation_id: int) -> HttpResponse:
+    generation = _get_generation_for_user(request, generation_id)
+    if generation.owner_id != request.user.pk:
+        raise Http404("Only its creator can cancel a generation.")
+    if not cancel_generation(generation):
+        messages.info(request, "This generation had already finished.")
+    generation.refresh_from_db()
+    if request.htmx:
+        return render(request, "studio/studio/generation.html#result", _detail_context(generation))
+    return redirect("studio_generation", generation.pk)
 
 
 @login_required

@@ -260,3 +260,48 @@ def test_the_owner_watches_a_generation_over_the_websocket_and_others_are_turned
     messages = async_to_sync(watch)(_session_headers(creator))
     assert messages == [{"id": generation.pk, "state": "queued", "progress": 0.0},
                         {"id": generation.pk, "state": "running", "progress": 0.0}]
+
+
+def test_a_queued_generation_is_cancelled_at_once_and_the_worker_then_leaves_it_alone(client, creator, clip,
+                                                                                      other_creator):
+    generation = create_generation(creator, random_adapter(creator), form(), upload_of(clip))
+    client.force_login(other_creator)
+    assert client.post(reverse("studio_cancel", args=[generation.pk])).status_code == 404
+    client.force_login(creator)
+    response = client.post(reverse("studio_cancel", args=[generation.pk]))
+    assert response.status_code == 302
+    generation.refresh_from_db()
+    assert generation.state == Generation.State.CANCELLED and generation.finished_at
+    run_generation(generation.pk, "late-worker")
+    generation.refresh_from_db()
+    assert generation.state == Generation.State.CANCELLED and not generation.output_file and not generation.worker
+    page = client.get(reverse("studio_generation", args=[generation.pk])).content.decode()
+    assert "Cancelled." in page and "every 1s" not in page
+
+
+def test_a_running_generation_stops_at_its_next_step_when_cancelled(transactional_db, creator, clip):
+    import threading
+
+    from django.db import connection as thread_connection
+
+    from studio.generation import cancel_generation
+
+    generation = create_generation(creator, random_adapter(creator), form(num_inference_steps="100"),
+                                   upload_of(clip))
+
+    def work() -> None:
+        try:
+            run_generation(generation.pk, "here")
+        finally:
+            thread_connection.close()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    wait_for(lambda: Generation.objects.filter(pk=generation.pk, progress__gt=0).exists(), timeout=120,
+             interval=0.05)
+    assert cancel_generation(Generation.objects.get(pk=generation.pk))
+    worker.join(timeout=120)
+    generation.refresh_from_db()
+    assert generation.state == Generation.State.CANCELLED, generation.error_message
+    assert generation.progress < 0.97 and not generation.output_file
+    assert not cancel_generation(generation), "an ended generation cannot be cancelled again"
