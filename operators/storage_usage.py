@@ -147,6 +147,7 @@ def storage_report(storage: Storage | None = None, census: CacheCensus | None = 
 
 def _sized_rows(reader: SizeReader, census: CacheCensus) -> Iterable[tuple[str, int, int]]:
     """(kind, owner id, bytes) for every stored thing; owner -1 for caches of runs that no longer exist."""
+    from prep.models import Extraction
     from studio.models import Adapter, Generation
     from training.models import Checkpoint, TrainingRun, ValidationSample
     from wizard.models import ClipPair, DatasetFile
@@ -156,6 +157,13 @@ def _sized_rows(reader: SizeReader, census: CacheCensus) -> Iterable[tuple[str, 
     derived = ClipPair.objects.filter(reference_is_derived=True).exclude(reference_file="")
     for owner_id, name in derived.values_list("dataset__owner_id", "reference_file"):
         yield "derived", owner_id, reader.size(name)
+    # A derived reference is an extraction's output (counted once); the rest are Studio control videos.
+    for owner_id, output, source, owns_source in Extraction.objects.values_list(
+        "owner_id", "output", "source", "owns_source"
+    ):
+        yield "derived", owner_id, reader.size(output)
+        if owns_source:  # a clip uploaded only to make a control video from
+            yield "uploads", owner_id, reader.size(source)
     owners = dict(TrainingRun.objects.filter(pk__in=census.by_run).values_list("pk", "owner_id"))
     for run_id, size in census.by_run.items():
         yield "caches", owners.get(run_id, -1), size

@@ -74,6 +74,25 @@ def test_it_sums_each_creators_files_by_kind_against_their_quota(own_disk, creat
 
 
 @pytest.mark.django_db
+def test_it_counts_a_derived_reference_once_and_studio_control_videos_too(own_disk, creator):
+    from prep.models import Extraction
+
+    pair = ClipPair(dataset=make_dataset(creator), name="a", reference_is_derived=True)
+    for_pair = Extraction(owner=creator, method="depth", settings_key="k1", source_sha256="0" * 64)
+    store(for_pair.source, "clip.mp4", 1 * KB)  # the creator's upload, counted with uploads already
+    store(for_pair.output, "depth.mp4", 2 * KB)
+    for_pair.save()
+    pair.reference_file.name = for_pair.output.name
+    pair.save()
+    control = Extraction(owner=creator, method="canny", settings_key="k2", source_sha256="1" * 64, owns_source=True)
+    store(control.source, "studio-clip.mp4", 3 * KB)
+    store(control.output, "edges.mp4", 4 * KB)
+    control.save()
+    [usage] = storage_usage.storage_report().creators
+    assert (usage.by_kind["derived"], usage.by_kind["uploads"]) == (6 * KB, 3 * KB)
+
+
+@pytest.mark.django_db
 @pytest.mark.usefixtures("s3_storage")
 def test_it_sizes_files_kept_in_an_s3_bucket_the_same_way(own_disk, creator):
     _fill(creator)
