@@ -64,9 +64,10 @@ def _form_field(field: dataclasses.Field[Any], kind: Any, value: Any, method: st
     label, help_text = TEXTS.get(method, {}).get(field.name, (field.name.replace("_", " ").capitalize(), ""))
     if kind is bool:
         return forms.BooleanField(label=label, help_text=help_text, required=False, initial=value)
+    # Not required: a value left out keeps the dataset's current one (the live preview sends what it has).
     if kind is int:
-        return forms.IntegerField(label=label, help_text=help_text, initial=value)
-    return forms.FloatField(label=label, help_text=help_text, initial=value)
+        return forms.IntegerField(label=label, help_text=help_text, initial=value, required=False)
+    return forms.FloatField(label=label, help_text=help_text, initial=value, required=False)
 
 
 class DeriveSettingsForm(forms.Form):
@@ -82,13 +83,17 @@ class DeriveSettingsForm(forms.Form):
             if kind in (int, float, bool):
                 self.fields[field.name] = _form_field(field, kind, current.get(field.name), method)
 
+    def values(self) -> dict[str, Any]:
+        """The dataset's current settings with what the form was given on top (call after is_valid)."""
+        given = {k: v for k, v in self.cleaned_data.items() if v is not None}
+        return {**settings_for(self.dataset, self.method), **given}
+
     def save(self) -> dict[str, Any] | None:
         """The stored settings, or None with the reason added to the form's errors."""
         if not self.is_valid():
             return None
-        values = {**settings_for(self.dataset, self.method), **self.cleaned_data}
         try:
-            return save_settings(self.dataset, self.method, values)
+            return save_settings(self.dataset, self.method, self.values())
         except ExtractionError as err:
             self.add_error(None, str(err))
             return None

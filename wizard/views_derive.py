@@ -93,7 +93,7 @@ def derive_preview(request: AuthedRequest, draft_id: int, method: str) -> HttpRe
             raise ExtractionError("Upload a clip to see a preview.")
         if not form.is_valid():
             raise ExtractionError(" ".join(str(e) for errors in form.errors.values() for e in errors))
-        values = clean_settings(method, {**derive.settings_for(draft.dataset, method), **form.cleaned_data})
+        values = clean_settings(method, form.values())
         context["image"] = base64.b64encode(_preview_png(pair, values)).decode()
         context["clip"] = pair.name
     except ExtractionError as err:

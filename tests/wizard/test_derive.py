@@ -123,8 +123,10 @@ def test_the_live_preview_shows_a_frame_beside_its_edges(maya, clips):
     page = maya.get(f"/wizard/{draft.pk}/derive/canny/preview/", {"low_threshold": 80, "high_threshold": 160,
                                                                    "blur": 3, "thickness": 1}).content.decode()
     assert 'src="data:image/png;base64,' in page and "walk" in page
-    bad = maya.get(f"/wizard/{draft.pk}/derive/canny/preview/", {"low_threshold": 300}).content.decode()
-    assert "data:image/png" not in bad and "between" in bad
+    crossed = maya.get(f"/wizard/{draft.pk}/derive/canny/preview/", {"low_threshold": 300}).content.decode()
+    assert "data:image/png" not in crossed and "The low edge threshold must be below the high one." in crossed
+    wild = maya.get(f"/wizard/{draft.pk}/derive/canny/preview/", {"blur": 999}).content.decode()
+    assert "data:image/png" not in wild and "between" in wild
 
 
 def test_a_method_this_server_cannot_run_is_said_plainly_and_blocks_the_pair(maya, clips):
@@ -186,3 +188,49 @@ def test_another_creator_cannot_see_or_remake_the_references(maya, clips, other_
     assert stranger.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/rederive/").status_code == 404
     assert stranger.post(f"/wizard/{draft.pk}/derive/canny/", {"low_threshold": 1}).status_code == 404
     assert stranger.get(f"/wizard/{draft.pk}/derive/canny/preview/").status_code == 404
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from prep.extract.tiny_models import build_tiny_captioner, build_tiny_depth_model
+
+    folder = tmp_path_factory.mktemp("tiny-prep-models")
+    return {"depth": build_tiny_depth_model(folder / "depth"), "caption": build_tiny_captioner(folder / "caption")}
+
+
+def test_with_a_depth_model_configured_depth_maps_are_made_and_checked(maya, clips, settings, tiny_models):
+    settings.DEPTH_MODEL_PATH = str(tiny_models["depth"])
+    draft = canny_draft(maya, clips, recipe="depth")
+    make_all(draft)
+    pair = pairs(draft)["walk"]
+    assert pair.derive_method == "depth" and pair.status == ClipPair.Status.OK, pair.messages
+    assert pair.reference_meta["frames"] == pair.target_meta["frames"]
+
+
+def test_the_captioner_writes_captions_the_creator_then_owns(maya, clips, settings, tiny_models,
+                                                            django_capture_on_commit_callbacks):
+    draft = start(maya, "restoration")
+    upload(maya, draft, {"a.mp4": clips("a.mp4"), "a_ref.mp4": clips.ref(), "b.mp4": clips("b.mp4"),
+                         "b_ref.mp4": clips.ref("b_ref.mp4")})
+    typed = pairs(draft)["b"]
+    maya.post(f"/wizard/{draft.pk}/pairs/{typed.pk}/caption/", {"caption": "my own words"})
+    settings.CAPTION_MODEL_PATH = None
+    refused = maya.post(f"/wizard/{draft.pk}/captions/auto/", follow=True).content.decode()
+    assert "CAPTION_MODEL_PATH" in refused and not Extraction.objects.exists()
+    settings.CAPTION_MODEL_PATH = str(tiny_models["caption"])
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        maya.post(f"/wizard/{draft.pk}/captions/auto/")
+    assert [name for name, _ in sent_tasks(callbacks)] == ["prep.tasks.extract"]
+    extraction = Extraction.objects.get(method="caption")
+    page = maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    assert "The captioner is writing a caption" in page
+    run_extraction(extraction.pk, "test-worker")
+    extraction.refresh_from_db()
+    assert extraction.state == Extraction.State.DONE, extraction.error
+    written, kept = pairs(draft)["a"], pairs(draft)["b"]
+    assert written.caption == extraction.caption and written.caption and written.caption_auto
+    assert kept.caption == "my own words" and kept.caption_extraction is None
+    assert "Written by the captioner" in maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    maya.post(f"/wizard/{draft.pk}/pairs/{written.pk}/caption/", {"caption": "a sunny street, handheld"})
+    written.refresh_from_db()
+    assert written.caption_typed and not written.caption_auto
