@@ -7,7 +7,6 @@ detection by interpolation and draws the skeletons with the OpenPose colours LTX
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import os
@@ -85,16 +84,7 @@ class PoseSettings:
         return max(3, round(8 * min(width, height) / 512))
 
 
-@functools.lru_cache(maxsize=8)
-def _interpreter_problem(python: str, modified_ns: int) -> str | None:
-    """`pose_problem` for one version of the interpreter file (cached: the check starts a process)."""
-    check = "import importlib.util as u, sys; sys.exit(u.find_spec('mediapipe') is None)"
-    try:
-        subprocess.run([python, "-c", check], check=True, capture_output=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return (f"Pose extraction is not set up on this server: {python} does not have MediaPipe "
-                "(an administrator can run `make .venv-pose/.installed`).")
-    return None
+_WORKING: set[str] = set()  # interpreters found to have MediaPipe; a failure is checked again next time
 
 
 def pose_problem(python: Path) -> str | None:
@@ -104,7 +94,17 @@ def pose_problem(python: Path) -> str | None:
                 f"(an administrator can install it with `make .venv-pose/.installed`; looked for {python}).")
     if not os.access(python, os.X_OK):
         return f"Pose extraction is not set up on this server: {python} cannot be run."
-    return _interpreter_problem(str(python), python.stat().st_mtime_ns)
+    if str(python) in _WORKING:
+        return None
+    # find_spec only looks MediaPipe up (~0.1 s); importing it would take seconds.
+    check = "import importlib.util as u, sys; sys.exit(u.find_spec('mediapipe') is None)"
+    try:
+        subprocess.run([str(python), "-c", check], check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return (f"Pose extraction is not set up on this server: {python} does not have MediaPipe "
+                "(an administrator can run `make .venv-pose/.installed`).")
+    _WORKING.add(str(python))
+    return None
 
 
 def extract_pose(src: Path, dst: Path, settings: PoseSettings, progress: ProgressFn | None = None,
