@@ -135,12 +135,14 @@ def _load_uncached(folder: Path, device: torch.device) -> Captioner:
     dtype = torch.float32
     if device.type == "cuda":
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    # Anything can go wrong in a copied folder (truncated safetensors, hand-edited JSON, a newer format): every
+    # failure gets the same plain sentence, with the library's reason for the operator.
     try:
         model: Any = Qwen2_5_VLForConditionalGeneration.from_pretrained(folder, dtype=dtype)
         model = model.to(device).eval()
         tokenizer = AutoTokenizer.from_pretrained(folder)
         image_processor = AutoImageProcessor.from_pretrained(folder)
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as err:
+    except Exception as err:
         raise ExtractionError(f"The captioning model in {folder} could not be loaded ({short_reason(err)}).") from err
     return Captioner(folder, device, model, tokenizer, image_processor)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import torch
 
 from prep.extract.base import ExtractionError, ExtractionReport, ProgressFn
 from prep.extract.loading import FolderCache, model_folder_problem, resolve_device, short_reason
+from prep.extract.settings import Limit, read_values
 from prep.extract.video import ClipFormat, FrameWriter, clip_format, read_frames
 
 DEPTH_MODEL_TYPE = "depth_anything"
@@ -100,11 +101,13 @@ def _load_uncached(folder: Path, device: torch.device) -> DepthModel:
 
     # Half precision halves GPU memory and time with no visible change in 8-bit output; CPUs gain nothing.
     dtype = torch.float16 if device.type == "cuda" else torch.float32
+    # Anything can go wrong in a copied folder (truncated safetensors, hand-edited JSON, a newer format): every
+    # failure gets the same plain sentence, with the library's reason for the operator.
     try:
         model: Any = DepthAnythingForDepthEstimation.from_pretrained(folder, dtype=dtype)
         model = model.to(device).eval()
         processor = AutoImageProcessor.from_pretrained(folder)
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as err:
+    except Exception as err:
         raise ExtractionError(f"The depth model in {folder} could not be loaded ({short_reason(err)}).") from err
     metric = getattr(model.config, "depth_estimation_type", "relative") == "metric"
     return DepthModel(folder, device, model, processor, metric)
@@ -129,37 +132,25 @@ class DepthSettings:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> DepthSettings:
-        """Settings from a form or JSON; unknown names, wrong types and out-of-range values raise ExtractionError."""
-        data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ExtractionError(f"Depth has no setting called {', '.join(repr(k) for k in unknown)}; "
-                                  f"the settings are {', '.join(sorted(known))}.")
-        settings = cls(
-            smoothing=_number(data, "smoothing", cls.smoothing, "Temporal smoothing", 0.0, 5.0),
-            batch_size=int(_number(data, "batch_size", cls.batch_size, "The batch size", 1, 64, whole=True)),
-            near_percentile=_number(data, "near_percentile", cls.near_percentile, "The near percentile", 50.0, 100.0),
-            far_percentile=_number(data, "far_percentile", cls.far_percentile, "The far percentile", 0.0, 50.0),
-        )
+        """Settings from a creator's form or stored JSON; missing keys keep their defaults.
+
+        Unknown keys and out-of-range values raise ExtractionError with a sentence a creator understands.
+        """
+        settings = cls(**read_values(data or {}, _LIMITS, "depth"))
         if settings.far_percentile >= settings.near_percentile:
-            raise ExtractionError("The far percentile must be lower than the near percentile.")
+            raise ExtractionError("The far percentile must be below the near percentile.")
         return settings
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _number(data: Mapping[str, Any], key: str, default: float, label: str, low: float, high: float,
-            whole: bool = False) -> float:
-    value = data.get(key, default)
-    # bool is an int in Python, but "true" frames is never what a creator meant.
-    if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not float(value).is_integer()):
-        kind = "a whole number" if whole else "a number"
-        raise ExtractionError(f"{label} must be {kind} (got {value!r}).")
-    if not low <= value <= high:
-        raise ExtractionError(f"{label} must be between {low:g} and {high:g} (got {value:g}).")
-    return float(value)
+_LIMITS = {
+    "smoothing": Limit("The temporal smoothing", 0.0, 5.0, whole=False),
+    "batch_size": Limit("The batch size", 1, 64),
+    "near_percentile": Limit("The near percentile", 50.0, 100.0, whole=False),
+    "far_percentile": Limit("The far percentile", 0.0, 50.0, whole=False),
+}
 
 
 # --- Clip-wide normalisation and temporal smoothing --------------------------------------------------------------
@@ -199,7 +190,7 @@ def temporal_kernel(smoothing: float) -> np.ndarray:
     return np.exp(-0.5 * (offsets / smoothing) ** 2)
 
 
-def smoothed_frames(depth: Sequence[np.ndarray], smoothing: float) -> Iterator[np.ndarray]:
+def smoothed_frames(depth: np.ndarray | Sequence[np.ndarray], smoothing: float) -> Iterator[np.ndarray]:
     """Each frame (h, w) of `depth` (T frames of (h, w)) averaged with its neighbours in time, in order.
 
     Centred (not a running average) so nothing lags behind the picture; at the clip's ends the missing
