@@ -193,7 +193,7 @@ def caption_clip(captioner: Captioner, src: Path, frames: int = 8, max_new_token
 
 
 _SPECIAL = re.compile(r"<\|[^|<>]*\|>")
-_LABEL = re.compile(r"^(?:assistant|caption|description)\s*:\s*", re.IGNORECASE)
+_LABEL = re.compile(r"^(?:assistant\s*:?|caption\s*:|description\s*:)\s*", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
@@ -207,7 +207,10 @@ def clean_caption(text: str, prompt: str = "") -> str:
     text = "".join(" " if unicodedata.category(ch).startswith(("C", "Z")) else ch
                    for ch in text.replace("\ufffd", " "))
     text = " ".join(text.split())
-    text = _LABEL.sub("", text).strip().strip("\"'“”‘’` ").strip()
+    previous = None
+    while previous != text:  # "assistant", then "Caption:", then quotes: peel until nothing changes
+        previous = text
+        text = _LABEL.sub("", text).strip().strip("\"'“”‘’` ").strip()
     return _drop_unfinished_sentence(text)
 
 
