@@ -90,6 +90,7 @@ def derive_preview(request: AuthedRequest, draft_id: int, method: str) -> HttpRe
     form = DeriveSettingsForm(draft.dataset, method, request.GET)
     try:
         if pair is None or pair.target_source is None:
+            context["waiting"] = True
             raise ExtractionError("Upload a clip to see a preview.")
         if not form.is_valid():
             raise ExtractionError(" ".join(str(e) for errors in form.errors.values() for e in errors))

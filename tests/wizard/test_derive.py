@@ -1,4 +1,4 @@
-"""References made on the server in the wizard: lone clips become pairs, extractions fill them, settings re-make them."""
+"""References made on the server in the wizard: lone clips become pairs, extractions fill them, settings redo them."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from prep.extract.video import clip_format
 from prep.models import Extraction
 from prep.services import run_extraction
 from tests.factories import sent_tasks
+from tests.wizard.clips import NO_REAL_MEDIA, REAL_MEDIA
 from tests.wizard.test_views import pairs, start, upload
 from wizard.models import ClipPair, TrainingDraft
 from wizard.review import review_dataset
@@ -234,3 +235,16 @@ def test_the_captioner_writes_captions_the_creator_then_owns(maya, clips, settin
     maya.post(f"/wizard/{draft.pk}/pairs/{written.pk}/caption/", {"caption": "a sunny street, handheld"})
     written.refresh_from_db()
     assert written.caption_typed and not written.caption_auto
+
+
+@pytest.mark.skipif(not REAL_MEDIA.exists(), reason=NO_REAL_MEDIA)
+def test_pose_skeletons_are_made_from_a_real_clip_of_a_person(maya, settings):
+    settings.POSE_PYTHON = Path(settings.BASE_DIR) / ".venv-pose" / "bin" / "python"
+    draft = start(maya, "pose")
+    upload(maya, draft, {"carphone.mp4": REAL_MEDIA / "carphone_pristine.mp4"})
+    make_all(draft)
+    pair = pairs(draft)["carphone"]
+    assert pair.extraction is not None and pair.extraction.state == Extraction.State.DONE, pair.extraction.error
+    assert pair.status in (ClipPair.Status.OK, ClipPair.Status.WARNING), pair.messages
+    assert pair.reference_meta["frames"] == pair.target_meta["frames"]
+    assert pair.extraction.report["empty_frames"] < pair.target_meta["frames"] // 5
