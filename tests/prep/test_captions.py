@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from prep.extract.captions import (
 )
 from prep.extract.tiny_models import build_tiny_captioner
 from prep.extract.video import clip_format, read_frames
-from tests.prep.conftest import TrimClip
+from tests.prep.conftest import LavfiClip, TrimClip
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -56,6 +57,12 @@ def test_it_captions_a_real_clip_with_the_tiny_model_the_same_way_twice(
     assert isinstance(first, str) and first.strip() == first and first
     assert "<|" not in first and "\n" not in first
     assert caption_clip(captioner, clip, frames=4, max_new_tokens=16) == first
+
+
+def test_it_captions_a_generated_clip_without_the_shared_footage(lavfi_clip: LavfiClip,
+                                                                 tiny_captioner: Path) -> None:
+    clip = lavfi_clip("testsrc", 96, 64, Fraction(25), 10)
+    assert caption_clip(load_captioner(tiny_captioner), clip, frames=3, max_new_tokens=8)
 
 
 def test_it_captions_a_whole_clip_with_the_default_frames(shared_media: Path, tiny_captioner: Path) -> None:

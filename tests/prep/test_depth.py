@@ -23,7 +23,7 @@ from prep.extract.depth import (
 )
 from prep.extract.tiny_models import build_tiny_depth_model
 from prep.extract.video import ClipFormat, clip_format, read_frames
-from tests.prep.conftest import TrimClip
+from tests.prep.conftest import LavfiClip, TrimClip
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -59,6 +59,15 @@ def test_it_loads_the_tiny_model_like_an_operators_folder_and_only_once(tiny_dep
     assert load_depth_model(str(tiny_depth)) is model
     assert type(model.model).__name__ == "DepthAnythingForDepthEstimation"
     assert not model.metric
+
+
+def test_it_makes_a_depth_video_of_a_generated_clip_without_the_shared_footage(
+        lavfi_clip: LavfiClip, tiny_depth: Path, tmp_path: Path) -> None:
+    source = lavfi_clip("testsrc", 96, 64, Fraction(24000, 1001), 9)
+    report = extract_depth(source, tmp_path / "depth.mp4", DepthSettings(batch_size=3), load_depth_model(tiny_depth))
+    assert clip_format(tmp_path / "depth.mp4") == ClipFormat(Fraction(24000, 1001), 96, 64, 9)
+    assert report.frames == 9 and report.seconds > 0
+    assert not [path.name for path in tmp_path.iterdir() if path.name.startswith(".depth-")]  # scratch removed
 
 
 @pytest.mark.parametrize(("name", "frames", "size"), [
