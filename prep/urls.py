@@ -6,5 +6,6 @@ app_name = "prep"
 
 urlpatterns = [
     path("extractions/<int:extraction_id>/video/", views.output, name="output"),
+    path("extractions/<int:extraction_id>/source/", views.source, name="source"),
     path("extractions/<int:extraction_id>/", views.status, name="status"),
 ]

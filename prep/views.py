@@ -28,6 +28,13 @@ def output(request: AuthedRequest, extraction_id: int) -> HttpResponseBase:
 
 @login_required
 @require_GET
+def source(request: AuthedRequest, extraction_id: int) -> HttpResponseBase:
+    extraction = _get_extraction_for_user(request, extraction_id)
+    return serve_file(request, extraction.source, "video/mp4")
+
+
+@login_required
+@require_GET
 def status(request: AuthedRequest, extraction_id: int) -> JsonResponse:
     extraction = _get_extraction_for_user(request, extraction_id)
     return JsonResponse({"id": extraction.pk, "method": extraction.method, "state": extraction.state,

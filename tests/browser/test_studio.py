@@ -89,3 +89,24 @@ def test_a_creator_tries_a_checkpoint_from_the_finished_run_and_plays_the_result
     page.screenshot(path=screenshots_dir / "studio-form-phone.png", full_page=True)
     page.get_by_role("button", name="Generate").click()  # the same reference, no upload needed
     expect(page.locator("#generation-state")).to_have_text("Done", timeout=120_000)
+
+
+def test_a_creator_makes_an_edge_video_from_an_ordinary_clip_and_uses_it_as_the_reference(
+    page: Page, live_asgi_url: str, celery_worker, creator, screenshots_dir, tmp_path
+):
+    clip = make_clip(tmp_path / "street.mp4", seed=2, width=160, height=128, seconds=1.0)
+    sign_in(page, live_asgi_url, creator.username)
+    page.goto(live_asgi_url + "/studio/")
+    page.get_by_role("link", name="Make its control video").click()
+    expect(page.get_by_role("heading", name="Make a control video")).to_be_visible()
+    page.get_by_label("Edge map").check()
+    page.get_by_label("Upload a clip").set_input_files(clip)
+    page.get_by_role("button", name="Make it").click()
+    expect(page.get_by_role("heading", name="Edge map of street.mp4")).to_be_visible()
+    use = page.get_by_role("link", name="Use it as the reference in the Studio")
+    expect(use).to_be_visible(timeout=60_000)
+    _video_plays(page, "#control-progress video")
+    page.screenshot(path=screenshots_dir / "studio-control.png", full_page=True)
+    use.click()
+    expect(page.get_by_label("…or a control video you made").locator("option:checked")).to_have_text(
+        "Edge map of street.mp4")

@@ -62,6 +62,7 @@ def test_an_uploaded_clip_becomes_an_edge_video_of_the_same_shape(maya, clip):
     assert (fmt.width, fmt.height, fmt.frames) == (192, 128, 25)
     page = maya.get(f"/studio/controls/{extraction.pk}/").content.decode()
     assert "Use it as the reference in the Studio" in page and "every 1s" not in page
+    assert maya.get(f"/prep/extractions/{extraction.pk}/source/").status_code == 200
 
 
 def test_the_made_control_video_is_offered_and_used_as_the_studio_reference(maya, clip, creator):
@@ -102,5 +103,6 @@ def test_another_creator_can_neither_see_nor_use_the_control_video(maya, clip, o
     stranger.force_login(other_creator)
     assert stranger.get(f"/studio/controls/{extraction.pk}/").status_code == 404
     assert stranger.get(f"/prep/extractions/{extraction.pk}/video/").status_code == 404
+    assert stranger.get(f"/prep/extractions/{extraction.pk}/source/").status_code == 404
     assert "street.mp4" not in stranger.get("/studio/controls/").content.decode()
     assert stranger.post("/studio/", {"reference_control": extraction.pk, "prompt": "x"}).status_code in (400, 404)
