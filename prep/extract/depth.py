@@ -327,7 +327,7 @@ def _to_rgb(depth: np.ndarray, width: int, height: int) -> np.ndarray:
     """Normalised depth (h, w) in [0, 1] → (height, width, 3) uint8 gray at the source size."""
     resized = cv2.resize(depth, (width, height), interpolation=cv2.INTER_LINEAR)
     gray = np.rint(np.clip(resized, 0.0, 1.0) * 255.0).astype(np.uint8)
-    return np.repeat(gray[:, :, None], 3, axis=2)
+    return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
 
 
 def _report(fmt: ClipFormat, frames: int, flat_frames: int, settings: DepthSettings,
