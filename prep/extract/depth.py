@@ -74,8 +74,12 @@ class DepthModel:
         """
         inputs = self.processor(images=list(frames), return_tensors="pt")
         pixels = inputs["pixel_values"].to(self.device, dtype=self.model.dtype)
-        with torch.inference_mode():
-            depth = self.model(pixel_values=pixels).predicted_depth
+        try:
+            with torch.inference_mode():
+                depth = self.model(pixel_values=pixels).predicted_depth
+        except RuntimeError as err:  # out of memory above all: a smaller batch size helps
+            raise ExtractionError(f"The depth model failed on this clip ({short_reason(err)}); a smaller batch "
+                                  "size may help.") from err
         out = depth.float().cpu().numpy()
         if self.metric:
             out = 1.0 / np.maximum(out, 1e-6)

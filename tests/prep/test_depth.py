@@ -153,6 +153,22 @@ def test_it_refuses_plainly_when_the_model_sees_no_depth_differences(
     assert not (tmp_path / "depth.mp4").exists()
 
 
+def test_it_turns_a_model_failure_into_a_plain_error(shared_media: Path, trim_clip: TrimClip, tiny_depth: Path,
+                                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = load_depth_model(tiny_depth)
+
+    class OutOfMemory:
+        dtype = torch.float32
+
+        def __call__(self, **kwargs: object) -> None:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(model, "model", OutOfMemory())
+    with pytest.raises(ExtractionError, match=r"failed on this clip \(CUDA out of memory.*smaller batch size"):
+        extract_depth(trim_clip(shared_media / "bikes.mp4", 2), tmp_path / "depth.mp4", DepthSettings(), model)
+    assert not (tmp_path / "depth.mp4").exists()
+
+
 # --- One range per clip ------------------------------------------------------------------------------------------
 
 
