@@ -168,7 +168,7 @@ def _make(extraction: Extraction, source: Path, scratch: Path) -> tuple[dict[str
         problem = method_problem(Method.CAPTION)
         if problem:
             raise ExtractionError(problem)
-        caption = caption_clip(load_captioner(str(settings.CAPTION_MODEL_PATH)), source)
+        caption = caption_clip(load_captioner(str(settings.CAPTION_MODEL_PATH), device="auto"), source)
         return {"caption": caption, "seconds": round(time.monotonic() - started, 2)}, None
     output = scratch / f"{Path(extraction.source_name).stem[:80]}_{extraction.method}.mp4"
     report = _make_video(extraction, source, output, _progress_recorder(extraction))
@@ -190,7 +190,7 @@ def _make_video(extraction: Extraction, source: Path, output: Path, progress: An
                             python=Path(settings.POSE_PYTHON))
     from prep.extract.depth import DepthSettings, extract_depth, load_depth_model
 
-    model = load_depth_model(str(settings.DEPTH_MODEL_PATH))
+    model = load_depth_model(str(settings.DEPTH_MODEL_PATH), device="auto")  # the GPU when the worker has one
     return extract_depth(source, output, DepthSettings.from_dict(extraction.settings), model, progress)
 
 
