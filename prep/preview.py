@@ -1,15 +1,21 @@
-"""One still frame of a clip, cached on disk by content, for live previews of extraction settings."""
+"""One still frame of a clip, cached on disk by content, for live previews of extraction settings.
+
+numpy and OpenCV are imported inside the functions: the web process loads this module with its URLs.
+"""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from django.conf import settings
 from django.db.models.fields.files import FieldFile
 
 from prep.extract.base import ExtractionError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PREVIEW_WIDTH = 480
 
@@ -20,6 +26,8 @@ def _cache_path(sha256: str) -> Path:
 
 def still_frame(field: FieldFile, sha256: str, seconds: float) -> np.ndarray:
     """A frame from `seconds` in, scaled to at most PREVIEW_WIDTH wide: (H, W, 3) uint8 RGB."""
+    import numpy as np
+
     from wizard.services import local_path
 
     cached = _cache_path(sha256)
@@ -40,6 +48,7 @@ def _decode_one(path: Path, seconds: float) -> np.ndarray:
     if probe.returncode or not probe.stdout:
         raise ExtractionError("A preview frame could not be read from this clip.")
     import cv2
+    import numpy as np
 
     image = cv2.imdecode(np.frombuffer(probe.stdout, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
@@ -50,6 +59,7 @@ def _decode_one(path: Path, seconds: float) -> np.ndarray:
 def side_by_side_png(left: np.ndarray, right: np.ndarray) -> bytes:
     """Two (H, W, 3) RGB frames of the same size next to each other, with a thin gap, as PNG bytes."""
     import cv2
+    import numpy as np
 
     gap = np.full((left.shape[0], 8, 3), 255, np.uint8)
     ok, data = cv2.imencode(".png", np.concatenate([left, gap, right], axis=1)[:, :, ::-1])

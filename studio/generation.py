@@ -187,7 +187,7 @@ def create_generation(
                          data.get("height") or defaults.height, data.get("width") or defaults.width,
                          adapter.reference_downscale_factor, available)
         if mask_upload is not None and mask_settings.get("mask_preset") == "upload" and "mask" not in errors:
-            _field(errors, "mask", masks.from_file, _spool(mask_upload, Path(scratch), "mask"), 1, 8, 8)
+            _field(errors, "mask", masks.check_file, _spool(mask_upload, Path(scratch), "mask"), 1, 8, 8)
     if errors:
         raise GenerationRefused(errors)
     assert snapped is not None and info is not None and reference is not None

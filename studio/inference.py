@@ -5,6 +5,9 @@ diffusers checks height/width but not the frame count, and a wrong frame count c
 `generate` then runs the pipeline with the IC-LoRA (and an optional second, ordinary "effect" LoRA), the
 attention strength and mask, and optionally a baseline: the very same call with the IC-LoRA switched off,
 with the same seed, so the creator sees what the adapter adds.
+
+The checks need neither torch nor numpy (the web process uses them); both are imported where a mask is checked
+or a generation runs.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
 ICLORA = "iclora"
 EFFECT = "effect"
@@ -170,6 +174,8 @@ def check_spec(spec: GenerationSpec) -> None:
 
 
 def check_mask(mask: torch.Tensor, num_frames: int) -> None:
+    import torch
+
     if mask.ndim != 5 or mask.shape[0] != 1 or mask.shape[1] != 1:
         raise SettingsError("mask", f"The attention mask must have shape (1, 1, F, H, W), not {tuple(mask.shape)}.")
     if mask.shape[2] != num_frames:
@@ -235,7 +241,6 @@ def steps_per_pass(spec: GenerationSpec) -> int:
     return spec.num_inference_steps
 
 
-@torch.no_grad()
 def generate(
     pipe: Any,
     spec: GenerationSpec,
@@ -253,8 +258,26 @@ def generate(
     is called after every denoising step of both passes. LoRAs are unloaded again before returning, so a cached
     pipeline can serve the next generation.
     """
+    import torch
+
+    with torch.no_grad():
+        return _generate(pipe, spec, reference, adapter_path, mask, effect_path, with_baseline, on_step)
+
+
+def _generate(
+    pipe: Any,
+    spec: GenerationSpec,
+    reference: np.ndarray,
+    adapter_path: str | Path | None,
+    mask: torch.Tensor | None,
+    effect_path: str | Path | None,
+    with_baseline: bool,
+    on_step: ProgressCallback | None,
+) -> GenerationResult:
     import time
 
+    import numpy as np
+    import torch
     from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
 
     check_spec(spec)

@@ -3,16 +3,20 @@
 Every function returns a pixel-space tensor of shape (1, 1, F, H, W) with values in [0, 1], which the
 pipeline receives as `conditioning_attention_mask` and multiplies by the attention strength. F, H and W are
 the reference video's frames and pixel size (the pipeline downsamples the mask to its latent grid).
+
+torch and numpy are imported inside the functions that build masks: the web process only checks settings and
+uploads (`Region.checked`, `check_file`) and must not load them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
 PRESETS = {
     "whole": "Whole frame, whole clip",
@@ -53,6 +57,8 @@ def _check_size(frames: int, height: int, width: int) -> None:
 
 def whole_frame(frames: int, height: int, width: int, value: float = 1.0) -> torch.Tensor:
     """The same weight everywhere (1 = the reference guides the whole clip, as in training)."""
+    import torch
+
     _check_size(frames, height, width)
     if not 0.0 <= value <= 1.0:
         raise MaskError("A mask value must be between 0 and 1.")
@@ -61,6 +67,8 @@ def whole_frame(frames: int, height: int, width: int, value: float = 1.0) -> tor
 
 def fade_in(frames: int, height: int, width: int, over: int) -> torch.Tensor:
     """0 on the first frame, rising linearly to 1 at frame `over`, then 1: control fades in over `over` frames."""
+    import torch
+
     _check_size(frames, height, width)
     if over < 1:
         raise MaskError("Fade in over at least 1 frame.")
@@ -70,6 +78,8 @@ def fade_in(frames: int, height: int, width: int, over: int) -> torch.Tensor:
 
 def region(frames: int, height: int, width: int, box: Region, invert: bool = False) -> torch.Tensor:
     """1 inside the rectangle (0 outside) on every frame; `invert` swaps them (everything but the region)."""
+    import torch
+
     _check_size(frames, height, width)
     box = box.checked()
     mask = torch.zeros((height, width))
@@ -81,8 +91,8 @@ def region(frames: int, height: int, width: int, box: Region, invert: bool = Fal
     return mask.view(1, 1, 1, height, width).expand(1, 1, frames, height, width).contiguous()
 
 
-def _decode_gray(path: Path, width: int, height: int, fps: float | None) -> np.ndarray:
-    """All frames of an image or video as grayscale uint8 (n, height, width), stretched to the size."""
+def _read_gray(path: Path, width: int, height: int, fps: float | None) -> tuple[bytes, int]:
+    """All frames of an image or video as raw grayscale bytes stretched to the size, and how many frames."""
     import ffmpeg
 
     stream = ffmpeg.input(str(path)).video
@@ -98,7 +108,29 @@ def _decode_gray(path: Path, width: int, height: int, fps: float | None) -> np.n
     count = len(out) // (width * height)
     if count == 0:
         raise MaskError(f"{path.name}: contains no frames.")
+    return out, count
+
+
+def _decode_gray(path: Path, width: int, height: int, fps: float | None) -> np.ndarray:
+    """All frames of an image or video as grayscale uint8 (n, height, width), stretched to the size."""
+    import numpy as np
+
+    out, count = _read_gray(path, width, height, fps)
     return np.frombuffer(out[: count * width * height], np.uint8).reshape(count, height, width)
+
+
+def _mask_file(path: str | Path, frames: int, height: int, width: int) -> Path:
+    _check_size(frames, height, width)
+    path = Path(path)
+    if not path.is_file():
+        raise MaskError(f"{path.name}: file not found.")
+    return path
+
+
+def check_file(path: str | Path, frames: int, height: int, width: int, fps: float = 24.0) -> None:
+    """Raise the MaskError `from_file` would raise for this file, without torch or numpy (for the web process)."""
+    path = _mask_file(path, frames, height, width)
+    _read_gray(path, width, height, None if path.suffix.lower() in IMAGE_SUFFIXES else fps)
 
 
 def from_file(path: str | Path, frames: int, height: int, width: int, fps: float = 24.0) -> torch.Tensor:
@@ -107,10 +139,10 @@ def from_file(path: str | Path, frames: int, height: int, width: int, fps: float
     An image applies to every frame. A video is resampled to `fps`; if it is shorter than the clip its last
     frame is held, if longer it is cut. Colour files are converted to grayscale.
     """
-    _check_size(frames, height, width)
-    path = Path(path)
-    if not path.is_file():
-        raise MaskError(f"{path.name}: file not found.")
+    import numpy as np
+    import torch
+
+    path = _mask_file(path, frames, height, width)
     is_image = path.suffix.lower() in IMAGE_SUFFIXES
     gray = _decode_gray(path, width, height, None if is_image else fps)
     if is_image:

@@ -105,6 +105,27 @@ def test_hooks_report_progress_and_obey_save_sample_and_cancel(
     assert last.lr == pytest.approx(1e-3 * (1 - 0.9 * 5 / 10))  # linear decay to 0.1x
 
 
+def test_validation_samples_are_made_from_a_still_image_reference(
+    make_config: Any, three_pairs: Path, clip_factory: Any, load_tiny: Any, tmp_path: Path
+) -> None:
+    """Identity adapters: the sample's reference is one photo, used as one frame (not cut to the bucket's)."""
+    import subprocess
+
+    from training.engine.media import probe
+    from training.engine.sample import ValidationSet
+
+    still = tmp_path / "subject.png"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(clip_factory("reference", 2)), "-frames:v", "1",
+                    str(still)], check=True)
+    cfg = make_config(three_pairs, validation={"prompts": ["the subject waves"], "reference_videos": [str(still)],
+                                               "num_inference_steps": 2})
+    pipe = load_tiny()
+    validation = ValidationSet.build(pipe, cfg, [])
+    assert validation.items[0].reference.shape == (1, 128, 128, 3)
+    [sample] = validation.render(pipe, 4, tmp_path / "samples")
+    assert sample.name == "step_000004_00.mp4" and probe(sample).frames == cfg.bucket.frames
+
+
 def test_it_trains_on_int8_quantized_weights_on_cpu(make_config: Any, three_pairs: Path) -> None:
     from optimum.quanto import QLinear
 

@@ -26,9 +26,10 @@ def make_clip(path: Path, *, width: int = 160, height: int = 128, fps: float = 2
     return path
 
 
-def make_image(path: Path, width: int = 160, height: int = 128) -> Path:
+def make_image(path: Path, width: int = 160, height: int = 128, source: str = "testsrc2") -> Path:
+    """A still image (PNG or JPG by the name) of the first frame of an ffmpeg `source`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=s={width}x{height}",
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"{source}=s={width}x{height}",
                     "-frames:v", "1", str(path)], check=True)
     return path
 

@@ -12,13 +12,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
+from typing import TYPE_CHECKING, Any
 
 from .lora import lora_state_dict
+
+if TYPE_CHECKING:
+    import torch
 
 PREFIX = "diffusion_model."
 FORMAT = "iclora-studio/1"
@@ -32,6 +31,8 @@ class AdapterError(ValueError):
 
 def comfy_state_dict(transformer: Any, alpha: float, rank: int) -> dict[str, torch.Tensor]:
     """peft adapter weights -> ComfyUI/ltx-trainer keys in bf16, with alpha/rank folded into lora_B."""
+    import torch
+
     scale = alpha / rank
     out = {}
     for key, value in lora_state_dict(transformer).items():
@@ -44,6 +45,8 @@ def comfy_state_dict(transformer: Any, alpha: float, rank: int) -> dict[str, tor
 
 def export_adapter(transformer: Any, path: str | Path, cfg: Any, steps: int) -> Path:
     """Write the trained adapter of `transformer` with the metadata a user (and ComfyUI) needs later."""
+    from safetensors.torch import save_file
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = comfy_state_dict(transformer, cfg.lora.effective_alpha, cfg.lora.rank)
@@ -91,13 +94,16 @@ def read_adapter(path: str | Path, transformer: Any | None = None) -> AdapterInf
 
     Raises `AdapterError` for anything `LTX2InContextPipeline.load_lora_weights` would choke on or silently
     ignore (not safetensors, kohya `lora_down`/`alpha` keys, keys without the `diffusion_model.` prefix,
-    unpaired A/B, inconsistent rank, unknown modules, wrong shapes).
+    unpaired A/B, inconsistent rank, unknown modules, wrong shapes). Reading the header needs no torch (the
+    web process checks uploads with it); only the tensors' shapes and dtypes are read, never their data.
     """
+    from safetensors import safe_open
+
     path = Path(path)
     if not path.is_file():
         raise AdapterError(f"{path}: file not found")
     try:
-        with safe_open(str(path), "pt") as f:
+        with safe_open(str(path), "numpy") as f:
             keys = list(f.keys())
             metadata = dict(f.metadata() or {})
             shapes = {k: tuple(f.get_slice(k).get_shape()) for k in keys}
@@ -167,6 +173,8 @@ def math_prod(shape: tuple[int, ...]) -> int:
 
 
 def _check_against(name: str, pairs: dict[tuple[int, str], dict[str, tuple[int, ...]]], transformer: Any) -> None:
+    import torch
+
     modules = dict(transformer.named_modules())
     for (block, module), ab in sorted(pairs.items()):
         target = modules.get(f"transformer_blocks.{block}.{module}")

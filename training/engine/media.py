@@ -1,7 +1,7 @@
 """Video files in and out with ffmpeg: probe, conform (fps, resize + centre crop, first F frames), write mp4.
 
 Everything here shells out to the `ffmpeg`/`ffprobe` binaries through ffmpeg-python; nothing depends on
-torch or diffusers, so the wizard can reuse `probe` cheaply.
+torch or diffusers (numpy is imported only to decode or write frames), so the wizard can reuse `probe` cheaply.
 """
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ffmpeg
-import numpy as np
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class MediaError(ValueError):
@@ -85,6 +87,8 @@ def conform(path: str | Path, fps: float, width: int, height: int, frames: int) 
 
     Returns uint8 RGB frames of shape (frames, height, width, 3). Raises `MediaError` if fewer frames remain.
     """
+    import numpy as np
+
     stream = (
         ffmpeg.input(str(path))
         .video.filter("fps", fps=fps)
@@ -106,6 +110,8 @@ def conform(path: str | Path, fps: float, width: int, height: int, frames: int) 
 
 def write_mp4(frames: np.ndarray, path: str | Path, fps: float) -> Path:
     """Write frames (F, H, W, 3), uint8 or float in [0, 1], as an H.264 mp4 (yuv420p, plays everywhere)."""
+    import numpy as np
+
     if frames.dtype != np.uint8:
         frames = (np.clip(frames, 0.0, 1.0) * 255).round().astype(np.uint8)
     _f, h, w, _ = frames.shape

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .dataset import Bucket, Pair
-from .media import conform, write_mp4
+from .media import conform, probe, write_mp4
 
 
 @torch.no_grad()
@@ -72,6 +72,11 @@ def generate(
     return np.asarray(video[0])
 
 
+def reference_frames(path: str | Path, bucket: Bucket) -> int:
+    """Frames a reference is conformed to: the bucket's, or one for a still image (identity adapters)."""
+    return 1 if probe(path).frames == 1 else bucket.frames
+
+
 @dataclass
 class ValidationItem:
     """A prompt (already encoded, so the text encoder can be freed) and a conformed reference video."""
@@ -107,7 +112,8 @@ class ValidationSet:
         items = []
         for i, (prompt, ref_path) in enumerate(sources):
             prompt = f"{cfg.data.trigger} {prompt}".strip() if cfg.data.trigger else prompt
-            ref = conform(ref_path, bucket.fps, bucket.width // d, bucket.height // d, bucket.frames)
+            frames = reference_frames(ref_path, bucket)
+            ref = conform(ref_path, bucket.fps, bucket.width // d, bucket.height // d, frames)
             device = pipe.text_encoder.device
             pos, pos_mask, neg, neg_mask = pipe.encode_prompt(
                 prompt,
