@@ -34,17 +34,17 @@ class UploadRejected(ValueError):
 
 def base_transformer_skeleton() -> Any:
     """The configured base model's transformer with no weights (meta device): enough to check shapes."""
-    from training.runner import model_location
+    from training.models_config import model_paths
 
-    return _skeleton(model_location())
+    return _skeleton(str(model_paths().configs / "transformer"))
 
 
 @lru_cache(maxsize=4)
-def _skeleton(location: str) -> Any:
+def _skeleton(config_folder: str) -> Any:
     from accelerate import init_empty_weights
     from diffusers import LTX2VideoTransformer3DModel
 
-    config = LTX2VideoTransformer3DModel.load_config(str(Path(location) / "transformer"))
+    config = LTX2VideoTransformer3DModel.load_config(config_folder)
     with init_empty_weights():
         return LTX2VideoTransformer3DModel.from_config(config)
 

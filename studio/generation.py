@@ -342,14 +342,14 @@ _PIPELINES: dict[tuple[str, str], Any] = {}
 def pipeline_for(distilled: bool) -> Any:
     """The worker's pipeline, loaded once per process and model (LoRAs are unloaded after each use)."""
     from training.engine.presets import load_pipeline, pick_device_and_dtype
-    from training.runner import model_location
+    from training.models_config import model_paths
 
-    location = str(settings.LTX_DISTILLED_MODEL_PATH or "") if distilled else model_location()
+    paths = model_paths(distilled=distilled)
     device, _dtype = pick_device_and_dtype()
-    key = (location, str(device))
+    key = (paths.model_dump_json(), str(device))
     if key not in _PIPELINES:
         _PIPELINES.clear()  # one model in memory at a time
-        _PIPELINES[key] = load_pipeline(location, device=str(device))
+        _PIPELINES[key] = load_pipeline(paths, device=str(device))
     return _PIPELINES[key]
 
 

@@ -77,10 +77,10 @@ def _generate(args: argparse.Namespace) -> int:
     from training.engine.dataset import Bucket
     from training.engine.export import read_adapter
     from training.engine.media import conform, write_mp4
-    from training.engine.presets import load_pipeline
+    from training.engine.presets import PathNames, load_pipeline
     from training.engine.sample import generate
 
-    pipe = load_pipeline(args.model, device=args.device)
+    pipe = load_pipeline(_model_spec(args), device=args.device, names=PathNames("--model", "--text-encoder"))
     downscale, prompt = args.downscale or 1, args.prompt
     bucket_text = None
     if args.adapter:
@@ -117,6 +117,13 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_spec(args: argparse.Namespace) -> str | dict[str, str]:
+    """--model alone (preset, folder), or with --text-encoder the files of a single-file checkpoint."""
+    if args.text_encoder is None:
+        return str(args.model)
+    return {"path": str(args.model), "text_encoder": str(args.text_encoder)}
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m training", description="Train and try IC-LoRA adapters for LTX-2.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -150,7 +157,8 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_train)
 
     s = sub.add_parser("generate", help="adapter + reference video + prompt -> mp4")
-    s.add_argument("--model", default="tiny", help="preset (tiny, ltx-2.3) or pipeline folder")
+    s.add_argument("--model", default="tiny", help="preset (tiny, ltx-2.3), pipeline folder or single .safetensors")
+    s.add_argument("--text-encoder", type=Path, default=None, help="Gemma-3 folder (needed with a single file)")
     s.add_argument("--adapter", type=Path, default=None)
     s.add_argument("--reference", type=Path, required=True)
     s.add_argument("--prompt", default="")

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from training.models import TrainingRun
+from training.models_config import ImproperlyConfiguredModel, training_model
 from training.reporting import RunHeartbeat, RunReporter
 from training.runs import State, transition
 from training.storage import (
@@ -85,7 +86,7 @@ def training_config(run: TrainingRun, workdir: Path, manifest: Path) -> Any:
 
     raw: dict[str, Any] = copy.deepcopy(run.config)
     raw["output_dir"] = str(workdir / "output")
-    raw["model"] = model_location()
+    raw["model"] = training_model()
     raw.setdefault("data", {})["manifest"] = str(manifest)
     raw.setdefault("export", {}).setdefault("recipe", run.recipe)
     raw["export"].setdefault("name", f"run-{run.pk}")
@@ -94,21 +95,6 @@ def training_config(run: TrainingRun, workdir: Path, manifest: Path) -> Any:
         str(fetch_stored(name, workdir / "validation")) for name in validation.get("reference_videos", [])
     ]
     return TrainConfig.model_validate(raw)
-
-
-def model_location() -> str:
-    if settings.MODEL_PRESET == "tiny":
-        from django.core.management import call_command
-
-        call_command("ensure_tiny_model")  # a fresh GPU machine builds it once
-        return str(settings.TINY_MODEL_DIR)
-    if not settings.LTX_MODEL_PATH:
-        raise ImproperlyConfiguredModel("MODEL_PRESET is ltx-2.3 but LTX_MODEL_PATH is not set.")
-    return str(settings.LTX_MODEL_PATH)
-
-
-class ImproperlyConfiguredModel(RuntimeError):
-    pass
 
 
 def _train(run: TrainingRun) -> Any:
@@ -164,6 +150,8 @@ def explain(error: Exception, run: TrainingRun) -> tuple[str, str]:
 
     from training.engine.dataset import PairError
     from training.engine.media import MediaError
+    from training.engine.model_paths import ModelPathsError
+    from training.engine.single_file import SingleFileError
 
     text = str(error)
     if type(error).__name__ == "OutOfMemoryError" or "out of memory" in text.lower():
@@ -173,7 +161,7 @@ def explain(error: Exception, run: TrainingRun) -> tuple[str, str]:
         )
     if isinstance(error, DatasetNotReady | PairError | MediaError):
         return "bad_pair", f"A clip pair cannot be used: {text}"
-    if isinstance(error, ValidationError | ImproperlyConfiguredModel):
+    if isinstance(error, ValidationError | ImproperlyConfiguredModel | ModelPathsError | SingleFileError):
         return "bad_config", f"The training settings cannot be used: {text}"
     return "internal", (
         f"Something went wrong on the worker ({type(error).__name__}). An operator can find the details in the "

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from training.engine.presets import (
     ModelPaths,
+    ModelPathsError,
     build_tiny_model,
     load_pipeline,
     pick_device_and_dtype,
@@ -56,22 +57,27 @@ def test_cpu_runs_in_float32_and_cuda_in_bfloat16() -> None:
 def test_load_pipeline_takes_a_folder_or_explicit_paths_and_can_leave_the_text_encoder_out(
     tiny_model_dir: Path,
 ) -> None:
-    pipe = load_pipeline(ModelPaths(pipeline_dir=tiny_model_dir), device="cpu", with_text_encoder=False)
+    pipe = load_pipeline(ModelPaths(path=tiny_model_dir), device="cpu", with_text_encoder=False)
     assert pipe.text_encoder is None and pipe.transformer.dtype == torch.float32
     assert load_pipeline(tiny_model_dir, device="cpu").iclora_model_name == "tiny"
 
 
 def test_the_real_model_preset_without_operator_paths_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ICLORA_LTX23_DIR", raising=False)
-    with pytest.raises(FileNotFoundError, match="ICLORA_LTX23_DIR"):
+    monkeypatch.delenv("LTX_MODEL_PATH", raising=False)
+    with pytest.raises(ModelPathsError, match="LTX_MODEL_PATH is not set"):
         resolve_model("ltx-2.3")
-    with pytest.raises(FileNotFoundError, match="neither a preset"):
+    with pytest.raises(ModelPathsError, match="model is /nonexistent/model, but nothing is there"):
         resolve_model("/nonexistent/model")
 
 
-def test_the_real_model_preset_reads_operator_paths(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("ICLORA_LTX23_DIR", str(tmp_path / "ltx"))
-    monkeypatch.setenv("ICLORA_LTX23_TRANSFORMER", str(tmp_path / "dev.safetensors"))
-    monkeypatch.setenv("ICLORA_LTX23_TEXT_ENCODER", str(tmp_path / "gemma"))
+def test_the_real_model_preset_reads_the_web_apps_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "dev.safetensors").write_bytes(b"")
+    (tmp_path / "gemma").mkdir()
+    (tmp_path / "gemma" / "config.json").write_text("{}")
+    monkeypatch.setenv("LTX_MODEL_PATH", str(tmp_path / "dev.safetensors"))
+    monkeypatch.setenv("LTX_TEXT_ENCODER_PATH", str(tmp_path / "gemma"))
     paths = resolve_model("ltx-2.3")
-    assert paths == ModelPaths(tmp_path / "ltx", tmp_path / "dev.safetensors", tmp_path / "gemma", name="ltx-2.3")
+    assert paths == ModelPaths(path=tmp_path / "dev.safetensors", text_encoder=tmp_path / "gemma", name="ltx-2.3")
+    monkeypatch.delenv("LTX_TEXT_ENCODER_PATH")
+    with pytest.raises(ModelPathsError, match="set LTX_TEXT_ENCODER_PATH to the Gemma-3 folder"):
+        resolve_model("ltx-2.3")

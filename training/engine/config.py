@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .dataset import Bucket
+from .model_paths import ModelPaths
 
 # ltx-trainer's IC-LoRA set, video stream only (10 modules per block; audio and cross-modal modules untouched).
 LORA_TARGETS = (
@@ -135,7 +136,12 @@ class ExportConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    model: str = Field(default="tiny", description="Preset (tiny, ltx-2.3) or a diffusers LTX-2 pipeline folder.")
+    model: str | ModelPaths = Field(
+        default="tiny",
+        description="The base model: a preset (tiny, or ltx-2.3 = the operator's LTX_MODEL_PATH and "
+        "LTX_TEXT_ENCODER_PATH), a diffusers LTX-2 folder, or a mapping of files: {path: folder or single-file "
+        ".safetensors, text_encoder: Gemma-3 folder, config: component configs, distilled, name}.",
+    )
     output_dir: Path = Field(description="Run folder: cache, checkpoints, samples, exported adapter, log.")
     device: str = Field(
         default="auto", description="auto (CUDA if present), cuda, cuda:N or cpu. bf16 on CUDA, fp32 on CPU."
@@ -201,6 +207,16 @@ def load_config(path: str | Path, **overrides: object) -> TrainConfig:
     if cfg.data.cache_dir is not None:
         cfg.data.cache_dir = rel(cfg.data.cache_dir)
     cfg.validation.reference_videos = [rel(p) for p in cfg.validation.reference_videos]
-    if Path(cfg.model).parts and not Path(cfg.model).is_absolute() and (base / cfg.model).exists():
-        cfg.model = str(base / cfg.model)
+    cfg.model = _model_relative_to(cfg.model, base)
     return cfg
+
+
+def _model_relative_to(model: str | ModelPaths, base: Path) -> str | ModelPaths:
+    """Paths in `model:` are relative to the YAML file's folder (a bare preset name stays a name)."""
+    if isinstance(model, ModelPaths):
+        update = {key: base / value for key in ("path", "text_encoder", "config")
+                  if isinstance(value := getattr(model, key), Path) and not value.is_absolute()}
+        return model.model_copy(update=update)
+    if Path(model).parts and not Path(model).is_absolute() and (base / model).exists():
+        return str(base / model)
+    return model

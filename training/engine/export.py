@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .lora import lora_state_dict
+from .model_paths import model_label
 
 if TYPE_CHECKING:
     import torch
@@ -55,7 +56,7 @@ def export_adapter(transformer: Any, path: str | Path, cfg: Any, steps: int) -> 
         "format": FORMAT,
         "reference_downscale_factor": d,
         "ss_reference_downscale_factor": d,  # the name kohya-style tools write
-        "base_model": str(cfg.model) if cfg.model in ("tiny", "ltx-2.3") else Path(cfg.model).name,
+        "base_model": model_label(cfg.model),
         "rank": str(cfg.lora.rank),
         "alpha": str(cfg.lora.effective_alpha),
         "alpha_baked_into_lora_B": str(cfg.lora.effective_alpha != cfg.lora.rank).lower(),

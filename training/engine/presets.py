@@ -9,15 +9,27 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-TINY = "tiny"
-LTX_2_3 = "ltx-2.3"
-PRESETS = (TINY, LTX_2_3)
+from .model_paths import (
+    ENVIRONMENT,
+    LTX_2_3,
+    PRESETS,
+    TINY,
+    ModelPaths,
+    ModelPathsError,
+    PathNames,
+    as_model_paths,
+    check_model_paths,
+    from_environment,
+)
+
+__all__ = ["LTX_2_3", "PRESETS", "TINY", "ModelPaths", "ModelPathsError", "PathNames"]
+
 
 # Width of the tiny transformer. ~1.6 M parameters: the design note measured that ~1-2 M learn to use the
 # reference on CPU in seconds while ~45 k do not.
@@ -257,60 +269,31 @@ def build_tiny_model(out_dir: str | Path, seed: int = 0, calibration_videos: tor
     return out
 
 
-@dataclass(frozen=True)
-class ModelPaths:
-    """Where the weights of a model live on this machine (operator-configured for the real model).
-
-    Either `pipeline_dir` (a diffusers-format folder with every component), or single-file checkpoints:
-    `transformer_file` (+ optional `vae_file`, `audio_vae_file`, `vocoder_file`) on top of `pipeline_dir`
-    holding the remaining components and configs, with `text_encoder_dir` for the Gemma folder when it is
-    stored elsewhere.
-    """
-
-    pipeline_dir: Path
-    transformer_file: Path | None = None
-    text_encoder_dir: Path | None = None
-    vae_file: Path | None = None
-    name: str = "custom"
-
-
-def resolve_model(preset_or_paths: str | Path | ModelPaths) -> ModelPaths:
-    """Turn a preset name, a folder path, or explicit `ModelPaths` into `ModelPaths`.
+def resolve_model(
+    spec: str | Path | Mapping[str, Any] | ModelPaths, names: PathNames | None = None
+) -> ModelPaths:
+    """A preset name, a folder or single-file path, a mapping of `ModelPaths` fields or `ModelPaths`, checked.
 
     `tiny` resolves to `$ICLORA_TINY_MODEL_DIR` (built on first use, under `~/.cache/iclora/tiny` by default);
-    `ltx-2.3` to `$ICLORA_LTX23_DIR` (+ `$ICLORA_LTX23_TRANSFORMER`, `$ICLORA_LTX23_TEXT_ENCODER`), which the
-    operator sets: the real weights cannot be downloaded here.
+    `ltx-2.3` to the operator's `LTX_MODEL_PATH` / `LTX_TEXT_ENCODER_PATH`, the variables the web app's settings
+    read: the real weights cannot be downloaded here. Raises ModelPathsError naming `names` (the setting) when a
+    path is missing or of the wrong kind.
     """
     import os
 
-    if isinstance(preset_or_paths, ModelPaths):
-        return preset_or_paths
-    key = str(preset_or_paths)
-    if key == TINY:
+    if isinstance(spec, str) and spec == TINY:
         root = Path(os.environ.get("ICLORA_TINY_MODEL_DIR", Path.home() / ".cache" / "iclora" / "tiny"))
         if not (root / "model_index.json").exists():
             build_tiny_model(root)
-        return ModelPaths(pipeline_dir=root, name=TINY)
-    if key == LTX_2_3:
-        base = os.environ.get("ICLORA_LTX23_DIR")
-        if not base:
-            raise FileNotFoundError(
-                "The ltx-2.3 preset needs the operator to set ICLORA_LTX23_DIR to a diffusers-format LTX-2.3 "
-                "folder (optionally ICLORA_LTX23_TRANSFORMER for a single-file dev checkpoint and "
-                "ICLORA_LTX23_TEXT_ENCODER for the Gemma folder)."
-            )
-        te = os.environ.get("ICLORA_LTX23_TEXT_ENCODER")
-        tf = os.environ.get("ICLORA_LTX23_TRANSFORMER")
-        return ModelPaths(
-            pipeline_dir=Path(base),
-            transformer_file=Path(tf) if tf else None,
-            text_encoder_dir=Path(te) if te else None,
-            name=LTX_2_3,
-        )
-    path = Path(key)
-    if (path / "model_index.json").exists():
-        return ModelPaths(pipeline_dir=path, name=_preset_name(path))
-    raise FileNotFoundError(f"{key!r} is neither a preset ({', '.join(PRESETS)}) nor a diffusers pipeline folder")
+        return ModelPaths(path=root, name=TINY)
+    if isinstance(spec, str) and spec == LTX_2_3:
+        paths, names = from_environment(), ENVIRONMENT  # the paths are the operator's, whoever asked
+    else:
+        paths = as_model_paths(spec)
+    if isinstance(spec, str | Path) and paths.path.is_dir():
+        paths = paths.model_copy(update={"name": _preset_name(paths.path)})
+    check_model_paths(paths, names or (PathNames("model") if isinstance(spec, str | Path) else PathNames()))
+    return paths
 
 
 def _preset_name(path: Path) -> str:
@@ -321,45 +304,69 @@ def _preset_name(path: Path) -> str:
 
 
 def load_pipeline(
-    preset_or_paths: str | Path | ModelPaths,
+    spec: str | Path | Mapping[str, Any] | ModelPaths,
     device: str | None = None,
     dtype: torch.dtype | None = None,
     with_text_encoder: bool = True,
+    names: PathNames | None = None,
 ) -> Any:
     """Load an `LTX2InContextPipeline` for the tiny model and for the real one, through one code path.
 
+    `spec` is what `resolve_model` takes: a diffusers folder loads with `from_pretrained`, a single-file
+    checkpoint through `single_file.load_components` with the configs of `ModelPaths.configs`.
     `with_text_encoder=False` leaves Gemma out (training uses cached text embeddings; the 12B encoder need not
     be in memory). Returns the pipeline on `device` in `dtype` (default: `pick_device_and_dtype`).
     """
-    from diffusers import LTX2InContextPipeline, LTX2VideoTransformer3DModel
-
-    paths = resolve_model(preset_or_paths)
+    paths = resolve_model(spec, names)
     dev, default_dtype = pick_device_and_dtype(device)
     dtype = dtype or default_dtype
-    overrides: dict[str, Any] = {}
-    if paths.transformer_file is not None:
-        overrides["transformer"] = LTX2VideoTransformer3DModel.from_single_file(
-            str(paths.transformer_file), config=str(paths.pipeline_dir), subfolder="transformer", torch_dtype=dtype
+    text_encoder = _text_encoder(paths, dtype) if with_text_encoder else None
+    if paths.single_file:
+        pipe = _pipeline_from_single_file(paths, dtype, text_encoder)
+    else:
+        overrides: dict[str, Any] = {} if with_text_encoder and text_encoder is None else {"text_encoder": text_encoder}
+        pipe = _pipeline_from_folder(paths, dtype, overrides)
+    if paths.distilled:
+        # Lightricks' distilled sigmas are final: no resolution-dependent shift, no terminal stretch.
+        pipe.scheduler = pipe.scheduler.__class__.from_config(
+            pipe.scheduler.config, use_dynamic_shifting=False, shift_terminal=None
         )
-    if paths.vae_file is not None:
-        from diffusers import AutoencoderKLLTX2Video
-
-        overrides["vae"] = AutoencoderKLLTX2Video.from_single_file(
-            str(paths.vae_file), config=str(paths.pipeline_dir), subfolder="vae", torch_dtype=dtype
-        )
-    if not with_text_encoder:
-        overrides["text_encoder"] = None
-    elif paths.text_encoder_dir is not None:
-        from transformers import AutoModelForImageTextToText
-
-        overrides["text_encoder"] = AutoModelForImageTextToText.from_pretrained(
-            str(paths.text_encoder_dir), dtype=dtype
-        )
-    pipe = LTX2InContextPipeline.from_pretrained(str(paths.pipeline_dir), dtype=dtype, **overrides)
     pipe.to(dev)
     pipe.set_progress_bar_config(disable=True)
     pipe.iclora_model_name = paths.name
     return pipe
+
+
+def _text_encoder(paths: ModelPaths, dtype: torch.dtype) -> Any:
+    """The separately configured Gemma folder, or None when the pipeline folder's own is used."""
+    if paths.text_encoder is None:
+        return None
+    from transformers import AutoModelForImageTextToText
+
+    return AutoModelForImageTextToText.from_pretrained(str(paths.text_encoder), dtype=dtype)
+
+
+def _pipeline_from_folder(paths: ModelPaths, dtype: torch.dtype, overrides: dict[str, Any]) -> Any:
+    from diffusers import LTX2InContextPipeline
+
+    return LTX2InContextPipeline.from_pretrained(str(paths.path), dtype=dtype, **overrides)
+
+
+def _pipeline_from_single_file(paths: ModelPaths, dtype: torch.dtype, text_encoder: Any) -> Any:
+    from diffusers import FlowMatchEulerDiscreteScheduler, LTX2InContextPipeline
+    from transformers import AutoTokenizer
+
+    from .single_file import load_components
+
+    configs = paths.configs
+    # A config folder may carry the tokenizer; Lightricks' layout has it in the Gemma folder.
+    tokenizer_dir = configs / "tokenizer" if (configs / "tokenizer").is_dir() else paths.text_encoder
+    return LTX2InContextPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler.from_pretrained(str(configs), subfolder="scheduler"),
+        tokenizer=AutoTokenizer.from_pretrained(str(tokenizer_dir)),
+        text_encoder=text_encoder,
+        **load_components(paths.path, configs, dtype),
+    )
 
 
 def count_parameters(module: torch.nn.Module) -> int:

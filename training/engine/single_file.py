@@ -1,0 +1,285 @@
+"""Lightricks' single-file LTX checkpoints (e.g. `ltx-2.3-22b-dev.safetensors`) loaded into diffusers' classes.
+
+One such file holds every weight but the text encoder's, under Lightricks' own names:
+
+| component (diffusers) | keys in the file |
+|---|---|
+| `transformer` | `model.diffusion_model.*` |
+| `connectors` | `model.diffusion_model.{video,audio}_embeddings_connector.*`, `text_embedding_projection.*` |
+| `vae` | `vae.*` |
+| `audio_vae` | `audio_vae.*` |
+| `vocoder` | `vocoder.*` |
+
+diffusers 0.42's `from_single_file` knows only LTX-2.0's names: for an LTX-2.3 file it leaves the prompt
+modulation (`prompt_adaln_single`) and the fourth VAE decoder stage (`up_blocks.7`/`.8`) unloaded with no more
+than a warning, and it cannot load the connectors or the vocoder at all. So the names are mapped here, with the
+rename tables of diffusers' own conversion script (`scripts/convert_ltx2_to_diffusers.py`, version 2.3), and
+each component is loaded strictly: a missing, extra or misshapen tensor is an error that names it, found from
+the file's header before any weight is read — never a weight left random.
+
+The component configs come from a folder laid out like a diffusers pipeline (`transformer/config.json`, ...):
+by default `LTX23_CONFIGS`, shipped with the engine (see its README for where each value comes from).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+LTX23_CONFIGS = Path(__file__).resolve().parent / "ltx23_configs"
+COMPONENTS = ("transformer", "connectors", "vae", "audio_vae", "vocoder")
+CONFIG_FILES = {name: f"{name}/config.json" for name in COMPONENTS} | {"scheduler": "scheduler/scheduler_config.json"}
+DESCRIPTIONS = {
+    "transformer": "transformer (model.diffusion_model.*)",
+    "connectors": "text connectors (*_embeddings_connector.*, text_embedding_projection.*)",
+    "vae": "video VAE (vae.*)",
+    "audio_vae": "audio VAE (audio_vae.*)",
+    "vocoder": "vocoder (vocoder.*)",
+}
+
+_DIT = "model.diffusion_model."
+_CONNECTOR_PARTS = ("video_embeddings_connector", "audio_embeddings_connector", "text_embedding_projection")
+_VAE_STAGES = 4  # LTX-2.3's video VAE: four encoder stages, up to four decoder stages
+
+# What is cut from the front of a key before renaming (and put back when writing the original layout). The
+# connectors' renames carry their full names instead: they live under two different roots.
+PREFIXES = {"transformer": _DIT, "connectors": "", "vae": "vae.", "audio_vae": "audio_vae.", "vocoder": "vocoder."}
+
+
+def _vae_stage_renames() -> tuple[tuple[str, str], ...]:
+    """Lightricks numbers the VAE's blocks and its resamplers in one sequence; diffusers nests them per stage."""
+    stages = range(_VAE_STAGES)
+    pairs = [(f"encoder.down_blocks.{2 * i + 1}", f"encoder.down_blocks.{i}.downsamplers.0") for i in stages]
+    pairs += [(f"encoder.down_blocks.{2 * i}", f"encoder.down_blocks.{i}") for i in stages if i > 0]
+    pairs += [(f"encoder.down_blocks.{2 * _VAE_STAGES}", "encoder.mid_block")]
+    pairs += [("decoder.up_blocks.0", "decoder.mid_block")]
+    pairs += [(f"decoder.up_blocks.{2 * i + 1}", f"decoder.up_blocks.{i}.upsamplers.0") for i in stages]
+    pairs += [(f"decoder.up_blocks.{2 * i + 2}", f"decoder.up_blocks.{i}") for i in stages]
+    return tuple(pairs)
+
+
+# (Lightricks name, diffusers name), matched on whole dot-separated segments. The names are those of diffusers'
+# conversion script; matching whole segments lets one table serve both directions (the tests write the original
+# layout from it) and keeps e.g. `ups` from touching `upsample`.
+RENAMES: dict[str, tuple[tuple[str, str], ...]] = {
+    "transformer": (
+        ("patchify_proj", "proj_in"),
+        ("audio_patchify_proj", "audio_proj_in"),
+        ("adaln_single", "time_embed"),
+        ("audio_adaln_single", "audio_time_embed"),
+        ("prompt_adaln_single", "prompt_adaln"),  # LTX-2.3; missing from diffusers 0.42's from_single_file
+        ("audio_prompt_adaln_single", "audio_prompt_adaln"),  # LTX-2.3; likewise
+        ("av_ca_video_scale_shift_adaln_single", "av_cross_attn_video_scale_shift"),
+        ("av_ca_a2v_gate_adaln_single", "av_cross_attn_video_a2v_gate"),
+        ("av_ca_audio_scale_shift_adaln_single", "av_cross_attn_audio_scale_shift"),
+        ("av_ca_v2a_gate_adaln_single", "av_cross_attn_audio_v2a_gate"),
+        ("scale_shift_table_a2v_ca_video", "video_a2v_cross_attn_scale_shift_table"),
+        ("scale_shift_table_a2v_ca_audio", "audio_a2v_cross_attn_scale_shift_table"),
+        ("q_norm", "norm_q"),
+        ("k_norm", "norm_k"),
+    ),
+    "connectors": (
+        (_DIT + "video_embeddings_connector", "video_connector"),
+        (_DIT + "audio_embeddings_connector", "audio_connector"),
+        ("text_embedding_projection.video_aggregate_embed", "video_text_proj_in"),  # LTX-2.3: one per modality
+        ("text_embedding_projection.audio_aggregate_embed", "audio_text_proj_in"),
+        ("text_embedding_projection.aggregate_embed", "text_proj_in"),  # LTX-2.0: one shared projection
+        ("transformer_1d_blocks", "transformer_blocks"),
+        ("q_norm", "norm_q"),
+        ("k_norm", "norm_k"),
+    ),
+    "vae": (
+        *_vae_stage_renames(),  # up_blocks.7/.8 (LTX-2.3's fourth decoder stage) are missing from from_single_file
+        ("res_blocks", "resnets"),
+        ("per_channel_statistics.mean-of-means", "latents_mean"),
+        ("per_channel_statistics.std-of-means", "latents_std"),
+        ("decoder.last_time_embedder", "decoder.time_embedder"),
+        ("decoder.last_scale_shift_table", "decoder.scale_shift_table"),
+    ),
+    "audio_vae": (
+        ("per_channel_statistics.mean-of-means", "latents_mean"),
+        ("per_channel_statistics.std-of-means", "latents_std"),
+    ),
+    "vocoder": (
+        ("resblocks", "resnets"),
+        ("conv_pre", "conv_in"),
+        ("conv_post", "conv_out"),
+        ("act_post", "act_out"),
+        ("downsample.lowpass", "downsample"),
+        ("ups", "upsamplers"),
+    ),
+}
+# Statistics Lightricks keeps that diffusers' VAE has no place for (diffusers' converter drops them too).
+DROPPED = {"vae": ("per_channel_statistics.channel", "per_channel_statistics.mean-of-stds")}
+
+
+class SingleFileError(ValueError):
+    """A single-file checkpoint that does not fit the component configs; the message says what differs."""
+
+
+def component_of(key: str) -> str | None:
+    """Which diffusers component an original key belongs to (None: none of the five)."""
+    if key.startswith(_DIT):
+        first = key[len(_DIT) :].split(".", 1)[0]
+        return "connectors" if first in _CONNECTOR_PARTS else "transformer"
+    if key.startswith("text_embedding_projection."):
+        return "connectors"
+    for name in ("vae", "audio_vae", "vocoder"):
+        if key.startswith(PREFIXES[name]):
+            return name
+    return None
+
+
+@lru_cache(maxsize=32)
+def _by_first_segment(table: tuple[tuple[str, str], ...]) -> dict[str, list[tuple[list[str], list[str]]]]:
+    by_first: dict[str, list[tuple[list[str], list[str]]]] = {}
+    for old, new in table:
+        by_first.setdefault(old.split(".")[0], []).append((old.split("."), new.split(".")))
+    for options in by_first.values():
+        options.sort(key=lambda pair: -len(pair[0]))
+    return by_first
+
+
+def rename_segments(key: str, table: tuple[tuple[str, str], ...]) -> str:
+    """Replace runs of whole segments by the table, left to right, the longest match first, in one pass."""
+    by_first = _by_first_segment(table)
+    parts, out, i = key.split("."), [], 0
+    while i < len(parts):
+        for old, new in by_first.get(parts[i], ()):
+            if parts[i : i + len(old)] == old:
+                out.extend(new)
+                i += len(old)
+                break
+        else:
+            out.append(parts[i])
+            i += 1
+    return ".".join(out)
+
+
+def to_diffusers(component: str, key: str) -> str | None:
+    """The diffusers name of an original key of `component`, or None for a tensor diffusers drops."""
+    if key.startswith(_DIT + "text_embedding_projection."):
+        key = key[len(_DIT) :]  # some files keep the text projection under the transformer's prefix
+    local = key[len(PREFIXES[component]) :]
+    if local.startswith(DROPPED.get(component, ())):
+        return None
+    return rename_segments(local, RENAMES[component])
+
+
+@dataclass
+class Layout:
+    """What a single file's header says: per component, diffusers name -> (original name, shape)."""
+
+    components: dict[str, dict[str, tuple[str, tuple[int, ...]]]] = field(default_factory=dict)
+    other: list[str] = field(default_factory=list)  # keys of no component (reported, never loaded)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def read_header(path: str | Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+    """Tensor shapes and metadata from a safetensors header, without reading any weight."""
+    with Path(path).open("rb") as handle:
+        size = struct.unpack("<Q", handle.read(8))[0]
+        header = json.loads(handle.read(size))
+    metadata = header.pop("__metadata__", None) or {}
+    return {name: tuple(info["shape"]) for name, info in header.items()}, metadata
+
+
+def read_layout(path: str | Path) -> Layout:
+    shapes, metadata = read_header(path)
+    layout = Layout(components={name: {} for name in COMPONENTS}, metadata=metadata)
+    for key, shape in shapes.items():
+        component = component_of(key)
+        if component is None:
+            layout.other.append(key)
+            continue
+        name = to_diffusers(component, key)
+        if name is not None:
+            layout.components[component][name] = (key, shape)
+    return layout
+
+
+def _component_class(component: str, config: dict[str, Any]) -> Any:
+    import diffusers
+    from diffusers.pipelines.ltx2 import LTX2TextConnectors, vocoder
+
+    if component == "connectors":
+        return LTX2TextConnectors
+    if component == "vocoder":  # LTX-2.3 has the vocoder with bandwidth extension, LTX-2.0 the plain one
+        return getattr(vocoder, str(config.get("_class_name", "LTX2VocoderWithBWE")))
+    names = {"transformer": "LTX2VideoTransformer3DModel", "vae": "AutoencoderKLLTX2Video",
+             "audio_vae": "AutoencoderKLLTX2Audio"}
+    return getattr(diffusers, names[component])
+
+
+def empty_component(component: str, config_dir: str | Path) -> Any:
+    """The component built from its config with no weights (meta device): its names and shapes, at no cost."""
+    from accelerate import init_empty_weights
+
+    config = json.loads((Path(config_dir) / CONFIG_FILES[component]).read_text(encoding="utf-8"))
+    cls = _component_class(component, config)
+    with init_empty_weights():
+        return cls.from_config(config)
+
+
+def _shown(names: list[str], limit: int = 3) -> str:
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def problems(layout: Layout, models: dict[str, Any]) -> list[str]:
+    """Plain sentences for every way the file's tensors differ from the models the configs build."""
+    found: list[str] = []
+    for component, model in models.items():
+        have = layout.components[component]
+        if not have:
+            found.append(f"it holds no {DESCRIPTIONS[component]}")
+            continue
+        want = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+        missing = sorted(set(want) - set(have))
+        extra = sorted(have[name][0] for name in set(have) - set(want))
+        reshaped = sorted(f"{have[n][0]} is {list(have[n][1])}, not {list(want[n])}"
+                          for n in set(want) & set(have) if tuple(have[n][1]) != want[n])
+        if missing:
+            found.append(f"its {component} lacks {len(missing)} weight(s) the configs need: {_shown(missing)}")
+        if extra:
+            found.append(f"its {component} has {len(extra)} tensor(s) the configs have no place for: {_shown(extra)}")
+        if reshaped:
+            found.append(f"{len(reshaped)} {component} tensor(s) have another shape: {_shown(reshaped, 2)}")
+    return found
+
+
+def check(path: str | Path, config_dir: str | Path) -> tuple[Layout, dict[str, Any]]:
+    """Compare the file's header with the configs; raise SingleFileError saying what differs."""
+    layout = read_layout(path)
+    models = {component: empty_component(component, config_dir) for component in COMPONENTS}
+    found = problems(layout, models)
+    if found:
+        raise SingleFileError(
+            f"{Path(path).name} does not fit the model configs in {config_dir}: " + "; ".join(found) + "."
+        )
+    return layout, models
+
+
+def load_components(path: str | Path, config_dir: str | Path, dtype: torch.dtype) -> dict[str, Any]:
+    """transformer, connectors, vae, audio_vae and vocoder from one file, every tensor checked and loaded."""
+    from safetensors import safe_open
+
+    layout, models = check(path, config_dir)  # before reading tens of gigabytes
+    with safe_open(str(path), framework="pt", device="cpu") as handle:
+        for component, model in models.items():
+            state = {}
+            for name, (original, _shape) in layout.components[component].items():
+                tensor = handle.get_tensor(original)
+                # A copy, as from_pretrained makes: the file's tensors can sit at unaligned offsets of the mapped
+                # file, and CPU kernels then sum in another order (outputs differed by ~1e-6 from the folder's).
+                state[name] = tensor.to(dtype=dtype if tensor.is_floating_point() else tensor.dtype, copy=True)
+            # strict + assign: every parameter and persistent buffer comes from the file, none stays empty
+            model.load_state_dict(state, strict=True, assign=True)
+            model.eval()
+    return models
