@@ -28,8 +28,33 @@ def check_model_location(path: Path) -> PathCheck:
     if path.is_dir():
         return check_diffusers_folder(path)
     if path.is_file():
-        return check_safetensors_file(path)
+        return check_ltx_single_file(path)
     return PathCheck(False, "Nothing at this path: neither a folder nor a file exists there.")
+
+
+def check_ltx_single_file(path: Path) -> PathCheck:
+    """Lightricks' single-file checkpoint, its header sorted into components the way the loader sorts it.
+
+    The loader (training/engine/single_file.py) needs all five components and, with the LTX-2.3 configs it ships,
+    LTX-2.3's names; it then compares every tensor's name and shape before reading weights. Only the header is
+    read here, so a problem that check would find is said when a worker loads the file.
+    """
+    header = check_safetensors_file(path)
+    if not header.ok:
+        return header
+    from training.engine.single_file import COMPONENTS, DESCRIPTIONS, read_layout
+
+    layout = read_layout(path)
+    missing = [DESCRIPTIONS[name] for name in COMPONENTS if not layout.components[name]]
+    if missing:
+        return PathCheck(False, "A safetensors file, but not an LTX single-file checkpoint: it holds no "
+                         f"{'; no '.join(missing)}.", header.details)
+    counts = ", ".join(f"{name} {len(layout.components[name]):,}" for name in COMPONENTS)
+    details = (f"tensors per component: {counts}", *header.details)
+    if not any(name.startswith("prompt_adaln.") for name in layout.components["transformer"]):
+        return PathCheck(False, "An LTX-2 (19B) single-file checkpoint; single files are loaded as LTX-2.3 (22B). "
+                         "Use the LTX-2.3 checkpoint, or a diffusers-format folder of this model.", details)
+    return PathCheck(True, header.summary.replace("single-file checkpoint", "LTX-2.3 single-file checkpoint"), details)
 
 
 def check_diffusers_folder(path: Path) -> PathCheck:

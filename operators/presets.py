@@ -39,7 +39,9 @@ class PresetSummary:
 
 def model_rows() -> list[ModelRow]:
     tiny, ltx = settings.MODEL_PRESET == "tiny", settings.MODEL_PRESET == "ltx-2.3"
-    single_file = bool(settings.LTX_MODEL_PATH) and Path(str(settings.LTX_MODEL_PATH)).is_file()
+    # A single-file checkpoint (dev or distilled) has no text encoder in it: the Gemma folder is then needed.
+    single_file = any(value and Path(str(value)).is_file()
+                      for value in (settings.LTX_MODEL_PATH, settings.LTX_DISTILLED_MODEL_PATH))
     return [
         _tiny_row(tiny),
         _row("LTX-2.3 dev model", "LTX_MODEL_PATH", settings.LTX_MODEL_PATH, model_checks.check_model_location,
@@ -47,7 +49,7 @@ def model_rows() -> list[ModelRow]:
              if ltx else (OFF, "Not configured — only the ltx-2.3 preset needs it.")),
         _row("Gemma text encoder", "LTX_TEXT_ENCODER_PATH", settings.LTX_TEXT_ENCODER_PATH,
              model_checks.check_text_encoder_folder, active=ltx and single_file,
-             unset=(PROBLEM, "Not configured — the single-file dev checkpoint needs the Gemma folder beside it.")
+             unset=(PROBLEM, "Not configured — a single-file checkpoint needs the Gemma folder beside it.")
              if ltx and single_file else (OFF, "Not configured — a diffusers folder brings its own text encoder.")),
         _row("LTX-2.3 distilled model", "LTX_DISTILLED_MODEL_PATH", settings.LTX_DISTILLED_MODEL_PATH,
              model_checks.check_model_location, active=ltx,

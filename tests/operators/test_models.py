@@ -30,6 +30,21 @@ def make_checkpoint(path: Path, **metadata: str) -> Path:
     return path
 
 
+LTX23_KEYS = (  # one tensor per component, under Lightricks' names (see training/engine/single_file.py)
+    "model.diffusion_model.adaln_single.linear.weight",
+    "model.diffusion_model.prompt_adaln_single.linear.weight",
+    "model.diffusion_model.video_embeddings_connector.transformer_1d_blocks.0.attn1.to_q.weight",
+    "vae.decoder.conv_in.conv.weight",
+    "audio_vae.decoder.conv_in.conv.weight",
+    "vocoder.vocoder.conv_pre.weight",
+)
+
+
+def make_ltx_checkpoint(path: Path, keys: tuple[str, ...] = LTX23_KEYS, **metadata: str) -> Path:
+    save_file({key: np.zeros((2, 2), np.float32) for key in keys}, str(path), metadata=metadata or None)
+    return path
+
+
 def make_model_folder(folder: Path, model_type: str, weights: bool = True) -> Path:
     folder.mkdir(parents=True)
     (folder / "config.json").write_text(json.dumps({"model_type": model_type, "architectures": ["SomeModel"]}))
@@ -51,10 +66,24 @@ def test_it_refuses_a_pipeline_of_another_model_or_with_missing_parts(tmp_path):
 
 
 def test_it_reads_a_single_file_checkpoints_header_metadata(tmp_path):
-    path = make_checkpoint(tmp_path / "ltx-2.3-dev.safetensors", model_version="2.3.0", config="{" + "x" * 100 + "}")
+    config = "{" + "x" * 100 + "}"
+    path = make_ltx_checkpoint(tmp_path / "ltx-2.3-dev.safetensors", model_version="2.3.0", config=config)
     check = model_checks.check_model_location(path)
-    assert check.ok and check.summary.startswith("OK: single-file checkpoint, 2 tensors")
+    assert check.ok and check.summary.startswith("OK: LTX-2.3 single-file checkpoint, 6 tensors")
     assert "model_version: 2.3.0" in check.details and "config: 102 characters" in check.details
+    assert ("tensors per component: transformer 2, connectors 1, vae 1, audio_vae 1, vocoder 1") in check.details
+
+
+def test_a_single_file_is_sorted_into_components_as_the_loader_sorts_it(tmp_path):
+    other = model_checks.check_model_location(make_checkpoint(tmp_path / "flux.safetensors"))
+    assert not other.ok and other.summary.startswith(
+        "A safetensors file, but not an LTX single-file checkpoint: it holds no transformer (model.diffusion_model.*)")
+    dit_only = make_ltx_checkpoint(tmp_path / "dit.safetensors", LTX23_KEYS[:3])
+    assert "it holds no video VAE (vae.*); no audio VAE" in model_checks.check_model_location(dit_only).summary
+    without_prompt_adaln = tuple(key for key in LTX23_KEYS if "prompt" not in key)
+    ltx2 = make_ltx_checkpoint(tmp_path / "ltx-2-19b-dev.safetensors", without_prompt_adaln)
+    check = model_checks.check_model_location(ltx2)
+    assert not check.ok and check.summary.startswith("An LTX-2 (19B) single-file checkpoint")
 
 
 def test_it_explains_files_and_folders_of_the_wrong_kind(tmp_path):
@@ -91,7 +120,7 @@ def test_an_operator_sees_every_model_path_explained_and_the_active_preset(clien
     interpreter.chmod(0o755)
     settings.MODEL_PRESET = "ltx-2.3"
     settings.TINY_MODEL_DIR = tmp_path / "tiny-not-built"
-    settings.LTX_MODEL_PATH = str(make_checkpoint(tmp_path / "dev.safetensors", model_version="2.3"))
+    settings.LTX_MODEL_PATH = str(make_ltx_checkpoint(tmp_path / "dev.safetensors", model_version="2.3"))
     settings.LTX_TEXT_ENCODER_PATH = str(make_model_folder(tmp_path / "gemma", "gemma3"))
     settings.LTX_DISTILLED_MODEL_PATH = None
     settings.DEPTH_MODEL_PATH = str(make_pipeline(tmp_path / "not-a-depth-model"))  # a folder of the wrong kind
@@ -105,7 +134,8 @@ def test_an_operator_sees_every_model_path_explained_and_the_active_preset(clien
 
     assert 'data-preset="ltx-2.3" class="ops-highlight"' in page and "Active, ready" in page
     assert 'data-preset="tiny" class' not in page
-    assert "OK: single-file checkpoint, 2 tensors" in row("LTX_MODEL_PATH") and "ops-highlight" in row("LTX_MODEL_PATH")
+    assert "OK: LTX-2.3 single-file checkpoint, 6 tensors" in row("LTX_MODEL_PATH")
+    assert "ops-highlight" in row("LTX_MODEL_PATH")
     assert "OK: Gemma text encoder (gemma3)." in row("LTX_TEXT_ENCODER_PATH")
     assert "Not configured — Studio previews use the dev checkpoint." in row("LTX_DISTILLED_MODEL_PATH")
     depth = row("DEPTH_MODEL_PATH")
@@ -120,9 +150,9 @@ def test_a_single_file_model_without_its_text_encoder_is_a_problem_for_the_activ
     client: Client, operator, settings, tmp_path
 ):
     settings.MODEL_PRESET = "ltx-2.3"
-    settings.LTX_MODEL_PATH = str(make_checkpoint(tmp_path / "dev.safetensors"))
+    settings.LTX_MODEL_PATH = str(make_ltx_checkpoint(tmp_path / "dev.safetensors"))
     settings.LTX_TEXT_ENCODER_PATH = None
     client.force_login(operator)
     page = client.get("/ops/models/").content.decode()
     assert "Active, with a problem below" in page
-    assert "Not configured — the single-file dev checkpoint needs the Gemma folder beside it." in page
+    assert "Not configured — a single-file checkpoint needs the Gemma folder beside it." in page

@@ -28,9 +28,10 @@ import struct
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # the header checks run in the web process, which does not load torch
+    import torch
 
 LTX23_CONFIGS = Path(__file__).resolve().parent / "ltx23_configs"
 COMPONENTS = ("transformer", "connectors", "vae", "audio_vae", "vocoder")
