@@ -12,15 +12,17 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-import torch
 
 from prep.extract.base import ExtractionError
 from prep.extract.loading import FolderCache, model_folder_problem, resolve_device, short_reason
 from prep.extract.video import clip_format, read_frames
+
+if TYPE_CHECKING:  # torch is imported where it is used: the web process never needs it
+    import torch
 
 CAPTION_MODEL_TYPES = ("qwen2_5_vl",)
 NOT_CONFIGURED = (
@@ -76,6 +78,8 @@ class Captioner:
 
     def describe(self, frames: list[np.ndarray], instruction: str, max_new_tokens: int) -> str:
         """The model's raw answer (special tokens removed) to `instruction` about `frames`, each (H, W, 3) uint8."""
+        import torch
+
         vision = self.image_processor(images=frames, return_tensors="pt")
         grids = vision["image_grid_thw"]  # (N, 3): time, height, width in patches
         merge = int(getattr(self.image_processor, "merge_size", 2))
@@ -130,6 +134,7 @@ def load_captioner(path: str | Path, device: str = "cpu") -> Captioner:
 
 
 def _load_uncached(folder: Path, device: torch.device) -> Captioner:
+    import torch
     from transformers import AutoImageProcessor, AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 
     dtype = torch.float32

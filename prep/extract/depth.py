@@ -16,16 +16,18 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-import torch
 
 from prep.extract.base import ExtractionError, ExtractionReport, ProgressFn
 from prep.extract.loading import FolderCache, model_folder_problem, resolve_device, short_reason
 from prep.extract.settings import Limit, read_values
 from prep.extract.video import ClipFormat, FrameWriter, clip_format, read_frames
+
+if TYPE_CHECKING:  # torch is imported where it is used: the web process never needs it
+    import torch
 
 DEPTH_MODEL_TYPE = "depth_anything"
 PROCESSOR_FILE = "preprocessor_config.json"
@@ -72,6 +74,8 @@ class DepthModel:
         Relative Depth Anything models already give disparity; metric ones give distance, inverted here so
         that near is always the larger value.
         """
+        import torch
+
         inputs = self.processor(images=list(frames), return_tensors="pt")
         pixels = inputs["pixel_values"].to(self.device, dtype=self.model.dtype)
         try:
@@ -101,6 +105,7 @@ def load_depth_model(path: str | Path, device: str = "cpu") -> DepthModel:
 
 
 def _load_uncached(folder: Path, device: torch.device) -> DepthModel:
+    import torch
     from transformers import AutoImageProcessor, DepthAnythingForDepthEstimation
 
     # Half precision halves GPU memory and time with no visible change in 8-bit output; CPUs gain nothing.

@@ -10,11 +10,12 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Generic, TypeVar
-
-import torch
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from prep.extract.base import ExtractionError
+
+if TYPE_CHECKING:  # torch is imported where it is used: the web process never needs it
+    import torch
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 
@@ -49,6 +50,8 @@ def model_folder_problem(folder: Path, label: str, model_types: Sequence[str], e
 
 def resolve_device(device: str) -> torch.device:
     """"cpu", "cuda", "cuda:N", or "auto" (the GPU when there is one) as a torch device."""
+    import torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
