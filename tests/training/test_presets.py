@@ -81,3 +81,7 @@ def test_the_real_model_preset_reads_the_web_apps_variables(monkeypatch: pytest.
     monkeypatch.delenv("LTX_TEXT_ENCODER_PATH")
     with pytest.raises(ModelPathsError, match="set LTX_TEXT_ENCODER_PATH to the Gemma-3 folder"):
         resolve_model("ltx-2.3")
+    (tmp_path / "ltx" / "model_index.json").parent.mkdir()
+    (tmp_path / "ltx" / "model_index.json").write_text("{}")
+    monkeypatch.setenv("LTX_MODEL_PATH", str(tmp_path / "ltx"))
+    assert resolve_model("ltx-2.3") == ModelPaths(path=tmp_path / "ltx", name="ltx-2.3")

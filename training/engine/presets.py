@@ -288,11 +288,13 @@ def resolve_model(
         return ModelPaths(path=root, name=TINY)
     if isinstance(spec, str) and spec == LTX_2_3:
         paths, names = from_environment(), ENVIRONMENT  # the paths are the operator's, whoever asked
+    elif isinstance(spec, str | Path):
+        paths, names = as_model_paths(spec), names or PathNames("model")
+        if paths.path.is_dir():  # a folder built by build_tiny_model says so
+            paths = paths.model_copy(update={"name": _preset_name(paths.path)})
     else:
         paths = as_model_paths(spec)
-    if isinstance(spec, str | Path) and paths.path.is_dir():
-        paths = paths.model_copy(update={"name": _preset_name(paths.path)})
-    check_model_paths(paths, names or (PathNames("model") if isinstance(spec, str | Path) else PathNames()))
+    check_model_paths(paths, names or PathNames())
     return paths
 
 
