@@ -25,6 +25,7 @@ from training.runs import State, transition
 from training.storage import (
     DatasetNotReady,
     fetch_stored,
+    manifest_rows_of,
     materialize_dataset,
     restore_latest_checkpoint,
     run_workdir,
@@ -88,6 +89,9 @@ def training_config(run: TrainingRun, workdir: Path, manifest: Path) -> Any:
     raw["output_dir"] = str(workdir / "output")
     raw["model"] = training_model()
     raw.setdefault("data", {})["manifest"] = str(manifest)
+    held_out = raw.pop("held_out_pairs", [])  # pair ids from the wizard; the engine wants manifest rows
+    if held_out:
+        raw["data"]["validation_indices"] = manifest_rows_of(run, held_out)
     raw.setdefault("export", {}).setdefault("recipe", run.recipe)
     raw["export"].setdefault("name", f"run-{run.pk}")
     validation = raw.setdefault("validation", {})

@@ -77,6 +77,15 @@ def materialize_dataset(run: TrainingRun, workdir: Path) -> Path:
     return manifest
 
 
+def manifest_rows_of(run: TrainingRun, pair_ids: list[int]) -> list[int]:
+    """Rows (0-based) of the manifest `materialize_dataset` writes that hold the pairs `pair_ids`."""
+    if run.dataset is None:
+        return []
+    order = list(run.dataset.pairs.order_by("position", "name").values_list("pk", flat=True))
+    wanted = set(pair_ids)
+    return [row for row, pk in enumerate(order) if pk in wanted]
+
+
 def _suffix(field: FieldFile) -> str:
     return Path(field.name or "").suffix
 

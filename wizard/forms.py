@@ -111,6 +111,11 @@ class SettingsForm(forms.Form):
         label="Sample prompts", required=False, widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One prompt per line, one for each reference clip chosen above, in the same order.",
     )
+    hold_out_validation = forms.BooleanField(
+        label="Keep the sample clips out of training", required=False,
+        help_text="The samples then show how the adapter does on clips it has never seen, the way you will use "
+                  "it. Those pairs are not trained on, so only do this with enough pairs left.",
+    )
 
     def __init__(self, *args: Any, pairs: list[ClipPair], available: dict[int, int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -175,6 +180,13 @@ class SettingsForm(forms.Form):
                            "prompt per chosen clip, one per line.")
         if prompts and not chosen:
             self.add_error("validation_pairs", "Choose the reference clip each sample prompt goes with.")
+        if data.get("hold_out_validation"):
+            if not chosen:
+                self.add_error("hold_out_validation", "Choose the sample clips to keep out of training first.")
+            elif len(self.pairs) - len(chosen) < 2:
+                self.add_error("hold_out_validation", f"Only {len(self.pairs) - len(chosen)} pair"
+                               f"{'s' if len(self.pairs) - len(chosen) != 1 else ''} would be left to train on. "
+                               "Add pairs, or train on the sample clips too.")
 
     def _check_memory(self, data: dict[str, Any]) -> None:
         self.estimate = estimate(model_preset(), data["width"], data["height"], data["frames"],

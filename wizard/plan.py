@@ -68,6 +68,7 @@ class TrainingSettings:
     trigger_phrase: str = ""
     validation_prompts: list[str] = field(default_factory=list)
     validation_pairs: list[int] = field(default_factory=list)
+    hold_out_validation: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -171,8 +172,13 @@ def shape_problems(width: int, height: int, frames: int, downscale: int) -> list
 
 
 def to_train_config(values: TrainingSettings, recipe: Recipe, reference_names: list[str], name: str) -> dict[str, Any]:
-    """The run's `config` JSON: everything but the paths the runner fills in (manifest, output_dir, model)."""
+    """The run's `config` JSON: everything but the paths the runner fills in (manifest, output_dir, model).
+
+    `held_out_pairs` (pair ids) is the runner's, not the engine's: it becomes `data.validation_indices` once the
+    runner has written the manifest and knows each pair's row.
+    """
     return {
+        "held_out_pairs": list(values.validation_pairs) if values.hold_out_validation else [],
         "bucket": {"width": values.width, "height": values.height, "frames": values.frames, "fps": values.fps},
         "data": {
             "reference_downscale_factor": values.reference_downscale_factor,

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.factories import make_run, sent_tasks, tiny_run_config
+from tests.factories import make_dataset, make_run, sent_tasks, tiny_run_config
 from training.engine.dataset import PairError
 from training.models import RunEvent, TrainingRun
 from training.runner import MAX_ATTEMPTS, claim, explain, training_config
@@ -140,3 +140,18 @@ def test_a_validation_clip_missing_from_storage_is_a_plain_error(creator, tmp_pa
     config = tiny_run_config(validation={"every": 0, "prompts": ["a"], "reference_videos": ["users/1/gone.mp4"]})
     with pytest.raises(DatasetNotReady, match=r"“gone\.mp4” is no longer in storage"):
         training_config(make_run(creator, config=config), tmp_path / "work", tmp_path / "manifest.csv")
+
+
+def test_pairs_the_creator_kept_out_of_training_become_the_engines_held_out_manifest_rows(
+    creator, tmp_path, built_tiny_model
+):
+    from wizard.models import ClipPair
+
+    dataset = make_dataset(creator)
+    kept = [ClipPair.objects.create(dataset=dataset, name=name, position=i) for i, name in enumerate("abc")]
+    run = make_run(creator, dataset=dataset, config={**tiny_run_config(), "held_out_pairs": [kept[2].pk]})
+    cfg = training_config(run, tmp_path / "work", tmp_path / "manifest.csv")
+    assert cfg.data.validation_indices == [2]
+    without = training_config(make_run(creator, dataset=dataset, config=tiny_run_config()), tmp_path / "w2",
+                              tmp_path / "manifest.csv")
+    assert without.data.validation_indices == []

@@ -430,6 +430,25 @@ def test_launch_creates_the_run_queues_it_and_opens_the_run_page(maya, ready_dra
     assert again["Location"] == f"/runs/{run.pk}/" and TrainingRun.objects.count() == 1
 
 
+def test_sample_clips_can_be_kept_out_of_training_when_enough_pairs_are_left(maya, clips):
+    draft = start(maya)
+    upload(maya, draft, {f"{n}.mp4": clips(f"{n}.mp4") for n in ("a", "b", "c")}
+           | {f"{n}_ref.mp4": clips.ref(f"{n}_ref.mp4") for n in ("a", "b", "c")})
+    by_name = pairs(draft)
+    too_many = maya.post(f"/wizard/{draft.pk}/settings/", settings_post(
+        draft, validation_pairs=[by_name["a"].pk, by_name["b"].pk], validation_prompts="one\ntwo",
+        hold_out_validation="on"))
+    assert too_many.status_code == 422 and "Only 1 pair would be left to train on" in too_many.content.decode()
+    none_chosen = maya.post(f"/wizard/{draft.pk}/settings/", settings_post(draft, hold_out_validation="on"))
+    assert "Choose the sample clips to keep out of training first." in none_chosen.content.decode()
+    saved = maya.post(f"/wizard/{draft.pk}/settings/", settings_post(
+        draft, validation_pairs=[by_name["b"].pk], validation_prompts="a rainy walk", hold_out_validation="on"))
+    assert saved.status_code == 302
+    assert "1 sample clip kept out of training" in maya.get(saved["Location"]).content.decode()
+    maya.post(f"/wizard/{draft.pk}/launch/")
+    assert TrainingRun.objects.get().config["held_out_pairs"] == [by_name["b"].pk]
+
+
 def test_a_creator_can_leave_and_come_back_to_the_step_they_were_on(maya, ready_draft):
     maya.post(f"/wizard/{ready_draft.pk}/settings/", settings_post(ready_draft, steps=450))
     maya.get(f"/wizard/{ready_draft.pk}/launch/")
