@@ -168,10 +168,16 @@ def create_generation(
         errors["effect"] = "Choose a style/effect LoRA here (an ordinary LoRA), not an IC-LoRA."
 
     mask_settings = _mask_settings(data, errors, mask_upload)
+    suffix = Path(reference.name or "").suffix.lower() if reference is not None else ""
+    still = suffix in masks.IMAGE_SUFFIXES
     if reference is None:
         errors["reference"] = "Upload a reference video or pick one from your datasets."
-    elif Path(reference.name or "").suffix.lower() not in VIDEO_SUFFIXES:
-        errors["reference"] = "The reference must be a video file (mp4, mov, webm, mkv)."
+    elif suffix not in VIDEO_SUFFIXES and not still:
+        errors["reference"] = ("The reference must be a video file (mp4, mov, webm, mkv), or a still image (png, "
+                               "jpg, webp) for an identity adapter.")
+    if still and mask_settings.get("mask_preset") == "fade_in":
+        errors["mask_preset"] = ("A still reference has a single frame, so it cannot fade in: use the whole frame or "
+                                 "a region.")
 
     notes: list[str] = []
     snapped = None
@@ -182,7 +188,8 @@ def create_generation(
                 info = probe(_spool(reference, Path(scratch), "reference"))
             except MediaError as error:
                 errors["reference"] = f"This reference video cannot be read: {error}"
-        available = _frames_at(info, fps) if info is not None and fps else None
+        # A still image conditions every output frame, so it never limits how many frames can be made.
+        available = _frames_at(info, fps) if info is not None and fps and not still else None
         snapped = _field(errors, "num_frames", snap_settings, data.get("num_frames") or defaults.num_frames,
                          data.get("height") or defaults.height, data.get("width") or defaults.width,
                          adapter.reference_downscale_factor, available)
@@ -197,7 +204,9 @@ def create_generation(
                      "without it the adapter may have little effect.")
     if strength == 0:
         notes.append("Attention strength 0: the reference is ignored (useful only as a comparison).")
-    if abs(info.fps - fps) > 0.5:
+    if still and adapter.recipe and adapter.recipe != "identity":
+        notes.append("This adapter was trained on reference videos; a still image may steer it only weakly.")
+    if abs(info.fps - fps) > 0.5 and not still:
         notes.append(f"The reference plays at {info.fps:g} fps; it is resampled to {fps:g} fps.")
 
     spec = GenerationSpec(
@@ -206,7 +215,7 @@ def create_generation(
         adapter_scale=adapter_scale, attention_strength=strength,
         reference_downscale_factor=adapter.reference_downscale_factor,
         effect_scale=effect_scale if effect else 0.0, distilled=fast,
-        max_sequence_length=defaults.max_sequence_length,
+        max_sequence_length=defaults.max_sequence_length, still_reference=still,
     )
     stored_settings = {
         **spec.as_dict(), **mask_settings, "compare": bool(data.get("compare")), "notes": notes,
@@ -404,9 +413,9 @@ def _render(generation: Generation, folder: Path) -> None:
         raise InferenceError("The adapter of this generation was deleted.")
     d = spec.reference_downscale_factor
     reference = conform(_local(generation.reference_file, folder, "reference"), spec.frame_rate,
-                        spec.width // d, spec.height // d, spec.num_frames)
+                        spec.width // d, spec.height // d, spec.reference_frames)
     mask_path = _local(generation.mask_file, folder, "mask") if generation.mask_file else None
-    mask = masks.build(stored, spec.num_frames, spec.height // d, spec.width // d, mask_path, spec.frame_rate)
+    mask = masks.build(stored, spec.reference_frames, spec.height // d, spec.width // d, mask_path, spec.frame_rate)
     adapter_path = _local(generation.adapter.file, folder, "adapter")
     effect_path = _local(generation.effect_adapter.file, folder, "effect") if generation.effect_adapter else None
 
@@ -425,7 +434,9 @@ def _render(generation: Generation, folder: Path) -> None:
                       with_baseline=bool(stored.get("compare")), on_step=on_step)
     files = {
         "output_file": write_mp4(result.output, folder / "output.mp4", spec.frame_rate),
-        "reference_preview_file": write_mp4(reference, folder / "reference_preview.mp4", spec.frame_rate),
+        # A still is shown for the whole clip, so it plays in step with the output like a video reference.
+        "reference_preview_file": write_mp4(reference.repeat(spec.num_frames // len(reference), axis=0),
+                                            folder / "reference_preview.mp4", spec.frame_rate),
     }
     if result.baseline is not None:
         files["baseline_file"] = write_mp4(result.baseline, folder / "baseline.mp4", spec.frame_rate)

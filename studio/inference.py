@@ -64,6 +64,12 @@ class GenerationSpec:
     effect_scale: float = 0.8
     distilled: bool = False  # fixed distilled sigmas, no guidance (fast previews on the distilled checkpoint)
     max_sequence_length: int = 256
+    still_reference: bool = False  # one still image (identity adapters) instead of a video
+
+    @property
+    def reference_frames(self) -> int:
+        """Frames of the conformed reference (and of its attention mask): 1 for a still image."""
+        return 1 if self.still_reference else self.num_frames
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -282,11 +288,11 @@ def _generate(
 
     check_spec(spec)
     d = spec.reference_downscale_factor
-    expected = (spec.num_frames, spec.height // d, spec.width // d, 3)
+    expected = (spec.reference_frames, spec.height // d, spec.width // d, 3)
     if reference.shape != expected:
         raise SettingsError("reference", f"The reference video is {reference.shape}, expected {expected}.")
     if mask is not None:
-        check_mask(mask, spec.num_frames)
+        check_mask(mask, spec.reference_frames)
 
     started = time.monotonic()
     per_pass = steps_per_pass(spec)

@@ -78,7 +78,7 @@ def _generate(args: argparse.Namespace) -> int:
     from training.engine.export import read_adapter
     from training.engine.media import conform, write_mp4
     from training.engine.presets import PathNames, load_pipeline
-    from training.engine.sample import generate
+    from training.engine.sample import generate, reference_frames
 
     pipe = load_pipeline(_model_spec(args), device=args.device, names=PathNames("--model", "--text-encoder"))
     downscale, prompt = args.downscale or 1, args.prompt
@@ -97,8 +97,10 @@ def _generate(args: argparse.Namespace) -> int:
         fps = float(fps_text)
     bucket = Bucket(args.width or width, args.height or height, args.frames or frames, args.fps or fps)
     bucket.check(downscale)
+    # A still image (identity adapters) stays one frame: it conditions every frame of the output.
     reference = conform(
-        args.reference, bucket.fps, bucket.width // downscale, bucket.height // downscale, bucket.frames
+        args.reference, bucket.fps, bucket.width // downscale, bucket.height // downscale,
+        reference_frames(args.reference, bucket),
     )
     video = generate(
         pipe,

@@ -305,3 +305,36 @@ def test_a_running_generation_stops_at_its_next_step_when_cancelled(transactiona
     assert generation.state == Generation.State.CANCELLED, generation.error_message
     assert generation.progress < 0.97 and not generation.output_file
     assert not cancel_generation(generation), "an ended generation cannot be cancelled again"
+
+
+def test_an_identity_adapter_generates_from_a_still_image_of_the_subject(creator, tmp_path):
+    import subprocess
+
+    still = tmp_path / "face.png"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=160x128", "-frames:v", "1",
+                    str(still)], check=True)
+    adapter = random_adapter(creator, recipe="identity")
+    refused = None
+    try:
+        create_generation(creator, adapter, form(mask_preset="fade_in"), upload_of(still))
+    except GenerationRefused as error:
+        refused = error.errors
+    assert refused is not None and "cannot fade in" in refused["mask_preset"]
+    generation = create_generation(creator, adapter, form(num_frames="17"), upload_of(still))
+    assert generation.settings["still_reference"] is True and generation.settings["num_frames"] == 17
+    assert not any("only" in note and "frames" in note for note in generation.settings["notes"])
+    run_generation(generation.pk, "here")
+    generation.refresh_from_db()
+    assert generation.state == Generation.State.SUCCEEDED, generation.error_message
+    assert probe(generation.output_file.path).frames == 17
+    assert probe(generation.reference_preview_file.path).frames == 17  # the still, shown for the whole clip
+
+
+def test_a_still_image_given_to_a_video_adapter_comes_with_a_note(creator, tmp_path):
+    import subprocess
+
+    still = tmp_path / "frame.jpg"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=160x128", "-frames:v", "1",
+                    str(still)], check=True)
+    generation = create_generation(creator, random_adapter(creator, recipe="depth"), form(), upload_of(still))
+    assert any("a still image may steer it only weakly" in note for note in generation.settings["notes"])

@@ -85,3 +85,15 @@ def test_probe_prints_json_and_bad_input_is_a_one_line_error(
     bad.write_text("nope")
     assert main(["probe", str(bad)]) == 2
     assert capsys.readouterr().err.startswith("error: bad.mp4: not a readable video")
+
+
+def test_generate_accepts_a_still_image_reference_for_an_identity_adapter(tmp_path: Path, tiny_model_dir: Path) -> None:
+    still = tmp_path / "face.png"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=160x128", "-frames:v", "1",
+                    str(still)], check=True)
+    video = tmp_path / "identity.mp4"
+    code = main(["generate", "--model", str(tiny_model_dir), "--reference", str(still), "--prompt", "a face",
+                 "--out", str(video), "--steps", "2", "--max-sequence-length", "32", "--width", "128",
+                 "--height", "96", "--frames", "9"])
+    assert code == 0
+    assert (probe(video).width, probe(video).height, probe(video).frames) == (128, 96, 9)
