@@ -246,6 +246,9 @@ LTX_TEXT_ENCODER_PATH = env_optional_str("LTX_TEXT_ENCODER_PATH")
 # The distilled checkpoint gives the Studio fast previews (few fixed steps, no guidance) when configured.
 LTX_DISTILLED_MODEL_PATH = env_optional_str("LTX_DISTILLED_MODEL_PATH")
 
+# int8 weights for the Studio's transformer (optimum-quanto): roughly half the GPU memory of bf16, for 24-32 GB cards.
+STUDIO_QUANTIZE = env_choice("STUDIO_QUANTIZE", "none", ("none", "int8"))
+
 # Automatic dataset preparation (prep/). MediaPipe pins numpy<2 and protobuf<5, so pose extraction runs in
 # its own interpreter (made by `make`); depth and captioning models are local folders an operator configures.
 POSE_PYTHON = env_path("POSE_PYTHON", BASE_DIR / ".venv-pose" / "bin" / "python")

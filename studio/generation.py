@@ -355,10 +355,19 @@ def pipeline_for(distilled: bool) -> Any:
 
     paths = model_paths(distilled=distilled)
     device, _dtype = pick_device_and_dtype()
-    key = (paths.model_dump_json(), str(device))
+    quantize = settings.STUDIO_QUANTIZE
+    key = (paths.model_dump_json(), str(device), quantize)
     if key not in _PIPELINES:
         _PIPELINES.clear()  # one model in memory at a time
-        _PIPELINES[key] = load_pipeline(paths, device=str(device))
+        if quantize == "int8":
+            from training.engine.lora import quantize_int8
+
+            # Quantized on the CPU first, so the full-precision transformer never has to fit on the GPU.
+            pipe = load_pipeline(paths, device="cpu")
+            quantize_int8(pipe.transformer)
+            _PIPELINES[key] = pipe.to(device)
+        else:
+            _PIPELINES[key] = load_pipeline(paths, device=str(device))
     return _PIPELINES[key]
 
 

@@ -338,3 +338,23 @@ def test_a_still_image_given_to_a_video_adapter_comes_with_a_note(creator, tmp_p
                     str(still)], check=True)
     generation = create_generation(creator, random_adapter(creator, recipe="depth"), form(), upload_of(still))
     assert any("a still image may steer it only weakly" in note for note in generation.settings["notes"])
+
+
+def test_with_int8_weights_the_adapter_still_steers_the_generation(creator, clip, settings):
+    from studio import generation as generation_module
+
+    settings.STUDIO_QUANTIZE = "int8"
+    generation_module._PIPELINES.clear()
+    try:
+        generation = create_generation(creator, random_adapter(creator), form(compare="on"), upload_of(clip))
+        run_generation(generation.pk, "small-gpu")
+        pipe = next(iter(generation_module._PIPELINES.values()))
+        quantized = [m for m in pipe.transformer.modules() if type(m).__name__ == "QLinear"]
+    finally:
+        generation_module._PIPELINES.clear()
+    generation.refresh_from_db()
+    assert generation.state == Generation.State.SUCCEEDED, generation.error_message
+    assert quantized, "the transformer's linear layers hold int8 weights"
+    output = probe(generation.output_file.path)
+    assert (output.frames, output.width, output.height) == (9, 128, 96)
+    assert generation.output_file.read() != generation.baseline_file.read()
