@@ -345,7 +345,7 @@ def claim(generation_id: int, worker: str) -> Generation | None:
     return generation
 
 
-_PIPELINES: dict[tuple[str, str], Any] = {}
+_PIPELINES: dict[tuple[str, str, str], Any] = {}
 
 
 def pipeline_for(distilled: bool) -> Any:
