@@ -15,7 +15,7 @@ LOCAL_APPS = [app for app in settings.INSTALLED_APPS if (ROOT / app / "apps.py")
 
 
 def copied_paths(dockerfile: Path) -> set[str]:
-    sources = set()
+    sources: set[str] = set()
     for line in dockerfile.read_text().splitlines():
         if line.startswith("COPY "):
             *parts, _destination = line.split()[1:]
