@@ -65,6 +65,7 @@ def test_the_stored_config_is_accepted_by_the_engine_once_paths_are_added(tmp_pa
     values = preset_settings("balanced", RECIPES["restoration"], facts(LANDSCAPE_5S), "ltx-2.3")
     values.validation_prompts = ["a clean street"]
     config = to_train_config(values, RECIPES["restoration"], ["users/1/datasets/1/files/x_ref.mp4"], "run-1")
+    assert config.pop("held_out_pairs") == []  # the runner's, turned into manifest rows before the engine sees it
     config["output_dir"] = str(tmp_path)
     config["data"]["manifest"] = str(tmp_path / "manifest.csv")
     parsed = TrainConfig.model_validate(config)
