@@ -11,6 +11,7 @@ from django.template.defaultfilters import filesizeformat
 from accounts.models import User
 from operators import caches
 from operators.worker_control import CLEAN_CACHES, ask_workers
+from prep.services import UNUSED_AFTER_DAYS, delete_unused_extractions
 from training.models import TrainingRun
 
 # Removing a large cache takes a while; the answer is awaited longer than a measurement.
@@ -25,13 +26,17 @@ class CleanupResult:
     disks: int = 0
     silent: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    extractions: int = 0
+    extraction_bytes: int = 0
 
     def summary(self) -> str:
+        unused = (f" Also removed {self.extractions} unused extraction(s) older than {UNUSED_AFTER_DAYS} days "
+                  f"({filesizeformat(self.extraction_bytes)}).") if self.extractions else ""
         if not self.cleaned and not self.freed_bytes:
-            return "Nothing to clean up: no ended run has a training cache left on the disks that answered."
+            return "Nothing to clean up: no ended run has a training cache left on the disks that answered." + unused
         runs = ", ".join(f"#{run_id}" for run_id in sorted(self.cleaned)) or "none"
         return (f"Freed {filesizeformat(self.freed_bytes)}: training caches of {len(self.cleaned)} ended "
-                f"run(s) ({runs}) on {self.disks} disk(s).")
+                f"run(s) ({runs}) on {self.disks} disk(s).{unused}")
 
 
 def clean_up_caches(user: User) -> CleanupResult:
@@ -50,6 +55,7 @@ def clean_up_caches(user: User) -> CleanupResult:
         result.cleaned.update(int(run_id) for run_id in report["cleaned"])
         result.kept.update(int(run_id) for run_id in report["kept"])
     result.disks = len({str(report["disk"]) for report in reports})
+    result.extractions, result.extraction_bytes = delete_unused_extractions()
     _audit(user, result)
     return result
 

@@ -222,3 +222,42 @@ def _succeed(extraction: Extraction, report: dict[str, Any], output: Path | None
 def _fail(extraction: Extraction, message: str) -> None:
     Extraction.objects.filter(pk=extraction.pk).update(state=State.FAILED, error=message,
                                                        finished_at=timezone.now())
+
+
+UNUSED_AFTER_DAYS = 7
+
+
+def delete_unused_extractions(older_than_days: int = UNUSED_AFTER_DAYS) -> tuple[int, int]:
+    """Delete ended extractions nothing uses any more: (how many, bytes freed).
+
+    In use means: a pair's reference or caption comes from it, or a Studio generation's reference is its
+    output. Recent ones are kept (a creator may still pick a control video they just made).
+    """
+    from datetime import timedelta
+
+    from studio.models import Generation
+
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    candidates = (Extraction.objects.filter(state__in=(State.DONE, State.FAILED), created_at__lt=cutoff,
+                                            reference_pairs__isnull=True, caption_pairs__isnull=True)
+                  .distinct())
+    used_outputs = set(Generation.objects.filter(reference_file__startswith="users/")
+                       .values_list("reference_file", flat=True))
+    count = freed = 0
+    for extraction in candidates:
+        if extraction.output and extraction.output.name in used_outputs:
+            continue
+        for field in (extraction.output, extraction.source if extraction.owns_source else None):
+            if field:
+                freed += _size_or_zero(field)
+                field.delete(save=False)
+        extraction.delete()
+        count += 1
+    return count, freed
+
+
+def _size_or_zero(field: FieldFile) -> int:
+    try:
+        return int(field.size)
+    except (OSError, ValueError):
+        return 0
