@@ -104,7 +104,7 @@ def main() -> None:
     from diffusers import LTX2InContextPipeline, LTX2VideoTransformer3DModel
 
     from training.engine.config import LORA_TARGETS
-    from training.engine.dataset import CachedPair
+    from training.engine.dataset import Bucket, CachedPair
     from training.engine.lora import add_lora
     from training.engine.train import build_step_inputs, step_loss
 
@@ -146,6 +146,7 @@ def main() -> None:
         ),
         prompt_attention_mask=torch.ones(args.text_tokens, dtype=torch.int64),
         caption="",
+        bucket=Bucket(args.width, args.height, args.frames, 24.0),
     )
     opt = torch.optim.AdamW(params, lr=2e-4)
     times = []

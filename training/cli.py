@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _build_tiny(args: argparse.Namespace) -> int:
@@ -90,12 +91,9 @@ def _generate(args: argparse.Namespace) -> int:
         bucket_text = info.metadata.get("bucket")
         if info.trigger and not prompt.startswith(info.trigger):
             prompt = f"{info.trigger} {prompt}"
-    width, height, frames, fps = 768, 448, 121, 24.0
-    if bucket_text:  # e.g. 128x128x17@24: default to the shape the adapter was trained at
-        size, fps_text = bucket_text.split("@")
-        width, height, frames = (int(x) for x in size.split("x"))
-        fps = float(fps_text)
-    bucket = Bucket(args.width or width, args.height or height, args.frames or frames, args.fps or fps)
+    trained = _trained_bucket(bucket_text, args.reference)
+    bucket = Bucket(args.width or trained.width, args.height or trained.height, args.frames or trained.frames,
+                    args.fps or trained.fps)
     bucket.check(downscale)
     # A still image (identity adapters) stays one frame: it conditions every frame of the output.
     reference = conform(
@@ -117,6 +115,22 @@ def _generate(args: argparse.Namespace) -> int:
     out = write_mp4(np.asarray(video), args.out, bucket.fps)
     print(f"wrote {out} ({bucket.label()}, reference downscale {downscale})")
     return 0
+
+
+def _trained_bucket(text: str | None, reference: Path) -> Any:
+    """The shape the adapter was trained at (its `bucket` metadata, e.g. 128x128x17@24); of several
+    (comma-separated), the one closest to the reference's aspect ratio; LTX-2's usual 768x448x121@24 when the
+    adapter recorded none."""
+    from training.engine.buckets import Bucket, assign_bucket, parse_labels
+    from training.engine.media import probe
+
+    buckets = parse_labels(text) if text else []
+    if len(buckets) < 2:
+        return buckets[0] if buckets else Bucket(768, 448, 121, 24.0)
+    info = probe(reference)
+    chosen = assign_bucket(info.width, info.height, None, info.fps, buckets)  # no length given: all eligible
+    assert chosen is not None
+    return chosen.bucket
 
 
 def _model_spec(args: argparse.Namespace) -> str | dict[str, str]:

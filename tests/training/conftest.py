@@ -63,6 +63,18 @@ def learning_pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_pairs(tmp_path_factory.mktemp("pairs30"), 30)
 
 
+@pytest.fixture(scope="session")
+def mixed_pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Manifest of 4 pairs, 1 s at 24 fps: rows 0-1 landscape 128x96, rows 2-3 portrait 96x128."""
+    from training.engine.dataset import Pair, read_manifest, write_manifest
+
+    root = tmp_path_factory.mktemp("mixed")
+    landscape = read_manifest(make_pairs(root / "landscape", 2, width=128, height=96))
+    portrait = read_manifest(make_pairs(root / "portrait", 2, width=96, height=128, first_seed=2))
+    rows = [Pair(i, p.caption, p.video, p.reference) for i, p in enumerate(landscape + portrait)]
+    return write_manifest(rows, root / "manifest.jsonl")
+
+
 @pytest.fixture
 def shared_media() -> Path:
     if not (SHARED_MEDIA / "carphone_pristine.mp4").exists():

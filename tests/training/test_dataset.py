@@ -141,3 +141,38 @@ def test_real_restoration_pair_from_ntsc_footage_is_conformed(
     pair = Pair(0, "a man in a car", shared_media / "carphone_pristine.mp4", shared_media / "carphone_distorted.mp4")
     (report,) = prepare(load_tiny(), [pair], BUCKET, tmp_path / "cache", max_sequence_length=32)
     assert report.actions[0] == "resample 29.97 -> 24 fps"
+
+
+LANDSCAPE = Bucket(width=128, height=96, frames=17, fps=24.0)
+PORTRAIT = Bucket(width=96, height=128, frames=17, fps=24.0)
+
+
+def test_each_pair_is_cached_in_its_own_bucket_and_moves_when_its_bucket_is_removed(
+    load_tiny: Any, mixed_pairs: Path, tmp_path: Path
+) -> None:
+    pipe = load_tiny()
+    pairs = read_manifest(mixed_pairs)
+    reports = prepare(pipe, pairs, [LANDSCAPE, PORTRAIT], tmp_path / "cache", max_sequence_length=32)
+    assert [r.bucket for r in reports] == ["128x96x17@24", "128x96x17@24", "96x128x17@24", "96x128x17@24"]
+    assert reports[2].bucket_reason == "closest aspect ratio to 96x128 (0.75 vs 0.75)"
+    assert reports[2].actions == ["keep the first 17 of 24 frames"]  # already the bucket's size: no crop
+    cached = load_cache(tmp_path / "cache")
+    assert [tuple(c.target_latents.shape) for c in cached] == [(32, 3, 3, 4)] * 2 + [(32, 3, 4, 3)] * 2
+    assert [c.bucket for c in cached] == [LANDSCAPE, LANDSCAPE, PORTRAIT, PORTRAIT]
+
+    # Without the portrait bucket, only the portrait pairs are encoded again: cropped into the landscape one.
+    again = prepare(pipe, pairs, [LANDSCAPE], tmp_path / "cache", max_sequence_length=32)
+    assert [r.cached for r in again] == [True, True, False, False]
+    assert again[3].bucket == "128x96x17@24" and again[3].bucket_reason == "the only bucket"
+    assert "resize and centre-crop target 96x128 -> 128x96" in again[3].actions
+    assert {tuple(c.target_latents.shape) for c in load_cache(tmp_path / "cache")} == {(32, 3, 3, 4)}
+
+
+def test_a_pair_too_short_for_every_bucket_is_an_error_naming_the_shortest_bucket(clip_factory: Any) -> None:
+    from training.engine.dataset import plan_pair
+
+    pair = Pair(0, "", clip_factory("tiny_t", 3, seconds=0.5), clip_factory("tiny_r", 3, seconds=0.5))
+    longer = Bucket(width=96, height=128, frames=25, fps=24.0)
+    with pytest.raises(PairError, match=r"too short, 0.50 s gives 12 frames at 24 fps, every bucket is longer: "
+                                        r"the shortest needs 17 \(0.71 s\)"):
+        plan_pair(pair, [BUCKET, longer], 1)

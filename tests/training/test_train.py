@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,12 @@ import pytest
 import torch
 import yaml
 from pydantic import ValidationError
+from safetensors import safe_open
 from safetensors.torch import load_file
 
 from training.engine.config import TrainConfig, load_config
 from training.engine.dataset import load_cache
+from training.engine.media import probe
 from training.engine.train import Progress, TrainingHooks, evaluate, train
 
 HELD_OUT = [28, 29]
@@ -33,11 +36,11 @@ def test_after_training_the_held_out_loss_is_lower_with_the_true_reference_than_
     assert result.status == "finished" and result.adapter_path is not None
     held_out = load_cache(cfg.cache_dir, HELD_OUT)
 
-    untrained = evaluate(load_tiny(), held_out, 24.0, 1)
+    untrained = evaluate(load_tiny(), held_out, 1)
     pipe = load_tiny()
     pipe.load_lora_weights(str(result.adapter_path))  # the exported bf16 file, as a user would load it
-    true_ref = evaluate(pipe, held_out, 24.0, 1)
-    swapped_ref = evaluate(pipe, held_out, 24.0, 1, swap_references=True)
+    true_ref = evaluate(pipe, held_out, 1)
+    swapped_ref = evaluate(pipe, held_out, 1, swap_references=True)
 
     # Measured on this recipe: untrained ~2.6, true reference ~1.65, swapped ~1.95.
     assert true_ref < 0.9 * swapped_ref, (true_ref, swapped_ref)
@@ -78,6 +81,67 @@ def test_n_steps_then_resume_then_n_steps_equals_2n_steps_straight(
     assert any(v.abs().sum() > 0 for k, v in a.items() if "lora_B" in k)  # it did train
 
 
+def test_with_two_buckets_a_run_finishes_checkpoints_and_resumes_exactly(
+    make_config: Any, mixed_pairs: Path, tmp_path: Path
+) -> None:
+    """Landscape 128x96 and portrait 96x128 clips, each in its own bucket, batches of 2 from one bucket at a time."""
+    manifest = [json.loads(line) for line in mixed_pairs.read_text().splitlines()]
+
+    def config(name: str) -> TrainConfig:
+        return make_config(
+            mixed_pairs, output_dir=str(tmp_path / name), bucket={"width": 128, "height": 96},
+            extra_buckets=[{"width": 96, "height": 128, "frames": 17, "fps": 24}],
+            data={"cache_dir": str(tmp_path / "cache")},  # one cache for both runs: encoded once
+            optim={"steps": 8, "batch_size": 2},
+            validation={"prompts": ["wide", "tall"], "num_inference_steps": 2,
+                        "reference_videos": [manifest[0]["reference_video"], manifest[3]["reference_video"]]},
+        )
+
+    log: list[str] = []
+    straight_cfg = config("straight")
+    seen: dict[int, float] = {}
+    result = train(straight_cfg, TrainingHooks(on_log=log.append,
+                                               on_progress=lambda p: seen.update({p.step: p.loss})))
+    assert result.status == "finished" and result.adapter_path is not None
+    assert "buckets: 128x96x17@24 2 pairs, 96x128x17@24 2 pairs" in log
+    assert any(line.startswith("pair 3: bucket 96x128x17@24 (closest aspect ratio") for line in log)
+    assert "sample 01: bucket 96x128x17@24 (closest aspect ratio to 96x128 (0.75 vs 0.75))" in log
+    assert [(probe(s).width, probe(s).height) for s in result.samples] == [(128, 96), (96, 128)]
+    with safe_open(str(result.adapter_path), "pt") as f:
+        assert (f.metadata() or {})["bucket"] == "128x96x17@24,96x128x17@24"
+
+    split_cfg = config("split")
+    first_half = _losses(split_cfg, stop_at=4)
+    second_half = _losses(split_cfg)
+    assert sorted(first_half) == [1, 2, 3, 4] and sorted(second_half) == [5, 6, 7, 8]
+    for step in range(1, 9):
+        resumed = first_half.get(step, second_half.get(step))
+        assert resumed == pytest.approx(seen[step], rel=1e-6, abs=1e-7), step
+    a = load_file(str(tmp_path / "straight" / "checkpoints" / "step_000008" / "adapter.safetensors"))
+    b = load_file(str(tmp_path / "split" / "checkpoints" / "step_000008" / "adapter.safetensors"))
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
+
+
+def test_a_batch_never_mixes_buckets_and_every_bucket_gets_trained() -> None:
+    from training.engine.dataset import Bucket, CachedPair
+    from training.engine.train import draw_batch
+
+    def pair(bucket: Bucket) -> CachedPair:
+        empty = torch.zeros(1)
+        return CachedPair(empty, empty, empty, empty, empty, "", bucket)
+
+    wide, tall = Bucket(128, 96, 17, 24.0), Bucket(96, 128, 17, 24.0)
+    pairs = [pair(wide) for _ in range(3)] + [pair(tall) for _ in range(2)]
+    gen = torch.Generator().manual_seed(0)
+    batches = [draw_batch(pairs, 3, gen) for _ in range(40)]
+    assert all(len({p.bucket for p in batch}) == 1 for batch in batches)
+    assert {batch[0].bucket for batch in batches} == {wide, tall}
+    gen.manual_seed(0)
+    assert [[pairs.index(p) for p in draw_batch(pairs, 3, gen)] for _ in range(40)] == [
+        [pairs.index(p) for p in batch] for batch in batches
+    ]  # the generator alone decides: a resumed run draws the same batches
+
+
 def test_hooks_report_progress_and_obey_save_sample_and_cancel(
     make_config: Any, three_pairs: Path, tmp_path: Path
 ) -> None:
@@ -111,7 +175,6 @@ def test_validation_samples_are_made_from_a_still_image_reference(
     """Identity adapters: the sample's reference is one photo, used as one frame (not cut to the bucket's)."""
     import subprocess
 
-    from training.engine.media import probe
     from training.engine.sample import ValidationSet
 
     still = tmp_path / "subject.png"
@@ -156,6 +219,11 @@ def test_unknown_config_keys_are_rejected_with_their_name(tmp_path: Path, three_
         ({"bucket": {"width": 96, "height": 96}, "data": {"reference_downscale_factor": 2}}, "multiple of 64"),
         ({"optim": {"learning_rate": -1}}, "greater than 0"),
         ({"device": "tpu"}, "device must be auto, cpu, cuda"),
+        ({"extra_buckets": [{"width": 96, "height": 100}]}, "must be a multiple of 32"),
+        ({"extra_buckets": [{"width": 96, "height": 160}], "data": {"reference_downscale_factor": 2}},
+         "bucket 96x160 must be a multiple of 64"),
+        ({"extra_buckets": [{"frames": 20}]}, "must be 8n\\+1"),
+        ({"extra_buckets": [{}]}, "list the same bucket twice"),
     ],
 )
 def test_impossible_settings_are_clear_errors(change: dict[str, Any], message: str, three_pairs: Path) -> None:
@@ -173,6 +241,18 @@ def test_config_defaults_follow_the_design_note(three_pairs: Path) -> None:
     assert cfg.gradient_checkpointing and (cfg.checkpoint.every, cfg.checkpoint.keep) == (250, 3)
     for name, field in TrainConfig.model_fields.items():
         assert field.description, name
+
+
+def test_a_single_bucket_config_keeps_its_form_and_hash_and_extra_buckets_add_to_it() -> None:
+    raw: dict[str, Any] = {"output_dir": "/tmp/x", "data": {"manifest": "/tmp/m.jsonl"},
+                           "bucket": {"width": 128, "height": 96, "frames": 17, "fps": 24}}
+    single = TrainConfig.model_validate(raw)
+    assert [b.label() for b in single.buckets] == ["128x96x17@24"]
+    # The hash these settings had before extra_buckets existed (adapters store it): an empty list changes nothing.
+    assert single.config_hash() == "7cfe839a824f"
+    both = TrainConfig.model_validate({**raw, "extra_buckets": [{"width": 96, "height": 128, "frames": 17}]})
+    assert [b.label() for b in both.buckets] == ["128x96x17@24", "96x128x17@24"]
+    assert both.config_hash() != single.config_hash()
 
 
 def test_relative_paths_in_a_yaml_config_are_relative_to_the_yaml(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .dataset import Bucket
+from .buckets import Bucket
 from .model_paths import ModelPaths
 
 # ltx-trainer's IC-LoRA set, video stream only (10 modules per block; audio and cross-modal modules untouched).
@@ -99,7 +99,9 @@ class OptimConfig(_Strict):
     weight_decay: float = Field(default=0.0, ge=0, description="AdamW weight decay on the LoRA weights.")
     betas: tuple[float, float] = Field(default=(0.9, 0.999), description="AdamW betas.")
     grad_clip: float = Field(default=1.0, gt=0, description="Clip the gradient norm to this value every step.")
-    batch_size: int = Field(default=1, ge=1, description="Pairs per optimizer step (all share the bucket).")
+    batch_size: int = Field(
+        default=1, ge=1, description="Pairs per optimizer step; they all come from one bucket, so their tensors stack."
+    )
 
 
 class DiffusionConfig(_Strict):
@@ -152,7 +154,17 @@ class TrainConfig(_Strict):
         description="int8 weight quantization of the frozen transformer (optimum-quanto) for 24-32 GB cards.",
     )
     gradient_checkpointing: bool = Field(default=True, description="Recompute activations in backward to save memory.")
-    bucket: BucketConfig = Field(default_factory=lambda: BucketConfig(), description="Shape clips are conformed to.")
+    bucket: BucketConfig = Field(
+        default_factory=lambda: BucketConfig(),
+        description="The shape clips are conformed to; with extra_buckets, the first bucket (validation samples "
+        "whose reference fits no bucket are made at it).",
+    )
+    extra_buckets: list[BucketConfig] = Field(
+        default_factory=list,
+        description="More buckets, e.g. a portrait one beside a landscape `bucket`. Each pair trains in the bucket "
+        "closest to its target's aspect ratio among those it is long enough for (ties: more pixels); a batch "
+        "never mixes buckets.",
+    )
     data: DataConfig = Field(description="Pairs and their preprocessing.")
     lora: LoraConfig = Field(default_factory=lambda: LoraConfig(), description="Adapter shape.")
     optim: OptimConfig = Field(default_factory=lambda: OptimConfig(), description="Optimizer and schedule.")
@@ -172,11 +184,20 @@ class TrainConfig(_Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> TrainConfig:
-        self.bucket.to_bucket().check(self.data.reference_downscale_factor)
+        for bucket in self.buckets:
+            bucket.check(self.data.reference_downscale_factor)
+        labels = [b.label() for b in self.buckets]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"buckets {labels} list the same bucket twice")
         v = self.validation
         if v.reference_videos and len(v.reference_videos) != len(v.prompts):
             raise ValueError(f"validation has {len(v.prompts)} prompts but {len(v.reference_videos)} reference videos")
         return self
+
+    @property
+    def buckets(self) -> list[Bucket]:
+        """Every bucket, `bucket` first."""
+        return [b.to_bucket() for b in (self.bucket, *self.extra_buckets)]
 
     @property
     def cache_dir(self) -> Path:
@@ -186,6 +207,8 @@ class TrainConfig(_Strict):
         """Short hash of everything that shapes the result (paths and schedule of saving excluded)."""
         data = self.model_dump(mode="json", exclude={"output_dir", "checkpoint", "validation", "device"})
         data["data"].pop("cache_dir", None)
+        if not data["extra_buckets"]:  # single-bucket configs keep the hash they had before extra_buckets existed
+            del data["extra_buckets"]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from .buckets import Assignment, Bucket, assign_bucket
 from .media import MediaError, VideoInfo, conform, probe
 
 # Lightricks' manifest columns, then the older names their trainer still accepts.
@@ -31,30 +33,6 @@ ASPECT_TOLERANCE = 0.02
 
 class PairError(ValueError):
     """A pair that cannot be used, with its number, files and the reason."""
-
-
-@dataclass(frozen=True)
-class Bucket:
-    """The shape every target clip is conformed to; the reference gets `width/d x height/d`."""
-
-    width: int
-    height: int
-    frames: int
-    fps: float
-
-    def check(self, downscale: int = 1) -> None:
-        step = 32 * downscale
-        if self.width % step or self.height % step:
-            raise ValueError(
-                f"bucket {self.width}x{self.height} must be a multiple of {step} (32 x downscale {downscale})"
-            )
-        if self.frames < 1 or (self.frames - 1) % 8:
-            raise ValueError(f"bucket frames {self.frames} must be 8n+1 (1, 9, 17, ..., 121)")
-        if self.fps <= 0:
-            raise ValueError(f"bucket fps must be positive, got {self.fps}")
-
-    def label(self) -> str:
-        return f"{self.width}x{self.height}x{self.frames}@{self.fps:g}"
 
 
 @dataclass(frozen=True)
@@ -82,6 +60,8 @@ class PairReport:
     actions: list[str] = field(default_factory=list)
     cache_file: str = ""
     cached: bool = False
+    bucket: str = ""  # the label of the bucket the pair trains in, e.g. 768x448x121@24
+    bucket_reason: str = ""  # why that bucket (closest aspect ratio, ties, buckets it is too short for)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,13 +121,10 @@ def write_manifest(pairs: list[Pair], path: str | Path) -> Path:
     return path
 
 
-def check_pair(pair: Pair, bucket: Bucket, downscale: int) -> tuple[VideoInfo, VideoInfo, list[str]]:
-    """Probe both videos and apply the pair rules; return their info and the planned actions.
-
-    Rules (design note section 1): same fps, same frame count, same aspect ratio (the reference may be smaller
-    by the downscale factor), long enough for the bucket once resampled. A one-frame reference (a still image
-    of the subject, as identity adapters use) needs only the same aspect ratio.
-    """
+def _probe_pair(pair: Pair) -> tuple[VideoInfo, VideoInfo]:
+    """Probe both videos and apply the rules between them (design note section 1): same fps, same frame count,
+    same aspect ratio (the reference may be smaller by the downscale factor). A one-frame reference (a still image
+    of the subject, as identity adapters use) needs only the same aspect ratio."""
     try:
         target = probe(pair.video)
         ref = probe(pair.reference)
@@ -166,12 +143,20 @@ def check_pair(pair: Pair, bucket: Bucket, downscale: int) -> tuple[VideoInfo, V
             f"{pair.name()}: different aspect ratios, target {target.width}x{target.height} vs "
             f"reference {ref.width}x{ref.height}"
         )
-    available = int(target.frames * bucket.fps / target.fps + 1e-6)
-    if available < bucket.frames:
-        raise PairError(
-            f"{pair.name()}: too short, {target.duration:.2f} s gives {available} frames at {bucket.fps:g} fps, "
-            f"the bucket needs {bucket.frames} ({bucket.frames / bucket.fps:.2f} s)"
-        )
+    return target, ref
+
+
+def _too_short(pair: Pair, target: VideoInfo, bucket: Bucket, several: bool) -> PairError:
+    available = bucket.frames_from(target.frames, target.fps)
+    needs = "every bucket is longer: the shortest needs" if several else "the bucket needs"
+    return PairError(
+        f"{pair.name()}: too short, {target.duration:.2f} s gives {available} frames at {bucket.fps:g} fps, "
+        f"{needs} {bucket.frames} ({bucket.frames / bucket.fps:.2f} s)"
+    )
+
+
+def _actions(target: VideoInfo, ref: VideoInfo, bucket: Bucket, downscale: int) -> list[str]:
+    """What conforming to `bucket` will do to the pair, in words."""
     actions = []
     if abs(target.fps - bucket.fps) > FPS_TOLERANCE:
         actions.append(f"resample {target.fps:g} -> {bucket.fps:g} fps")
@@ -182,11 +167,47 @@ def check_pair(pair: Pair, bucket: Bucket, downscale: int) -> tuple[VideoInfo, V
     rw, rh = bucket.width // downscale, bucket.height // downscale
     if (ref.width, ref.height) != (rw, rh):
         actions.append(f"resize and centre-crop reference {ref.width}x{ref.height} -> {rw}x{rh}")
+    available = bucket.frames_from(target.frames, target.fps)
     if available > bucket.frames:
         actions.append(f"keep the first {bucket.frames} of {available} frames")
-    if still:
+    if ref.frames == 1:
         actions.append("reference is a still image (one frame)")
-    return target, ref, actions
+    return actions
+
+
+def check_pair(pair: Pair, bucket: Bucket, downscale: int) -> tuple[VideoInfo, VideoInfo, list[str]]:
+    """Probe both videos, apply the pair rules and check the pair against one bucket.
+
+    Returns their info and the planned actions; raises `PairError` when the pair breaks a rule or is too short
+    for the bucket once resampled.
+    """
+    target, ref = _probe_pair(pair)
+    if bucket.frames_from(target.frames, target.fps) < bucket.frames:
+        raise _too_short(pair, target, bucket, several=False)
+    return target, ref, _actions(target, ref, bucket, downscale)
+
+
+@dataclass(frozen=True)
+class PairPlan:
+    """What will happen to a pair: the bucket it trains in (and why) and the conforming actions."""
+
+    assignment: Assignment
+    actions: list[str]
+
+    @property
+    def bucket(self) -> Bucket:
+        return self.assignment.bucket
+
+
+def plan_pair(pair: Pair, buckets: list[Bucket], downscale: int) -> PairPlan:
+    """Probe and check a pair, then pick its bucket: the closest aspect ratio among the buckets its target can fill
+    (see `buckets.assign_bucket`). Raises `PairError` when it breaks a rule or is too short for every bucket."""
+    target, ref = _probe_pair(pair)
+    assignment = assign_bucket(target.width, target.height, target.frames, target.fps, buckets)
+    if assignment is None:
+        shortest = min(buckets, key=lambda b: b.frames / b.fps)
+        raise _too_short(pair, target, shortest, several=len(buckets) > 1)
+    return PairPlan(assignment, _actions(target, ref, assignment.bucket, downscale))
 
 
 def conform_pair(pair: Pair, bucket: Bucket, downscale: int) -> tuple[np.ndarray, np.ndarray, PairReport]:
@@ -207,6 +228,7 @@ def conform_pair(pair: Pair, bucket: Bucket, downscale: int) -> tuple[np.ndarray
         reference=str(pair.reference),
         source={"target": target.as_dict(), "reference": ref.as_dict()},
         actions=actions,
+        bucket=bucket.label(),
     )
     return target_frames, ref_frames, report
 
@@ -274,56 +296,72 @@ def cache_key(
 def prepare(
     pipe: Any,
     pairs: list[Pair],
-    bucket: Bucket,
+    buckets: Bucket | Sequence[Bucket],
     cache_dir: str | Path,
     downscale: int = 1,
     trigger: str = "",
     max_sequence_length: int = 1024,
 ) -> list[PairReport]:
-    """Conform, encode and cache every pair; reuse cache files whose key still matches.
+    """Conform, encode and cache every pair in its bucket; reuse cache files whose key still matches.
 
-    All pairs are checked before anything is encoded, so a bad pair fails fast and names itself.
-    Each cache file `pair_XXXX.safetensors` holds `target_latents` (C, f, h, w), `reference_latents`
-    (C, f, h/d, w/d), `video_prompt_embeds` (L, D), `audio_prompt_embeds` (L, Da), `prompt_attention_mask` (L,).
+    All pairs are checked and given their bucket before anything is encoded, so a bad pair fails fast and names
+    itself. Each cache file `pair_XXXX.safetensors` holds `target_latents` (C, f, h, w), `reference_latents`
+    (C, f, h/d, w/d), `video_prompt_embeds` (L, D), `audio_prompt_embeds` (L, Da), `prompt_attention_mask` (L,),
+    with f, h, w those of the pair's bucket. The key includes the bucket: a pair moved to another bucket (a bucket
+    added or removed) is encoded again, the others are reused.
     """
-    bucket.check(downscale)
+    buckets = [buckets] if isinstance(buckets, Bucket) else list(buckets)
+    for bucket in buckets:
+        bucket.check(downscale)
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
-    model_name = getattr(pipe, "iclora_model_name", "custom")
-    for pair in pairs:
-        check_pair(pair, bucket, downscale)
+    plans = [plan_pair(pair, buckets, downscale) for pair in pairs]
     reports = []
-    for pair in pairs:
+    for pair, plan in zip(pairs, plans, strict=True):
         caption = f"{trigger} {pair.caption}".strip() if trigger else pair.caption
-        key = cache_key(pair, caption, bucket, downscale, model_name, max_sequence_length)
-        out = cache / f"pair_{pair.index:04d}.safetensors"
-        report_file = out.with_suffix(".json")
-        if out.exists() and report_file.exists():
-            old = json.loads(report_file.read_text())
-            if old.get("key") == key:
-                report = PairReport(**old["report"])
-                report.cached = True
-                reports.append(report)
-                continue
-        target_frames, ref_frames, report = conform_pair(pair, bucket, downscale)
-        tensors = {
-            "target_latents": encode_video(pipe, target_frames),
-            "reference_latents": encode_video(pipe, ref_frames),
-            **encode_caption(pipe, caption, max_sequence_length),
-        }
-        meta = {"caption": caption, "bucket": bucket.label(), "downscale": str(downscale), "key": key}
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(out), metadata=meta)
-        report.cache_file = str(out)
-        report_file.write_text(json.dumps({"key": key, "report": report.as_dict()}, indent=1))
+        report = _cache_pair(pipe, pair, caption, plan.bucket, cache, downscale, max_sequence_length)
+        report.bucket, report.bucket_reason = plan.bucket.label(), plan.assignment.reason
         reports.append(report)
-    index = {"bucket": asdict(bucket), "downscale": downscale, "files": [Path(r.cache_file).name for r in reports]}
+    index = {
+        "buckets": [asdict(b) for b in buckets],
+        "downscale": downscale,
+        "files": [Path(r.cache_file).name for r in reports],
+        "pair_buckets": [r.bucket for r in reports],
+    }
     (cache / "index.json").write_text(json.dumps(index, indent=1))
     return reports
 
 
-@dataclass
+def _cache_pair(
+    pipe: Any, pair: Pair, caption: str, bucket: Bucket, cache: Path, downscale: int, max_sequence_length: int
+) -> PairReport:
+    """Encode one pair at `bucket` into `cache`, or return the report of the cache file that still matches."""
+    key = cache_key(pair, caption, bucket, downscale, getattr(pipe, "iclora_model_name", "custom"),
+                    max_sequence_length)
+    out = cache / f"pair_{pair.index:04d}.safetensors"
+    report_file = out.with_suffix(".json")
+    if out.exists() and report_file.exists():
+        old = json.loads(report_file.read_text())
+        if old.get("key") == key:
+            return PairReport(**{**old["report"], "cached": True})
+    target_frames, ref_frames, report = conform_pair(pair, bucket, downscale)
+    tensors = {
+        "target_latents": encode_video(pipe, target_frames),
+        "reference_latents": encode_video(pipe, ref_frames),
+        **encode_caption(pipe, caption, max_sequence_length),
+    }
+    # fps in full (repr): the label rounds it, and the positions the step builds need the exact rate.
+    meta = {"caption": caption, "bucket": bucket.label(), "fps": repr(bucket.fps), "downscale": str(downscale),
+            "key": key}
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(out), metadata=meta)
+    report.cache_file = str(out)
+    report_file.write_text(json.dumps({"key": key, "report": report.as_dict()}, indent=1))
+    return report
+
+
+@dataclass(eq=False)  # tensors inside: compare pairs by identity
 class CachedPair:
-    """Tensors of one cached pair (see `prepare` for shapes) and its caption."""
+    """Tensors of one cached pair (see `prepare` for shapes), its caption and the bucket it was conformed to."""
 
     target_latents: torch.Tensor
     reference_latents: torch.Tensor
@@ -331,6 +369,7 @@ class CachedPair:
     audio_prompt_embeds: torch.Tensor
     prompt_attention_mask: torch.Tensor
     caption: str
+    bucket: Bucket
 
 
 def load_cached_pair(path: str | Path) -> CachedPair:
@@ -339,7 +378,10 @@ def load_cached_pair(path: str | Path) -> CachedPair:
     tensors = load_file(str(path))
     with safe_open(str(path), "pt") as f:
         meta = f.metadata() or {}
-    return CachedPair(caption=meta.get("caption", ""), **tensors)
+    bucket = Bucket.from_label(meta["bucket"])
+    if "fps" in meta:  # caches written before several buckets existed have the label only
+        bucket = replace(bucket, fps=float(meta["fps"]))
+    return CachedPair(caption=meta.get("caption", ""), bucket=bucket, **tensors)
 
 
 def load_cache(cache_dir: str | Path, indices: list[int] | None = None) -> list[CachedPair]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .buckets import labels
 from .lora import lora_state_dict
 from .model_paths import model_label
 
@@ -62,7 +63,7 @@ def export_adapter(transformer: Any, path: str | Path, cfg: Any, steps: int) -> 
         "alpha_baked_into_lora_B": str(cfg.lora.effective_alpha != cfg.lora.rank).lower(),
         "recipe": cfg.export.recipe,
         "trigger": cfg.data.trigger,
-        "bucket": cfg.bucket.to_bucket().label(),
+        "bucket": labels(cfg.buckets),  # several: comma-separated, the first is the config's `bucket`
         "steps": str(steps),
         "config_hash": cfg.config_hash(),
         "targets": ",".join(cfg.lora.targets),

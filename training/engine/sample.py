@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .dataset import Bucket, Pair
-from .media import conform, probe, write_mp4
+from .buckets import Bucket, assign_bucket
+from .dataset import Pair
+from .media import VideoInfo, conform, probe, write_mp4
 
 
 @torch.no_grad()
@@ -77,20 +79,30 @@ def reference_frames(path: str | Path, bucket: Bucket) -> int:
     return 1 if probe(path).frames == 1 else bucket.frames
 
 
+def validation_bucket(info: VideoInfo, buckets: list[Bucket]) -> tuple[Bucket, str]:
+    """The bucket a sample is made at: the one its reference would train in (a still: by aspect ratio alone), else
+    the first bucket when the clip is too short for every bucket. Returns the bucket and why, for the log."""
+    frames = None if info.frames == 1 else info.frames
+    assignment = assign_bucket(info.width, info.height, frames, info.fps, buckets)
+    if assignment is None:
+        return buckets[0], "the first bucket: the reference is too short for every bucket"
+    return assignment.bucket, assignment.reason
+
+
 @dataclass
 class ValidationItem:
-    """A prompt (already encoded, so the text encoder can be freed) and a conformed reference video."""
+    """A prompt (already encoded, so the text encoder can be freed) and a reference conformed to `bucket`."""
 
     name: str
     reference: np.ndarray
     embeds: tuple[torch.Tensor, torch.Tensor]
     negative: tuple[torch.Tensor, torch.Tensor] | None
+    bucket: Bucket
 
 
 @dataclass
 class ValidationSet:
     items: list[ValidationItem] = field(default_factory=list)
-    bucket: Bucket | None = None
     downscale: int = 1
     steps: int = 20
     guidance: float = 1.0
@@ -99,11 +111,11 @@ class ValidationSet:
 
     @classmethod
     @torch.no_grad()
-    def build(cls, pipe: Any, cfg: Any, pairs: list[Pair]) -> ValidationSet:
+    def build(cls, pipe: Any, cfg: Any, pairs: list[Pair], log: Callable[[str], None] | None = None) -> ValidationSet:
         """Validation inputs from the config; else the held-out pairs; else the first pair (the user still sees
-        what the adapter does). Prompts are encoded now, while the text encoder is loaded."""
+        what the adapter does). Each sample is made at its reference's bucket (`validation_bucket`). Prompts are
+        encoded now, while the text encoder is loaded."""
         v, d = cfg.validation, cfg.data.reference_downscale_factor
-        bucket = cfg.bucket.to_bucket()
         if v.reference_videos:
             sources = list(zip(v.prompts, v.reference_videos, strict=True))
         else:
@@ -112,7 +124,11 @@ class ValidationSet:
         items = []
         for i, (prompt, ref_path) in enumerate(sources):
             prompt = f"{cfg.data.trigger} {prompt}".strip() if cfg.data.trigger else prompt
-            frames = reference_frames(ref_path, bucket)
+            info = probe(ref_path)
+            bucket, why = validation_bucket(info, cfg.buckets)
+            if log is not None and len(cfg.buckets) > 1:
+                log(f"sample {i:02d}: bucket {bucket.label()} ({why})")
+            frames = 1 if info.frames == 1 else bucket.frames
             ref = conform(ref_path, bucket.fps, bucket.width // d, bucket.height // d, frames)
             device = pipe.text_encoder.device
             pos, pos_mask, neg, neg_mask = pipe.encode_prompt(
@@ -122,18 +138,17 @@ class ValidationSet:
                 device=device,
             )
             negative = (neg, neg_mask) if neg is not None else None
-            items.append(ValidationItem(f"{i:02d}", ref, (pos, pos_mask), negative))
-        return cls(items, bucket, d, v.num_inference_steps, v.guidance_scale, v.seed, cfg.data.max_sequence_length)
+            items.append(ValidationItem(f"{i:02d}", ref, (pos, pos_mask), negative, bucket))
+        return cls(items, d, v.num_inference_steps, v.guidance_scale, v.seed, cfg.data.max_sequence_length)
 
     def render(self, pipe: Any, step: int, out_dir: Path) -> list[Path]:
-        """Write one mp4 per item as `step_000250_00.mp4` and return the paths."""
-        assert self.bucket is not None
+        """Write one mp4 per item as `step_000250_00.mp4`, each at its item's bucket, and return the paths."""
         files = []
         for item in self.items:
             video = generate(
                 pipe,
                 item.reference,
-                self.bucket,
+                item.bucket,
                 self.downscale,
                 prompt_embeds=item.embeds,
                 negative_embeds=item.negative,
@@ -142,5 +157,5 @@ class ValidationSet:
                 seed=self.seed,
                 max_sequence_length=self.max_sequence_length,
             )
-            files.append(write_mp4(video, out_dir / f"step_{step:06d}_{item.name}.mp4", self.bucket.fps))
+            files.append(write_mp4(video, out_dir / f"step_{step:06d}_{item.name}.mp4", item.bucket.fps))
         return files

@@ -10,6 +10,10 @@ One step, per sample (design note section 2):
   loss = MSE(prediction on target tokens, eps - x0)
 These are exactly the tensors `LTX2InContextPipeline` gives the transformer at inference; a test checks it.
 
+Buckets: each pair is cached at the shape of its bucket (dataset.prepare). A step's pairs all come from one
+bucket (`draw_batch`), so with several buckets the latent grid (f, h, w) changes from step to step, never within
+a batch; positions and fps follow the step's bucket.
+
 The public entry point is `train(config, hooks)`.
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,18 +180,31 @@ def step_loss(pipe: Any, inputs: StepInputs) -> torch.Tensor:
     return masked_mse(pred[:, : inputs.num_target_tokens], inputs.velocity, inputs.loss_mask)
 
 
+def draw_batch(pairs: list[CachedPair], batch_size: int, gen: torch.Generator) -> list[CachedPair]:
+    """The step's pairs, drawn with `gen`. The first is drawn uniformly over all training pairs, so each bucket
+    is trained in proportion to its pairs; the others come from the first one's bucket, so the batch stacks into
+    one tensor. With one bucket and batch 1 this is the plain uniform draw."""
+    first = pairs[int(torch.randint(len(pairs), (1,), generator=gen))]
+    if batch_size == 1:
+        return [first]
+    same = [p for p in pairs if p.bucket == first.bucket]
+    rest = torch.randint(len(same), (batch_size - 1,), generator=gen).tolist()
+    return [first, *(same[i] for i in rest)]
+
+
 def draw_step(pipe: Any, pairs: list[CachedPair], cfg: TrainConfig, gen: torch.Generator) -> StepInputs:
-    """Random pairs, sigmas, noise and first-frame coin for one step, all from `gen` (saved in checkpoints)."""
+    """Random pairs, sigmas, noise and first-frame coin for one step, all from `gen` (saved in checkpoints, so a
+    resumed run draws exactly what the uninterrupted run would have). Noise is (B, f*h*w, C) for the bucket's
+    latent grid (f, h, w), which changes from step to step when there are several buckets."""
     b = cfg.optim.batch_size
-    idx = torch.randint(len(pairs), (b,), generator=gen).tolist()
-    batch = [pairs[i] for i in idx]
+    batch = draw_batch(pairs, b, gen)
     c, f, h, w = batch[0].target_latents.shape
     num_tokens = f * h * w
     sigmas = sample_sigmas(b, num_tokens, cfg.diffusion.uniform_sigma_fraction, gen)
     noise = torch.randn(b, num_tokens, c, generator=gen)
     clean_first = torch.rand(b, generator=gen) < cfg.diffusion.first_frame_conditioning_p
     return build_step_inputs(
-        pipe, batch, sigmas, noise, clean_first, cfg.bucket.fps, cfg.data.reference_downscale_factor
+        pipe, batch, sigmas, noise, clean_first, batch[0].bucket.fps, cfg.data.reference_downscale_factor
     )
 
 
@@ -195,26 +213,29 @@ EVAL_SIGMAS = (0.15, 0.3, 0.45, 0.6, 0.75, 0.9)
 
 @torch.no_grad()
 def evaluate(
-    pipe: Any, pairs: list[CachedPair], fps: float, downscale: int, swap_references: bool = False, seed: int = 1234
+    pipe: Any, pairs: list[CachedPair], downscale: int, swap_references: bool = False, seed: int = 1234
 ) -> float:
-    """Deterministic eval loss: every pair at fixed sigmas with fixed noise, no first-frame conditioning.
+    """Deterministic eval loss: every pair at fixed sigmas with fixed noise, no first-frame conditioning, each at
+    its own bucket's shape and fps.
 
-    `swap_references=True` gives each pair the next pair's reference: if the adapter uses the reference, the
-    loss must be clearly higher then.
+    `swap_references=True` gives each pair the reference of the next pair in its bucket (same shape): if the
+    adapter uses the reference, the loss must be clearly higher then.
     """
     gen = torch.Generator().manual_seed(seed)
     losses = []
     was_training = pipe.transformer.training
     pipe.transformer.eval()
-    for i, pair in enumerate(pairs):
-        if swap_references and len(pairs) > 1:
-            other = pairs[(i + 1) % len(pairs)]
+    for pair in pairs:
+        if swap_references:
+            same = [p for p in pairs if p.bucket == pair.bucket]
+            position = next(i for i, p in enumerate(same) if p is pair)
+            other = same[(position + 1) % len(same)]
             pair = CachedPair(**{**pair.__dict__, "reference_latents": other.reference_latents})
         c, f, h, w = pair.target_latents.shape
         for sigma in EVAL_SIGMAS:
             noise = torch.randn(1, f * h * w, c, generator=gen)
             inputs = build_step_inputs(
-                pipe, [pair], torch.tensor([sigma]), noise, torch.tensor([False]), fps, downscale
+                pipe, [pair], torch.tensor([sigma]), noise, torch.tensor([False]), pair.bucket.fps, downscale
             )
             losses.append(step_loss(pipe, inputs).item())
     pipe.transformer.train(was_training)
@@ -327,7 +348,7 @@ def prepare_from_config(pipe: Any, cfg: TrainConfig) -> tuple[list[Pair], list[P
     """Conform and cache the manifest's pairs as `cfg` says (once; later calls reuse the cache)."""
     pairs = read_manifest(cfg.data.manifest)
     reports = prepare(
-        pipe, pairs, cfg.bucket.to_bucket(), cfg.cache_dir, cfg.data.reference_downscale_factor, cfg.data.trigger,
+        pipe, pairs, cfg.buckets, cfg.cache_dir, cfg.data.reference_downscale_factor, cfg.data.trigger,
         cfg.data.max_sequence_length,
     )
     return pairs, reports
@@ -352,18 +373,9 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
     pipe, params = setup_model(cfg)
     device = pipe.transformer.device
 
-    # 1. Conform and cache every pair once; hold out the validation rows.
-    pairs, reports = prepare_from_config(pipe, cfg)
-    for r in reports:
-        hooks.log(f"pair {r.index + 1}: {', '.join(r.actions) or 'used as is'}{' (cached)' if r.cached else ''}")
-    held_out = set(cfg.data.validation_indices)
-    if any(i >= len(pairs) or i < 0 for i in held_out):
-        raise ValueError(f"validation_indices {sorted(held_out)} outside the {len(pairs)} pairs of the manifest")
-    train_pairs = load_cache(cfg.cache_dir, [i for i in range(len(pairs)) if i not in held_out])
-    eval_pairs = load_cache(cfg.cache_dir, sorted(held_out)) if held_out else []
-    if not train_pairs:
-        raise ValueError("every pair is held out for validation: nothing left to train on")
-    validation = ValidationSet.build(pipe, cfg, pairs)
+    # 1. Conform and cache every pair once, in its bucket; hold out the validation rows.
+    pairs, train_pairs, eval_pairs = _load_data(pipe, cfg, hooks)
+    validation = ValidationSet.build(pipe, cfg, pairs, hooks.log)
     pipe.text_encoder = None  # from here on only cached embeddings are used: free the text encoder
 
     # 2. Optimizer, schedule, RNG; resume from the newest checkpoint if there is one.
@@ -446,6 +458,29 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
     return result
 
 
+def _load_data(
+    pipe: Any, cfg: TrainConfig, hooks: TrainingHooks
+) -> tuple[list[Pair], list[CachedPair], list[CachedPair]]:
+    """Prepare (cached) and load the pairs: (manifest pairs, training pairs, held-out pairs), logging per pair what
+    conforming does and, with several buckets, which bucket it trains in and why."""
+    pairs, reports = prepare_from_config(pipe, cfg)
+    several = len(cfg.buckets) > 1
+    for r in reports:
+        where = f"bucket {r.bucket} ({r.bucket_reason}): " if several else ""
+        hooks.log(f"pair {r.index + 1}: {where}{', '.join(r.actions) or 'used as is'}{' (cached)' if r.cached else ''}")
+    if several:
+        counts = Counter(r.bucket for r in reports)
+        hooks.log("buckets: " + ", ".join(f"{b.label()} {counts[b.label()]} pairs" for b in cfg.buckets))
+    held_out = set(cfg.data.validation_indices)
+    if any(i >= len(pairs) or i < 0 for i in held_out):
+        raise ValueError(f"validation_indices {sorted(held_out)} outside the {len(pairs)} pairs of the manifest")
+    train_pairs = load_cache(cfg.cache_dir, [i for i in range(len(pairs)) if i not in held_out])
+    eval_pairs = load_cache(cfg.cache_dir, sorted(held_out)) if held_out else []
+    if not train_pairs:
+        raise ValueError("every pair is held out for validation: nothing left to train on")
+    return pairs, train_pairs, eval_pairs
+
+
 def _validate(
     pipe: Any,
     cfg: TrainConfig,
@@ -456,7 +491,7 @@ def _validate(
     hooks: TrainingHooks,
 ) -> None:
     if eval_pairs:
-        result.eval_loss = evaluate(pipe, eval_pairs, cfg.bucket.fps, cfg.data.reference_downscale_factor)
+        result.eval_loss = evaluate(pipe, eval_pairs, cfg.data.reference_downscale_factor)
         hooks.log(f"step {step}: eval loss {result.eval_loss:.4f} on {len(eval_pairs)} held-out pairs")
     files = validation.render(pipe, step, Path(cfg.output_dir) / "samples")
     result.samples.extend(files)
