@@ -10,11 +10,19 @@ from wizard.plan import (
     FPS_CHOICES,
     PRESETS,
     RANK_CHOICES,
+    ShapeUse,
     TrainingSettings,
+    cropped_notes,
+    frames_problems,
     model_preset,
-    shape_problems,
+    orientation,
+    shape_uses,
+    size_problems,
 )
-from wizard.validation import largest_frames_at_most
+from wizard.validation import Shape, largest_frames_at_most
+
+MAX_SHAPES = 3  # one per orientation: landscape, portrait, square
+SIZE_NAMES = [("width", "height")] + [(f"width_{n}", f"height_{n}") for n in range(2, MAX_SHAPES + 1)]
 
 
 class DatasetForm(forms.ModelForm[Dataset]):
@@ -119,6 +127,11 @@ class SettingsForm(forms.Form):
 
     def __init__(self, *args: Any, pairs: list[ClipPair], available: dict[int, int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Fields for the second and third shape exist only while they are in use, so the page shows what it sends.
+        for n, (width, height) in enumerate(SIZE_NAMES[1:], 2):
+            if self._value(width) not in (None, "") or self._value(height) not in (None, ""):
+                self.fields[width] = _size_field("Width", n)
+                self.fields[height] = _size_field("Height", n)
         self.pairs = pairs
         self.available = available  # pair id -> frames it gives at its own fps
         self.pair_fps = {p.pk: float(p.target_meta.get("fps") or 0) for p in pairs}
@@ -131,20 +144,67 @@ class SettingsForm(forms.Form):
         text = self.cleaned_data.get("validation_prompts") or ""
         return [line.strip() for line in text.splitlines() if line.strip()]
 
+    def _value(self, name: str) -> Any:
+        return self.data.get(name) if self.is_bound else self.initial.get(name)
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         needed = ("width", "height", "frames", "fps", "reference_downscale_factor", "rank", "steps")
         if any(data.get(name) is None for name in needed):
             return data
-        downscale = data["reference_downscale_factor"]
-        for problem in shape_problems(data["width"], data["height"], data["frames"], downscale):
-            self.add_error(None, problem)
+        self._check_shapes(data)
         self._check_lengths(data)
         self._check_intervals(data)
         self._check_validation(data)
         if all(data.get(name) is not None for name in needed):  # add_error drops a field from cleaned_data
             self._check_memory(data)
         return data
+
+    def _sizes(self, data: dict[str, Any]) -> list[tuple[int, int]]:
+        """The shapes' (width, height) in use, the first one first."""
+        return [(data[w], data[h]) for w, h in SIZE_NAMES if data.get(w) is not None and data.get(h) is not None]
+
+    def _check_shapes(self, data: dict[str, Any]) -> None:
+        """Each shape in whole blocks of 32 (64 with a half-size reference), no shape twice; frames 8n+1 once."""
+        for width, height in SIZE_NAMES[1:]:
+            if width in self.fields and (data.get(width) is None) != (data.get(height) is None):
+                self.add_error(width if data.get(width) is None else height,
+                               "Give this shape both a width and a height, or remove it.")
+        sizes = self._sizes(data)
+        for w, h in sizes:
+            name = f"{orientation(w, h).capitalize()} shape {w}×{h}: " if len(sizes) > 1 else ""
+            for problem in size_problems(w, h, data["reference_downscale_factor"]):
+                self.add_error(None, name + problem)
+        if len(set(sizes)) < len(sizes):
+            self.add_error(None, "The same shape is listed twice: remove one of them.")
+        for problem in frames_problems(data["frames"]):
+            self.add_error(None, problem)
+
+    def shape_rows(self) -> list[tuple[int, Any, Any, ShapeUse | None]]:
+        """The shapes as the Advanced panel lists them: (number, width field, height field, its use by the clips)."""
+        shapes = self.current_shapes()  # one per row, or none while a size is not a number
+        uses: list[ShapeUse | None] = [*shape_uses(self._metas(), shapes)] if shapes else []
+        names = [(w, h) for w, h in SIZE_NAMES if w in self.fields]
+        uses += [None] * (len(names) - len(uses))
+        return [(n, self[w], self[h], use) for n, ((w, h), use) in enumerate(zip(names, uses, strict=True), 1)]
+
+    def shape_notes(self) -> list[str]:
+        """Clips of an orientation without a shape of their own, and what cropping them into another costs."""
+        shapes = self.current_shapes()
+        return cropped_notes(self._metas(), shapes) if shapes else []
+
+    def current_shapes(self) -> list[Shape]:
+        """The shapes as entered so far (posted or initial); empty while any size is not a whole number yet."""
+        try:
+            frames = int(self._value("frames") or 1)
+            fps = float(self._value("fps") or 24.0)
+            return [Shape(int(self._value(w)), int(self._value(h)), max(frames, 1), fps)
+                    for w, h in SIZE_NAMES if w in self.fields]
+        except (TypeError, ValueError):
+            return []
+
+    def _metas(self) -> list[dict[str, Any]]:
+        return [p.target_meta for p in self.pairs if p.target_meta.get("frames") and p.target_meta.get("fps")]
 
     def _check_lengths(self, data: dict[str, Any]) -> None:
         short = []
@@ -189,7 +249,9 @@ class SettingsForm(forms.Form):
                                "Add pairs, or train on the sample clips too.")
 
     def _check_memory(self, data: dict[str, Any]) -> None:
-        self.estimate = estimate(model_preset(), data["width"], data["height"], data["frames"],
+        """Against the largest shape: the one that needs the most time and memory per step."""
+        width, height = max(self._sizes(data), key=lambda size: size[0] * size[1])
+        self.estimate = estimate(model_preset(), width, height, data["frames"],
                                  data["reference_downscale_factor"], data["rank"], data["steps"], len(self.pairs))
         if not self.estimate.fits:
             self.add_error(None, f"These settings need about {self.estimate.memory_gib:.0f} GB of GPU memory, more "
@@ -199,16 +261,46 @@ class SettingsForm(forms.Form):
     def settings(self) -> TrainingSettings:
         data = dict(self.cleaned_data)
         data.pop("preset", None)
+        data["extra_sizes"] = [list(size) for size in self._sizes(data)[1:]]
         return TrainingSettings.from_dict(data)
+
+
+def _size_field(side: str, number: int) -> forms.IntegerField:
+    return forms.IntegerField(
+        label=f"{side} (pixels)", min_value=64, max_value=2048, required=False, widget=_number(step=32),
+        help_text=f"{side} of shape {number}: the clips closest to its shape are resized and centre-cropped to it. "
+        "A multiple of 32.",
+    )
+
+
+def without_shape(data: Any, number: int) -> Any:
+    """Posted settings without shape `number` (1 is width/height): the later shapes move up one place. The only
+    shape left cannot be removed."""
+    data = data.copy()
+    sizes = [(data.get(w, ""), data.get(h, "")) for w, h in SIZE_NAMES]
+    present = [size for i, size in enumerate(sizes) if i == 0 or any(size)]
+    if len(present) > 1 and 1 <= number <= len(present):
+        del present[number - 1]
+    for i, (w, h) in enumerate(SIZE_NAMES):
+        data.pop(w, None)
+        data.pop(h, None)
+        if i < len(present):
+            data[w], data[h] = present[i]
+    return data
 
 
 def initial_from(values: TrainingSettings, preset: str) -> dict[str, Any]:
     initial = values.as_dict()
+    initial.pop("extra_sizes")
+    for (width, height), (w, h) in zip(SIZE_NAMES[1:], values.extra_sizes, strict=False):
+        initial[width], initial[height] = w, h
     initial["validation_prompts"] = "\n".join(values.validation_prompts)
     initial["preset"] = preset
     return initial
 
 
 def estimate_for(values: TrainingSettings, pairs: int) -> Estimate:
-    return estimate(model_preset(), values.width, values.height, values.frames, values.reference_downscale_factor,
+    """Time and memory at the largest shape."""
+    largest = values.largest
+    return estimate(model_preset(), largest.width, largest.height, values.frames, values.reference_downscale_factor,
                     values.rank, values.steps, pairs)

@@ -6,6 +6,7 @@ dict the engine's TrainConfig validates once the runner adds paths (manifest, ou
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from wizard.recipes import Recipe
-from wizard.validation import Shape, largest_frames_at_most
+from wizard.validation import Shape, assigned_shape, cut_fraction, largest_frames_at_most
 
 FRAME_CHOICES = tuple(range(9, 258, 8))  # 8n+1
 RANK_CHOICES = (8, 16, 32, 64, 128)
@@ -69,6 +70,8 @@ class TrainingSettings:
     validation_prompts: list[str] = field(default_factory=list)
     validation_pairs: list[int] = field(default_factory=list)
     hold_out_validation: bool = False
+    # More shapes beside width x height, as [width, height] (same frames and fps): one per orientation of the clips.
+    extra_sizes: list[list[int]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,7 +87,18 @@ class TrainingSettings:
 
     @property
     def shape(self) -> Shape:
+        """The first shape (the engine's `bucket`)."""
         return Shape(self.width, self.height, self.frames, self.fps)
+
+    @property
+    def shapes(self) -> list[Shape]:
+        """Every shape clips train at, the first one first."""
+        return [self.shape, *(Shape(w, h, self.frames, self.fps) for w, h in self.extra_sizes)]
+
+    @property
+    def largest(self) -> Shape:
+        """The shape with the most pixels: the one time and memory are estimated for."""
+        return max(self.shapes, key=lambda shape: shape.pixels)
 
 
 def model_preset() -> str:
@@ -95,6 +109,15 @@ def _nearest_fps(fps: float) -> float:
     return min(FPS_CHOICES, key=lambda choice: abs(choice - fps))
 
 
+def orientation(width: int, height: int) -> str:
+    """landscape, portrait or square (sides within 10% of each other: 1080×1080, 1000×960)."""
+    ratio = width / height
+    return "landscape" if ratio > 1.1 else "portrait" if ratio < 1 / 1.1 else "square"
+
+
+ORIENTATIONS = ("landscape", "portrait", "square")
+
+
 @dataclass(frozen=True)
 class ClipFacts:
     """What the settings need to know about the dataset's checked clips."""
@@ -103,16 +126,25 @@ class ClipFacts:
     available_frames: list[int]  # per pair, at its own fps
     portrait: int
     landscape: int
+    square: int = 0
 
     @classmethod
     def from_metas(cls, metas: list[dict[str, Any]]) -> ClipFacts:
         usable = [m for m in metas if m.get("frames") and m.get("fps")]
+        count = Counter(orientation(m["width"], m["height"]) for m in usable)
         return cls(
             fps=[m["fps"] for m in usable],
             available_frames=[m["frames"] for m in usable],
-            portrait=sum(1 for m in usable if m["height"] > m["width"]),
-            landscape=sum(1 for m in usable if m["height"] <= m["width"]),
+            portrait=count["portrait"],
+            landscape=count["landscape"],
+            square=count["square"],
         )
+
+    def orientations(self) -> list[str]:
+        """The orientations the clips have, the most common first (landscape when nothing is known)."""
+        count = {"landscape": self.landscape, "portrait": self.portrait, "square": self.square}
+        present = [o for o in ORIENTATIONS if count[o]]
+        return sorted(present, key=lambda o: -count[o]) or ["landscape"]
 
     def common_fps(self) -> float:
         """24, 25 or 30, whichever the clips are closest to most often (24 when nothing is known)."""
@@ -129,17 +161,19 @@ class ClipFacts:
 
 
 def preset_settings(preset_slug: str, recipe: Recipe, facts: ClipFacts, model: str | None = None) -> TrainingSettings:
-    """The preset's settings for this recipe, fitted to the clips (frame count, orientation, frame rate)."""
+    """The preset's settings for this recipe, fitted to the clips: frame count, frame rate, and one shape per
+    orientation the clips have (landscape, portrait, square; the most common first), each with about the preset's
+    pixels, so no clip is cropped into a shape of the other orientation."""
     preset = PRESETS.get(preset_slug, PRESETS["balanced"])
     model = model or model_preset()
     width, height, frames, step_factor, rank = preset.shapes[model]
-    if facts.portrait > facts.landscape:
-        width, height = height, width
+    defaults = recipe.defaults
+    block = 32 * defaults.reference_downscale_factor
+    (width, height), *extra = [size_for(o, width, height, block) for o in facts.orientations()]
     fps = facts.common_fps()
     fitting = largest_frames_at_most(facts.longest_fitting(fps))
     if fitting >= 9:
         frames = min(frames, fitting)
-    defaults = recipe.defaults
     steps = max(50, int(round(defaults.steps * step_factor / 50) * 50))
     return TrainingSettings(
         width=width, height=height, frames=frames, fps=fps,
@@ -151,11 +185,62 @@ def preset_settings(preset_slug: str, recipe: Recipe, facts: ClipFacts, model: s
         checkpoint_every=min(preset.checkpoint_every, steps),
         validation_every=min(preset.validation_every, steps),
         trigger_phrase=recipe.trigger_phrase,
+        extra_sizes=[list(size) for size in extra],
     )
 
 
-def shape_problems(width: int, height: int, frames: int, downscale: int) -> list[str]:
-    """The model's hard rules, explained, with the nearest values that work."""
+def size_for(kind: str, width: int, height: int, block: int) -> tuple[int, int]:
+    """The preset's landscape size turned to an orientation with about the same pixels: landscape as is, portrait
+    turned, square the side nearest √(w·h) in whole blocks (32, or 32 × the reference downscale)."""
+    long, short = max(width, height), min(width, height)
+    if kind == "portrait":
+        return short, long
+    if kind == "square":
+        side = max(block, round(math.sqrt(long * short) / block) * block)
+        return side, side
+    return long, short
+
+
+@dataclass(frozen=True)
+class ShapeUse:
+    """One training shape and how many of the clips train at it."""
+
+    shape: Shape
+    pairs: int
+
+    @property
+    def kind(self) -> str:
+        return orientation(self.shape.width, self.shape.height)
+
+
+def shape_uses(metas: list[dict[str, Any]], shapes: list[Shape]) -> list[ShapeUse]:
+    """Every shape with the number of clips (probed targets) the engine will put in it."""
+    count = Counter(assigned_shape(m, shapes) for m in metas if m.get("frames") and m.get("fps"))
+    return [ShapeUse(shape, count[shape]) for shape in shapes]
+
+
+def cropped_notes(metas: list[dict[str, Any]], shapes: list[Shape]) -> list[str]:
+    """For each orientation of clips without a shape of its own (one was removed, or never added): where those
+    clips go and how much of each picture that cuts off."""
+    usable = [m for m in metas if m.get("frames") and m.get("fps")]
+    own = {orientation(s.width, s.height) for s in shapes}
+    notes = []
+    for kind in ORIENTATIONS:
+        clips = [m for m in usable if orientation(m["width"], m["height"]) == kind]
+        if not clips or kind in own:
+            continue
+        into = Counter(assigned_shape(m, shapes) for m in clips).most_common(1)[0][0]
+        cut = max(cut_fraction(m["width"], m["height"], into)[0] for m in clips)
+        n = len(clips)
+        them = "them their" if n != 1 else "it its"
+        notes.append(f"No {kind} shape: your {n} {kind} clip{'s are' if n != 1 else ' is'} cropped into "
+                     f"{into.width}×{into.height}, which cuts off up to {cut:.0%} of the picture. Pick the preset "
+                     f"again to give {them} own shape.")
+    return notes
+
+
+def size_problems(width: int, height: int, downscale: int) -> list[str]:
+    """Width and height must be whole blocks of 32 (of 64 with a half-size reference), with the nearest that do."""
     problems = []
     step = 32 * downscale
     for label, value in (("Width", width), ("Height", height)):
@@ -164,11 +249,20 @@ def shape_problems(width: int, height: int, frames: int, downscale: int) -> list
             why = "the model works in blocks of 32 pixels" + (
                 f", and a reference at 1/{downscale} size needs blocks of {step}" if downscale > 1 else "")
             problems.append(f"{label} {value} is not a multiple of {step} ({why}). Try {lower or upper} or {upper}.")
+    return problems
+
+
+def frames_problems(frames: int) -> list[str]:
     if frames < 1 or (frames - 1) % 8:
         lower = largest_frames_at_most(frames)
-        problems.append(f"{frames} frames does not work: the model packs frames as 1 + a multiple of 8 "
-                        f"(…, 49, 81, 121). Try {lower or 9} or {lower + 8 if lower else 17}.")
-    return problems
+        return [f"{frames} frames does not work: the model packs frames as 1 + a multiple of 8 "
+                f"(…, 49, 81, 121). Try {lower or 9} or {lower + 8 if lower else 17}."]
+    return []
+
+
+def shape_problems(width: int, height: int, frames: int, downscale: int) -> list[str]:
+    """The model's hard rules, explained, with the nearest values that work."""
+    return [*size_problems(width, height, downscale), *frames_problems(frames)]
 
 
 def to_train_config(values: TrainingSettings, recipe: Recipe, reference_names: list[str], name: str) -> dict[str, Any]:
@@ -180,6 +274,8 @@ def to_train_config(values: TrainingSettings, recipe: Recipe, reference_names: l
     return {
         "held_out_pairs": list(values.validation_pairs) if values.hold_out_validation else [],
         "bucket": {"width": values.width, "height": values.height, "frames": values.frames, "fps": values.fps},
+        "extra_buckets": [{"width": w, "height": h, "frames": values.frames, "fps": values.fps}
+                          for w, h in values.extra_sizes],
         "data": {
             "reference_downscale_factor": values.reference_downscale_factor,
             "trigger": values.trigger_phrase.strip(),

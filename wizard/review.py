@@ -14,7 +14,7 @@ from wizard.models import ClipPair, Dataset
 from wizard.pairing import Pairing
 from wizard.recipes import Recipe, get_recipe
 from wizard.services import meta_summary, plan_pairs
-from wizard.validation import Finding, Shape, check_against_shape, status_of
+from wizard.validation import Finding, Shape, assigned_shape, check_against_shape, status_of
 
 RECOMMENDED_PAIRS = 15
 LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -25,6 +25,7 @@ class PairView:
     pair: ClipPair
     findings: list[dict[str, Any]]
     status: str  # a ClipPair.Status value
+    shape: Shape | None = None  # the training shape this pair is assigned (None until its target is probed)
 
     @property
     def checking(self) -> bool:
@@ -60,9 +61,15 @@ class DatasetReview:
     recipe: Recipe
     pairs: list[PairView]
     pairing: Pairing
-    shape: Shape | None
+    shapes: list[Shape]
     blocking: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def shape_counts(self) -> list[tuple[Shape, int]]:
+        """Each training shape with how many ready pairs train at it, in the settings' order."""
+        ready = [p for p in self.pairs if p.status in (ClipPair.Status.OK, ClipPair.Status.WARNING)]
+        return [(shape, sum(1 for p in ready if p.shape == shape)) for shape in self.shapes]
 
     def count(self, status: str) -> int:
         return sum(1 for p in self.pairs if p.status == status)
@@ -88,7 +95,24 @@ class DatasetReview:
         return not self.blocking
 
 
-def _dynamic_findings(pair: ClipPair, shape: Shape | None, duplicates: dict[str, list[str]]) -> list[Finding]:
+def _shape_of(pair: ClipPair, shapes: list[Shape]) -> Shape | None:
+    meta = pair.target_meta
+    if not shapes or not all(meta.get(key) for key in ("width", "height", "frames", "fps")):
+        return None
+    return assigned_shape(meta, shapes)
+
+
+def _shape_findings(meta: dict[str, Any], shape: Shape, several: bool) -> list[Finding]:
+    """What training at its assigned shape does to this target; with several shapes, which one and why."""
+    found = []
+    if several:
+        ratio = meta["width"] / meta["height"]
+        found.append(Finding("info", "shape", f"Trains at {shape.width}×{shape.height}, the shape closest to this "
+                             f"clip's {meta['width']}×{meta['height']} ({ratio:.2f}:1)."))
+    return [*found, *check_against_shape(meta, shape)]
+
+
+def _dynamic_findings(pair: ClipPair, shapes: list[Shape], duplicates: dict[str, list[str]]) -> list[Finding]:
     found: list[Finding] = []
     target, reference = pair.target_source, pair.reference_source
     if target is not None and reference is not None and target.sha256 == reference.sha256:
@@ -102,12 +126,16 @@ def _dynamic_findings(pair: ClipPair, shape: Shape | None, duplicates: dict[str,
     if not pair.caption.strip():
         found.append(Finding("warning", "no_caption", "No caption yet. Describe the scene, style and motion of the "
                              "target (not the reference)."))
-    if shape is not None and pair.status in (ClipPair.Status.OK, ClipPair.Status.WARNING) and pair.target_meta:
-        found.extend(check_against_shape(pair.target_meta, shape))
+    shape = _shape_of(pair, shapes)
+    if shape is not None and pair.status in (ClipPair.Status.OK, ClipPair.Status.WARNING):
+        found.extend(_shape_findings(pair.target_meta, shape, len(shapes) > 1))
     return found
 
 
-def review_dataset(dataset: Dataset, shape: Shape | None = None) -> DatasetReview:
+def review_dataset(dataset: Dataset, shapes: list[Shape] | None = None) -> DatasetReview:
+    """Every pair with its findings; with the training `shapes`, each pair's crop, trim and length findings are
+    those of the shape it is assigned (the engine's rule: closest aspect ratio)."""
+    shapes = shapes or []
     recipe = get_recipe(dataset.recipe)
     pairs = list(dataset.pairs.select_related("target_source", "reference_source", "extraction", "caption_extraction")
                  .order_by("position", "name"))
@@ -118,12 +146,12 @@ def review_dataset(dataset: Dataset, shape: Shape | None = None) -> DatasetRevie
     views = []
     for pair in pairs:
         stored = [Finding(**m) for m in pair.messages]
-        dynamic = _dynamic_findings(pair, shape, duplicates)
+        dynamic = _dynamic_findings(pair, shapes, duplicates)
         findings = sorted([*stored, *dynamic], key=lambda f: LEVEL_ORDER.get(f.level, 3))
         checking = pair.status in (ClipPair.Status.PENDING, ClipPair.Status.CHECKING)
         status = pair.status if checking else status_of(findings)
-        views.append(PairView(pair, [f.as_dict() for f in findings], status))
-    review = DatasetReview(dataset, recipe, views, plan_pairs(dataset), shape)
+        views.append(PairView(pair, [f.as_dict() for f in findings], status, _shape_of(pair, shapes)))
+    review = DatasetReview(dataset, recipe, views, plan_pairs(dataset), shapes)
     _conclude(review)
     return review
 

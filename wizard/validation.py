@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from training.engine.buckets import Bucket, assign_bucket
 from training.engine.media import MediaError, probe
 from wizard.sniff import Kind, sniff_path
 
@@ -32,14 +33,16 @@ class Finding:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Shape:
-    """The size every target is conformed to for training (the bucket)."""
+# The size a target is conformed to for training: the engine's bucket, so the wizard and the trainer share one
+# type and one rule for which shape a clip trains at (`assigned_shape`).
+Shape = Bucket
 
-    width: int
-    height: int
-    frames: int
-    fps: float
+
+def assigned_shape(target: dict[str, Any], shapes: list[Shape]) -> Shape:
+    """The shape this target trains at: the engine's choice (closest aspect ratio among the shapes it is long
+    enough for, ties to more pixels); the first shape when it is too short for all (then it is reported so)."""
+    chosen = assign_bucket(target["width"], target["height"], target["frames"], target["fps"], shapes)
+    return chosen.bucket if chosen is not None else shapes[0]
 
 
 @dataclass
@@ -190,13 +193,19 @@ def check_against_shape(target: dict[str, Any], shape: Shape) -> list[Finding]:
     return findings
 
 
+def cut_fraction(width: int, height: int, shape: Shape) -> tuple[float, str]:
+    """The share of a width x height picture that scaling to cover `shape` and centre-cropping cuts off, and where
+    ("left and right" or "top and bottom")."""
+    scale = max(shape.width / width, shape.height / height)
+    kept_w, kept_h = shape.width / (width * scale), shape.height / (height * scale)
+    return 1 - kept_w * kept_h, "left and right" if kept_w < 1 else "top and bottom"
+
+
 def _size_findings(width: int, height: int, shape: Shape) -> list[Finding]:
     findings = []
     scale = max(shape.width / width, shape.height / height)
-    kept_w, kept_h = shape.width / (width * scale), shape.height / (height * scale)
-    cut = 1 - kept_w * kept_h
+    cut, side = cut_fraction(width, height, shape)
     if cut > 0.01:
-        side = "left and right" if kept_w < 1 else "top and bottom"
         level: Level = "warning" if cut > 0.25 else "info"
         findings.append(Finding(level, "cropped", f"Cropped to {shape.width}×{shape.height}: about {cut:.0%} of the "
                                 f"picture is cut off at the {side}. Keep the subject near the centre."))

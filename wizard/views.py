@@ -23,7 +23,7 @@ from training.models import TrainingRun
 from training.runs import RunStateError, launch_run
 from wizard import limits as wizard_limits
 from wizard import services
-from wizard.forms import CaptionForm, DatasetForm, SettingsForm, estimate_for, initial_from
+from wizard.forms import CaptionForm, DatasetForm, SettingsForm, estimate_for, initial_from, without_shape
 from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
 from wizard.plan import PRESETS, ClipFacts, TrainingSettings, preset_settings, to_train_config
 from wizard.recipes import RECIPES, get_recipe
@@ -184,7 +184,7 @@ def resume(request: AuthedRequest, draft_id: int) -> HttpResponse:
 
 
 def _review(draft: TrainingDraft) -> DatasetReview:
-    return review_dataset(draft.dataset, _settings_of(draft).shape)
+    return review_dataset(draft.dataset, _settings_of(draft).shapes)
 
 
 @login_required
@@ -377,7 +377,12 @@ def settings_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
         form = _settings_form(draft, initial=initial_from(_default_validation(values, draft), preset))
         return _render_settings(request, draft, form, values, template="settings-form" if request.htmx else None)
     if request.method == "POST":
-        form = _settings_form(draft, request.POST)
+        data = request.POST
+        if action.startswith("remove-") and action[len("remove-"):].isdigit():
+            # The creator removed a shape: its clips go to the closest remaining one (the page says which).
+            data = without_shape(request.POST, int(action[len("remove-"):]))
+            action = "reshape"
+        form = _settings_form(draft, data)
         valid = form.is_valid()
         if valid:  # every valid change is kept: leaving the page loses nothing
             draft.preset = form.cleaned_data["preset"]
@@ -385,6 +390,9 @@ def settings_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
             draft.save()
         if action == "estimate":
             return _render_settings(request, draft, form, form.settings() if valid else None, template="estimate")
+        if action == "reshape":
+            return _render_settings(request, draft, form, form.settings() if valid else None,
+                                    template="settings-form" if request.htmx else None)
         if valid:
             return redirect("wizard:launch", draft.pk)
         return _render_settings(request, draft, form, None, template="settings-form" if request.htmx else None,
@@ -418,7 +426,7 @@ def launch_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
             return redirect("run_detail", draft.run_id)
         messages.info(request, "This training was already launched.")
     values = _settings_of(draft)
-    review = review_dataset(draft.dataset, values.shape)
+    review = review_dataset(draft.dataset, values.shapes)
     form = _settings_form(draft, initial_from(values, draft.preset))
     settings_ok = form.is_valid()
     if request.method == "POST" and not draft.run_id:

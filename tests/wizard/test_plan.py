@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from wizard.estimate import estimate
-from wizard.plan import ClipFacts, preset_settings, shape_problems, to_train_config
+from wizard.forms import estimate_for
+from wizard.plan import (
+    ClipFacts,
+    cropped_notes,
+    model_preset,
+    preset_settings,
+    shape_problems,
+    shape_uses,
+    to_train_config,
+)
 from wizard.recipes import RECIPES
 
 
@@ -14,6 +23,8 @@ def facts(*metas: dict) -> ClipFacts:
 
 
 LANDSCAPE_5S = {"width": 1920, "height": 1080, "fps": 24.0, "frames": 130, "duration": 5.4}
+PORTRAIT_5S = {**LANDSCAPE_5S, "width": 1080, "height": 1920}
+SQUARE_5S = {**LANDSCAPE_5S, "width": 1080, "height": 1080}
 
 
 def test_presets_grow_from_quick_to_high_quality():
@@ -38,6 +49,51 @@ def test_presets_fit_the_frame_count_to_the_shortest_clip_and_follow_portrait_cl
     assert values.fps == 30.0
     assert values.frames == 57  # 60 frames hold 57 = 8·7+1
     assert values.height > values.width
+
+
+def test_mixed_clips_get_one_shape_per_orientation_with_the_same_pixels_frames_and_fps():
+    values = preset_settings("balanced", RECIPES["depth"], facts(LANDSCAPE_5S, LANDSCAPE_5S, PORTRAIT_5S), "ltx-2.3")
+    assert [(s.width, s.height, s.frames, s.fps) for s in values.shapes] == [(768, 448, 81, 24.0), (448, 768, 81, 24.0)]
+    every = preset_settings("balanced", RECIPES["depth"], facts(PORTRAIT_5S, SQUARE_5S, LANDSCAPE_5S, PORTRAIT_5S),
+                            "ltx-2.3")
+    # The most common orientation first (it is the engine's `bucket`); square: √(768·448) ≈ 587, in blocks of 32.
+    assert [(s.width, s.height) for s in every.shapes] == [(448, 768), (768, 448), (576, 576)]
+
+
+def test_clips_of_one_orientation_keep_a_single_shape():
+    for clip in (LANDSCAPE_5S, PORTRAIT_5S):
+        values = preset_settings("balanced", RECIPES["depth"], facts(clip, clip), "ltx-2.3")
+        assert values.extra_sizes == [] and len(values.shapes) == 1
+    assert preset_settings("balanced", RECIPES["depth"], facts(), "ltx-2.3").shapes[0].width == 768  # no clips yet
+
+
+def test_clips_go_to_the_shape_closest_to_theirs_and_a_removed_shape_is_explained():
+    values = preset_settings("balanced", RECIPES["depth"], facts(LANDSCAPE_5S, PORTRAIT_5S, PORTRAIT_5S), "ltx-2.3")
+    metas = [LANDSCAPE_5S, PORTRAIT_5S, PORTRAIT_5S]
+    assert [(u.kind, u.pairs) for u in shape_uses(metas, values.shapes)] == [("portrait", 2), ("landscape", 1)]
+    assert cropped_notes(metas, values.shapes) == []
+    only_landscape = [s for s in values.shapes if s.width > s.height]
+    assert cropped_notes(metas, only_landscape) == [
+        "No portrait shape: your 2 portrait clips are cropped into 768×448, which cuts off up to 67% of the "
+        "picture. Pick the preset again to give them their own shape."]
+
+
+def test_the_launch_config_carries_every_shape_as_engine_buckets(tmp_path):
+    from training.engine.config import TrainConfig
+
+    values = preset_settings("balanced", RECIPES["restoration"], facts(LANDSCAPE_5S, PORTRAIT_5S), "ltx-2.3")
+    config = to_train_config(values, RECIPES["restoration"], [], "run-1")
+    assert config["extra_buckets"] == [{"width": 448, "height": 768, "frames": 81, "fps": 24.0}]
+    config.pop("held_out_pairs")  # the runner's
+    config["output_dir"], config["data"]["manifest"] = str(tmp_path), str(tmp_path / "manifest.csv")
+    parsed = TrainConfig.model_validate(config)
+    assert [b.label() for b in parsed.buckets] == ["768x448x81@24", "448x768x81@24"]
+
+
+def test_the_estimate_is_for_the_largest_shape():
+    values = preset_settings("balanced", RECIPES["depth"], facts(LANDSCAPE_5S, SQUARE_5S), "ltx-2.3")
+    values.extra_sizes = [[640, 640]]  # 409,600 pixels: more than 768×448's 344,064
+    assert estimate_for(values, 10) == estimate(model_preset(), 640, 640, 81, 1, 32, values.steps, 10)
 
 
 @pytest.mark.parametrize(
