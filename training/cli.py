@@ -45,7 +45,9 @@ def _prepare(args: argparse.Namespace) -> int:
             print(json.dumps(r.as_dict()))
         else:
             state = "cached earlier" if r.cached else "encoded"
-            print(f"pair {r.index + 1} ({Path(r.video).name}): {', '.join(r.actions) or 'used as is'} [{state}]")
+            where = f"bucket {r.bucket} ({r.bucket_reason}), " if len(cfg.buckets) > 1 else ""
+            print(f"pair {r.index + 1} ({Path(r.video).name}): {where}{', '.join(r.actions) or 'used as is'} "
+                  f"[{state}]")
     print(f"{len(reports)} pairs ready in {cfg.cache_dir}")
     return 0
 
