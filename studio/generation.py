@@ -75,7 +75,8 @@ def fast_preview_available() -> bool:
 def defaults_for(adapter: Adapter | None) -> Defaults:
     """Starting values: the adapter's training bucket when it recorded one, else the model's usual size."""
     base = Defaults(17, 128, 96, 24.0, 8, 1.0, 128) if is_tiny() else Defaults(121, 768, 448, 24.0, 30, 3.0, 1024)
-    bucket = (adapter.metadata.get("bucket", "") if adapter else "") or ""
+    # Several buckets are listed comma-separated, the dataset's most common orientation first.
+    bucket = ((adapter.metadata.get("bucket", "") if adapter else "") or "").split(",")[0].strip()
     match = re.fullmatch(r"(\d+)x(\d+)x(\d+)@([\d.]+)", bucket)
     if match:
         w, h, f, fps = match.groups()

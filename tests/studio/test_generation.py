@@ -358,3 +358,11 @@ def test_with_int8_weights_the_adapter_still_steers_the_generation(creator, clip
     output = probe(generation.output_file.path)
     assert (output.frames, output.width, output.height) == (9, 128, 96)
     assert generation.output_file.read() != generation.baseline_file.read()
+
+
+def test_an_adapter_trained_with_several_shapes_starts_the_studio_at_its_first_shape(creator):
+    from studio.generation import defaults_for
+
+    adapter = random_adapter(creator, metadata={"bucket": "768x448x81@24,448x768x81@24"})
+    defaults = defaults_for(adapter)
+    assert (defaults.width, defaults.height, defaults.num_frames, defaults.frame_rate) == (768, 448, 81, 24.0)
