@@ -244,7 +244,9 @@ def test_pose_skeletons_are_made_from_a_real_clip_of_a_person(maya, settings):
     upload(maya, draft, {"carphone.mp4": REAL_MEDIA / "carphone_pristine.mp4"})
     make_all(draft)
     pair = pairs(draft)["carphone"]
-    assert pair.extraction is not None and pair.extraction.state == Extraction.State.DONE, pair.extraction.error
+    extraction = pair.extraction
+    assert extraction is not None
+    assert extraction.state == Extraction.State.DONE, extraction.error
     assert pair.status in (ClipPair.Status.OK, ClipPair.Status.WARNING), pair.messages
     assert pair.reference_meta["frames"] == pair.target_meta["frames"]
-    assert pair.extraction.report["empty_frames"] < pair.target_meta["frames"] // 5
+    assert extraction.report["empty_frames"] < pair.target_meta["frames"] // 5
