@@ -18,12 +18,24 @@ from tests import factories, services
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
+# Tests of framework-free code (the trainer, the extraction core): no database, broker or channel layer is
+# involved, so CI's second pass on PostgreSQL and an external Redis leaves them out (`-m "not backend_free"`).
+BACKEND_FREE = frozenset(f"tests/{name}.py" for name in (
+    "prep/test_canny", "prep/test_captions", "prep/test_depth", "prep/test_pose", "prep/test_video",
+    "training/test_buckets", "training/test_cli", "training/test_dataset", "training/test_export",
+    "training/test_media", "training/test_presets", "training/test_step", "training/test_train",
+))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests run last: Playwright keeps an event loop in the main thread for the rest of the
     session, where the other tests' `async_to_sync` would refuse to run."""
     for item in items:
-        if "tests/browser/" in item.nodeid.replace("\\", "/"):
+        path = item.nodeid.replace("\\", "/").split("::")[0]
+        if path.startswith("tests/browser/"):
             item.add_marker(pytest.mark.browser)
+        if path in BACKEND_FREE:
+            item.add_marker(pytest.mark.backend_free)
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
