@@ -1,8 +1,9 @@
 """Rough training time and GPU memory for a set of settings, scaled from measured reference points.
 
 Reference points (update when docs/benchmarks.md lands with measurements of our own trainer):
-- tiny: the 1.6 M-parameter CPU test model, 128×128×17, rank 8, 2 CPU cores: ~0.03 s per step
-  (shared/design/iclora.md, section 6).
+- tiny: measured by bench/engine_cpu.py (docs/benchmarks.md, "CPU: tiny preset"): 0.083 s per step at
+  128×128×17, rank 32, gradient checkpointing, 2 busy CPU cores; prepare (model load + conform + encode) 35 s for
+  15 pairs.
 - ltx-2.3: 2000–3000 steps at 768×448×121 take about 1–2 hours on one 80 GB GPU, i.e. ~2.2 s per step
   (shared/design/recipes.md, "Typical time"; Lightricks' trainer defaults). Memory: ~44 GB of bf16 transformer
   weights, LoRA weights with AdamW state at ~16 bytes per parameter (5.1 M parameters per rank), activations
@@ -38,9 +39,9 @@ def latent_tokens(width: int, height: int, frames: int, downscale: int = 1) -> i
 
 BENCHMARKS = {
     "tiny": Benchmark(
-        tokens=latent_tokens(128, 128, 17), seconds_per_step=0.03, base_memory_gib=0.3, memory_per_token_mib=0.5,
-        lora_params_per_rank=20_000, gpu_memory_gib=8.0, prepare_seconds_per_pair=0.5,
-        source="tiny CPU model, 128×128×17, rank 8 (design note, section 6)",
+        tokens=latent_tokens(128, 128, 17), seconds_per_step=0.083, base_memory_gib=0.3, memory_per_token_mib=0.5,
+        lora_params_per_rank=20_000, gpu_memory_gib=8.0, prepare_seconds_per_pair=2.4,
+        source="our CPU benchmark of the tiny model, 128×128×17, rank 32 (docs/benchmarks.md)",
     ),
     "ltx-2.3": Benchmark(
         tokens=latent_tokens(768, 448, 121), seconds_per_step=2.2, base_memory_gib=46.0, memory_per_token_mib=1.2,
