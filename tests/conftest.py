@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from accounts.models import User
 from config.redis import wait_until_ready
@@ -109,6 +110,20 @@ def screenshots_dir() -> Path:
 @pytest.fixture
 def creator(db: None) -> User:
     return factories.make_user("maya")
+
+
+@pytest.fixture
+def maya(client: Client, creator: User) -> Client:
+    """The test client, signed in as the creator."""
+    client.force_login(creator)
+    return client
+
+
+@pytest.fixture
+def without_depth_or_pose(settings: Any, tmp_path: Path) -> None:
+    """A server with neither a depth model nor the pose interpreter (availability is cached per path)."""
+    settings.DEPTH_MODEL_PATH = None
+    settings.POSE_PYTHON = tmp_path / "no-pose-env" / "bin" / "python"
 
 
 @pytest.fixture

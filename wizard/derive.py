@@ -7,6 +7,7 @@ what the creator previewed is exactly what is trained on.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -18,11 +19,11 @@ from wizard.models import ClipPair, Dataset
 from wizard.recipes import Recipe, get_recipe
 
 Method = Extraction.Method
-NOUNS = {Method.DEPTH: "depth map", Method.CANNY: "edge map", Method.POSE: "pose skeleton"}
+NOUNS: dict[str, str] = {Method.DEPTH: "depth map", Method.CANNY: "edge map", Method.POSE: "pose skeleton"}
 
 
 def noun(method: str) -> str:
-    return NOUNS.get(Method(method), "reference") if method in Method.values else "reference"
+    return NOUNS.get(method, "reference")
 
 
 def method_problems(recipe: Recipe) -> dict[str, str]:
@@ -97,7 +98,7 @@ def derive_pair(pair: ClipPair, method: str, *, force: bool = False) -> ClipPair
     pair.status, pair.messages, pair.checked_at, pair.reference_meta = ClipPair.Status.PENDING, [], None, {}
     pair.save()
     if extraction.state == Extraction.State.DONE:
-        transaction.on_commit(lambda: use_extraction(extraction))
+        transaction.on_commit(partial(use_extraction, extraction))
     return pair
 
 
@@ -147,7 +148,7 @@ def request_captions(dataset: Dataset) -> int:
         ClipPair.objects.filter(pk=pair.pk).update(caption_extraction=extraction)
         asked += 1
         if extraction.state == Extraction.State.DONE:
-            transaction.on_commit(lambda e=extraction: use_extraction(e))  # type: ignore[misc]
+            transaction.on_commit(partial(use_extraction, extraction))
     return asked
 
 

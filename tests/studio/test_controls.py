@@ -13,23 +13,12 @@ from prep.models import Extraction
 from prep.services import run_extraction
 from tests.wizard.clips import make_clip
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def maya(client: Client, creator) -> Client:
-    client.force_login(creator)
-    return client
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("without_depth_or_pose")]
 
 
 @pytest.fixture(autouse=True)
-def setup(settings, tmp_path: Path) -> None:
+def own_media_root(settings, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.DEPTH_MODEL_PATH = None
-    settings.POSE_PYTHON = tmp_path / "no-pose-env" / "bin" / "python"
-    from prep import services
-
-    services._PROBLEMS.clear()
 
 
 @pytest.fixture(scope="module")

@@ -16,23 +16,7 @@ from tests.wizard.test_views import pairs, start, upload
 from wizard.models import ClipPair, TrainingDraft
 from wizard.review import review_dataset
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def maya(client: Client, creator) -> Client:
-    client.force_login(creator)
-    return client
-
-
-@pytest.fixture(autouse=True)
-def no_pose_or_depth(settings, tmp_path: Path) -> None:
-    """This server has neither a depth model nor the pose interpreter unless a test says otherwise."""
-    settings.DEPTH_MODEL_PATH = None
-    settings.POSE_PYTHON = tmp_path / "no-pose-env" / "bin" / "python"
-    from prep import services
-
-    services._PROBLEMS.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("without_depth_or_pose")]
 
 
 def canny_draft(client: Client, clips, names: tuple[str, ...] = ("walk.mp4",), recipe: str = "canny",

@@ -17,12 +17,6 @@ from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def maya(client: Client, creator) -> Client:
-    client.force_login(creator)
-    return client
-
-
 def start(client: Client, recipe: str = "restoration") -> TrainingDraft:
     response = client.post("/wizard/start/", {"recipe": recipe})
     draft = TrainingDraft.objects.latest("pk")
