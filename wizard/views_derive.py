@@ -139,6 +139,8 @@ def auto_captions(request: AuthedRequest, draft_id: int) -> HttpResponse:
         if asked:
             messages.success(request, f"Writing {asked} caption{'s' if asked != 1 else ''}. They appear in each "
                              "pair as they are ready: read them and fix anything wrong.")
+        elif not draft.dataset.pairs.exists():
+            messages.info(request, "Upload your clips first: captions are written for each pair.")
         else:
             messages.info(request, "Every pair already has a caption you typed: nothing to write.")
     return redirect(reverse("wizard:clips", args=[draft.pk]) + "#pairs")

@@ -195,6 +195,9 @@ def test_with_a_depth_model_configured_depth_maps_are_made_and_checked(maya, cli
 def test_the_captioner_writes_captions_the_creator_then_owns(maya, clips, settings, tiny_models,
                                                             django_capture_on_commit_callbacks):
     draft = start(maya, "restoration")
+    settings.CAPTION_MODEL_PATH = str(tiny_models["caption"])
+    empty = maya.post(f"/wizard/{draft.pk}/captions/auto/", follow=True).content.decode()
+    assert "Upload your clips first" in empty and not Extraction.objects.exists()
     upload(maya, draft, {"a.mp4": clips("a.mp4"), "a_ref.mp4": clips.ref(), "b.mp4": clips("b.mp4"),
                          "b_ref.mp4": clips.ref("b_ref.mp4")})
     typed = pairs(draft)["b"]
