@@ -373,7 +373,11 @@ def pipeline_for(distilled: bool) -> Any:
 
 
 def workdir(generation_id: int) -> Path:
-    return Path(settings.DATA_DIR) / "work" / "generations" / str(generation_id)
+    """A scratch folder of this attempt's own: a redelivered job running beside a slow first attempt must not
+    find its files removed by the other's clean-up."""
+    root = Path(settings.DATA_DIR) / "work" / "generations"
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{generation_id}-", dir=root))
 
 
 def _local(field: FieldFile, folder: Path, name: str) -> Path:
