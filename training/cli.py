@@ -38,7 +38,9 @@ def _prepare(args: argparse.Namespace) -> int:
     from training.engine.train import prepare_from_config
 
     cfg = load_config(args.config)
-    pipe = load_pipeline(cfg.model, device=None if cfg.device == "auto" else cfg.device)
+    # Encoding needs no transformer; Gemma comes in only if a caption is not cached yet.
+    pipe = load_pipeline(cfg.model, device=None if cfg.device == "auto" else cfg.device, with_text_encoder=False,
+                         with_transformer=False)
     _, reports = prepare_from_config(pipe, cfg)
     for r in reports:
         if args.json:

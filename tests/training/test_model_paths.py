@@ -21,7 +21,13 @@ from training.engine import single_file
 from training.engine.config import load_config
 from training.engine.dataset import Bucket
 from training.engine.model_paths import ModelPaths, ModelPathsError, PathNames, check_model_paths, model_label
-from training.engine.presets import load_pipeline
+from training.engine.presets import (
+    attach_transformer,
+    ensure_text_encoder,
+    load_pipeline,
+    load_transformer,
+    release_text_encoder,
+)
 from training.engine.sample import generate
 from training.engine.single_file import COMPONENTS, LTX23_CONFIGS, SingleFileError, to_diffusers
 
@@ -105,6 +111,31 @@ def test_a_single_file_loads_exactly_the_weights_of_the_folder_model(
     same: dict[str, Any] = {"prompt": "a red car", "num_inference_steps": 2, "seed": 3, "max_sequence_length": 32}
     in_fresh_memory(folder)
     assert np.array_equal(generate(folder, reference, bucket, **same), generate(single, reference, bucket, **same))
+
+
+@pytest.mark.parametrize("layout", ["folder", "single file"])
+def test_training_loads_the_encoders_first_and_the_transformer_after_the_text_encoder_is_gone(
+    layout: str, tiny_model_dir: Path, tiny_single_file: Path, load_tiny: Any
+) -> None:
+    spec = ModelPaths(path=tiny_model_dir) if layout == "folder" else tiny_files(tiny_model_dir, tiny_single_file)
+    whole = load_tiny()
+    pipe = load_pipeline(spec, device="cpu", with_text_encoder=False, with_transformer=False)
+    assert pipe.transformer is None and pipe.text_encoder is None
+
+    encoder = ensure_text_encoder(pipe)
+    assert ensure_text_encoder(pipe) is encoder  # loaded once
+    want, got = whole.text_encoder.state_dict(), encoder.state_dict()
+    assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
+    release_text_encoder(pipe)
+    assert pipe.text_encoder is None
+
+    transformer = load_transformer(pipe.iclora_paths, torch.float32)
+    attach_transformer(pipe, transformer)
+    assert pipe.components["transformer"] is transformer
+    want, got = whole.transformer.state_dict(), transformer.state_dict()
+    assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
+    assert (pipe.transformer_spatial_patch_size, pipe.transformer_temporal_patch_size) == (
+        whole.transformer_spatial_patch_size, whole.transformer_temporal_patch_size)
 
 
 def in_fresh_memory(pipe: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from tests.training.conftest import tiny_config
 from training.engine.config import TrainConfig, load_config
 from training.engine.dataset import load_cache
 from training.engine.media import probe
@@ -189,7 +191,29 @@ def test_validation_samples_are_made_from_a_still_image_reference(
     assert sample.name == "step_000004_00.mp4" and probe(sample).frames == cfg.bucket.frames
 
 
-def test_it_trains_on_int8_quantized_weights_on_cpu(make_config: Any, three_pairs: Path) -> None:
+def test_a_resumed_run_with_every_caption_cached_never_loads_the_text_encoder(
+    three_pairs: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    cfg = TrainConfig.model_validate(
+        tiny_config(tmp_path, three_pairs, model, optim={"steps": 2}, checkpoint={"every": 2})
+    )
+    first: list[str] = []
+    assert train(cfg, TrainingHooks(on_log=first.append)).status == "finished"
+    assert "captions and prompts encoded; text encoder released" in first
+
+    shutil.rmtree(model / "text_encoder")  # a resumed run that reached for Gemma would fail now
+    cfg.optim.steps = 4
+    second: list[str] = []
+    result = train(cfg, TrainingHooks(on_log=second.append))
+    assert result.status == "finished" and result.steps == 4
+    assert "every caption and prompt was cached: the text encoder was not loaded" in second
+    assert any(line.startswith("resumed from step_000002") for line in second)
+
+
+def test_it_trains_on_int8_quantized_weights_on_cpu_and_encodes_captions_with_an_int8_text_encoder(
+    make_config: Any, three_pairs: Path
+) -> None:
     from optimum.quanto import QLinear
 
     cfg = make_config(three_pairs, quantize="int8", gradient_checkpointing=True, optim={"steps": 3})
@@ -198,10 +222,14 @@ def test_it_trains_on_int8_quantized_weights_on_cpu(make_config: Any, three_pair
     weights = load_file(str(result.adapter_path))
     assert any(v.float().abs().sum() > 0 for k, v in weights.items() if "lora_B" in k)
 
+    from training.engine.presets import encoding_name, ensure_text_encoder
     from training.engine.train import setup_model
 
     pipe, _ = setup_model(cfg)
     assert isinstance(pipe.transformer.transformer_blocks[0].attn1.to_q.base_layer, QLinear)
+    # Gemma is quantized too while it encodes, and its embeddings are cached apart from full-precision ones.
+    assert any(isinstance(m, QLinear) for m in ensure_text_encoder(pipe).modules())
+    assert encoding_name(pipe).endswith("+int8-text-encoder")
 
 
 def test_unknown_config_keys_are_rejected_with_their_name(tmp_path: Path, three_pairs: Path) -> None:

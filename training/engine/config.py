@@ -151,7 +151,8 @@ class TrainConfig(_Strict):
     seed: int = Field(default=0, description="Seed of every random draw in training (pairs, sigmas, noise).")
     quantize: Literal["none", "int8"] = Field(
         default="none",
-        description="int8 weight quantization of the frozen transformer (optimum-quanto) for 24-32 GB cards.",
+        description="int8 weight quantization (optimum-quanto) of the frozen transformer and of the text encoder "
+        "while it encodes captions, for 24-32 GB cards.",
     )
     gradient_checkpointing: bool = Field(default=True, description="Recompute activations in backward to save memory.")
     bucket: BucketConfig = Field(

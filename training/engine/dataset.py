@@ -257,7 +257,9 @@ def encode_caption(pipe: Any, caption: str, max_sequence_length: int) -> dict[st
 
     Returns `video_prompt_embeds` (L, D), `audio_prompt_embeds` (L, Da), `prompt_attention_mask` (L,).
     """
-    device = pipe.text_encoder.device
+    from .presets import ensure_text_encoder
+
+    device = ensure_text_encoder(pipe).device
     embeds, mask, _, _ = pipe.encode_prompt(
         prompt=caption,
         do_classifier_free_guidance=False,
@@ -336,8 +338,9 @@ def _cache_pair(
     pipe: Any, pair: Pair, caption: str, bucket: Bucket, cache: Path, downscale: int, max_sequence_length: int
 ) -> PairReport:
     """Encode one pair at `bucket` into `cache`, or return the report of the cache file that still matches."""
-    key = cache_key(pair, caption, bucket, downscale, getattr(pipe, "iclora_model_name", "custom"),
-                    max_sequence_length)
+    from .presets import encoding_name
+
+    key = cache_key(pair, caption, bucket, downscale, encoding_name(pipe), max_sequence_length)
     out = cache / f"pair_{pair.index:04d}.safetensors"
     report_file = out.with_suffix(".json")
     if out.exists() and report_file.exists():

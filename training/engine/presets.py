@@ -311,22 +311,29 @@ def load_pipeline(
     dtype: torch.dtype | None = None,
     with_text_encoder: bool = True,
     names: PathNames | None = None,
+    with_transformer: bool = True,
+    int8_text_encoder: bool = False,
 ) -> Any:
     """Load an `LTX2InContextPipeline` for the tiny model and for the real one, through one code path.
 
     `spec` is what `resolve_model` takes: a diffusers folder loads with `from_pretrained`, a single-file
     checkpoint through `single_file.load_components` with the configs of `ModelPaths.configs`.
-    `with_text_encoder=False` leaves Gemma out (training uses cached text embeddings; the 12B encoder need not
-    be in memory). Returns the pipeline on `device` in `dtype` (default: `pick_device_and_dtype`).
+    `with_text_encoder=False` leaves Gemma out (`ensure_text_encoder` loads it when a prompt must be encoded);
+    `with_transformer=False` leaves the transformer out (`attach_transformer` adds it later). Training uses
+    both, so the 12B encoder and the 22B transformer are never in GPU memory together. `int8_text_encoder`
+    quantizes Gemma on the CPU before it moves to `device` (training with `quantize: int8`). Returns the
+    pipeline on `device` in `dtype` (default: `pick_device_and_dtype`).
     """
     paths = resolve_model(spec, names)
     dev, default_dtype = pick_device_and_dtype(device)
     dtype = dtype or default_dtype
-    text_encoder = _text_encoder(paths, dtype) if with_text_encoder else None
+    text_encoder = _text_encoder(paths, dtype, int8_text_encoder, own=int8_text_encoder) if with_text_encoder else None
     if paths.single_file:
-        pipe = _pipeline_from_single_file(paths, dtype, text_encoder)
+        pipe = _pipeline_from_single_file(paths, dtype, text_encoder, with_transformer)
     else:
         overrides: dict[str, Any] = {} if with_text_encoder and text_encoder is None else {"text_encoder": text_encoder}
+        if not with_transformer:
+            overrides["transformer"] = None
         pipe = _pipeline_from_folder(paths, dtype, overrides)
     if paths.distilled:
         # Lightricks' distilled sigmas are final: no resolution-dependent shift, no terminal stretch.
@@ -336,16 +343,72 @@ def load_pipeline(
     pipe.to(dev)
     pipe.set_progress_bar_config(disable=True)
     pipe.iclora_model_name = paths.name
+    # What `ensure_text_encoder` and `attach_transformer` load from later.
+    pipe.iclora_paths, pipe.iclora_int8_text_encoder = paths, int8_text_encoder
     return pipe
 
 
-def _text_encoder(paths: ModelPaths, dtype: torch.dtype) -> Any:
-    """The separately configured Gemma folder, or None when the pipeline folder's own is used."""
-    if paths.text_encoder is None:
+def _text_encoder(paths: ModelPaths, dtype: torch.dtype, int8: bool = False, own: bool = False) -> Any:
+    """The separately configured Gemma folder; with `own`, else the pipeline folder's `text_encoder`; or None
+    (`from_pretrained` then loads the folder's own)."""
+    if paths.text_encoder is None and not own:
         return None
     from transformers import AutoModelForImageTextToText
 
-    return AutoModelForImageTextToText.from_pretrained(str(paths.text_encoder), dtype=dtype)
+    if paths.text_encoder is not None:
+        encoder = AutoModelForImageTextToText.from_pretrained(str(paths.text_encoder), dtype=dtype)
+    else:
+        encoder = AutoModelForImageTextToText.from_pretrained(str(paths.path), subfolder="text_encoder", dtype=dtype)
+    if int8:
+        from .lora import quantize_text_encoder_int8
+
+        quantize_text_encoder_int8(encoder)
+    return encoder
+
+
+def ensure_text_encoder(pipe: Any) -> Any:
+    """The pipeline's Gemma text encoder, loaded now onto the VAE's device if the pipeline was loaded without it."""
+    if pipe.text_encoder is None:
+        encoder = _text_encoder(pipe.iclora_paths, pipe.vae.dtype, pipe.iclora_int8_text_encoder, own=True)
+        pipe.register_modules(text_encoder=encoder.to(pipe.vae.device).eval())
+    return pipe.text_encoder
+
+
+def encoding_name(pipe: Any) -> str:
+    """What cached text embeddings are keyed on: the model, and whether its text encoder ran in int8."""
+    name = getattr(pipe, "iclora_model_name", "custom")
+    return f"{name}+int8-text-encoder" if getattr(pipe, "iclora_int8_text_encoder", False) else name
+
+
+def release_text_encoder(pipe: Any) -> None:
+    """Drop Gemma and give its memory back (prompts are cached as embeddings; it is needed no more)."""
+    import gc
+
+    if pipe.text_encoder is None:
+        return
+    device = pipe.text_encoder.device
+    pipe.register_modules(text_encoder=None)
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def load_transformer(paths: ModelPaths, dtype: torch.dtype) -> Any:
+    """The transformer alone, on the CPU, from the folder or the single file `paths` names."""
+    if paths.single_file:
+        from .single_file import load_components
+
+        return load_components(paths.path, paths.configs, dtype, only=("transformer",))["transformer"]
+    from diffusers import LTX2VideoTransformer3DModel
+
+    return LTX2VideoTransformer3DModel.from_pretrained(str(paths.path), subfolder="transformer", torch_dtype=dtype)
+
+
+def attach_transformer(pipe: Any, transformer: Any) -> None:
+    """Put a transformer into a pipeline loaded with `with_transformer=False`, on the pipeline's device."""
+    pipe.register_modules(transformer=transformer.to(pipe.vae.device))
+    pipe.transformer_spatial_patch_size = transformer.config.patch_size
+    pipe.transformer_temporal_patch_size = transformer.config.patch_size_t
 
 
 def _pipeline_from_folder(paths: ModelPaths, dtype: torch.dtype, overrides: dict[str, Any]) -> Any:
@@ -354,11 +417,11 @@ def _pipeline_from_folder(paths: ModelPaths, dtype: torch.dtype, overrides: dict
     return LTX2InContextPipeline.from_pretrained(str(paths.path), dtype=dtype, **overrides)
 
 
-def _pipeline_from_single_file(paths: ModelPaths, dtype: torch.dtype, text_encoder: Any) -> Any:
+def _pipeline_from_single_file(
+    paths: ModelPaths, dtype: torch.dtype, text_encoder: Any, with_transformer: bool = True
+) -> Any:
     from diffusers import FlowMatchEulerDiscreteScheduler, LTX2InContextPipeline
     from transformers import AutoTokenizer
-
-    from .single_file import load_components
 
     configs = paths.configs
     # A config folder may carry the tokenizer; Lightricks' layout has it in the Gemma folder.
@@ -367,8 +430,16 @@ def _pipeline_from_single_file(paths: ModelPaths, dtype: torch.dtype, text_encod
         scheduler=FlowMatchEulerDiscreteScheduler.from_pretrained(str(configs), subfolder="scheduler"),
         tokenizer=AutoTokenizer.from_pretrained(str(tokenizer_dir)),
         text_encoder=text_encoder,
-        **load_components(paths.path, configs, dtype),
+        **_single_file_components(paths, dtype, with_transformer),
     )
+
+
+def _single_file_components(paths: ModelPaths, dtype: torch.dtype, with_transformer: bool) -> dict[str, Any]:
+    from .single_file import COMPONENTS, load_components
+
+    only = tuple(c for c in COMPONENTS if with_transformer or c != "transformer")
+    components = load_components(paths.path, paths.configs, dtype, only=only)
+    return components if with_transformer else {**components, "transformer": None}
 
 
 def count_parameters(module: torch.nn.Module) -> int:

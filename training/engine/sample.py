@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 from .buckets import Bucket, assign_bucket
 from .dataset import Pair
@@ -100,6 +102,33 @@ class ValidationItem:
     bucket: Bucket
 
 
+@torch.no_grad()
+def encode_prompt_cached(
+    pipe: Any, prompt: str, cache_dir: Path, negative: bool, max_sequence_length: int
+) -> dict[str, torch.Tensor]:
+    """`pipe.encode_prompt`'s output for a validation prompt, kept on disk so a resumed run needs no Gemma.
+
+    Returns `pos` (1, L, D) and `pos_mask` (1, L), plus `neg` and `neg_mask` when `negative` (CFG); on the VAE's
+    device and dtype, as the pipeline would have made them.
+    """
+    from .presets import encoding_name, ensure_text_encoder
+
+    key = hashlib.sha256(
+        "|".join([prompt, encoding_name(pipe), str(negative), str(max_sequence_length)]).encode()
+    ).hexdigest()[:16]
+    path = cache_dir / f"prompt_{key}.safetensors"
+    if not path.exists():
+        device = ensure_text_encoder(pipe).device
+        pos, pos_mask, neg, neg_mask = pipe.encode_prompt(
+            prompt, do_classifier_free_guidance=negative, max_sequence_length=max_sequence_length, device=device
+        )
+        tensors = {"pos": pos, "pos_mask": pos_mask} | ({"neg": neg, "neg_mask": neg_mask} if negative else {})
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous().cpu() for k, v in tensors.items()}, str(path), metadata={"prompt": prompt})
+    device, dtype = pipe.vae.device, pipe.vae.dtype
+    return {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in load_file(str(path)).items()}
+
+
 @dataclass
 class ValidationSet:
     items: list[ValidationItem] = field(default_factory=list)
@@ -130,15 +159,11 @@ class ValidationSet:
                 log(f"sample {i:02d}: bucket {bucket.label()} ({why})")
             frames = 1 if info.frames == 1 else bucket.frames
             ref = conform(ref_path, bucket.fps, bucket.width // d, bucket.height // d, frames)
-            device = pipe.text_encoder.device
-            pos, pos_mask, neg, neg_mask = pipe.encode_prompt(
-                prompt,
-                do_classifier_free_guidance=v.guidance_scale > 1.0,
-                max_sequence_length=cfg.data.max_sequence_length,
-                device=device,
+            embeds = encode_prompt_cached(
+                pipe, prompt, Path(cfg.cache_dir) / "prompts", v.guidance_scale > 1.0, cfg.data.max_sequence_length
             )
-            negative = (neg, neg_mask) if neg is not None else None
-            items.append(ValidationItem(f"{i:02d}", ref, (pos, pos_mask), negative, bucket))
+            negative = (embeds["neg"], embeds["neg_mask"]) if "neg" in embeds else None
+            items.append(ValidationItem(f"{i:02d}", ref, (embeds["pos"], embeds["pos_mask"]), negative, bucket))
         return cls(items, d, v.num_inference_steps, v.guidance_scale, v.seed, cfg.data.max_sequence_length)
 
     def render(self, pipe: Any, step: int, out_dir: Path) -> list[Path]:

@@ -267,11 +267,17 @@ def check(path: str | Path, config_dir: str | Path) -> tuple[Layout, dict[str, A
     return layout, models
 
 
-def load_components(path: str | Path, config_dir: str | Path, dtype: torch.dtype) -> dict[str, Any]:
-    """transformer, connectors, vae, audio_vae and vocoder from one file, every tensor checked and loaded."""
+def load_components(
+    path: str | Path, config_dir: str | Path, dtype: torch.dtype, only: tuple[str, ...] = COMPONENTS
+) -> dict[str, Any]:
+    """The `only` components (default all: transformer, connectors, vae, audio_vae and vocoder) from one file.
+
+    The whole file is checked against the configs first; then each chosen component's every tensor is loaded.
+    """
     from safetensors import safe_open
 
     layout, models = check(path, config_dir)  # before reading tens of gigabytes
+    models = {component: model for component, model in models.items() if component in only}
     with safe_open(str(path), framework="pt", device="cpu") as handle:
         for component, model in models.items():
             state = {}

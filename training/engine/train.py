@@ -325,23 +325,44 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
 # The loop
 
 
-def setup_model(cfg: TrainConfig) -> tuple[Any, list[torch.nn.Parameter]]:
-    """Load the pipeline, optionally quantize, attach the LoRA, turn on gradient checkpointing."""
-    from .lora import add_lora, quantize_int8
+def load_encoders(cfg: TrainConfig) -> Any:
+    """The pipeline without its transformer, on the training device: VAE, connectors, tokenizer.
+
+    Gemma is loaded only if a caption or prompt is not cached yet (`presets.ensure_text_encoder`), so a resumed
+    run never loads it. The transformer comes after the text encoder is released (`setup_transformer`): the
+    12B encoder and the 22B transformer never share the GPU, which is what lets int8 training fit a 24-32 GB card.
+    With `quantize: int8` Gemma is quantized too (~12 GB instead of ~24 GB while captions are encoded).
+    """
     from .presets import load_pipeline, pick_device_and_dtype
 
     device, dtype = pick_device_and_dtype(None if cfg.device == "auto" else cfg.device)
+    return load_pipeline(cfg.model, device=str(device), dtype=dtype, with_text_encoder=False, with_transformer=False,
+                         int8_text_encoder=cfg.quantize == "int8")
+
+
+def setup_transformer(pipe: Any, cfg: TrainConfig) -> list[torch.nn.Parameter]:
+    """Load the transformer into `pipe`, optionally quantize it, attach the LoRA, turn on gradient checkpointing.
+
+    Returns the adapter's trainable parameters.
+    """
+    from .lora import add_lora, quantize_int8
+    from .presets import attach_transformer, load_transformer
+
+    transformer = load_transformer(pipe.iclora_paths, pipe.vae.dtype)
     if cfg.quantize == "int8":
-        # Quantize on the CPU so the full-precision weights never have to fit on a 24-32 GB card.
-        pipe = load_pipeline(cfg.model, device="cpu", dtype=dtype)
-        quantize_int8(pipe.transformer)
-        pipe.to(device)
-    else:
-        pipe = load_pipeline(cfg.model, device=str(device), dtype=dtype)
+        # On the CPU, so the full-precision weights never have to fit on a 24-32 GB card.
+        quantize_int8(transformer)
+    attach_transformer(pipe, transformer)
     params = add_lora(pipe.transformer, cfg.lora.rank, cfg.lora.effective_alpha, cfg.lora.targets, cfg.lora.dropout)
     if cfg.gradient_checkpointing:
         pipe.transformer.enable_gradient_checkpointing()
-    return pipe, params
+    return params
+
+
+def setup_model(cfg: TrainConfig) -> tuple[Any, list[torch.nn.Parameter]]:
+    """The whole training pipeline at once (benchmarks and tests that need no data): encoders, then transformer."""
+    pipe = load_encoders(cfg)
+    return pipe, setup_transformer(pipe, cfg)
 
 
 def prepare_from_config(pipe: Any, cfg: TrainConfig) -> tuple[list[Pair], list[PairReport]]:
@@ -362,6 +383,7 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
     """
     from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
     from .export import export_adapter
+    from .presets import release_text_encoder
     from .sample import ValidationSet
 
     hooks = hooks or TrainingHooks()
@@ -370,13 +392,18 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
     (out / "config.yaml").write_text(_dump_yaml(cfg))
     torch.manual_seed(cfg.seed)
 
-    pipe, params = setup_model(cfg)
-    device = pipe.transformer.device
-
-    # 1. Conform and cache every pair once, in its bucket; hold out the validation rows.
+    # 1. Conform and cache every pair once, in its bucket; hold out the validation rows. Only the encoders are
+    # loaded for this; the text encoder is released before the transformer comes in.
+    pipe = load_encoders(cfg)
+    device = pipe.vae.device
     pairs, train_pairs, eval_pairs = _load_data(pipe, cfg, hooks)
     validation = ValidationSet.build(pipe, cfg, pairs, hooks.log)
-    pipe.text_encoder = None  # from here on only cached embeddings are used: free the text encoder
+    if pipe.text_encoder is not None:
+        release_text_encoder(pipe)
+        hooks.log("captions and prompts encoded; text encoder released")
+    else:
+        hooks.log("every caption and prompt was cached: the text encoder was not loaded")
+    params = setup_transformer(pipe, cfg)
 
     # 2. Optimizer, schedule, RNG; resume from the newest checkpoint if there is one.
     opt = torch.optim.AdamW(
