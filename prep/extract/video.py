@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO
 
 import ffmpeg
 import numpy as np
 
 from prep.extract.base import ExtractionError
+from training.engine.media import display_rotation
 
 
 @dataclass(frozen=True)
@@ -52,18 +53,10 @@ def clip_format(path: str | Path) -> ClipFormat:
         raise ExtractionError(f"{Path(path).name} does not say its frame rate.")
     frames = int(stream.get("nb_read_frames") or stream.get("nb_frames") or 0)
     width, height = int(stream["width"]), int(stream["height"])
-    if _rotation(stream) % 180 == 90:
+    if display_rotation(stream) % 180 == 90:
         # ffmpeg turns the frames upright when it decodes (phone clips), so the frames read are the other way round.
         width, height = height, width
     return ClipFormat(rate.limit_denominator(100000), width, height, frames)
-
-
-def _rotation(stream: dict[str, Any]) -> int:
-    """Degrees the player turns the picture (display matrix, or the older `rotate` tag), as 0, 90, 180 or 270."""
-    for side_data in stream.get("side_data_list") or []:
-        if "rotation" in side_data:
-            return round(float(side_data["rotation"])) % 360
-    return round(float((stream.get("tags") or {}).get("rotate", 0))) % 360
 
 
 def read_frames(path: str | Path, fmt: ClipFormat) -> Iterator[np.ndarray]:

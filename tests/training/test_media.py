@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,20 @@ def test_conform_resamples_resizes_centre_crops_and_keeps_the_first_frames(clip_
     frames = conform(clip, fps=24.0, width=128, height=128, frames=17)
     assert frames.shape == (17, 128, 128, 3) and frames.dtype == np.uint8
     assert frames.std() > 10  # real content, not a blank frame
+
+
+def test_a_phone_clip_stored_sideways_is_probed_and_conformed_upright(clip_factory: Any, tmp_path: Path) -> None:
+    sideways = tmp_path / "phone.mp4"
+    # Phones store portrait video as landscape pixels plus a rotation for the player.
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip_factory("landscape", 2, width=320, height=192)), "-c",
+                    "copy", "-metadata:s:v:0", "rotate=90", str(sideways)], check=True)
+    info = probe(sideways)
+    assert (info.width, info.height) == (192, 320)
+    upright = conform(sideways, fps=24.0, width=192, height=320, frames=9)
+    # Nothing was cropped: the decoded frames are the rotated original, whole.
+    original = conform(clip_factory("landscape", 2, width=320, height=192), fps=24.0, width=320, height=192, frames=9)
+    turned = np.rot90(original, k=1, axes=(1, 2))  # the tag says 90: ffmpeg turns it a quarter anticlockwise
+    assert np.abs(upright.astype(int) - turned.astype(int)).mean() < 3
 
 
 def test_conform_refuses_a_clip_that_is_too_short(clip_factory: Any) -> None:

@@ -26,6 +26,13 @@ def make_clip(path: Path, *, width: int = 160, height: int = 128, fps: float = 2
     return path
 
 
+def stored_sideways(source: Path, path: Path, rotate: int = 90) -> Path:
+    """A copy of `source` tagged to be turned by `rotate` degrees when played, as phones store portrait video."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-c", "copy", "-metadata:s:v:0",
+                    f"rotate={rotate}", str(path)], check=True)
+    return path
+
+
 def make_image(path: Path, width: int = 160, height: int = 128, source: str = "testsrc2") -> Path:
     """A still image (PNG or JPG by the name) of the first frame of an ffmpeg `source`."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.wizard.clips import NO_REAL_MEDIA, REAL_MEDIA, truncate
+from tests.wizard.clips import NO_REAL_MEDIA, REAL_MEDIA, stored_sideways, truncate
 from wizard.validation import (
     Shape,
+    assigned_shape,
     check_against_shape,
     check_clip,
     check_pair,
@@ -60,6 +61,17 @@ def test_it_rejects_pairs_with_different_aspect_ratios(clips):
 def test_a_reference_at_half_size_with_the_same_shape_is_fine(clips):
     _, _, found = pair_findings(clips("t.mp4", width=320, height=192), clips("r.mp4", width=160, height=96))
     assert found == []
+
+
+def test_a_phone_clip_stored_sideways_is_checked_as_it_plays(clips, tmp_path):
+    # A portrait phone clip (landscape pixels + rotation) paired with an upright portrait reference, e.g. a depth
+    # video made from it: the same shape, so no shape error, and it goes to the portrait training shape.
+    phone = stored_sideways(clips("coded.mp4", width=320, height=192), tmp_path / "phone.mp4")
+    target, _, found = pair_findings(phone, clips("upright.mp4", width=192, height=320))
+    assert (target.meta["width"], target.meta["height"]) == (192, 320)
+    assert "aspect_mismatch" not in codes(found)
+    shapes = [Shape(512, 320, 41, 24.0), Shape(320, 512, 41, 24.0)]
+    assert assigned_shape(target.meta, shapes) == shapes[1]
 
 
 def test_it_rejects_a_truncated_clip(clips, tmp_path):

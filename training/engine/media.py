@@ -70,16 +70,27 @@ def probe(path: str | Path) -> VideoInfo:
     if frames <= 0 or fps <= 0:
         raise MediaError(f"{p.name}: no decodable video frames (truncated or empty file?)")
     duration = float(video.get("duration") or info.get("format", {}).get("duration") or frames / fps)
+    turned = display_rotation(video) % 180 == 90
     return VideoInfo(
         path=str(p),
         fps=round(fps, 4),
         frames=frames,
-        width=int(video["width"]),
-        height=int(video["height"]),
+        # The size as played and as ffmpeg decodes it: phone clips are stored sideways with a rotation to apply.
+        width=int(video["height" if turned else "width"]),
+        height=int(video["width" if turned else "height"]),
         duration=round(duration, 4),
         has_audio=any(s.get("codec_type") == "audio" for s in streams),
         codec=str(video.get("codec_name", "unknown")),
     )
+
+
+def display_rotation(stream: dict[str, Any]) -> int:
+    """Degrees a player turns an ffprobe video stream's picture (display matrix, or the older `rotate` tag): 0, 90,
+    180 or 270. ffmpeg applies it when decoding, so frames come out upright."""
+    for side_data in stream.get("side_data_list") or []:
+        if "rotation" in side_data:
+            return round(float(side_data["rotation"])) % 360
+    return round(float((stream.get("tags") or {}).get("rotate", 0))) % 360
 
 
 def conform(path: str | Path, fps: float, width: int, height: int, frames: int) -> np.ndarray:
