@@ -30,12 +30,14 @@ from studio.inference import (
     GenerationSpec,
     InferenceError,
     SettingsError,
+    fit_to_reference,
     number,
     pick_seed,
+    shape_name,
     snap_settings,
 )
 from studio.models import Adapter, Generation
-from training.engine.media import MediaError, probe
+from training.engine.media import MediaError, VideoInfo, probe
 
 log = logging.getLogger(__name__)
 State = Generation.State
@@ -72,12 +74,16 @@ def fast_preview_available() -> bool:
     return bool(settings.LTX_DISTILLED_MODEL_PATH) and not is_tiny()
 
 
+# An adapter's `bucket` metadata: "WxHxF@fps", several comma-separated.
+BUCKET_LABEL = re.compile(r"(\d+)x(\d+)x(\d+)@([\d.]+)")
+
+
 def defaults_for(adapter: Adapter | None) -> Defaults:
     """Starting values: the adapter's training bucket when it recorded one, else the model's usual size."""
     base = Defaults(17, 128, 96, 24.0, 8, 1.0, 128) if is_tiny() else Defaults(121, 768, 448, 24.0, 30, 3.0, 1024)
     # Several buckets are listed comma-separated, the dataset's most common orientation first.
     bucket = ((adapter.metadata.get("bucket", "") if adapter else "") or "").split(",")[0].strip()
-    match = re.fullmatch(r"(\d+)x(\d+)x(\d+)@([\d.]+)", bucket)
+    match = BUCKET_LABEL.fullmatch(bucket)
     if match:
         w, h, f, fps = match.groups()
         return Defaults(int(f), int(w), int(h), float(fps), base.steps, base.guidance, base.max_sequence_length)
@@ -125,6 +131,24 @@ def _spool(source: UploadedFile | FieldFile, folder: Path, name: str) -> Path:
 def _frames_at(info: Any, fps: float) -> int:
     """How many frames the reference gives once resampled to `fps` (what `conform` will find)."""
     return math.floor(info.frames * fps / info.fps + 1e-6) if info.fps > 0 else info.frames
+
+
+def _fit_size(width: Any, height: Any, info: VideoInfo, adapter: Adapter) -> tuple[int, int, str] | None:
+    """The asked size turned to the reference's shape (`fit_to_reference`) and a note saying so; None when it
+    already has that shape or is not a number (`snap_settings` then says so)."""
+    try:
+        w, h = int(str(width).strip()), int(str(height).strip())
+    except ValueError:
+        return None
+    labels = (adapter.metadata.get("bucket", "") or "").split(",")
+    trained = [(int(m[1]), int(m[2])) for label in labels if (m := BUCKET_LABEL.fullmatch(label.strip()))]
+    fit_w, fit_h = fit_to_reference(w, h, info.width, info.height, 32 * adapter.reference_downscale_factor, trained)
+    if (fit_w, fit_h) == (w, h):
+        return None
+    return fit_w, fit_h, (
+        f"Size: {w}×{h} → {fit_w}×{fit_h}, the shape of your {shape_name(info.width, info.height)} reference "
+        f"({info.width}×{info.height}), so none of it is cropped away. Untick “Size follows the reference” to choose "
+        "another shape.")
 
 
 def create_generation(
@@ -182,6 +206,7 @@ def create_generation(
 
     notes: list[str] = []
     snapped = None
+    fit = bool(data.get("fit_reference"))
     with tempfile.TemporaryDirectory() as scratch:
         info = None
         if reference is not None and "reference" not in errors:
@@ -191,9 +216,13 @@ def create_generation(
                 errors["reference"] = f"This reference video cannot be read: {error}"
         # A still image conditions every output frame, so it never limits how many frames can be made.
         available = _frames_at(info, fps) if info is not None and fps and not still else None
+        width, height = data.get("width") or defaults.width, data.get("height") or defaults.height
+        fitted = _fit_size(width, height, info, adapter) if info is not None and fit else None
+        if fitted is not None:
+            width, height, note = fitted
+            notes.append(note)
         snapped = _field(errors, "num_frames", snap_settings, data.get("num_frames") or defaults.num_frames,
-                         data.get("height") or defaults.height, data.get("width") or defaults.width,
-                         adapter.reference_downscale_factor, available)
+                         height, width, adapter.reference_downscale_factor, available)
         if mask_upload is not None and mask_settings.get("mask_preset") == "upload" and "mask" not in errors:
             _field(errors, "mask", masks.check_file, _spool(mask_upload, Path(scratch), "mask"), 1, 8, 8)
     if errors:
@@ -219,7 +248,7 @@ def create_generation(
         max_sequence_length=defaults.max_sequence_length, still_reference=still,
     )
     stored_settings = {
-        **spec.as_dict(), **mask_settings, "compare": bool(data.get("compare")), "notes": notes,
+        **spec.as_dict(), **mask_settings, "compare": bool(data.get("compare")), "fit_reference": fit, "notes": notes,
         "requested": {k: str(data.get(k, "")) for k in ("num_frames", "height", "width")},
         "reference_name": Path(reference.name or "reference").name if reference is not None else "",
         "adapter_name": adapter.name, "effect_name": effect.name if effect else "",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -151,6 +151,37 @@ def snap_settings(
     h, h_note = snap_side(_whole(height, "height", "Height"), unit, "height", "height")
     w, w_note = snap_side(_whole(width, "width", "Width"), unit, "width", "width")
     return Snapped(frames, h, w, [n for n in (frame_note, h_note, w_note) if n])
+
+
+# Within this (|log aspect| difference, about 10 %) a trained shape counts as the reference's shape.
+SAME_SHAPE = 0.1
+
+
+def fit_to_reference(
+    width: int, height: int, ref_width: int, ref_height: int, unit: int, trained: Sequence[tuple[int, int]] = ()
+) -> tuple[int, int]:
+    """An output size with the reference's shape and about the pixels of `width` x `height`.
+
+    The reference is scaled to cover the output and centre-cropped, so a size of another shape cuts part of it away
+    (a portrait phone clip made landscape loses its top and bottom). A size the adapter was trained at (`trained`)
+    with the reference's shape and about the asked pixels is taken as it is: the adapter knows it best. Otherwise
+    the sides are multiples of `unit` (32 x the reference downscale).
+    """
+    if min(width, height, ref_width, ref_height) < 1:
+        return width, height
+    aspect, pixels = ref_width / ref_height, width * height
+    for w, h in trained:
+        if abs(math.log(w / h) - math.log(aspect)) < SAME_SHAPE and 0.85 <= w * h / pixels <= 1.15:
+            return w, h
+    fit_w = max(unit, unit * round(math.sqrt(pixels * aspect) / unit))
+    fit_h = max(unit, unit * round(math.sqrt(pixels / aspect) / unit))
+    return min(fit_w, MAX_SIDE - MAX_SIDE % unit), min(fit_h, MAX_SIDE - MAX_SIDE % unit)
+
+
+def shape_name(width: int, height: int) -> str:
+    if abs(math.log(width / height)) < SAME_SHAPE:
+        return "square"
+    return "portrait" if height > width else "landscape"
 
 
 def pick_seed(value: Any) -> int:

@@ -113,6 +113,7 @@ def _initial_values(request: AuthedRequest) -> dict[str, Any]:
     values: dict[str, Any] = {"adapter_choice": "", "mask_preset": "whole", "mask_fade_frames": 8,
                               "mask_left": 25, "mask_top": 25, "mask_right": 75, "mask_bottom": 75,
                               "adapter_scale": 1.0, "attention_strength": 1.0, "effect_scale": 0.8, "compare": True,
+                              "fit_reference": True,
                               "negative_prompt": "blurry, distorted, flickering, low quality"}
     adapter: Adapter | None = None
     if request.GET.get("reuse"):
@@ -130,7 +131,8 @@ def _initial_values(request: AuthedRequest) -> dict[str, Any]:
             if f"mask_{edge}" in s:
                 values[f"mask_{edge}"] = round(100 * float(s[f"mask_{edge}"]))
         values.update({"prompt": generation.prompt, "negative_prompt": generation.negative_prompt,
-                       "compare": bool(s.get("compare")), "reused": generation})
+                       "compare": bool(s.get("compare")), "fit_reference": bool(s.get("fit_reference")),
+                       "reused": generation})
         if generation.effect_adapter_id:
             values["effect_choice"] = str(generation.effect_adapter_id)
             values["effect_scale"] = s.get("effect_scale", 0.8)
@@ -177,6 +179,7 @@ def studio(request: AuthedRequest) -> HttpResponse:
 
     values: dict[str, Any] = {key: request.POST.get(key, "") for key in request.POST}
     values["compare"] = "compare" in request.POST
+    values["fit_reference"] = "fit_reference" in request.POST
     values["mask_invert"] = "mask_invert" in request.POST
     values["fast_preview"] = "fast_preview" in request.POST
     errors: dict[str, str] = {}

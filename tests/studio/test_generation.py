@@ -366,3 +366,19 @@ def test_an_adapter_trained_with_several_shapes_starts_the_studio_at_its_first_s
     adapter = random_adapter(creator, metadata={"bucket": "768x448x81@24,448x768x81@24"})
     defaults = defaults_for(adapter)
     assert (defaults.width, defaults.height, defaults.num_frames, defaults.frame_rate) == (768, 448, 81, 24.0)
+
+
+def test_with_size_following_the_reference_a_portrait_clip_makes_a_portrait_video(creator, tmp_path):
+    portrait = make_clip(tmp_path / "phone.mp4", seed=4, width=96, height=160, seconds=1.0)
+    adapter = random_adapter(creator)
+    generation = create_generation(creator, adapter, form(fit_reference="on"), upload_of(portrait))
+    s = generation.settings
+    assert (s["width"], s["height"]) == (96, 128) and s["fit_reference"] is True
+    assert any("128×96 → 96×128" in note and "portrait reference (96×160)" in note for note in s["notes"])
+
+    trained = random_adapter(creator, metadata={"bucket": "128x96x9@24,96x128x9@24"}, name="Two shapes")
+    s = create_generation(creator, trained, form(fit_reference="on"), upload_of(portrait)).settings
+    assert (s["width"], s["height"]) == (96, 128)  # the adapter's own portrait shape
+
+    s = create_generation(creator, adapter, form(), upload_of(portrait)).settings  # unticked: exactly as asked
+    assert (s["width"], s["height"]) == (128, 96) and not any("→ 96×128" in note for note in s["notes"])

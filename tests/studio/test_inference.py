@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 from studio import masks
-from studio.inference import GenerationSpec, SettingsError, check_spec, generate, snap_settings
+from studio.inference import GenerationSpec, SettingsError, check_spec, fit_to_reference, generate, snap_settings
 
 MODULES = ("attn1.to_q", "attn1.to_k", "attn1.to_v", "attn1.to_out.0", "ff.net.0.proj", "ff.net.2")
 
@@ -151,6 +151,22 @@ def test_impossible_frames_and_sizes_are_refused_with_a_message(asked, message):
     with pytest.raises(SettingsError) as error:
         snap_settings(*asked)
     assert message in error.value.message
+
+
+@pytest.mark.parametrize(
+    ("asked", "reference", "unit", "trained", "expected"),
+    [
+        ((768, 448), (1080, 1920), 32, (), (448, 768)),  # a portrait phone clip stays portrait, same pixels
+        ((768, 448), (1920, 1080), 32, (), (768, 448)),  # already its shape: unchanged
+        ((768, 448), (1000, 1000), 32, (), (576, 576)),  # square
+        ((768, 448), (1080, 1920), 64, (), (448, 768)),  # downscale 2: multiples of 64
+        ((768, 448), (1080, 1920), 32, ((768, 448), (448, 768)), (448, 768)),  # the adapter's portrait bucket
+        ((768, 448), (720, 1280), 32, ((768, 448), (512, 896)), (448, 768)),  # its bucket is far larger: not taken
+        ((128, 96), (3, 2000), 32, (), (32, 2048)),  # a thin strip: sides stay within the limits
+    ],
+)
+def test_the_size_follows_the_reference_shape_at_about_the_asked_pixels(asked, reference, unit, trained, expected):
+    assert fit_to_reference(*asked, *reference, unit, trained) == expected
 
 
 def test_the_pipeline_is_never_called_with_values_it_would_crash_on(pipe, tmp_path):
