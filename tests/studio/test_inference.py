@@ -166,7 +166,8 @@ def test_impossible_frames_and_sizes_are_refused_with_a_message(asked, message):
     ],
 )
 def test_the_size_follows_the_reference_shape_at_about_the_asked_pixels(asked, reference, unit, trained, expected):
-    assert fit_to_reference(*asked, *reference, unit, trained) == expected
+    (width, height), (ref_width, ref_height) = asked, reference
+    assert fit_to_reference(width, height, ref_width, ref_height, unit, trained) == expected
 
 
 def test_the_pipeline_is_never_called_with_values_it_would_crash_on(pipe, tmp_path):
