@@ -19,7 +19,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.files import File
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
@@ -37,7 +37,7 @@ from studio.inference import (
     snap_settings,
 )
 from studio.models import Adapter, Generation
-from training.engine.media import MediaError, VideoInfo, probe
+from training.engine.media import MAX_PHOTO_BYTES, MediaError, VideoInfo, probe, upright_image
 
 log = logging.getLogger(__name__)
 State = Generation.State
@@ -151,6 +151,16 @@ def _fit_size(width: Any, height: Any, info: VideoInfo, adapter: Adapter) -> tup
         "another shape.")
 
 
+def _upright(photo: UploadedFile) -> UploadedFile:
+    """The uploaded photo, turned upright when a phone stored it sideways (`upright_image`)."""
+    if photo.size is None or photo.size > MAX_PHOTO_BYTES:
+        return photo
+    photo.seek(0)
+    turned = upright_image(photo.read())
+    photo.seek(0)
+    return photo if turned is None else SimpleUploadedFile(photo.name or "photo", turned, photo.content_type or "")
+
+
 def create_generation(
     owner: Any,
     adapter: Adapter,
@@ -195,6 +205,8 @@ def create_generation(
     mask_settings = _mask_settings(data, errors, mask_upload)
     suffix = Path(reference.name or "").suffix.lower() if reference is not None else ""
     still = suffix in masks.IMAGE_SUFFIXES
+    if still and isinstance(reference, UploadedFile):
+        reference = _upright(reference)
     if reference is None:
         errors["reference"] = "Upload a reference video or pick one from your datasets."
     elif suffix not in VIDEO_SUFFIXES and not still:

@@ -48,3 +48,38 @@ def random_adapter_tensors(seed: int = 0, rank: int = 4) -> dict[str, Any]:
             tensors[f"{key}.lora_A.weight"] = (torch.randn(rank, layer.in_features, generator=g) * 0.2).bfloat16()
             tensors[f"{key}.lora_B.weight"] = (torch.randn(layer.out_features, rank, generator=g) * 0.2).bfloat16()
     return tensors
+
+
+def sideways_photo(fmt: str = "JPEG") -> bytes:
+    """A 320x192 photo stored as a phone stores a portrait shot: landscape pixels and EXIF orientation 6 (turn a
+    quarter clockwise to view). Red, with a blue patch in the stored top-left corner, which is top-right when
+    viewed."""
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", (320, 192), (220, 30, 30))
+    image.paste((30, 30, 220), (0, 0, 100, 50))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    image.save(out, format=fmt, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def viewed_pixels(data: bytes) -> Any:
+    """The photo's pixels as ffmpeg decodes them (every reference goes through ffmpeg): (H, W, 3) uint8."""
+    import subprocess
+    import tempfile
+
+    import numpy as np
+
+    from training.engine.media import probe
+
+    with tempfile.NamedTemporaryFile(suffix=".img") as handle:
+        handle.write(data)
+        handle.flush()
+        info = probe(handle.name)
+        raw = subprocess.run(["ffmpeg", "-v", "error", "-i", handle.name, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                             check=True, capture_output=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(info.height, info.width, 3)

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
+from training.engine.media import MAX_PHOTO_BYTES, upright_image
 from wizard import zipsafe
 from wizard.limits import Limits
 from wizard.manifest import ManifestError, ManifestRow, parse_manifest
@@ -98,8 +99,17 @@ def _save(dataset: Dataset, item: Incoming, kind: str) -> DatasetFile:
         while chunk := item.stream.read(CHUNK):
             digest.update(chunk)
             spool.write(chunk)
+        size = item.size
+        if kind == Kind.IMAGE.value and item.size <= MAX_PHOTO_BYTES:
+            spool.seek(0)
+            if (upright := upright_image(spool.read())) is not None:  # a phone photo stored sideways
+                spool.seek(0)
+                spool.truncate()
+                spool.write(upright)
+                size = len(upright)
         spool.seek(0)
-        record = DatasetFile(dataset=dataset, name=item.name, kind=kind, size=item.size, sha256=digest.hexdigest())
+        # The digest is the upload's own, so the same photo sent twice is still found as a duplicate.
+        record = DatasetFile(dataset=dataset, name=item.name, kind=kind, size=size, sha256=digest.hexdigest())
         record.file.save(PurePosixPath(item.name).name, File(spool), save=False)
     return record
 

@@ -12,7 +12,7 @@ from safetensors.torch import save
 from studio.generation import GenerationRefused, create_generation, run_generation
 from studio.models import Adapter, Generation
 from tests.factories import make_ready_dataset, make_run, sent_tasks
-from tests.helpers import random_adapter_tensors, wait_for
+from tests.helpers import random_adapter_tensors, sideways_photo, viewed_pixels, wait_for
 from training.engine.media import probe
 from training.engine.synthetic import make_clip
 from training.models import Checkpoint
@@ -382,3 +382,13 @@ def test_with_size_following_the_reference_a_portrait_clip_makes_a_portrait_vide
 
     s = create_generation(creator, adapter, form(), upload_of(portrait)).settings  # unticked: exactly as asked
     assert (s["width"], s["height"]) == (128, 96) and not any("→ 96×128" in note for note in s["notes"])
+
+
+def test_a_phone_photo_given_sideways_as_a_still_reference_is_used_upright(creator):
+    adapter = random_adapter(creator, recipe="identity")
+    photo = SimpleUploadedFile("selfie.jpg", sideways_photo(), content_type="image/jpeg")
+    generation = create_generation(creator, adapter, form(fit_reference="on"), photo)
+    s = generation.settings
+    assert (s["width"], s["height"]) == (96, 128)  # portrait, as the photo is seen
+    with generation.reference_file.open("rb") as handle:
+        assert viewed_pixels(handle.read()).shape == (320, 192, 3)

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from training.engine.media import MediaError, conform, probe, write_mp4
+from tests.helpers import sideways_photo, viewed_pixels
+from training.engine.media import MediaError, conform, probe, upright_image, write_mp4
 
 
 def test_probe_reports_fps_frames_size_duration_audio_and_codec(clip_factory: Any) -> None:
@@ -55,6 +56,17 @@ def test_a_phone_clip_stored_sideways_is_probed_and_conformed_upright(clip_facto
     original = conform(clip_factory("landscape", 2, width=320, height=192), fps=24.0, width=320, height=192, frames=9)
     turned = np.rot90(original, k=1, axes=(1, 2))  # the tag says 90: ffmpeg turns it a quarter anticlockwise
     assert np.abs(upright.astype(int) - turned.astype(int)).mean() < 3
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_a_phone_photo_stored_sideways_is_turned_upright(fmt: str) -> None:
+    upright = upright_image(sideways_photo(fmt))
+    assert upright is not None
+    pixels = viewed_pixels(upright)
+    assert pixels.shape == (320, 192, 3)
+    assert pixels[10, 180, 2] > 150 and pixels[10, 10, 0] > 150  # the blue patch is top-right, as a viewer shows it
+    assert upright_image(upright) is None  # upright already: left alone
+    assert upright_image(b"not a photo at all") is None
 
 
 def test_conform_refuses_a_clip_that_is_too_short(clip_factory: Any) -> None:

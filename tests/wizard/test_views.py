@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 
+from tests.helpers import sideways_photo, viewed_pixels
 from tests.wizard.clips import NO_REAL_MEDIA, REAL_MEDIA
 from training.models import TrainingRun
 from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
@@ -311,6 +313,17 @@ def test_an_uploaded_file_is_only_ever_served_as_video_or_image(maya, clips):
     response = maya.get(f"/wizard/files/{target_of(pairs(draft)['page']).pk}/")
     assert response["Content-Type"] == "video/mp4"
     assert response["X-Content-Type-Options"] == "nosniff" and "sandbox" in response["Content-Security-Policy"]
+
+
+def test_a_phone_photo_stored_sideways_is_kept_upright_for_identity(maya, clips):
+    draft = start(maya, "identity")
+    photo = sideways_photo()
+    upload(maya, draft, {"maya.mp4": clips("t.mp4"), "maya_ref.jpg": photo})
+    stored = reference_of(pairs(draft)["maya"])
+    with stored.file.open("rb") as handle:
+        pixels = viewed_pixels(handle.read())
+    assert pixels.shape == (320, 192, 3) and pixels[10, 180, 2] > 150  # portrait, blue patch top-right
+    assert stored.size == stored.file.size and stored.sha256 == hashlib.sha256(photo).hexdigest()
 
 
 def test_the_pairs_partial_is_what_htmx_swaps_in(maya, clips):

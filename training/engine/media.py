@@ -93,6 +93,35 @@ def display_rotation(stream: dict[str, Any]) -> int:
     return round(float((stream.get("tags") or {}).get("rotate", 0))) % 360
 
 
+EXIF_ORIENTATION = 0x0112
+MAX_PHOTO_BYTES = 64 * 1024 * 1024  # photos are turned upright in memory; no phone photo is near this
+
+
+def upright_image(data: bytes) -> bytes | None:
+    """A photo stored sideways with an EXIF orientation, turned upright and re-encoded in its own format.
+
+    Phones save portrait photos as landscape pixels plus an orientation tag for viewers to apply; ffmpeg, which
+    reads every reference, ignores that tag, so an identity photo would be used on its side. Returns None when the
+    picture is upright already or is not an image Pillow reads (the checks that follow then say what is wrong).
+    The EXIF block is not carried over (it also holds the place the photo was taken).
+    """
+    import io
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.getexif().get(EXIF_ORIENTATION, 1) in (1, None):
+                return None
+            fmt = image.format or "PNG"
+            turned = ImageOps.exif_transpose(image)
+            out = io.BytesIO()
+            turned.save(out, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+            return out.getvalue()
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
+        return None
+
+
 def conform(path: str | Path, fps: float, width: int, height: int, frames: int) -> np.ndarray:
     """Decode `path` resampled to `fps`, scaled to cover `width`x`height`, centre-cropped, first `frames` frames.
 
