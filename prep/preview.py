@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models.fields.files import FieldFile
 
 from prep.extract.base import ExtractionError
+from training.engine.media import standard_range
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,7 +42,7 @@ def still_frame(field: FieldFile, sha256: str, seconds: float) -> np.ndarray:
 
 
 def _decode_one(path: Path, seconds: float) -> np.ndarray:
-    scale = f"scale='min({PREVIEW_WIDTH},iw)':-2"
+    scale = standard_range(path, f"scale='min({PREVIEW_WIDTH},iw)':-2")
     probe = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-ss", f"{seconds:.2f}", "-i", str(path),
                             "-frames:v", "1", "-vf", scale, "-f", "image2pipe", "-vcodec", "png", "pipe:"],
                            capture_output=True, check=False, timeout=60)

@@ -83,3 +83,15 @@ def viewed_pixels(data: bytes) -> Any:
         raw = subprocess.run(["ffmpeg", "-v", "error", "-i", handle.name, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
                              check=True, capture_output=True).stdout
     return np.frombuffer(raw, np.uint8).reshape(info.height, info.width, 3)
+
+
+def hdr_copy(source: Any, path: Any, kind: str) -> Any:
+    """`source` re-encoded as a phone records HDR: 10-bit HEVC, BT.2020, HLG ("hlg") or PQ ("pq") transfer."""
+    import subprocess
+
+    transfer = {"hlg": "arib-std-b67", "pq": "smpte2084"}[kind]
+    convert = f"zscale=tin=bt709:pin=bt709:min=bt709:t={transfer}:p=bt2020:m=bt2020nc:npl=100,format=yuv420p10le"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-vf", convert, "-c:v", "libx265",
+                    "-x265-params", "log-level=error", "-color_trc", transfer, "-color_primaries", "bt2020",
+                    "-colorspace", "bt2020nc", str(path)], check=True)
+    return path

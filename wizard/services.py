@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
-from training.engine.media import MAX_PHOTO_BYTES, upright_image
+from training.engine.media import MAX_PHOTO_BYTES, standard_range, upright_image
 from wizard import zipsafe
 from wizard.limits import Limits
 from wizard.manifest import ManifestError, ManifestRow, parse_manifest
@@ -313,7 +313,7 @@ def make_poster(record: DatasetFile, path: Path, seconds: float) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "poster.jpg"
         cmd = ["ffmpeg", "-nostdin", "-v", "error", "-ss", f"{max(0.0, seconds / 3):.2f}", "-i", str(path),
-               "-frames:v", "1", "-vf", "scale='min(640,iw)':-2", "-q:v", "4", str(out)]
+               "-frames:v", "1", "-vf", standard_range(path, "scale='min(640,iw)':-2"), "-q:v", "4", str(out)]
         if subprocess.run(cmd, capture_output=True, check=False, timeout=120).returncode or not out.exists():
             return
         with out.open("rb") as handle:

@@ -117,6 +117,10 @@ def check_clip(path: str | Path, label: str, expect: Literal["video", "image"], 
     if info.has_audio:
         result.findings.append(Finding("info", "audio", f"{role} has sound: it is ignored, training uses the picture "
                                        "only."))
+    if info.hdr:
+        result.findings.append(Finding("info", "hdr", f"{role} is HDR video ({info.hdr.upper()}, as phones record by "
+                                       "default): it is converted to standard colours, as a phone screen shows it, "
+                                       "for training and for the references made from it."))
     return result
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from prep.extract.base import ExtractionError, ExtractionReport, ProgressFn
 from prep.extract.settings import Limit, read_values
 from prep.extract.video import ClipFormat, FrameWriter, clip_format
+from training.engine.media import sdr_filters
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PYTHON = ROOT / ".venv-pose" / "bin" / "python"
@@ -183,7 +184,8 @@ def openpose_keypoints(landmarks: list[list[float]] | None) -> np.ndarray:
 def _worker_lines(src: Path, fmt: ClipFormat, settings: PoseSettings, python: Path
                   ) -> Iterator[list[list[float]] | None]:
     """The worker's per-frame landmarks, in frame order; its failures become `ExtractionError`s."""
-    args = [str(python), str(WORKER), str(src), "--min-confidence", str(settings.min_confidence)]
+    args = [str(python), str(WORKER), str(src), "--min-confidence", str(settings.min_confidence),
+            "--vf", sdr_filters(fmt.hdr)]
     # MediaPipe and TensorFlow Lite log at start-up on stderr; only errors are worth keeping.
     env = {**os.environ, "GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: the worker must never block on its log

@@ -56,9 +56,10 @@ def probe_size(src: str) -> tuple[int, int]:
     return width, height
 
 
-def frames(src: str, width: int, height: int) -> Iterator[np.ndarray]:
-    """Every decoded frame once, (H, W, 3) uint8 RGB."""
-    args = ["ffmpeg", "-v", "error", "-i", src, "-map", "0:v:0", "-fps_mode", "passthrough",
+def frames(src: str, width: int, height: int, vf: str = "") -> Iterator[np.ndarray]:
+    """Every decoded frame once, (H, W, 3) uint8 RGB, through the ffmpeg filter chain `vf` when given."""
+    filters = ["-vf", vf] if vf else []
+    args = ["ffmpeg", "-v", "error", "-i", src, "-map", "0:v:0", *filters, "-fps_mode", "passthrough",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:"]
     size = width * height * 3
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: a long error log must not block ffmpeg
@@ -90,7 +91,7 @@ def emit(line: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def run(src: str, min_confidence: float) -> None:
+def run(src: str, min_confidence: float, vf: str = "") -> None:
     started = time.monotonic()
     width, height = probe_size(src)
     import mediapipe as mp  # after the probe: a clip that cannot be read fails without loading MediaPipe
@@ -102,7 +103,7 @@ def run(src: str, min_confidence: float) -> None:
     with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
                                 min_detection_confidence=min_confidence,
                                 min_tracking_confidence=min_confidence) as pose:
-        for count, frame in enumerate(frames(src, width, height), start=1):
+        for count, frame in enumerate(frames(src, width, height, vf), start=1):
             emit({"frame": count - 1, "pose": landmarks(pose.process(frame))})
     emit({"event": "end", "frames": count, "seconds": round(time.monotonic() - started, 3)})
 
@@ -112,9 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("src", help="the video clip")
     parser.add_argument("--min-confidence", type=float, default=0.5,
                         help="MediaPipe's detection and tracking confidence (0..1)")
+    parser.add_argument("--vf", default="", help="ffmpeg filters to decode through (HDR clips: to standard range)")
     args = parser.parse_args(argv)
     try:
-        run(args.src, args.min_confidence)
+        run(args.src, args.min_confidence, args.vf)
     except WorkerError as err:
         emit({"event": "error", "message": str(err)})
         print(err, file=sys.stderr)

@@ -19,7 +19,7 @@ import ffmpeg
 import numpy as np
 
 from prep.extract.base import ExtractionError
-from training.engine.media import display_rotation
+from training.engine.media import display_rotation, hdr_kind, sdr_filters
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class ClipFormat:
     width: int
     height: int
     frames: int
+    hdr: str = ""  # "hlg" / "pq": decoded to standard range, as the trainer decodes the clip (`sdr_filters`)
 
     @property
     def fps(self) -> float:
@@ -56,7 +57,7 @@ def clip_format(path: str | Path) -> ClipFormat:
     if display_rotation(stream) % 180 == 90:
         # ffmpeg turns the frames upright when it decodes (phone clips), so the frames read are the other way round.
         width, height = height, width
-    return ClipFormat(rate.limit_denominator(100000), width, height, frames)
+    return ClipFormat(rate.limit_denominator(100000), width, height, frames, hdr_kind(stream))
 
 
 def read_frames(path: str | Path, fmt: ClipFormat) -> Iterator[np.ndarray]:
@@ -64,7 +65,8 @@ def read_frames(path: str | Path, fmt: ClipFormat) -> Iterator[np.ndarray]:
 
     A decoder that stops with an error raises `ExtractionError` once the frames it did decode are consumed.
     """
-    args = ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough",
+    to_sdr = ["-vf", sdr_filters(fmt.hdr)] if fmt.hdr else []
+    args = ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v:0", *to_sdr, "-fps_mode", "passthrough",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:"]
     size = fmt.width * fmt.height * 3
     # stderr goes to a file, not a pipe: a damaged clip can log more than a pipe holds, and ffmpeg would then

@@ -101,3 +101,16 @@ def test_it_refuses_a_sound_only_file(tmp_path: Path) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=0.5", str(path)], check=True)
     with pytest.raises(ExtractionError, match=r"voice\.m4a has no video in it\."):
         clip_format(path)
+
+
+def test_hdr_phone_video_is_read_in_the_colours_a_viewer_sees(tmp_path: Path) -> None:
+    from tests.helpers import hdr_copy
+    from training.engine.synthetic import make_clip
+
+    source = make_clip(tmp_path / "source.mp4", 5, width=160, height=128)
+    hlg = hdr_copy(source, tmp_path / "hlg.mp4", "hlg")
+    fmt = clip_format(hlg)
+    assert fmt.hdr == "hlg" and (fmt.width, fmt.height, fmt.frames) == (160, 128, 24)
+    want = np.stack(list(read_frames(source, clip_format(source)))).astype(float)
+    got = np.stack(list(read_frames(hlg, fmt))).astype(float)
+    assert got.shape == want.shape and np.abs(got - want).mean() < 12

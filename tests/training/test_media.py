@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.helpers import sideways_photo, viewed_pixels
+from tests.helpers import hdr_copy, sideways_photo, viewed_pixels
 from training.engine.media import MediaError, conform, probe, upright_image, write_mp4
 
 
@@ -67,6 +67,19 @@ def test_a_phone_photo_stored_sideways_is_turned_upright(fmt: str) -> None:
     assert pixels[10, 180, 2] > 150 and pixels[10, 10, 0] > 150  # the blue patch is top-right, as a viewer shows it
     assert upright_image(upright) is None  # upright already: left alone
     assert upright_image(b"not a photo at all") is None
+
+
+@pytest.mark.parametrize("kind", ["hlg", "pq"])
+def test_hdr_phone_video_is_decoded_to_the_colours_a_viewer_sees(kind: str, clip_factory: Any, tmp_path: Path) -> None:
+    source = clip_factory("colours", 5, width=160, height=128)
+    hdr = hdr_copy(source, tmp_path / f"{kind}.mp4", kind)
+    assert probe(hdr).hdr == kind and probe(source).hdr == ""
+    want = conform(source, fps=24.0, width=160, height=128, frames=9).astype(float)
+    got = conform(hdr, fps=24.0, width=160, height=128, frames=9).astype(float)
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(hdr), "-frames:v", "9", "-f", "rawvideo", "-pix_fmt",
+                          "rgb24", "-"], check=True, capture_output=True).stdout
+    washed_out = np.frombuffer(raw, np.uint8).reshape(want.shape).astype(float)  # HDR read as if it were not
+    assert np.abs(got - want).mean() < 0.5 * np.abs(washed_out - want).mean()
 
 
 def test_conform_refuses_a_clip_that_is_too_short(clip_factory: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import hdr_copy
 from tests.wizard.clips import NO_REAL_MEDIA, REAL_MEDIA, stored_sideways, truncate
 from wizard.validation import (
     Shape,
@@ -72,6 +73,14 @@ def test_a_phone_clip_stored_sideways_is_checked_as_it_plays(clips, tmp_path):
     assert "aspect_mismatch" not in codes(found)
     shapes = [Shape(512, 320, 41, 24.0), Shape(320, 512, 41, 24.0)]
     assert assigned_shape(target.meta, shapes) == shapes[1]
+
+
+def test_hdr_phone_video_is_accepted_and_said_to_be_converted(clips, tmp_path):
+    hlg = hdr_copy(clips("t.mp4"), tmp_path / "hlg.mp4", "hlg")
+    target, _, found = pair_findings(hlg, clips.ref())
+    assert target.usable and target.meta["hdr"] == "hlg"
+    assert [(f.level, f.code) for f in found] == [("info", "hdr")]
+    assert "HLG" in found[0].text and "standard colours" in found[0].text
 
 
 def test_it_rejects_a_truncated_clip(clips, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from tests.helpers import sideways_photo, viewed_pixels
+from tests.helpers import hdr_copy, sideways_photo, viewed_pixels
 from tests.wizard.clips import NO_REAL_MEDIA, REAL_MEDIA
 from training.models import TrainingRun
 from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
@@ -111,6 +111,21 @@ def test_uploaded_pairs_are_paired_checked_and_shown_side_by_side(maya, clips):
     poster = maya.get(f"/wizard/files/{pair.target_source_id}/poster/")
     assert poster["Content-Type"] == "image/jpeg" and b"".join(poster.streaming_content)[:3] == b"\xff\xd8\xff"
     assert "Ready" in page
+
+
+def test_an_hdr_phone_clip_is_shown_in_standard_colours_and_said_to_be_converted(maya, clips, tmp_path):
+    draft = start(maya)
+    upload(maya, draft, {"sdr.mp4": clips("t.mp4"), "sdr_ref.mp4": clips.ref(),
+                         "hdr.mp4": hdr_copy(clips("t.mp4"), tmp_path / "hdr.mp4", "hlg"), "hdr_ref.mp4": clips.ref()})
+    found = pairs(draft)
+    assert found["hdr"].status == ClipPair.Status.OK
+    assert "HDR video (HLG" in maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+
+    def poster(pair: ClipPair):
+        return viewed_pixels(b"".join(maya.get(f"/wizard/files/{pair.target_source_id}/poster/").streaming_content))
+
+    # ~18 levels apart after HEVC and two JPEG encodes; read as if it were standard video, ~68.
+    assert abs(poster(found["hdr"]).astype(float) - poster(found["sdr"])).mean() < 25
 
 
 def test_an_upload_answers_json_for_the_page_script(maya, clips):

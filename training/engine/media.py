@@ -33,9 +33,53 @@ class VideoInfo:
     duration: float
     has_audio: bool
     codec: str
+    hdr: str = ""  # "hlg" or "pq" for HDR video (decoded to standard range, see `sdr_filters`), else ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# HDR transfer functions as ffprobe names them. Phones record HDR by default (iPhone: HLG); decoded as if it were
+# standard video it looks grey and washed out, and an adapter trained on it learns those colours.
+HDR_TRANSFERS = {"arib-std-b67": "hlg", "smpte2084": "pq"}
+# HDR video is BT.2020; said outright because zscale refuses frames whose tags are missing.
+_FROM_HDR = {"pin": "bt2020", "min": "bt2020nc"}
+_TO_SDR = {"t": "bt709", "m": "bt709", "r": "tv"}
+_YUV = ("format", {"pix_fmts": "yuv420p"})
+SDR_FILTERS: dict[str, list[tuple[str, dict[str, str]]]] = {
+    # HLG is made to look right on a standard screen: a straight conversion keeps its colours (measured closest to
+    # the original of an SDR -> HLG round trip), clipping only what is brighter than standard white.
+    "hlg": [("zscale", {**_FROM_HDR, "tin": "arib-std-b67", **_TO_SDR, "p": "bt709"}), _YUV],
+    # PQ is absolute light up to thousands of nits: tone-map it down (mobius keeps contrast below white).
+    "pq": [("zscale", {**_FROM_HDR, "tin": "smpte2084", "t": "linear", "npl": "100"}),
+           ("format", {"pix_fmts": "gbrpf32le"}), ("zscale", {"p": "bt709"}), ("tonemap", {"tonemap": "mobius"}),
+           ("zscale", _TO_SDR), _YUV],
+}
+
+
+def hdr_kind(stream: dict[str, Any]) -> str:
+    """"hlg" or "pq" for an ffprobe video stream in HDR, else ""."""
+    return HDR_TRANSFERS.get(str(stream.get("color_transfer") or ""), "")
+
+
+def hdr_of(path: str | Path) -> str:
+    """`hdr_kind` of the file's first video stream ("" when it cannot be read: decoding then says why)."""
+    try:
+        streams = ffmpeg.probe(str(path), select_streams="v:0").get("streams") or [{}]
+    except ffmpeg.Error:
+        return ""
+    return hdr_kind(streams[0])
+
+
+def sdr_filters(hdr: str) -> str:
+    """The ffmpeg filter chain (for `-vf`) that turns `hdr` video into standard range; "" for standard video."""
+    steps = SDR_FILTERS.get(hdr, [])
+    return ",".join(f"{name}={':'.join(f'{k}={v}' for k, v in options.items())}" for name, options in steps)
+
+
+def standard_range(path: str | Path, vf: str) -> str:
+    """The `-vf` chain `vf`, after the conversion to standard range when `path` is HDR video (stills, previews)."""
+    return ",".join(part for part in (sdr_filters(hdr_of(path)), vf) if part)
 
 
 def _ffmpeg_message(err: ffmpeg.Error) -> str:
@@ -81,6 +125,7 @@ def probe(path: str | Path) -> VideoInfo:
         duration=round(duration, 4),
         has_audio=any(s.get("codec_type") == "audio" for s in streams),
         codec=str(video.get("codec_name", "unknown")),
+        hdr=hdr_kind(video),
     )
 
 
@@ -125,13 +170,16 @@ def upright_image(data: bytes) -> bytes | None:
 def conform(path: str | Path, fps: float, width: int, height: int, frames: int) -> np.ndarray:
     """Decode `path` resampled to `fps`, scaled to cover `width`x`height`, centre-cropped, first `frames` frames.
 
-    Returns uint8 RGB frames of shape (frames, height, width, 3). Raises `MediaError` if fewer frames remain.
+    HDR video is brought to standard range first (`SDR_FILTERS`), as a creator sees it on a phone. Returns uint8
+    RGB frames of shape (frames, height, width, 3). Raises `MediaError` if fewer frames remain.
     """
     import numpy as np
 
+    stream = ffmpeg.input(str(path)).video
+    for name, options in SDR_FILTERS.get(hdr_of(path), []):
+        stream = stream.filter(name, **options)
     stream = (
-        ffmpeg.input(str(path))
-        .video.filter("fps", fps=fps)
+        stream.filter("fps", fps=fps)
         .filter("scale", width, height, force_original_aspect_ratio="increase", flags="bicubic")
         .filter("crop", width, height)
         .filter("setsar", 1)
