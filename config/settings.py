@@ -248,6 +248,10 @@ LTX_DISTILLED_MODEL_PATH = env_optional_str("LTX_DISTILLED_MODEL_PATH")
 
 # int8 weights for the Studio's transformer (optimum-quanto): roughly half the GPU memory of bf16, for 24-32 GB cards.
 STUDIO_QUANTIZE = env_choice("STUDIO_QUANTIZE", "none", ("none", "int8"))
+# The same for training runs (the workers' own environment decides), and the GPU memory of the training workers:
+# the wizard refuses settings that would not fit in it.
+TRAINING_QUANTIZE = env_choice("TRAINING_QUANTIZE", "none", ("none", "int8"))
+TRAINING_GPU_MEMORY_GB = env_int("TRAINING_GPU_MEMORY_GB", 80, minimum=8)
 
 # Automatic dataset preparation (prep/). MediaPipe pins numpy<2 and protobuf<5, so pose extraction runs in
 # its own interpreter (made by `make`); depth and captioning models are local folders an operator configures.

@@ -88,6 +88,7 @@ def training_config(run: TrainingRun, workdir: Path, manifest: Path) -> Any:
     raw: dict[str, Any] = copy.deepcopy(run.config)
     raw["output_dir"] = str(workdir / "output")
     raw["model"] = training_model()
+    raw["quantize"] = settings.TRAINING_QUANTIZE  # this worker's GPU decides, not the run
     raw.setdefault("data", {})["manifest"] = str(manifest)
     held_out = raw.pop("held_out_pairs", [])  # pair ids from the wizard; the engine wants manifest rows
     if held_out:
@@ -160,8 +161,10 @@ def explain(error: Exception, run: TrainingRun) -> tuple[str, str]:
     text = str(error)
     if type(error).__name__ == "OutOfMemoryError" or "out of memory" in text.lower():
         return "out_of_memory", (
-            "The GPU ran out of memory. Try a smaller bucket (fewer frames or a lower resolution), a reference "
-            "downscale factor of 2, or int8 weights; a lower LoRA rank also helps a little."
+            "The GPU ran out of memory. Try a smaller shape (fewer frames or a lower resolution) or a half-size "
+            "reference; a lower adapter capacity (rank) also helps a little. If it keeps happening, an operator can "
+            "train with int8 weights (TRAINING_QUANTIZE=int8) or set TRAINING_GPU_MEMORY_GB to the workers' real "
+            "GPU memory, so the wizard refuses settings that do not fit."
         )
     if isinstance(error, DatasetNotReady | PairError | MediaError):
         return "bad_pair", f"A clip pair cannot be used: {text}"

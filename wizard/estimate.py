@@ -25,9 +25,10 @@ class Benchmark:
     base_memory_gib: float  # weights and fixed overhead
     memory_per_token_mib: float
     lora_params_per_rank: int
-    gpu_memory_gib: float  # the card the figures are for
+    gpu_memory_gib: float  # the card the figures are for, unless the operator says what the workers have
     prepare_seconds_per_pair: float
     source: str
+    int8_saving_gib: float = 0.0  # weights memory saved when the frozen transformer is stored in int8
 
 
 def latent_tokens(width: int, height: int, frames: int, downscale: int = 1) -> int:
@@ -47,6 +48,7 @@ BENCHMARKS = {
         tokens=latent_tokens(768, 448, 121), seconds_per_step=2.2, base_memory_gib=46.0, memory_per_token_mib=1.2,
         lora_params_per_rank=5_100_000, gpu_memory_gib=80.0, prepare_seconds_per_pair=20.0,
         source="LTX-2.3 on one 80 GB GPU, 768×448×121, rank 32 (recipe notes: 2000–3000 steps in 1–2 h)",
+        int8_saving_gib=22.0,  # ~44 GB of bf16 transformer weights -> ~22 GB
     ),
 }
 
@@ -79,11 +81,16 @@ class Estimate:
 
 
 def estimate(model: str, width: int, height: int, frames: int, downscale: int, rank: int, steps: int,
-             pairs: int) -> Estimate:
+             pairs: int, *, int8: bool = False, gpu_memory_gib: float | None = None) -> Estimate:
+    """Time and peak GPU memory of a run; `int8` when the workers store the transformer in int8
+    (`TRAINING_QUANTIZE`), `gpu_memory_gib` the memory of their GPUs (`TRAINING_GPU_MEMORY_GB`)."""
     bench = BENCHMARKS.get(model, BENCHMARKS["ltx-2.3"])
     tokens = latent_tokens(width, height, frames, downscale)
     per_step = bench.seconds_per_step * (tokens / bench.tokens) ** 1.15
     seconds = per_step * steps + bench.prepare_seconds_per_pair * pairs
-    memory = (bench.base_memory_gib + tokens * bench.memory_per_token_mib / 1024
-              + bench.lora_params_per_rank * rank * 16 / GIB)
-    return Estimate(seconds=seconds, memory_gib=memory, gpu_memory_gib=bench.gpu_memory_gib, source=bench.source)
+    weights = bench.base_memory_gib - (bench.int8_saving_gib if int8 else 0.0)
+    memory = weights + tokens * bench.memory_per_token_mib / 1024 + bench.lora_params_per_rank * rank * 16 / GIB
+    source = bench.source + ("; int8 weights save about 22 GB (steps may be slower)" if int8 and bench.int8_saving_gib
+                             else "")
+    return Estimate(seconds=seconds, memory_gib=memory, gpu_memory_gib=gpu_memory_gib or bench.gpu_memory_gib,
+                    source=source)

@@ -18,6 +18,7 @@ from wizard.plan import (
     orientation,
     shape_uses,
     size_problems,
+    training_hardware,
 )
 from wizard.validation import Shape, largest_frames_at_most
 
@@ -252,7 +253,8 @@ class SettingsForm(forms.Form):
         """Against the largest shape: the one that needs the most time and memory per step."""
         width, height = max(self._sizes(data), key=lambda size: size[0] * size[1])
         self.estimate = estimate(model_preset(), width, height, data["frames"],
-                                 data["reference_downscale_factor"], data["rank"], data["steps"], len(self.pairs))
+                                 data["reference_downscale_factor"], data["rank"], data["steps"], len(self.pairs),
+                                 **training_hardware())
         if not self.estimate.fits:
             self.add_error(None, f"These settings need about {self.estimate.memory_gib:.0f} GB of GPU memory, more "
                            f"than the {self.estimate.gpu_memory_gib:.0f} GB GPU they are planned for. Use fewer "
@@ -303,4 +305,4 @@ def estimate_for(values: TrainingSettings, pairs: int) -> Estimate:
     """Time and memory at the largest shape."""
     largest = values.largest
     return estimate(model_preset(), largest.width, largest.height, values.frames, values.reference_downscale_factor,
-                    values.rank, values.steps, pairs)
+                    values.rank, values.steps, pairs, **training_hardware())

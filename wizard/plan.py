@@ -105,6 +105,14 @@ def model_preset() -> str:
     return "tiny" if settings.MODEL_PRESET == "tiny" else "ltx-2.3"
 
 
+def training_hardware() -> dict[str, Any]:
+    """What the training workers have, as `estimate` takes it: int8 weights, and their GPU memory (the real model
+    only: the tiny one runs anywhere)."""
+    real = model_preset() != "tiny"
+    return {"int8": settings.TRAINING_QUANTIZE == "int8",
+            "gpu_memory_gib": float(settings.TRAINING_GPU_MEMORY_GB) if real else None}
+
+
 def _nearest_fps(fps: float) -> float:
     return min(FPS_CHOICES, key=lambda choice: abs(choice - fps))
 

@@ -100,6 +100,9 @@ def test_the_config_combines_stored_settings_with_this_machines_paths(creator, t
     assert cfg.output_dir == tmp_path / "work" / "output"
     assert cfg.model == str(built_tiny_model)
     assert (cfg.export.recipe, cfg.export.name) == ("depth", f"run-{run.pk}")
+    assert cfg.quantize == "none"
+    settings.TRAINING_QUANTIZE = "int8"  # set on a worker with a smaller GPU: its runs train on int8 weights
+    assert training_config(run, tmp_path / "work", tmp_path / "manifest.csv").quantize == "int8"
 
 
 def test_failures_are_explained_in_plain_words(creator):

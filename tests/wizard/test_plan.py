@@ -146,5 +146,13 @@ def test_the_balanced_default_takes_about_an_hour_or_two_on_the_real_model():
     assert 45 < default.memory_gib < 80
 
 
+def test_int8_weights_save_half_the_transformer_and_the_workers_card_is_what_counts():
+    bf16 = estimate("ltx-2.3", 768, 448, 121, 1, 32, 2500, 0, gpu_memory_gib=48)
+    int8 = estimate("ltx-2.3", 768, 448, 121, 1, 32, 2500, 0, int8=True, gpu_memory_gib=48)
+    assert bf16.memory_gib - int8.memory_gib == pytest.approx(22)
+    assert (bf16.fits, int8.fits) == (False, True) and int8.memory_text.endswith("of 48 GB")
+    assert "int8" in int8.source
+
+
 def test_a_shape_far_beyond_one_gpu_does_not_fit():
     assert not estimate("ltx-2.3", 1920, 1088, 257, 1, 128, 2000, 20).fits

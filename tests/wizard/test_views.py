@@ -421,6 +421,16 @@ def test_settings_that_need_more_memory_than_the_gpu_are_refused(maya, ready_dra
     assert response.status_code == 422 and "GB of GPU memory" in response.content.decode()
 
 
+def test_the_training_workers_gpu_memory_and_int8_weights_decide_what_fits(maya, ready_draft, settings):
+    settings.MODEL_PRESET, settings.TRAINING_GPU_MEMORY_GB = "ltx-2.3", 48
+    post = settings_post(ready_draft, width=768, height=448, frames=41, rank=32)
+    refused = maya.post(f"/wizard/{ready_draft.pk}/settings/", post)
+    assert refused.status_code == 422 and "than the 48 GB GPU" in refused.content.decode()
+    settings.TRAINING_QUANTIZE = "int8"  # the transformer's weights take half the memory
+    accepted = maya.post(f"/wizard/{ready_draft.pk}/settings/", post)
+    assert accepted.status_code == 302
+
+
 def test_the_estimate_updates_as_settings_change(maya, ready_draft):
     response = maya.post(f"/wizard/{ready_draft.pk}/settings/", settings_post(ready_draft, action="estimate"),
                          HTTP_HX_REQUEST="true")
