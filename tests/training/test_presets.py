@@ -85,3 +85,15 @@ def test_the_real_model_preset_reads_the_web_apps_variables(monkeypatch: pytest.
     (tmp_path / "ltx" / "model_index.json").write_text("{}")
     monkeypatch.setenv("LTX_MODEL_PATH", str(tmp_path / "ltx"))
     assert resolve_model("ltx-2.3") == ModelPaths(path=tmp_path / "ltx", name="ltx-2.3")
+
+
+def test_every_stage_of_the_training_load_keeps_the_asked_precision(tiny_model_dir: Path) -> None:
+    # On CUDA training asks for bf16: a stage that fell back to fp32 would need twice the memory (88 GB for the
+    # real transformer).
+    from training.engine.presets import attach_transformer, ensure_text_encoder, load_transformer
+
+    pipe = load_pipeline(tiny_model_dir, device="cpu", dtype=torch.bfloat16, with_text_encoder=False,
+                         with_transformer=False)
+    assert ensure_text_encoder(pipe).dtype == torch.bfloat16 and pipe.vae.dtype == torch.bfloat16
+    attach_transformer(pipe, load_transformer(pipe.iclora_paths, torch.bfloat16))
+    assert pipe.transformer.dtype == torch.bfloat16 and pipe.connectors.dtype == torch.bfloat16
