@@ -3,12 +3,14 @@
     .venv/bin/python bench/engine_gpu.py                      # 48 layers, 768x448x121 + reference, bf16, rank 32
     .venv/bin/python bench/engine_gpu.py --layers 24          # fewer layers if memory demands; scaled to 48 on paper
     .venv/bin/python bench/engine_gpu.py --smoke              # tiny widths on CPU: checks the script itself runs
+    .venv/bin/python bench/engine_gpu.py --ltx-core           # and the same step through ltx-core, side by side
 
 Reports seconds per step, peak VRAM, and MFU against the bf16 matmul peak measured on the same card in the
 same run. The step is the engine's own (`build_step_inputs` + `step_loss`, gradient checkpointing, peft LoRA on
 the video-stream targets), fed random latents and text embeddings of the real shapes.
 
-Not done here (see docs/benchmarks.md): the side-by-side step through Lightricks' `ltx-core` model.
+`--ltx-core` then times the same step, on the same tensors, through Lightricks' `ltx-core` transformer at the same
+shape (bench/ltx_core_step.py says how to install it), so the ratio of the two is measured in one run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,6 +28,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 LTX23 = {
     "in_channels": 128,
@@ -99,6 +103,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--text-tokens", type=int, default=1024)
     p.add_argument("--smoke", action="store_true", help="tiny widths on CPU, to check the script runs")
+    p.add_argument("--ltx-core", action="store_true",
+                   help="also time the same step through Lightricks' ltx-core model (see bench/ltx_core_step.py)")
     args = p.parse_args()
 
     from diffusers import LTX2InContextPipeline, LTX2VideoTransformer3DModel
@@ -148,25 +154,14 @@ def main() -> None:
         caption="",
         bucket=Bucket(args.width, args.height, args.frames, 24.0),
     )
-    opt = torch.optim.AdamW(params, lr=2e-4)
-    times = []
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    for i in range(args.steps + 2):
-        gen = torch.Generator().manual_seed(i)
-        noise = torch.randn(1, f * h * w, c, generator=gen)
-        inputs = build_step_inputs(pipe, [pair], torch.tensor([0.7]), noise, torch.tensor([False]), 24.0, 1)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
-        step_loss(pipe, inputs).backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - t0)
-    step_s = sorted(times[2:])[len(times[2:]) // 2]
+    noise = torch.randn(1, f * h * w, c, generator=torch.Generator().manual_seed(0))
+    inputs = build_step_inputs(pipe, [pair], torch.tensor([0.7]), noise, torch.tensor([False]), 24.0, 1)
+    step_s, peak_gb = time_steps(lambda: step_loss(pipe, inputs), params, device, args.steps)
+    lora_params = sum(p.numel() for p in params)
+    core = None
+    if args.ltx_core:
+        del transformer, pipe, params
+        core = ltx_core_seconds(cfg, inputs, args.rank, device, dtype, args.steps)
     tokens = 2 * f * h * w  # target + reference
     # Useful work of a LoRA step: forward + backward to the activations (~2x forward); the frozen weights get
     # no gradient, and the checkpointing recompute is not counted (the usual MFU convention).
@@ -177,14 +172,64 @@ def main() -> None:
         "shape": f"{args.width}x{args.height}x{args.frames} + reference",
         "tokens": tokens,
         "rank": args.rank,
+        "lora_params": lora_params,
         "seconds_per_step": round(step_s, 3),
         "seconds_per_step_scaled_to_48_layers": round(step_s * 48 / args.layers, 3),
-        "peak_vram_gb": round(torch.cuda.max_memory_allocated(device) / 2**30, 1) if device.type == "cuda" else None,
+        "peak_vram_gb": peak_gb,
         "matmul_peak_tflops": round(peak, 1) if peak else None,
         "achieved_tflops": round(flops / step_s / 1e12, 1),
         "mfu": round(flops / step_s / 1e12 / peak, 3) if peak else None,
     }
+    if core is not None:
+        core_s, core_gb, core_lora = core
+        report |= {"ltx_core_seconds_per_step": round(core_s, 3), "ltx_core_peak_vram_gb": core_gb,
+                   "ltx_core_lora_params": core_lora, "ours_over_ltx_core": round(step_s / core_s, 3)}
     print(json.dumps(report))
+
+
+def time_steps(
+    loss_fn: Callable[[], torch.Tensor], params: list[torch.nn.Parameter], device: torch.device, steps: int
+) -> tuple[float, float | None]:
+    """Median seconds of a full training step (forward, backward, clip, AdamW) after two warm-up steps, and the
+    peak GPU memory in GB (None on the CPU)."""
+    opt = torch.optim.AdamW(params, lr=2e-4)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    times = []
+    for _ in range(steps + 2):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        loss_fn().backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - t0)
+    measured = sorted(times[2:])
+    peak = round(torch.cuda.max_memory_allocated(device) / 2**30, 1) if device.type == "cuda" else None
+    return measured[len(measured) // 2], peak
+
+
+def ltx_core_seconds(
+    cfg: dict[str, Any], inputs: Any, rank: int, device: torch.device, dtype: torch.dtype, steps: int
+) -> tuple[float, float | None, int]:
+    """The same step through ltx-core's transformer (bench/ltx_core_step.py): seconds, peak GB and the number of
+    LoRA parameters (equal to ours when both adapt the same modules)."""
+    import ltx_core_step as core
+
+    from training.engine.config import LORA_TARGETS
+
+    core.import_ltx_core()
+    torch.manual_seed(0)
+    model = core.build_model(cfg, device, dtype)
+    params = core.add_lora(model, rank, list(LORA_TARGETS))
+    model.set_gradient_checkpointing(True)  # type: ignore[operator]
+    model.train()
+    seconds, peak = time_steps(core.step_fn(model, inputs), params, device, steps)
+    return seconds, peak, sum(p.numel() for p in params)
 
 
 if __name__ == "__main__":
