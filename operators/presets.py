@@ -101,3 +101,25 @@ def _row(label: str, setting: str, value: object, check: Callable[[Path], PathCh
 
 def _from_check(label: str, setting: str, path: str, check: PathCheck, active: bool) -> ModelRow:
     return ModelRow(label, setting, path, OK if check.ok else PROBLEM, check.summary, check.details, active)
+
+
+@dataclass(frozen=True)
+class MemorySetting:
+    setting: str
+    value: str
+    meaning: str
+
+
+def memory_settings() -> list[MemorySetting]:
+    """How the GPUs are used, as this web server reads the settings (workers read their own environment)."""
+    int8_training, int8_studio = settings.TRAINING_QUANTIZE == "int8", settings.STUDIO_QUANTIZE == "int8"
+    return [
+        MemorySetting("TRAINING_GPU_MEMORY_GB", f"{settings.TRAINING_GPU_MEMORY_GB} GB",
+                      "The wizard shows its estimate against this card and refuses settings that would not fit."),
+        MemorySetting("TRAINING_QUANTIZE", settings.TRAINING_QUANTIZE,
+                      "Training stores the transformer (and the text encoder while it encodes) in int8: about 22 GB "
+                      "less." if int8_training else "Training uses bf16 weights."),
+        MemorySetting("STUDIO_QUANTIZE", settings.STUDIO_QUANTIZE,
+                      "The Studio stores the transformer in int8: about half the memory." if int8_studio
+                      else "The Studio uses bf16 weights."),
+    ]

@@ -55,7 +55,8 @@ def clean_caches(request: HttpRequest) -> HttpResponse:
 def models(request: HttpRequest) -> HttpResponse:
     rows = presets.model_rows()
     return render(request, "operators/models.html", _context(
-        request, "Model presets", rows=rows, presets=presets.preset_summaries(rows)))
+        request, "Model presets", rows=rows, presets=presets.preset_summaries(rows),
+        memory=presets.memory_settings()))
 
 
 def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:

@@ -156,3 +156,13 @@ def test_a_single_file_model_without_its_text_encoder_is_a_problem_for_the_activ
     page = client.get("/ops/models/").content.decode()
     assert "Active, with a problem below" in page
     assert "Not configured — a single-file checkpoint needs the Gemma folder beside it." in page
+
+
+@pytest.mark.django_db
+def test_an_operator_sees_how_the_gpus_memory_is_used(client: Client, operator, settings):
+    settings.TRAINING_GPU_MEMORY_GB, settings.TRAINING_QUANTIZE, settings.STUDIO_QUANTIZE = 48, "int8", "none"
+    client.force_login(operator)
+    page = client.get("/ops/models/").content.decode()
+    table = page.split('id="gpu-memory"')[1].split("</table>")[0]
+    assert "<code>48 GB</code>" in table and "refuses settings that would not fit" in table
+    assert "about 22 GB less" in table and "The Studio uses bf16 weights." in table
