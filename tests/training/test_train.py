@@ -200,14 +200,14 @@ def test_a_resumed_run_with_every_caption_cached_never_loads_the_text_encoder(
     )
     first: list[str] = []
     assert train(cfg, TrainingHooks(on_log=first.append)).status == "finished"
-    assert "captions and prompts encoded; text encoder released" in first
+    assert "captions and sample prompts encoded and cached; text encoder unloaded to free memory for training" in first
 
     shutil.rmtree(model / "text_encoder")  # a resumed run that reached for Gemma would fail now
     cfg.optim.steps = 4
     second: list[str] = []
     result = train(cfg, TrainingHooks(on_log=second.append))
     assert result.status == "finished" and result.steps == 4
-    assert "every caption and prompt was cached: the text encoder was not loaded" in second
+    assert "captions and sample prompts were already encoded (cache): the text encoder was not needed" in second
     assert any(line.startswith("resumed from step_000002") for line in second)
 
 

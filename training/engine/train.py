@@ -400,9 +400,10 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
     validation = ValidationSet.build(pipe, cfg, pairs, hooks.log)
     if pipe.text_encoder is not None:
         release_text_encoder(pipe)
-        hooks.log("captions and prompts encoded; text encoder released")
+        hooks.log("captions and sample prompts encoded and cached; text encoder unloaded to free memory for "
+                  "training")
     else:
-        hooks.log("every caption and prompt was cached: the text encoder was not loaded")
+        hooks.log("captions and sample prompts were already encoded (cache): the text encoder was not needed")
     params = setup_transformer(pipe, cfg)
 
     # 2. Optimizer, schedule, RNG; resume from the newest checkpoint if there is one.
