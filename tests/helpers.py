@@ -95,3 +95,14 @@ def hdr_copy(source: Any, path: Any, kind: str) -> Any:
                     "-x265-params", "log-level=error", "-color_trc", transfer, "-color_primaries", "bt2020",
                     "-colorspace", "bt2020nc", str(path)], check=True)
     return path
+
+
+def variable_rate_clip(path: Any) -> Any:
+    """3 s of moving test pattern at a variable frame rate, as phones record: 30 fps, then 10 fps for a second
+    (low light), then 30 fps again; 70 frames."""
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=160x128:r=30", "-t", "3",
+                    "-vf", "select='lt(t,1)+gte(t,2)+not(mod(n,3))'", "-fps_mode", "vfr", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path

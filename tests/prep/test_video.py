@@ -114,3 +114,35 @@ def test_hdr_phone_video_is_read_in_the_colours_a_viewer_sees(tmp_path: Path) ->
     want = np.stack(list(read_frames(source, clip_format(source)))).astype(float)
     got = np.stack(list(read_frames(hlg, fmt))).astype(float)
     assert got.shape == want.shape and np.abs(got - want).mean() < 12
+
+
+def test_a_variable_frame_rate_clip_is_copied_with_its_own_frame_times(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tests.helpers import variable_rate_clip
+    from training.engine.media import conform, probe
+
+    source = variable_rate_clip(tmp_path / "phone.mp4")
+    fmt, _ = copy_clip(source, tmp_path / "copy.mp4")
+    assert fmt.frame_pts is not None and len(fmt.frame_pts) == fmt.frames == 70
+    assert clip_format(tmp_path / "copy.mp4").frame_pts == fmt.frame_pts
+    same = ("fps", "frames", "duration")
+    assert [getattr(probe(tmp_path / "copy.mp4"), k) for k in same] == [getattr(probe(source), k) for k in same]
+
+    # Resampled to a training rate, the copy shows the same moments as its source, frame for frame...
+    def apart(path: Path) -> float:
+        a, b = (conform(p, 24.0, 160, 128, 65).astype(float) for p in (source, path))
+        return float(np.abs(a - b).mean(axis=(1, 2, 3)).max())
+
+    assert apart(tmp_path / "copy.mp4") < 6
+    # ...which a copy at the average constant rate does not: it drifts where the phone slowed down.
+    constant = replace(fmt, frame_pts=None, time_base=None)
+    with FrameWriter(tmp_path / "constant.mp4", constant) as writer:
+        for frame in read_frames(source, fmt):
+            writer.write(frame)
+    assert apart(tmp_path / "constant.mp4") > 15
+
+
+def test_a_constant_rate_clip_has_no_frame_times_to_keep(lavfi_clip: LavfiClip) -> None:
+    fmt = clip_format(lavfi_clip("testsrc2", 64, 48, NTSC, 20))
+    assert fmt.frame_pts is None and fmt.rate == NTSC and fmt.frames == 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import hdr_copy
+from tests.helpers import hdr_copy, variable_rate_clip
 from tests.wizard.clips import NO_REAL_MEDIA, REAL_MEDIA, stored_sideways, truncate
 from wizard.validation import (
     Shape,
@@ -81,6 +81,17 @@ def test_hdr_phone_video_is_accepted_and_said_to_be_converted(clips, tmp_path):
     assert target.usable and target.meta["hdr"] == "hlg"
     assert [(f.level, f.code) for f in found] == [("info", "hdr")]
     assert "HLG" in found[0].text and "standard colours" in found[0].text
+
+
+def test_an_edge_video_made_from_a_variable_frame_rate_phone_clip_pairs_with_it(tmp_path):
+    from prep.extract.canny import CannySettings, extract_canny
+
+    # The edge video keeps the phone clip's own frame times (tests/prep/test_video.py); its measured rate and
+    # length must still equal the clip's, or the pair would be refused.
+    phone = variable_rate_clip(tmp_path / "phone.mp4")
+    extract_canny(phone, tmp_path / "edges.mp4", CannySettings())
+    _, _, found = pair_findings(phone, tmp_path / "edges.mp4")
+    assert found == []
 
 
 def test_it_rejects_a_truncated_clip(clips, tmp_path):
