@@ -116,6 +116,10 @@ class DatasetFile(models.Model):
     sha256 = models.CharField(max_length=64, db_index=True)
     poster = models.FileField(upload_to=_dataset_file_upload_to, max_length=500, blank=True,
                               help_text="A still from the clip for previews (made when the clip is checked).")
+    preview = models.FileField(
+        upload_to=_dataset_file_upload_to, max_length=500, blank=True,
+        help_text="A small H.264 copy in standard colours for clips a browser may not play (HEVC, ProRes, HDR…), "
+        "made when the clip is checked. Training always uses the original.")
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -127,7 +131,7 @@ class DatasetFile(models.Model):
 
     @property
     def stored_names(self) -> list[str]:
-        return [f.name for f in (self.file, self.poster) if f and f.name]
+        return [f.name for f in (self.file, self.poster, self.preview) if f and f.name]
 
 
 class TrainingDraft(models.Model):

@@ -260,6 +260,7 @@ def run_checks(pair: ClipPair) -> ClipPair:
                                     (pair.reference_source, reference_path, reference)):
             if source is not None and check.usable and check.meta.get("frames", 0) > 1:
                 make_poster(source, path, float(check.meta.get("duration", 0)))
+                make_preview(source, path, check.meta)
     findings: list[Finding] = [*target.findings, *reference.findings]
     if target.usable and reference.usable:
         findings.extend(check_pair(target.meta, reference.meta, recipe.reference_is_image))
@@ -319,6 +320,35 @@ def make_poster(record: DatasetFile, path: Path, seconds: float) -> None:
         with out.open("rb") as handle:
             record.poster.save(f"{PurePosixPath(record.name).stem}.jpg", File(handle), save=False)
     DatasetFile.objects.filter(pk=record.pk).update(poster=record.poster.name)
+
+
+# What every current browser plays: H.264 in standard range (HEVC plays in Safari and only some others; HDR looks
+# washed out on most screens; ProRes, MPEG-2 and the rest play nowhere).
+PLAYABLE_CODECS = {"h264", "vp8", "vp9", "av1"}
+PREVIEW_WIDTH = 640
+
+
+def needs_preview(meta: dict[str, Any]) -> bool:
+    return meta.get("codec") not in PLAYABLE_CODECS or bool(meta.get("hdr"))
+
+
+def make_preview(record: DatasetFile, path: Path, meta: dict[str, Any]) -> None:
+    """A small H.264 copy in standard colours, for the page's players, when a browser may not play the clip.
+
+    Best effort, like the poster: without it the page offers the original.
+    """
+    if record.preview or record.kind != DatasetFile.Kind.VIDEO or not needs_preview(meta):
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "preview.mp4"
+        filters = standard_range(path, f"scale='min({PREVIEW_WIDTH},iw)':-2,format=yuv420p")
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0", "-vf", filters,
+               "-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-movflags", "+faststart", "-an", str(out)]
+        if subprocess.run(cmd, capture_output=True, check=False, timeout=1800).returncode or not out.exists():
+            return
+        with out.open("rb") as handle:
+            record.preview.save(f"{PurePosixPath(record.name).stem}-preview.mp4", File(handle), save=False)
+    DatasetFile.objects.filter(pk=record.pk).update(preview=record.preview.name)
 
 
 def meta_summary(meta: dict[str, Any]) -> str:

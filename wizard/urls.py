@@ -24,6 +24,7 @@ urlpatterns = [
     path("<int:draft_id>/launch/", views.launch_step, name="launch"),
     path("files/<int:file_id>/", views.media, name="media"),
     path("files/<int:file_id>/poster/", views.poster, name="poster"),
+    path("files/<int:file_id>/preview/", views.preview, name="preview"),
     path("datasets/<int:dataset_id>/", views.dataset_detail, name="dataset"),
     path("datasets/<int:dataset_id>/new-training/", views.new_training, name="new_training"),
 ]

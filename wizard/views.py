@@ -339,6 +339,15 @@ def media(request: AuthedRequest, file_id: int) -> HttpResponseBase:
 
 @login_required
 @require_GET
+def preview(request: AuthedRequest, file_id: int) -> HttpResponseBase:
+    record = _get_file_for_user(request, file_id)
+    if not record.preview:
+        raise Http404("No preview copy: the clip plays as it is.")
+    return serve_file(request, record.preview, "video/mp4")
+
+
+@login_required
+@require_GET
 def poster(request: AuthedRequest, file_id: int) -> HttpResponseBase:
     record = _get_file_for_user(request, file_id)
     if not record.poster:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from django.test import Client
 
 from tests.helpers import hdr_copy, sideways_photo, viewed_pixels
 from tests.wizard.clips import NO_REAL_MEDIA, REAL_MEDIA
+from training.engine.media import probe
 from training.models import TrainingRun
 from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
 
@@ -126,6 +128,29 @@ def test_an_hdr_phone_clip_is_shown_in_standard_colours_and_said_to_be_converted
 
     # ~18 levels apart after HEVC and two JPEG encodes; read as if it were standard video, ~68.
     assert abs(poster(found["hdr"]).astype(float) - poster(found["sdr"])).mean() < 25
+
+
+def test_a_clip_browsers_may_not_play_gets_a_small_h264_preview_and_training_keeps_the_original(
+    maya, clips, tmp_path
+):
+    draft = start(maya)
+    hevc = hdr_copy(clips("t.mp4"), tmp_path / "phone.mov", "hlg")  # an iPhone's HEVC HDR
+    upload(maya, draft, {"phone.mov": hevc, "phone_ref.mp4": clips.ref()})
+    pair = pairs(draft)["phone"]
+    target, reference = target_of(pair), reference_of(pair)
+    assert target.preview and not reference.preview  # the reference is H.264 already
+    assert pair.target_file.name == target.file.name  # training reads the original
+
+    response = maya.get(f"/wizard/files/{target.pk}/preview/")
+    assert response["Content-Type"] == "video/mp4"
+    with target.preview.open("rb") as handle, tempfile.NamedTemporaryFile(suffix=".mp4") as copy:
+        copy.write(handle.read())
+        copy.flush()
+        made = probe(copy.name)
+    assert (made.codec, made.hdr, made.frames, made.width) == ("h264", "", 48, 160)
+    page = maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    assert f'src="/wizard/files/{target.pk}/preview/"' in page and f'src="/wizard/files/{reference.pk}/"' in page
+    assert maya.get(f"/wizard/files/{reference.pk}/preview/").status_code == 404
 
 
 def test_an_upload_answers_json_for_the_page_script(maya, clips):
@@ -596,7 +621,8 @@ def test_every_wizard_page_is_404_for_another_creator(client, creator, other_cre
     client.force_login(other_creator)
     gets = [f"/wizard/{draft.pk}/", f"/wizard/{draft.pk}/recipe/", f"/wizard/{draft.pk}/clips/",
             f"/wizard/{draft.pk}/clips/pairs/", f"/wizard/{draft.pk}/settings/", f"/wizard/{draft.pk}/launch/",
-            f"/wizard/files/{file_id}/", f"/wizard/files/{file_id}/poster/", f"/wizard/datasets/{draft.dataset_id}/"]
+            f"/wizard/files/{file_id}/", f"/wizard/files/{file_id}/poster/", f"/wizard/files/{file_id}/preview/",
+            f"/wizard/datasets/{draft.dataset_id}/"]
     posts = [f"/wizard/{draft.pk}/clips/upload/", f"/wizard/{draft.pk}/pairs/{pair.pk}/caption/",
              f"/wizard/{draft.pk}/pairs/{pair.pk}/delete/", f"/wizard/{draft.pk}/files/{file_id}/delete/",
              f"/wizard/{draft.pk}/settings/", f"/wizard/{draft.pk}/launch/", f"/wizard/{draft.pk}/recipe/",
