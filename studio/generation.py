@@ -404,8 +404,9 @@ def pipeline_for(distilled: bool) -> Any:
         if quantize == "int8":
             from training.engine.lora import quantize_int8
 
-            # Quantized on the CPU first, so the full-precision transformer never has to fit on the GPU.
-            pipe = load_pipeline(paths, device="cpu")
+            # Quantized on the CPU first, so the full-precision weights never have to fit on the GPU; Gemma too,
+            # since it stays loaded beside the transformer here (about 34 GB in all instead of about 70).
+            pipe = load_pipeline(paths, device="cpu", int8_text_encoder=True)
             quantize_int8(pipe.transformer)
             _PIPELINES[key] = pipe.to(device)
         else:

@@ -350,11 +350,13 @@ def test_with_int8_weights_the_adapter_still_steers_the_generation(creator, clip
         run_generation(generation.pk, "small-gpu")
         pipe = next(iter(generation_module._PIPELINES.values()))
         quantized = [m for m in pipe.transformer.modules() if type(m).__name__ == "QLinear"]
+        text_quantized = [m for m in pipe.text_encoder.modules() if type(m).__name__ == "QLinear"]
     finally:
         generation_module._PIPELINES.clear()
     generation.refresh_from_db()
     assert generation.state == Generation.State.SUCCEEDED, generation.error_message
     assert quantized, "the transformer's linear layers hold int8 weights"
+    assert text_quantized, "so do the text encoder's"
     output = probe(generation.output_file.path)
     assert (output.frames, output.width, output.height) == (9, 128, 96)
     assert generation.output_file.read() != generation.baseline_file.read()
