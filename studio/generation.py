@@ -37,13 +37,15 @@ from studio.inference import (
     snap_settings,
 )
 from studio.models import Adapter, Generation
-from training.engine.media import MAX_PHOTO_BYTES, MediaError, VideoInfo, probe, upright_image
+from training.engine.media import MAX_PHOTO_BYTES, MediaError, VideoInfo, normalized_photo, probe
 
 log = logging.getLogger(__name__)
 State = Generation.State
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v"}
 MASK_SUFFIXES = VIDEO_SUFFIXES | masks.IMAGE_SUFFIXES
+# Stills for identity adapters; HEIC (iPhones) and AVIF are converted to JPEG on upload.
+STILL_SUFFIXES = masks.IMAGE_SUFFIXES | {".heic", ".heif", ".avif"}
 
 
 class GenerationRefused(ValueError):
@@ -151,14 +153,18 @@ def _fit_size(width: Any, height: Any, info: VideoInfo, adapter: Adapter) -> tup
         "another shape.")
 
 
-def _upright(photo: UploadedFile) -> UploadedFile:
-    """The uploaded photo, turned upright when a phone stored it sideways (`upright_image`)."""
+def _normalized(photo: UploadedFile) -> UploadedFile:
+    """The uploaded photo as ffmpeg can read it: HEIC/AVIF as JPEG, turned upright if stored sideways
+    (`normalized_photo`)."""
     if photo.size is None or photo.size > MAX_PHOTO_BYTES:
         return photo
     photo.seek(0)
-    turned = upright_image(photo.read())
+    normalized = normalized_photo(photo.read())
     photo.seek(0)
-    return photo if turned is None else SimpleUploadedFile(photo.name or "photo", turned, photo.content_type or "")
+    if normalized is None:
+        return photo
+    data, suffix = normalized
+    return SimpleUploadedFile(Path(photo.name or "photo").stem + suffix, data, f"image/{suffix.lstrip('.')}")
 
 
 def create_generation(
@@ -204,14 +210,14 @@ def create_generation(
 
     mask_settings = _mask_settings(data, errors, mask_upload)
     suffix = Path(reference.name or "").suffix.lower() if reference is not None else ""
-    still = suffix in masks.IMAGE_SUFFIXES
+    still = suffix in STILL_SUFFIXES
     if still and isinstance(reference, UploadedFile):
-        reference = _upright(reference)
+        reference = _normalized(reference)
     if reference is None:
         errors["reference"] = "Upload a reference video or pick one from your datasets."
     elif suffix not in VIDEO_SUFFIXES and not still:
         errors["reference"] = ("The reference must be a video file (mp4, mov, webm, mkv), or a still image (png, "
-                               "jpg, webp) for an identity adapter.")
+                               "jpg, webp, heic) for an identity adapter.")
     if still and mask_settings.get("mask_preset") == "fade_in":
         errors["mask_preset"] = ("A still reference has a single frame, so it cannot fade in: use the whole frame or "
                                  "a region.")

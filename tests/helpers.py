@@ -57,7 +57,9 @@ def sideways_photo(fmt: str = "JPEG") -> bytes:
     import io
 
     from PIL import Image
+    from pillow_heif import register_heif_opener
 
+    register_heif_opener()  # HEIF (iPhones' HEIC) too
     image = Image.new("RGB", (320, 192), (220, 30, 30))
     image.paste((30, 30, 220), (0, 0, 100, 50))
     exif = Image.Exif()

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
-from training.engine.media import MAX_PHOTO_BYTES, standard_range, upright_image
+from training.engine.media import MAX_PHOTO_BYTES, normalized_photo, standard_range
 from wizard import zipsafe
 from wizard.limits import Limits
 from wizard.manifest import ManifestError, ManifestRow, parse_manifest
@@ -99,18 +99,20 @@ def _save(dataset: Dataset, item: Incoming, kind: str) -> DatasetFile:
         while chunk := item.stream.read(CHUNK):
             digest.update(chunk)
             spool.write(chunk)
-        size = item.size
+        size, stored_name = item.size, PurePosixPath(item.name).name
         if kind == Kind.IMAGE.value and item.size <= MAX_PHOTO_BYTES:
             spool.seek(0)
-            if (upright := upright_image(spool.read())) is not None:  # a phone photo stored sideways
+            if (normalized := normalized_photo(spool.read())) is not None:  # HEIC, or a photo stored sideways
+                data, suffix = normalized
                 spool.seek(0)
                 spool.truncate()
-                spool.write(upright)
-                size = len(upright)
+                spool.write(data)
+                size, stored_name = len(data), PurePosixPath(stored_name).stem + suffix
         spool.seek(0)
-        # The digest is the upload's own, so the same photo sent twice is still found as a duplicate.
+        # The name and digest stay the upload's own: pairing goes by the name the creator gave, and the same photo
+        # sent twice is still found as a duplicate.
         record = DatasetFile(dataset=dataset, name=item.name, kind=kind, size=size, sha256=digest.hexdigest())
-        record.file.save(PurePosixPath(item.name).name, File(spool), save=False)
+        record.file.save(stored_name, File(spool), save=False)
     return record
 
 

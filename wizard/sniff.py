@@ -17,9 +17,13 @@ class Kind(StrEnum):
     UNKNOWN = "unknown"
 
 
+# ISO base media files that hold stills: HEIC/HEIF (iPhones' default photo format) and AVIF.
+STILL_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+
+
 def _is_video(head: bytes) -> bool:
     if len(head) >= 12 and head[4:8] == b"ftyp":  # MP4, MOV, M4V (ISO base media)
-        return head[8:12] not in (b"avif", b"avis", b"heic", b"heix", b"mif1")  # still-image HEIF/AVIF
+        return head[8:12] not in STILL_BRANDS
     if head[4:8] in (b"moov", b"mdat", b"wide", b"free"):  # old QuickTime without ftyp
         return True
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # Matroska / WebM
@@ -37,6 +41,7 @@ def _is_image(head: bytes) -> bool:
         head.startswith(b"\x89PNG\r\n\x1a\n")
         or head.startswith(b"\xff\xd8\xff")
         or (head.startswith(b"RIFF") and head[8:12] == b"WEBP")
+        or (len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in STILL_BRANDS)
     )
 
 

@@ -90,7 +90,7 @@ def check_clip(path: str | Path, label: str, expect: Literal["video", "image"], 
     if expect == "image":
         if kind not in (Kind.IMAGE, Kind.VIDEO):
             result.findings.append(Finding("error", "not_image", f"{role}: this file is not an image (its content "
-                                           f"is {kind.value}). Use a PNG or JPG still of your subject."))
+                                           f"is {kind.value}). Use a PNG, JPG or HEIC still of your subject."))
             return result
     elif kind is not Kind.VIDEO:
         what = "a still image" if kind is Kind.IMAGE else f"not a video (its content is {kind.value})"

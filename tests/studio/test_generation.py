@@ -394,3 +394,11 @@ def test_a_phone_photo_given_sideways_as_a_still_reference_is_used_upright(creat
     assert (s["width"], s["height"]) == (96, 128)  # portrait, as the photo is seen
     with generation.reference_file.open("rb") as handle:
         assert viewed_pixels(handle.read()).shape == (320, 192, 3)
+
+
+def test_an_iphone_heic_photo_is_accepted_as_a_still_reference(creator):
+    adapter = random_adapter(creator, recipe="identity")
+    photo = SimpleUploadedFile("selfie.HEIC", sideways_photo("HEIF"), content_type="image/heic")
+    generation = create_generation(creator, adapter, form(fit_reference="on"), photo)
+    assert generation.reference_file.name.endswith(".jpg") and generation.settings["still_reference"]
+    assert (generation.settings["width"], generation.settings["height"]) == (96, 128)

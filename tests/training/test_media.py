@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import hdr_copy, sideways_photo, viewed_pixels
-from training.engine.media import MediaError, conform, probe, upright_image, write_mp4
+from training.engine.media import MediaError, conform, normalized_photo, probe, write_mp4
 
 
 def test_probe_reports_fps_frames_size_duration_audio_and_codec(clip_factory: Any) -> None:
@@ -58,15 +58,27 @@ def test_a_phone_clip_stored_sideways_is_probed_and_conformed_upright(clip_facto
     assert np.abs(upright.astype(int) - turned.astype(int)).mean() < 3
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
-def test_a_phone_photo_stored_sideways_is_turned_upright(fmt: str) -> None:
-    upright = upright_image(sideways_photo(fmt))
-    assert upright is not None
-    pixels = viewed_pixels(upright)
+@pytest.mark.parametrize(("fmt", "suffix"), [("JPEG", ".jpg"), ("PNG", ".png"), ("WEBP", ".webp")])
+def test_a_phone_photo_stored_sideways_is_turned_upright(fmt: str, suffix: str) -> None:
+    normalized = normalized_photo(sideways_photo(fmt))
+    assert normalized is not None and normalized[1] == suffix
+    pixels = viewed_pixels(normalized[0])
     assert pixels.shape == (320, 192, 3)
     assert pixels[10, 180, 2] > 150 and pixels[10, 10, 0] > 150  # the blue patch is top-right, as a viewer shows it
-    assert upright_image(upright) is None  # upright already: left alone
-    assert upright_image(b"not a photo at all") is None
+    assert normalized_photo(normalized[0]) is None  # upright already: left alone
+    assert normalized_photo(b"not a photo at all") is None
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_iphone_heic_and_avif_photos_become_upright_jpegs(fmt: str) -> None:
+    photo = sideways_photo(fmt)
+    if fmt == "HEIF":
+        with pytest.raises(MediaError):  # ffmpeg 5.1 cannot read HEIC at all (AVIF it reads, but sideways)
+            viewed_pixels(photo)
+    normalized = normalized_photo(photo)
+    assert normalized is not None and normalized[1] == ".jpg" and normalized[0][:3] == b"\xff\xd8\xff"
+    pixels = viewed_pixels(normalized[0])
+    assert pixels.shape == (320, 192, 3) and pixels[10, 180, 2] > 150
 
 
 @pytest.mark.parametrize("kind", ["hlg", "pq"])

@@ -39,8 +39,9 @@ def test_text_named_like_a_video_is_text_and_binary_junk_is_unknown():
     assert sniff_bytes(b"") is Kind.UNKNOWN
 
 
-def test_heif_stills_are_not_taken_for_video():
-    assert sniff_bytes(b"\x00\x00\x00\x18ftypheic" + b"\x00" * 20) is not Kind.VIDEO
+def test_heic_and_avif_stills_are_images_not_video():
+    for brand in (b"heic", b"mif1", b"avif"):
+        assert sniff_bytes(b"\x00\x00\x00\x18ftyp" + brand + b"\x00" * 20) is Kind.IMAGE
 
 
 @pytest.mark.skipif(not REAL_MEDIA.is_dir(), reason=NO_REAL_MEDIA)

@@ -366,6 +366,17 @@ def test_a_phone_photo_stored_sideways_is_kept_upright_for_identity(maya, clips)
     assert stored.size == stored.file.size and stored.sha256 == hashlib.sha256(photo).hexdigest()
 
 
+def test_an_iphone_heic_photo_is_stored_as_an_upright_jpeg_and_pairs_under_its_own_name(maya, clips):
+    draft = start(maya, "identity")
+    upload(maya, draft, {"maya.mp4": clips("t.mp4"), "maya_ref.heic": sideways_photo("HEIF")})
+    pair = pairs(draft)["maya"]
+    stored = reference_of(pair)
+    assert stored.name == "maya_ref.heic" and stored.file.name.endswith(".jpg")
+    assert pair.status == ClipPair.Status.OK, pair.messages
+    with stored.file.open("rb") as handle:
+        assert viewed_pixels(handle.read()).shape == (320, 192, 3)
+
+
 def test_the_pairs_partial_is_what_htmx_swaps_in(maya, clips):
     draft = start(maya)
     upload(maya, draft, {"a.mp4": clips("t.mp4"), "a_ref.mp4": clips.ref()})

@@ -139,32 +139,44 @@ def display_rotation(stream: dict[str, Any]) -> int:
 
 
 EXIF_ORIENTATION = 0x0112
-MAX_PHOTO_BYTES = 64 * 1024 * 1024  # photos are turned upright in memory; no phone photo is near this
+MAX_PHOTO_BYTES = 64 * 1024 * 1024  # photos are converted in memory; no phone photo is near this
+# Photo formats phones save by default that ffmpeg 5.1 (which reads every reference) cannot: HEIC on iPhones, AVIF.
+CONVERTED_PHOTO_FORMATS = {"HEIF", "AVIF"}
 
 
-def upright_image(data: bytes) -> bytes | None:
-    """A photo stored sideways with an EXIF orientation, turned upright and re-encoded in its own format.
+def normalized_photo(data: bytes) -> tuple[bytes, str] | None:
+    """A photo made ready for ffmpeg, as (bytes, file suffix); None when it is ready as it is.
 
-    Phones save portrait photos as landscape pixels plus an orientation tag for viewers to apply; ffmpeg, which
-    reads every reference, ignores that tag, so an identity photo would be used on its side. Returns None when the
-    picture is upright already or is not an image Pillow reads (the checks that follow then say what is wrong).
-    The EXIF block is not carried over (it also holds the place the photo was taken).
+    HEIC/HEIF and AVIF become JPEG. A photo stored sideways with an EXIF orientation (phones save portrait shots
+    as landscape pixels plus a tag for viewers, which ffmpeg ignores) is turned upright, in its own format. The EXIF
+    block is not carried over (it also holds the place the photo was taken). A file Pillow cannot read is left as
+    it is: the checks that follow say what is wrong with it.
     """
     import io
 
     from PIL import Image, ImageOps
 
+    _register_heif()
     try:
         with Image.open(io.BytesIO(data)) as image:
-            if image.getexif().get(EXIF_ORIENTATION, 1) in (1, None):
-                return None
             fmt = image.format or "PNG"
-            turned = ImageOps.exif_transpose(image)
+            convert = fmt in CONVERTED_PHOTO_FORMATS
+            if not convert and image.getexif().get(EXIF_ORIENTATION, 1) in (1, None):
+                return None
+            picture = ImageOps.exif_transpose(image)
+            if convert:
+                fmt, picture = "JPEG", picture.convert("RGB")
             out = io.BytesIO()
-            turned.save(out, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-            return out.getvalue()
+            picture.save(out, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+            return out.getvalue(), {"JPEG": ".jpg"}.get(fmt, f".{fmt.lower()}")
     except Exception:  # best effort: a photo Pillow chokes on is left as it is, and the checks that follow judge it
         return None
+
+
+def _register_heif() -> None:
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
 
 
 def conform(path: str | Path, fps: float, width: int, height: int, frames: int) -> np.ndarray:
