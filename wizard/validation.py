@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from training.engine.buckets import Bucket, assign_bucket
-from training.engine.media import MediaError, probe
+from training.engine.media import MediaError, frame_times, longest_frame, probe
 from wizard.sniff import Kind, sniff_path
 
 Level = Literal["error", "warning", "info"]
 FPS_TOLERANCE = 0.01  # 29.97 and 30000/1001 are the same rate
+HELD_FRAME = 1.5  # a frame lasting this many times the usual one: the phone slowed down (variable frame rate)
 ASPECT_TOLERANCE = 0.02
 DECODE_TIMEOUT_S = 1800
 
@@ -114,6 +115,8 @@ def check_clip(path: str | Path, label: str, expect: Literal["video", "image"], 
         return result
     if decode:
         _check_decodes(info.frames, info.fps, info.duration, path, role, result)
+    if (times := frame_times(path)) is not None and longest_frame(times[0]) >= HELD_FRAME:
+        result.meta["variable_rate"] = True
     if info.has_audio:
         result.findings.append(Finding("info", "audio", f"{role} has sound: it is ignored, training uses the picture "
                                        "only."))
@@ -163,6 +166,13 @@ def check_pair(target: dict[str, Any], reference: dict[str, Any], reference_is_i
             "error", "length_mismatch",
             f"Different lengths: target {target['frames']} frames ({target['duration']:.2f} s), reference "
             f"{reference['frames']} frames ({reference['duration']:.2f} s). They must match frame for frame."))
+    if target.get("variable_rate") and not reference.get("variable_rate"):
+        findings.append(Finding(
+            "warning", "variable_rate",
+            "The target clip has a variable frame rate (the phone slowed down, as phones do in low light) and the "
+            "reference does not, so where the clip slows down the two drift apart. Let ICLoRA Studio make the "
+            "reference from the clip (it keeps the clip's timing), or export the clip at a constant frame rate and "
+            "make the reference from that."))
     t_aspect = target["width"] / target["height"]
     r_aspect = reference["width"] / reference["height"]
     if abs(t_aspect - r_aspect) / t_aspect > ASPECT_TOLERANCE:

@@ -20,7 +20,7 @@ import ffmpeg
 import numpy as np
 
 from prep.extract.base import ExtractionError
-from training.engine.media import display_rotation, hdr_kind, sdr_filters
+from training.engine.media import display_rotation, frame_times, hdr_kind, sdr_filters
 
 
 @dataclass(frozen=True)
@@ -73,19 +73,14 @@ def _uneven_frame_times(path: str | Path, frames: int) -> tuple[tuple[int, ...],
     Spacing that varies by one tick is rounding of a constant rate (29.97 fps in a 1/600 time base), not a
     variable one.
     """
-    try:
-        info = ffmpeg.probe(str(path), select_streams="v:0", show_entries="stream=time_base:packet=pts")
-    except ffmpeg.Error:
+    times = frame_times(path)
+    if times is None or len(times[0]) != frames:
         return None
-    packets, streams = info.get("packets") or [], info.get("streams") or [{}]
-    stamps = [p.get("pts") for p in packets]
-    if len(stamps) < 3 or len(stamps) != frames or any(not isinstance(t, int) for t in stamps):
-        return None
-    pts = sorted(int(t) for t in stamps)
+    pts, time_base = times
     steps = [b - a for a, b in itertools.pairwise(pts)]
     if max(steps) - min(steps) <= 1:
         return None
-    return tuple(pts), Fraction(streams[0].get("time_base") or "1/90000")
+    return tuple(pts), time_base
 
 
 def read_frames(path: str | Path, fmt: ClipFormat) -> Iterator[np.ndarray]:

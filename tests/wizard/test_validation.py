@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tests.helpers import hdr_copy, variable_rate_clip
@@ -92,6 +94,21 @@ def test_an_edge_video_made_from_a_variable_frame_rate_phone_clip_pairs_with_it(
     extract_canny(phone, tmp_path / "edges.mp4", CannySettings())
     _, _, found = pair_findings(phone, tmp_path / "edges.mp4")
     assert found == []
+
+
+def test_a_variable_frame_rate_clip_with_a_constant_rate_reference_is_warned_about(tmp_path):
+    from prep.extract.video import FrameWriter, clip_format, read_frames
+
+    phone = variable_rate_clip(tmp_path / "phone.mp4")
+    fmt = clip_format(phone)
+    steady = replace(fmt, frame_pts=None, time_base=None)  # as another app would export it: the average rate
+    with FrameWriter(tmp_path / "steady.mp4", steady) as writer:
+        for frame in read_frames(phone, fmt):
+            writer.write(frame)
+    target, _, found = pair_findings(phone, tmp_path / "steady.mp4")
+    assert target.meta["variable_rate"] is True
+    assert [(f.level, f.code) for f in found] == [("warning", "variable_rate")]
+    assert "Let ICLoRA Studio make the reference" in found[0].text
 
 
 def test_it_rejects_a_truncated_clip(clips, tmp_path):

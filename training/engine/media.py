@@ -6,6 +6,7 @@ torch or diffusers (numpy is imported only to decode or write frames), so the wi
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -75,6 +76,26 @@ def sdr_filters(hdr: str) -> str:
     """The ffmpeg filter chain (for `-vf`) that turns `hdr` video into standard range; "" for standard video."""
     steps = SDR_FILTERS.get(hdr, [])
     return ",".join(f"{name}={':'.join(f'{k}={v}' for k, v in options.items())}" for name, options in steps)
+
+
+def frame_times(path: str | Path) -> tuple[list[int], Fraction] | None:
+    """Presentation times of every frame of the first video stream, in order, in its time base; None when the file
+    does not give them all."""
+    try:
+        info = ffmpeg.probe(str(path), select_streams="v:0", show_entries="stream=time_base:packet=pts")
+    except ffmpeg.Error:
+        return None
+    stamps = [p.get("pts") for p in info.get("packets") or []]
+    if len(stamps) < 3 or any(not isinstance(t, int) for t in stamps):
+        return None
+    return sorted(stamps), Fraction((info.get("streams") or [{}])[0].get("time_base") or "1/90000")
+
+
+def longest_frame(pts: list[int]) -> float:
+    """How many times longer the longest frame lasts than the typical one: ~1 at a constant rate, 2 or more where
+    a phone slowed down (low light) and held frames."""
+    steps = sorted(b - a for a, b in itertools.pairwise(pts))
+    return steps[-1] / max(steps[len(steps) // 2], 1)
 
 
 def standard_range(path: str | Path, vf: str) -> str:
