@@ -71,18 +71,12 @@ def add_lora(model: torch.nn.Module, rank: int, targets: list[str]) -> list[torc
     """The same peft LoRA as the engine's (`training.engine.lora.add_lora`): same modules, alpha = rank, fp32."""
     from peft import LoraConfig, inject_adapter_in_model
 
-    from training.engine.lora import target_module_regex
+    from training.engine.lora import adapter_parameters, target_module_regex
 
     model.requires_grad_(False)
     config = LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=True, target_modules=target_module_regex(targets))
     inject_adapter_in_model(config, model)
-    params = [p for n, p in model.named_parameters() if "lora_" in n]
-    for p in params:
-        p.requires_grad_(True)
-        p.data = p.data.float()
-    if not params:
-        raise ValueError(f"no ltx-core module matched the LoRA targets {targets}")
-    return params
+    return adapter_parameters(model, targets)
 
 
 def step_fn(model: torch.nn.Module, inputs: Any) -> Callable[[], torch.Tensor]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from config.requests import AuthedRequest
 from prep.models import Extraction
-from wizard.uploads import serve_file
+from wizard.uploads import serve_file, serve_made_file
 
 
 def _get_extraction_for_user(request: AuthedRequest, extraction_id: int) -> Extraction:
@@ -21,9 +21,7 @@ def _get_extraction_for_user(request: AuthedRequest, extraction_id: int) -> Extr
 @require_GET
 def output(request: AuthedRequest, extraction_id: int) -> HttpResponseBase:
     extraction = _get_extraction_for_user(request, extraction_id)
-    if not extraction.output:
-        raise Http404("This extraction has no video (yet).")
-    return serve_file(request, extraction.output, "video/mp4")
+    return serve_made_file(request, extraction.output, "video/mp4", "This extraction has no video (yet).")
 
 
 @login_required

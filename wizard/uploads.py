@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -57,6 +57,13 @@ def safe_content_type(kind: str, name: str) -> str:
     default, allowed = SAFE_TYPES[kind]
     guessed = mimetypes.guess_type(name)[0]
     return guessed if guessed in allowed else default
+
+
+def serve_made_file(request: HttpRequest, field_file: FieldFile, content_type: str, missing: str) -> HttpResponseBase:
+    """A file the app made (poster, preview, derived video) inline, or 404 saying `missing` when there is none."""
+    if not field_file:
+        raise Http404(missing)
+    return serve_file(request, field_file, content_type)
 
 
 def serve_file(request: HttpRequest, field_file: FieldFile, content_type: str) -> HttpResponseBase:

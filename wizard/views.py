@@ -28,7 +28,7 @@ from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
 from wizard.plan import PRESETS, ClipFacts, TrainingSettings, preset_settings, to_train_config
 from wizard.recipes import RECIPES, get_recipe
 from wizard.review import DatasetReview, review_dataset
-from wizard.uploads import SizeCapHandler, safe_content_type, serve_file
+from wizard.uploads import SizeCapHandler, safe_content_type, serve_file, serve_made_file
 from wizard.zipsafe import UnsafeArchive
 
 STEPS = (("recipe", "Recipe"), ("clips", "Clips"), ("settings", "Settings"), ("launch", "Launch"))
@@ -341,18 +341,14 @@ def media(request: AuthedRequest, file_id: int) -> HttpResponseBase:
 @require_GET
 def preview(request: AuthedRequest, file_id: int) -> HttpResponseBase:
     record = _get_file_for_user(request, file_id)
-    if not record.preview:
-        raise Http404("No preview copy: the clip plays as it is.")
-    return serve_file(request, record.preview, "video/mp4")
+    return serve_made_file(request, record.preview, "video/mp4", "No preview copy: the clip plays as it is.")
 
 
 @login_required
 @require_GET
 def poster(request: AuthedRequest, file_id: int) -> HttpResponseBase:
     record = _get_file_for_user(request, file_id)
-    if not record.poster:
-        raise Http404("No preview image yet.")
-    return serve_file(request, record.poster, "image/jpeg")
+    return serve_made_file(request, record.poster, "image/jpeg", "No preview image yet.")
 
 
 # --- Settings

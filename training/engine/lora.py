@@ -61,7 +61,12 @@ def add_lora(
         target_modules=target_module_regex(targets),
     )
     transformer.add_adapter(config, adapter_name=ADAPTER_NAME)
-    params = [p for n, p in transformer.named_parameters() if "lora_" in n]
+    return adapter_parameters(transformer, targets)
+
+
+def adapter_parameters(model: torch.nn.Module, targets: list[str]) -> list[torch.nn.Parameter]:
+    """The injected LoRA's weights, made trainable and fp32; a ValueError when no module matched `targets`."""
+    params = [p for n, p in model.named_parameters() if "lora_" in n]
     for p in params:
         p.requires_grad_(True)
         # Adapter weights train in fp32 even on a bf16 base: bf16 Adam updates of small deltas round to zero.
