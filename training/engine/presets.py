@@ -349,8 +349,8 @@ def load_pipeline(
 
 
 def _text_encoder(paths: ModelPaths, dtype: torch.dtype, int8: bool = False, own: bool = False) -> Any:
-    """The separately configured Gemma folder; with `own`, else the pipeline folder's `text_encoder`; or None
-    (`from_pretrained` then loads the folder's own)."""
+    """Gemma, quantized when `int8`: from the separately configured folder when there is one; else from the
+    pipeline folder's `text_encoder` when `own`, or None, leaving it to the pipeline's `from_pretrained`."""
     if paths.text_encoder is None and not own:
         return None
     from transformers import AutoModelForImageTextToText
