@@ -330,7 +330,7 @@ def load_encoders(cfg: TrainConfig) -> Any:
 
     Gemma is loaded only if a caption or prompt is not cached yet (`presets.ensure_text_encoder`), so a resumed
     run never loads it. The transformer comes after the text encoder is released (`setup_transformer`): the
-    12B encoder and the 22B transformer never share the GPU, which is what lets int8 training fit a 24-32 GB card.
+    12B encoder and the 22B transformer never share the GPU, which int8 training on a smaller card needs.
     With `quantize: int8` Gemma is quantized too (~12 GB instead of ~24 GB while captions are encoded).
     """
     from .presets import load_pipeline, pick_device_and_dtype
@@ -350,7 +350,7 @@ def setup_transformer(pipe: Any, cfg: TrainConfig) -> list[torch.nn.Parameter]:
 
     transformer = load_transformer(pipe.iclora_paths, pipe.vae.dtype)
     if cfg.quantize == "int8":
-        # On the CPU, so the full-precision weights never have to fit on a 24-32 GB card.
+        # On the CPU, so the full-precision weights never have to fit on a smaller card.
         quantize_int8(transformer)
     attach_transformer(pipe, transformer)
     params = add_lora(pipe.transformer, cfg.lora.rank, cfg.lora.effective_alpha, cfg.lora.targets, cfg.lora.dropout)
