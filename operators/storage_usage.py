@@ -168,6 +168,8 @@ def _sized_rows(reader: SizeReader, census: CacheCensus) -> Iterable[tuple[str, 
     for run_id, size in census.by_run.items():
         yield "caches", owners.get(run_id, -1), size
     stored = (
+        # Posters and browser preview copies the checks made of uploaded clips.
+        ("uploads", DatasetFile.objects.values_list("dataset__owner_id", "poster", "preview")),
         ("checkpoints", Checkpoint.objects.values_list("run__owner_id", "adapter_file", "training_file", "state_file")),
         ("samples", ValidationSample.objects.values_list("run__owner_id", "video_file", "reference_file")),
         ("adapters", Adapter.objects.values_list("owner_id", "file")),

@@ -74,6 +74,17 @@ def test_it_sums_each_creators_files_by_kind_against_their_quota(own_disk, creat
 
 
 @pytest.mark.django_db
+def test_posters_and_preview_copies_count_with_the_uploads(own_disk, creator):
+    upload = DatasetFile(dataset=make_dataset(creator), name="phone.mov", kind="video", size=4 * KB, sha256="0" * 64)
+    store(upload.file, "phone.mov", 4 * KB)
+    store(upload.poster, "phone.jpg", 1 * KB)
+    store(upload.preview, "phone-preview.mp4", 2 * KB)
+    upload.save()
+    [usage] = storage_usage.storage_report().creators
+    assert usage.by_kind["uploads"] == 7 * KB
+
+
+@pytest.mark.django_db
 def test_it_counts_a_derived_reference_once_and_studio_control_videos_too(own_disk, creator):
     from prep.models import Extraction
 
