@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from training.engine.dataset import (
     prepare,
     read_manifest,
 )
+from training.engine.media import probe
 
 BUCKET = Bucket(width=128, height=128, frames=17, fps=24.0)
 
@@ -57,6 +59,21 @@ def test_it_rejects_pairs_with_different_fps(clip_factory: Any) -> None:
         PairError, match=r"pair 1 \(fps24.mp4 <- fps30.mp4\): different frame rates, target 24 fps vs reference 30 fps"
     ):
         check_pair(pair, BUCKET, 1)
+
+
+def test_a_variable_frame_rate_clip_is_paired_by_its_frames_not_its_average_rate(tmp_path: Path) -> None:
+    # A reference another app exported at the clip's average rate: the two ways of averaging differ a little,
+    # which is no reason to refuse the pair (the wizard warns that it may drift instead).
+    from tests.helpers import variable_rate_clip
+
+    phone = variable_rate_clip(tmp_path / "phone.mp4")
+    steady = tmp_path / "steady.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(phone), "-vf", "setpts=N*3/70/TB", "-fps_mode", "passthrough",
+                    "-r", "70/3", "-c:v", "libx264", str(steady)], check=True)  # every frame, evenly re-timed
+    assert probe(phone).variable_rate and not probe(steady).variable_rate
+    assert abs(probe(phone).fps - probe(steady).fps) > 0.01
+    target, _ref, _ = check_pair(Pair(0, "", phone, steady), Bucket(128, 96, 41, 24.0), 1)
+    assert target.frames == 70
 
 
 def test_it_rejects_pairs_of_different_lengths(clip_factory: Any) -> None:

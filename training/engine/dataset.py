@@ -131,7 +131,8 @@ def _probe_pair(pair: Pair) -> tuple[VideoInfo, VideoInfo]:
     except MediaError as err:
         raise PairError(f"{pair.name()}: {err}") from err
     still = ref.frames == 1
-    if not still and abs(target.fps - ref.fps) > FPS_TOLERANCE:
+    variable = target.variable_rate or ref.variable_rate  # an average rate: the frame counts must still match
+    if not still and not variable and abs(target.fps - ref.fps) > FPS_TOLERANCE:
         raise PairError(f"{pair.name()}: different frame rates, target {target.fps:g} fps vs reference {ref.fps:g} fps")
     if not still and target.frames != ref.frames:
         raise PairError(

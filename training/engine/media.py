@@ -35,6 +35,7 @@ class VideoInfo:
     has_audio: bool
     codec: str
     hdr: str = ""  # "hlg" or "pq" for HDR video (decoded to standard range, see `sdr_filters`), else ""
+    variable_rate: bool = False  # some frames last far longer than others: a phone that slowed down (low light)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,6 +79,18 @@ def sdr_filters(hdr: str) -> str:
     return ",".join(f"{name}={':'.join(f'{k}={v}' for k, v in options.items())}" for name, options in steps)
 
 
+def _timed_rate(pts: list[int], time_base: Fraction) -> float | None:
+    """Frames per second over the span of the frames' own presentation times (sorted `pts`), or None.
+
+    The same as the header's average rate for a constant-rate clip; for a variable-rate one (phones) it does not
+    depend on how the container rounds the last frame's length, so a clip and a copy with the same frame times
+    (a derived reference) measure the same.
+    """
+    if pts[-1] <= pts[0] or time_base <= 0:
+        return None
+    return round(float((len(pts) - 1) / ((pts[-1] - pts[0]) * time_base)), 4)
+
+
 def frame_times(path: str | Path) -> tuple[list[int], Fraction] | None:
     """Presentation times of every frame of the first video stream, in order, in its time base; None when the file
     does not give them all."""
@@ -89,6 +102,9 @@ def frame_times(path: str | Path) -> tuple[list[int], Fraction] | None:
     if len(stamps) < 3 or any(not isinstance(t, int) for t in stamps):
         return None
     return sorted(stamps), Fraction((info.get("streams") or [{}])[0].get("time_base") or "1/90000")
+
+
+HELD_FRAME = 1.5  # a frame lasting this many times the usual one: the phone slowed down (variable frame rate)
 
 
 def longest_frame(pts: list[int]) -> float:
@@ -111,13 +127,14 @@ def _ffmpeg_message(err: ffmpeg.Error) -> str:
 def probe(path: str | Path) -> VideoInfo:
     """Fps, frame count (counted, not guessed from the header), size, duration, audio presence and codec.
 
-    Raises `MediaError` for a missing file, a file that is not a video, or one with no decodable frames.
+    The frame rate is measured from the frames' own times where the file gives them (`_timed_rate`). Raises
+    `MediaError` for a missing file, a file that is not a video, or one with no decodable frames.
     """
     p = Path(path)
     if not p.is_file():
         raise MediaError(f"{p}: file not found")
     try:
-        info = ffmpeg.probe(str(p), count_packets=None)
+        info = ffmpeg.probe(str(p), count_packets=None, show_entries="packet=pts,stream_index")
     except ffmpeg.Error as err:
         raise MediaError(f"{p.name}: not a readable video ({_ffmpeg_message(err)})") from err
     streams = info.get("streams", [])
@@ -132,6 +149,10 @@ def probe(path: str | Path) -> VideoInfo:
         fps_text = video.get("r_frame_rate") or "0/1"
     fps = float(Fraction(fps_text)) if fps_text not in ("0/0",) else 0.0
     frames = int(video.get("nb_read_packets") or video.get("nb_frames") or 0)
+    pts = sorted(pk["pts"] for pk in info.get("packets") or []
+                 if pk.get("stream_index") == video.get("index") and isinstance(pk.get("pts"), int))
+    timed = len(pts) == frames and len(pts) >= 3
+    fps = (_timed_rate(pts, Fraction(video.get("time_base") or "0/1")) if timed else None) or fps
     if frames <= 0 or fps <= 0:
         raise MediaError(f"{p.name}: no decodable video frames (truncated or empty file?)")
     duration = float(video.get("duration") or info.get("format", {}).get("duration") or frames / fps)
@@ -147,6 +168,7 @@ def probe(path: str | Path) -> VideoInfo:
         has_audio=any(s.get("codec_type") == "audio" for s in streams),
         codec=str(video.get("codec_name", "unknown")),
         hdr=hdr_kind(video),
+        variable_rate=timed and longest_frame(pts) >= HELD_FRAME,
     )
 
 
