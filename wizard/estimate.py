@@ -90,7 +90,9 @@ def estimate(model: str, width: int, height: int, frames: int, downscale: int, r
     seconds = per_step * steps + bench.prepare_seconds_per_pair * pairs
     weights = bench.base_memory_gib - (bench.int8_saving_gib if int8 else 0.0)
     memory = weights + tokens * bench.memory_per_token_mib / 1024 + bench.lora_params_per_rank * rank * 16 / GIB
-    source = bench.source + ("; int8 weights save about 22 GB (steps may be slower)" if int8 and bench.int8_saving_gib
-                             else "")
+    if int8 and bench.int8_saving_gib:
+        source = f"{bench.source}; int8 weights save about {bench.int8_saving_gib:.0f} GB (steps may be slower)"
+    else:
+        source = bench.source
     return Estimate(seconds=seconds, memory_gib=memory, gpu_memory_gib=gpu_memory_gib or bench.gpu_memory_gib,
                     source=source)

@@ -309,25 +309,20 @@ def delete_file(record: DatasetFile) -> None:
             transaction.on_commit(_deleter(name))
 
 
-def make_poster(record: DatasetFile, path: Path, seconds: float) -> None:
-    """A JPEG still from a third of the way in: previews show a picture before anything plays."""
-    if record.poster or record.kind != DatasetFile.Kind.VIDEO:
-        return
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "poster.jpg"
-        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-ss", f"{max(0.0, seconds / 3):.2f}", "-i", str(path),
-               "-frames:v", "1", "-vf", standard_range(path, "scale='min(640,iw)':-2"), "-q:v", "4", str(out)]
-        if subprocess.run(cmd, capture_output=True, check=False, timeout=120).returncode or not out.exists():
-            return
-        with out.open("rb") as handle:
-            record.poster.save(f"{PurePosixPath(record.name).stem}.jpg", File(handle), save=False)
-    DatasetFile.objects.filter(pk=record.pk).update(poster=record.poster.name)
-
-
 # What every current browser plays: H.264 in standard range (HEVC plays in Safari and only some others; HDR looks
 # washed out on most screens; ProRes, MPEG-2 and the rest play nowhere).
 PLAYABLE_CODECS = {"h264", "vp8", "vp9", "av1"}
 PREVIEW_WIDTH = 640
+
+
+def make_poster(record: DatasetFile, path: Path, seconds: float) -> None:
+    """A JPEG still from a third of the way in: previews show a picture before anything plays."""
+    if record.poster or record.kind != DatasetFile.Kind.VIDEO:
+        return
+    stem = PurePosixPath(record.name).stem
+    _store_ffmpeg_output(record, "poster", f"{stem}.jpg", timeout=120, args=[
+        "-ss", f"{max(0.0, seconds / 3):.2f}", "-i", str(path), "-frames:v", "1",
+        "-vf", standard_range(path, f"scale='min({PREVIEW_WIDTH},iw)':-2"), "-q:v", "4"])
 
 
 def needs_preview(meta: dict[str, Any]) -> bool:
@@ -341,16 +336,24 @@ def make_preview(record: DatasetFile, path: Path, meta: dict[str, Any]) -> None:
     """
     if record.preview or record.kind != DatasetFile.Kind.VIDEO or not needs_preview(meta):
         return
+    scale = f"scale='min({PREVIEW_WIDTH},iw)':-2,format=yuv420p"
+    _store_ffmpeg_output(record, "preview", f"{PurePosixPath(record.name).stem}-preview.mp4", timeout=1800, args=[
+        "-i", str(path), "-map", "0:v:0", "-vf", standard_range(path, scale),
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-movflags", "+faststart", "-an"])
+
+
+def _store_ffmpeg_output(record: DatasetFile, field: str, name: str, timeout: int, args: list[str]) -> None:
+    """Run ffmpeg with `args` into a scratch file and keep it as `record.<field>` named `name`; nothing on
+    failure (posters and previews are best effort)."""
     with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "preview.mp4"
-        filters = standard_range(path, f"scale='min({PREVIEW_WIDTH},iw)':-2,format=yuv420p")
-        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0", "-vf", filters,
-               "-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-movflags", "+faststart", "-an", str(out)]
-        if subprocess.run(cmd, capture_output=True, check=False, timeout=1800).returncode or not out.exists():
+        out = Path(scratch) / name
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", *args, str(out)]
+        if subprocess.run(cmd, capture_output=True, check=False, timeout=timeout).returncode or not out.exists():
             return
+        stored = getattr(record, field)
         with out.open("rb") as handle:
-            record.preview.save(f"{PurePosixPath(record.name).stem}-preview.mp4", File(handle), save=False)
-    DatasetFile.objects.filter(pk=record.pk).update(preview=record.preview.name)
+            stored.save(name, File(handle), save=False)
+    DatasetFile.objects.filter(pk=record.pk).update(**{field: stored.name})
 
 
 def meta_summary(meta: dict[str, Any]) -> str:

@@ -205,9 +205,8 @@ class _TimedEncoder:
 
         assert fmt.frame_pts is not None and fmt.time_base is not None
         self._pts, self._time_base = fmt.frame_pts, fmt.time_base
-        # Each frame lasts until the next; the last as long as the one before it, as in the source. Without this
-        # the encoder gives the last frame 1/average-rate, and the clip's measured rate no longer equals its
-        # source's (which the wizard's pair check requires).
+        # Each frame lasts until the next; the last as long as the one before it. Without this the encoder gives
+        # the last frame 1/average-rate, and the copy's length differs from its source's.
         starts = [t - fmt.frame_pts[0] for t in fmt.frame_pts]
         lasts = [b - a for a, b in itertools.pairwise(starts)]
         self._durations = dict(zip(starts, [*lasts, lasts[-1]], strict=True))

@@ -98,10 +98,17 @@ def frame_times(path: str | Path) -> tuple[list[int], Fraction] | None:
         info = ffmpeg.probe(str(path), select_streams="v:0", show_entries="stream=time_base:packet=pts")
     except ffmpeg.Error:
         return None
-    stamps = [p.get("pts") for p in info.get("packets") or []]
-    if len(stamps) < 3 or any(not isinstance(t, int) for t in stamps):
+    packets = info.get("packets") or []
+    pts = _sorted_pts(packets)
+    if len(pts) < 3 or len(pts) != len(packets):
         return None
-    return sorted(stamps), Fraction((info.get("streams") or [{}])[0].get("time_base") or "1/90000")
+    return pts, Fraction((info.get("streams") or [{}])[0].get("time_base") or "1/90000")
+
+
+def _sorted_pts(packets: list[dict[str, Any]], stream_index: int | None = None) -> list[int]:
+    """The presentation times ffprobe gave (of one stream's packets when `stream_index`), in display order."""
+    return sorted(pk["pts"] for pk in packets
+                  if isinstance(pk.get("pts"), int) and stream_index in (None, pk.get("stream_index")))
 
 
 HELD_FRAME = 1.5  # a frame lasting this many times the usual one: the phone slowed down (variable frame rate)
@@ -149,8 +156,7 @@ def probe(path: str | Path) -> VideoInfo:
         fps_text = video.get("r_frame_rate") or "0/1"
     fps = float(Fraction(fps_text)) if fps_text not in ("0/0",) else 0.0
     frames = int(video.get("nb_read_packets") or video.get("nb_frames") or 0)
-    pts = sorted(pk["pts"] for pk in info.get("packets") or []
-                 if pk.get("stream_index") == video.get("index") and isinstance(pk.get("pts"), int))
+    pts = _sorted_pts(info.get("packets") or [], video.get("index"))
     timed = len(pts) == frames and len(pts) >= 3
     fps = (_timed_rate(pts, Fraction(video.get("time_base") or "0/1")) if timed else None) or fps
     if frames <= 0 or fps <= 0:
