@@ -100,9 +100,11 @@ def check_clip(path: str | Path, label: str, expect: Literal["video", "image"], 
     try:
         info = probe(path)
     except MediaError as err:
-        message = str(err).split(": ", 1)[-1]
-        result.findings.append(Finding("error", "unreadable", f"{role}: the file cannot be read as a video "
-                                       f"({message}). Export it again as MP4 (H.264)."))
+        reason = re.search(r"\((.*)\)$", str(err))  # ffmpeg's own words, without the file's name
+        message = reason.group(1) if reason else str(err).split(": ", 1)[-1]
+        advice = ("the file cannot be read as an image ({}). Save it again as PNG or JPG." if kind is Kind.IMAGE
+                  else "the file cannot be read as a video ({}). Export it again as MP4 (H.264).")
+        result.findings.append(Finding("error", "unreadable", f"{role}: {advice.format(message)}"))
         return result
     result.meta = {**info.as_dict(), "kind": kind.value}
     result.meta.pop("path", None)

@@ -152,6 +152,16 @@ def test_identity_accepts_a_still_image_reference(clips):
     assert found == [] and reference.meta["frames"] == 1
 
 
+def test_a_damaged_photo_is_refused_in_plain_words_without_server_paths(tmp_path):
+    broken = tmp_path / "face.heic"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypheic" + b"\x01" * 500)
+    check = check_clip(broken, "reference", "image")
+    [finding] = check.findings
+    assert (finding.level, finding.code) == ("error", "unreadable")
+    assert finding.text.startswith("Reference: the file cannot be read as an image (")
+    assert "Save it again as PNG or JPG." in finding.text and str(tmp_path) not in finding.text
+
+
 def test_identity_rejects_a_video_as_its_still_reference(clips):
     _, _, found = pair_findings(clips("t.mp4"), clips("r.mp4"), reference_is_image=True)
     assert codes(found) == {"not_still"}

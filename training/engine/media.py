@@ -127,8 +127,9 @@ def standard_range(path: str | Path, vf: str) -> str:
 
 
 def _ffmpeg_message(err: ffmpeg.Error) -> str:
+    """ffmpeg's last log line, without the server path it starts with (creators see this message)."""
     text = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
-    return text[-1] if text else "ffmpeg failed"
+    return text[-1].rsplit(": ", 1)[-1] if text else "ffmpeg failed"
 
 
 def probe(path: str | Path) -> VideoInfo:
