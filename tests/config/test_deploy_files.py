@@ -1,4 +1,5 @@
-"""The deployment files stay in step with the code: no Docker engine runs here, so their references are checked."""
+"""The deployment files stay in step with the code. deploy/smoke/run.sh builds and runs them for real (it needs a
+Docker engine, so it is not part of this suite); these tests catch a file that drifts from the code in between."""
 
 from __future__ import annotations
 
@@ -60,3 +61,53 @@ def test_the_example_environment_names_only_settings_the_app_reads():
     assert names
     unknown = [n for n in names if n not in compose_only and f'"{n}"' not in settings_source]
     assert not unknown, f"production.env.example sets {unknown}, which settings never read"
+
+
+class ComposeLoader(yaml.SafeLoader):
+    """Reads compose's own `!reset` tag (an override that removes a key) as an empty value."""
+
+
+ComposeLoader.add_constructor("!reset", lambda loader, node: None)
+
+
+def load_compose(path: Path) -> dict:
+    return yaml.load(path.read_text(), Loader=ComposeLoader)
+
+
+def build_args(dockerfile: Path) -> set[str]:
+    return set(re.findall(r"^ARG (\w+)", dockerfile.read_text(), flags=re.MULTILINE))
+
+
+def test_the_smoke_and_offline_overrides_change_only_services_of_the_compose_file():
+    services = set(load_compose(DEPLOY / "docker-compose.yml")["services"])
+    for override in (DEPLOY / "smoke" / "compose.yml", DEPLOY / "offline" / "compose.offline.yml"):
+        named = set(load_compose(override)["services"])
+        assert named <= services, f"{override.name} names {named - services}, which the compose file does not have"
+
+
+def test_the_offline_builds_pass_only_build_arguments_the_dockerfiles_declare():
+    for name, service in load_compose(DEPLOY / "offline" / "compose.offline.yml")["services"].items():
+        build = service.get("build")
+        if build:
+            declared = build_args(DEPLOY / build["context"] / build["dockerfile"])
+            assert set(build["args"]) <= declared, f"{name} passes {set(build['args']) - declared}"
+
+
+def test_both_images_start_from_the_official_python_image_unless_told_otherwise():
+    for dockerfile in DOCKERFILES:
+        text = dockerfile.read_text()
+        assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm\nFROM ${PYTHON_IMAGE}\n" in text, dockerfile.name
+
+
+def test_every_offline_stand_in_the_override_uses_is_built_by_the_offline_script():
+    script = (DEPLOY / "offline" / "build-images.sh").read_text()
+    loop = re.search(r"^for service in ([\w ]+); do$", script, flags=re.MULTILINE)
+    assert loop
+    built = set(re.findall(r"-t iclora-offline/(\w+)", script)) | set(loop.group(1).split())
+    override = load_compose(DEPLOY / "offline" / "compose.offline.yml")
+    images = {s["image"] for s in override["services"].values() if "image" in s}
+    images |= {s["build"]["args"]["PYTHON_IMAGE"] for s in override["services"].values() if "build" in s}
+    for image in images:
+        repository = image.split(":")[0].removeprefix("iclora-offline/")
+        assert repository in built, f"{image} is used but build-images.sh never builds it"
+        assert (DEPLOY / "offline" / f"{repository}.Dockerfile").exists(), image
