@@ -8,7 +8,7 @@ class OperatorsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
-        from operators import worker_control
+        from operators import checks, worker_control  # noqa: F401 (checks registers itself)
 
         # The admin index gains an "Operations" block linking the console pages.
         admin.site.index_template = "operators/admin_index.html"
