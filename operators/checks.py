@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from django.apps import AppConfig
 from django.core import checks
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -35,6 +37,8 @@ def encoding_error(connection: BaseDatabaseWrapper) -> checks.Error | None:
 
 
 @checks.register(checks.Tags.database)
-def database_encoding(app_configs: Any = None, databases: list[str] | None = None, **kwargs: Any) -> list[checks.Error]:
+def database_encoding(
+    app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     errors = [encoding_error(connections[alias]) for alias in databases or []]
     return [error for error in errors if error is not None]
