@@ -10,6 +10,7 @@ STAMP := $(VENV)/.installed
 # Pose extraction runs MediaPipe in an interpreter of its own (numpy<2 and its own cv2; see deploy/pose-requirements.txt).
 POSE_VENV := .venv-pose
 POSE_STAMP := $(POSE_VENV)/.installed
+LTX_CORE_STAMP := bench/.ltx-core/.installed
 # On this kind of machine pip finds the CPU build on disk; elsewhere PyPI's build (CUDA on Linux x86_64).
 TORCH_SPEC ?= torch==2.13.0
 PIP_QUIET := 2>&1 | grep -v -e "is ignored: it is neither a file nor a directory" || true
@@ -47,6 +48,12 @@ $(POSE_STAMP): deploy/pose-requirements.txt
 		|| { echo "$$out" >&2; echo "The pose interpreter $(POSE_VENV) does not work." >&2; exit 1; }
 	@touch $(POSE_STAMP)
 
+# Lightricks' ltx-core, only for the test that compares our transformer with theirs and for bench/engine_gpu.py
+# --ltx-core; without its dependencies, which pin a torchaudio this torch does not have.
+$(LTX_CORE_STAMP): $(STAMP)
+	@$(PY) -m pip install -q --no-deps --target bench/.ltx-core ltx-core==1.0.0 einops==0.8.2 $(PIP_QUIET)
+	@touch $(LTX_CORE_STAMP)
+
 run: $(STAMP) $(POSE_STAMP)
 	@$(PY) -m config.stack --check
 	@$(PY) manage.py migrate --noinput -v 0
@@ -57,7 +64,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
 
-pytest: $(STAMP) $(POSE_STAMP)
+pytest: $(STAMP) $(POSE_STAMP) $(LTX_CORE_STAMP)
 	@deploy/system-packages.sh chromium=chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -1,7 +1,8 @@
 """The same IC-LoRA training step through Lightricks' `ltx-core` transformer, for the side-by-side in engine_gpu.py.
 
-`ltx-core` is not a dependency of the app. Install it beside the benchmark, without its dependencies (it pins
-nothing the app lacks but `einops`; `torchaudio` is needed only by its audio VAE, which is not imported here):
+`ltx-core` is not a dependency of the app. `make test` installs it beside the benchmark (for
+tests/training/test_ltx_core_parity.py), without its dependencies (it pins nothing the app lacks but `einops`;
+`torchaudio` is needed only by its audio VAE, which is not imported here); by hand:
 
     .venv/bin/pip install --no-deps --target bench/.ltx-core ltx-core==1.0.0 einops
 

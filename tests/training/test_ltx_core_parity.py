@@ -1,0 +1,178 @@
+"""Our LTX-2.3 transformer (diffusers' class, our shipped config, our key renames) computes exactly what
+Lightricks' own model computes.
+
+No machine here has the real checkpoint, so this checks what loading it depends on and no tensor shape reveals:
+`single_file`'s renames from Lightricks' names to diffusers', and the values of `ltx23_configs/transformer`
+(RoPE layout and precision, timestep multipliers, gated attention, prompt and cross-attention modulation).
+Lightricks' `ltx-core` builds its model from the config a checkpoint carries in its metadata; CHECKPOINT below
+holds the LTX-2.3 checkpoint's values as several independent loaders of that file quote them, and the keys
+`ltx-core` insists on. Both models get the same random weights at small widths and the same inputs.
+
+`ltx-core` is not a dependency of the app: `make test` installs it without its dependencies into bench/.ltx-core.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+from diffusers import LTX2InContextPipeline, LTX2VideoTransformer3DModel
+
+from training.engine.dataset import Bucket, CachedPair
+from training.engine.single_file import LTX23_CONFIGS, to_diffusers
+from training.engine.train import StepInputs, build_step_inputs
+
+LTX_CORE = Path(__file__).resolve().parents[2] / "bench" / ".ltx-core"
+CHECKPOINT = {
+    "attention_head_dim": 128, "num_attention_heads": 32, "num_layers": 48, "in_channels": 128, "out_channels": 128,
+    "cross_attention_dim": 4096, "caption_channels": 3840, "norm_eps": 1e-06,
+    "audio_num_attention_heads": 32, "audio_attention_head_dim": 64, "audio_out_channels": 128,
+    "audio_cross_attention_dim": 2048, "audio_positional_embedding_max_pos": [20],
+    "use_middle_indices_grid": True, "apply_gated_attention": True, "cross_attention_adaln": True,
+    "caption_proj_before_connector": True, "rope_type": "split", "frequencies_precision": "float64",
+    "positional_embedding_theta": 10000.0, "positional_embedding_max_pos": [20, 2048, 2048],
+    "timestep_scale_multiplier": 1000, "av_ca_timestep_scale_multiplier": 1000,
+    # ltx-core refuses a config without these (they are the same in every LTX-2 checkpoint).
+    "dropout": 0.0, "attention_bias": True, "num_vector_embeds": None, "activation_fn": "gelu-approximate",
+    "num_embeds_ada_norm": 1000, "use_linear_projection": False, "only_cross_attention": False,
+    "cross_attention_norm": True, "double_self_attention": False, "upcast_attention": False,
+    "standardization_norm": "rms_norm", "norm_elementwise_affine": False, "qk_norm": "rms_norm",
+    "positional_embedding_type": "rope", "use_audio_video_cross_attention": True, "share_ff": False,
+    "av_cross_ada_norm": True,
+}
+# Small widths, two layers: everything else is the real model's.
+SMALL = {"num_attention_heads": 4, "attention_head_dim": 16, "cross_attention_dim": 64, "audio_num_attention_heads": 2,
+         "audio_attention_head_dim": 8, "audio_cross_attention_dim": 16, "in_channels": 16, "out_channels": 16,
+         "audio_in_channels": 8, "audio_out_channels": 8, "num_layers": 2}
+TEXT_TOKENS = 32
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def ltx_core() -> Any:
+    if str(LTX_CORE) not in sys.path:
+        sys.path.insert(0, str(LTX_CORE))
+    return pytest.importorskip("ltx_core", reason="ltx-core is installed by `make test` into bench/.ltx-core")
+
+
+def lightricks_model(ltx_core: Any) -> torch.nn.Module:
+    """ltx-core's model as it is built for the checkpoint, every weight random (none left at an identity init)."""
+    from ltx_core.model.transformer.model_configurator import LTXModelConfigurator
+
+    torch.manual_seed(0)
+    model = LTXModelConfigurator.from_config({"transformer": CHECKPOINT | SMALL}).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn_like(parameter) * 0.05)
+    return model
+
+
+def our_model(lightricks: torch.nn.Module, **config_changes: Any) -> Any:
+    """Our shipped LTX-2.3 config at the same widths, loaded with Lightricks' weights through our renames (an
+    `LTX2VideoTransformer3DModel`, typed Any: diffusers' lazy imports hide that it is a torch module)."""
+    shipped = json.loads((LTX23_CONFIGS / "transformer" / "config.json").read_text())
+    config = {k: v for k, v in shipped.items() if not k.startswith("_")} | SMALL | config_changes
+    model: Any = LTX2VideoTransformer3DModel(**config)
+    model.eval()
+    weights = {to_diffusers("transformer", "model.diffusion_model." + k): v for k, v in lightricks.state_dict().items()}
+    model.load_state_dict(weights, strict=True)
+    return model
+
+
+def step_inputs(model: Any, downscale: int, first_frame: bool) -> StepInputs:
+    """The training step's transformer inputs for one random 256×128×17 pair (reference `downscale`× smaller)."""
+    width, height, frames = 256, 128, 17
+    f, h, w = (frames - 1) // 8 + 1, height // 32, width // 32
+    channels = SMALL["in_channels"]
+    pipe = SimpleNamespace(
+        transformer=model,
+        vae=SimpleNamespace(latents_mean=torch.zeros(channels), latents_std=torch.ones(channels),
+                            config=SimpleNamespace(scaling_factor=1.0)),
+        _pack_latents=LTX2InContextPipeline._pack_latents, _normalize_latents=LTX2InContextPipeline._normalize_latents,
+        transformer_spatial_patch_size=1, transformer_temporal_patch_size=1,
+    )
+    generator = torch.Generator().manual_seed(downscale)
+    pair = CachedPair(
+        target_latents=torch.randn(channels, f, h, w, generator=generator),
+        reference_latents=torch.randn(channels, f, h // downscale, w // downscale, generator=generator),
+        video_prompt_embeds=torch.randn(TEXT_TOKENS, SMALL["cross_attention_dim"], generator=generator),
+        audio_prompt_embeds=torch.randn(TEXT_TOKENS, SMALL["audio_cross_attention_dim"], generator=generator),
+        prompt_attention_mask=(torch.arange(TEXT_TOKENS) < 20).long(),  # padded prompt
+        caption="", bucket=Bucket(width, height, frames, 24.0),
+    )
+    noise = torch.randn(1, f * h * w, channels, generator=generator)
+    return build_step_inputs(pipe, [pair], torch.tensor([0.7]), noise, torch.tensor([first_frame]), 24.0, downscale)
+
+
+def lightricks_video(kw: dict[str, Any]) -> Any:
+    """The same video tokens as ltx-core's input (its sigmas and timesteps are ours / 1000)."""
+    from ltx_core.model.transformer import Modality
+
+    return Modality(latent=kw["hidden_states"], sigma=kw["sigma"] / 1000, timesteps=kw["timestep"] / 1000,
+                    positions=kw["video_coords"], context=kw["encoder_hidden_states"],
+                    context_mask=kw["encoder_attention_mask"])
+
+
+def no_perturbations() -> Any:
+    from ltx_core.guidance.perturbations import BatchedPerturbationConfig
+
+    return BatchedPerturbationConfig.empty(1)
+
+
+@pytest.mark.parametrize(("downscale", "first_frame"), [(1, False), (2, True)])
+def test_the_training_steps_prediction_equals_lightricks_model(ltx_core: Any, downscale: int, first_frame: bool):
+    lightricks = lightricks_model(ltx_core)
+    ours = our_model(lightricks)
+    kw = step_inputs(ours, downscale, first_frame).model_kwargs
+    with torch.no_grad():
+        prediction = ours(**kw)[0]
+        expected, _ = lightricks(lightricks_video(kw), None, no_perturbations())  # video only, as we train
+    # The same operations in the same order on the same inputs: equal to the last bit, not merely close.
+    torch.testing.assert_close(prediction, expected, rtol=0, atol=0)
+
+
+def test_the_audio_and_video_prediction_equals_lightricks_model(ltx_core: Any):
+    """The Studio's path: audio tokens beside the video, which then attend to each other."""
+    from ltx_core.model.transformer import Modality
+
+    lightricks = lightricks_model(ltx_core)
+    ours = our_model(lightricks)
+    kw = dict(step_inputs(ours, 1, False).model_kwargs)
+    tokens = 6
+    generator = torch.Generator().manual_seed(3)
+    kw |= {
+        "audio_hidden_states": torch.randn(1, tokens, SMALL["audio_in_channels"], generator=generator),
+        "audio_encoder_hidden_states": torch.randn(1, TEXT_TOKENS, SMALL["audio_cross_attention_dim"],
+                                                   generator=generator),
+        "audio_coords": ours.audio_rope.prepare_audio_coords(1, tokens, torch.device("cpu")),
+        "audio_num_frames": tokens, "audio_timestep": torch.full((1, tokens), 700.0),
+        "audio_sigma": torch.tensor([700.0]), "isolate_modalities": False,
+    }
+    audio = Modality(latent=kw["audio_hidden_states"], sigma=kw["audio_sigma"] / 1000,
+                     timesteps=kw["audio_timestep"] / 1000, positions=kw["audio_coords"],
+                     context=kw["audio_encoder_hidden_states"], context_mask=kw["audio_encoder_attention_mask"])
+    with torch.no_grad():
+        video, sound = ours(**kw)[:2]
+        expected_video, expected_sound = lightricks(lightricks_video(kw), audio, no_perturbations())
+        video_alone = ours(**(kw | {"isolate_modalities": True}))[0]
+    assert (video - video_alone).abs().max() > 1e-3  # the audio really reached the video: the path was exercised
+    torch.testing.assert_close(video, expected_video, rtol=0, atol=0)
+    torch.testing.assert_close(sound, expected_sound, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("change", [{"rope_type": "interleaved"}, {"rope_double_precision": False},
+                                    {"rope_theta": 20000.0}])
+def test_a_wrong_value_in_our_config_would_show(ltx_core: Any, change: dict[str, Any]):
+    lightricks = lightricks_model(ltx_core)
+    ours = our_model(lightricks, **change)
+    kw = step_inputs(ours, 1, False).model_kwargs
+    with torch.no_grad():
+        prediction = ours(**kw)[0]
+        expected, _ = lightricks(lightricks_video(kw), None, no_perturbations())
+    assert not torch.equal(prediction, expected)
