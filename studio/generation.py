@@ -167,6 +167,22 @@ def _normalized(photo: UploadedFile) -> UploadedFile:
     return SimpleUploadedFile(Path(photo.name or "photo").stem + suffix, data, f"image/{suffix.lstrip('.')}")
 
 
+@dataclass
+class _Request:
+    """The form's own values, checked (None where a field was refused)."""
+
+    prompt: str
+    negative: str
+    seed: Any
+    fps: Any
+    fast: bool
+    steps: Any
+    guidance: Any
+    adapter_scale: Any
+    strength: Any
+    effect_scale: Any
+
+
 def create_generation(
     owner: Any,
     adapter: Adapter,
@@ -179,36 +195,82 @@ def create_generation(
 
     `data` holds the form's raw values. Raises GenerationRefused with one message per bad field.
     """
-    from studio.tasks import generate as generate_task
-
     errors: dict[str, str] = {}
     defaults = defaults_for(adapter)
+    _check_adapters(adapter, effect, errors)
+    request = _read_request(data, defaults, errors)
+    mask_settings = _mask_settings(data, errors, mask_upload)
+    reference, still = _check_reference(reference, mask_settings, errors)
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        info = _probe_reference(reference, Path(scratch), errors)
+        snapped = _snap_shape(data, defaults, adapter, info, still, request.fps, notes, errors)
+        if mask_upload is not None and mask_settings.get("mask_preset") == "upload" and "mask" not in errors:
+            _field(errors, "mask", masks.check_file, _spool(mask_upload, Path(scratch), "mask"), 1, 8, 8)
+    if errors:
+        raise GenerationRefused(errors)
+    assert snapped is not None and info is not None and reference is not None
+    notes.extend(snapped.notes)
+    notes.extend(_advice(adapter, request, still, info))
+
+    spec = GenerationSpec(
+        prompt=request.prompt, negative_prompt=request.negative, seed=request.seed, num_frames=snapped.num_frames,
+        height=snapped.height, width=snapped.width, frame_rate=request.fps,
+        num_inference_steps=int(request.steps), guidance_scale=request.guidance,
+        adapter_scale=request.adapter_scale, attention_strength=request.strength,
+        reference_downscale_factor=adapter.reference_downscale_factor,
+        effect_scale=request.effect_scale if effect else 0.0, distilled=request.fast,
+        max_sequence_length=defaults.max_sequence_length, still_reference=still,
+    )
+    stored_settings = {
+        **spec.as_dict(), **mask_settings, "compare": bool(data.get("compare")),
+        "fit_reference": bool(data.get("fit_reference")), "notes": notes,
+        "requested": {k: str(data.get(k, "")) for k in ("num_frames", "height", "width")},
+        "reference_name": Path(reference.name or "reference").name,
+        "adapter_name": adapter.name, "effect_name": effect.name if effect else "",
+    }
+    generation = Generation(owner=owner, adapter=adapter, effect_adapter=effect, prompt=request.prompt,
+                            negative_prompt=request.negative, settings=stored_settings)
+    mask = mask_upload if mask_settings.get("mask_preset") == "upload" else None
+    return _store_and_queue(generation, reference, mask)
+
+
+def _check_adapters(adapter: Adapter, effect: Adapter | None, errors: dict[str, str]) -> None:
     if adapter.kind != Adapter.Kind.ICLORA:
         errors["adapter"] = f"“{adapter.name}” is a style/effect LoRA; choose an IC-LoRA to follow a reference."
-    prompt = str(data.get("prompt") or "").strip()
-    if not prompt:
-        errors["prompt"] = "Write a prompt: describe the video you want (scene, subject, look, motion)."
-    negative = str(data.get("negative_prompt") or "").strip()
-    seed = _field(errors, "seed", pick_seed, data.get("seed"))
-    fps = _field(errors, "frame_rate", number, data.get("frame_rate") or defaults.frame_rate, "frame_rate",
-                 "Frame rate", 1, 60)
-    fast = bool(data.get("fast_preview")) and fast_preview_available()
-    steps = _field(errors, "num_inference_steps", number, data.get("num_inference_steps") or defaults.steps,
-                   "num_inference_steps", "Steps", 1, MAX_STEPS)
-    if steps is not None and steps != int(steps):
-        errors["num_inference_steps"] = "Steps must be a whole number."
-    guidance = _field(errors, "guidance_scale", number, data.get("guidance_scale") or defaults.guidance,
-                      "guidance_scale", "Guidance", 1, 20)
-    adapter_scale = _field(errors, "adapter_scale", number, data.get("adapter_scale", 1.0), "adapter_scale",
-                           "Adapter scale", 0, 2)
-    strength = _field(errors, "attention_strength", number, data.get("attention_strength", 1.0),
-                      "attention_strength", "Attention strength", 0, 1)
-    effect_scale = _field(errors, "effect_scale", number, data.get("effect_scale", 0.8), "effect_scale",
-                          "Effect LoRA scale", 0, 2)
     if effect is not None and effect.kind != Adapter.Kind.EFFECT:
         errors["effect"] = "Choose a style/effect LoRA here (an ordinary LoRA), not an IC-LoRA."
 
-    mask_settings = _mask_settings(data, errors, mask_upload)
+
+def _read_request(data: dict[str, Any], defaults: Defaults, errors: dict[str, str]) -> _Request:
+    prompt = str(data.get("prompt") or "").strip()
+    if not prompt:
+        errors["prompt"] = "Write a prompt: describe the video you want (scene, subject, look, motion)."
+
+    def ranged(name: str, label: str, value: Any, low: float, high: float) -> Any:
+        return _field(errors, name, number, value, name, label, low, high)
+
+    steps = ranged("num_inference_steps", "Steps", data.get("num_inference_steps") or defaults.steps, 1, MAX_STEPS)
+    if steps is not None and steps != int(steps):
+        errors["num_inference_steps"] = "Steps must be a whole number."
+    return _Request(
+        prompt=prompt,
+        negative=str(data.get("negative_prompt") or "").strip(),
+        seed=_field(errors, "seed", pick_seed, data.get("seed")),
+        fps=ranged("frame_rate", "Frame rate", data.get("frame_rate") or defaults.frame_rate, 1, 60),
+        fast=bool(data.get("fast_preview")) and fast_preview_available(),
+        steps=steps,
+        guidance=ranged("guidance_scale", "Guidance", data.get("guidance_scale") or defaults.guidance, 1, 20),
+        adapter_scale=ranged("adapter_scale", "Adapter scale", data.get("adapter_scale", 1.0), 0, 2),
+        strength=ranged("attention_strength", "Attention strength", data.get("attention_strength", 1.0), 0, 1),
+        effect_scale=ranged("effect_scale", "Effect LoRA scale", data.get("effect_scale", 0.8), 0, 2),
+    )
+
+
+def _check_reference(
+    reference: UploadedFile | FieldFile | None, mask_settings: dict[str, Any], errors: dict[str, str]
+) -> tuple[UploadedFile | FieldFile | None, bool]:
+    """The reference as it will be stored (a photo turned upright) and whether it is a still image."""
     suffix = Path(reference.name or "").suffix.lower() if reference is not None else ""
     still = suffix in STILL_SUFFIXES
     if still and isinstance(reference, UploadedFile):
@@ -221,71 +283,68 @@ def create_generation(
     if still and mask_settings.get("mask_preset") == "fade_in":
         errors["mask_preset"] = ("A still reference has a single frame, so it cannot fade in: use the whole frame or "
                                  "a region.")
+    return reference, still
 
-    notes: list[str] = []
-    snapped = None
-    fit = bool(data.get("fit_reference"))
-    with tempfile.TemporaryDirectory() as scratch:
-        info = None
-        if reference is not None and "reference" not in errors:
-            try:
-                info = probe(_spool(reference, Path(scratch), "reference"))
-            except MediaError as error:
-                errors["reference"] = f"This reference video cannot be read: {error}"
-        # A still image conditions every output frame, so it never limits how many frames can be made.
-        available = _frames_at(info, fps) if info is not None and fps and not still else None
-        width, height = data.get("width") or defaults.width, data.get("height") or defaults.height
-        fitted = _fit_size(width, height, info, adapter) if info is not None and fit else None
-        if fitted is not None:
-            width, height, note = fitted
-            notes.append(note)
-        snapped = _field(errors, "num_frames", snap_settings, data.get("num_frames") or defaults.num_frames,
-                         height, width, adapter.reference_downscale_factor, available)
-        if mask_upload is not None and mask_settings.get("mask_preset") == "upload" and "mask" not in errors:
-            _field(errors, "mask", masks.check_file, _spool(mask_upload, Path(scratch), "mask"), 1, 8, 8)
-    if errors:
-        raise GenerationRefused(errors)
-    assert snapped is not None and info is not None and reference is not None
-    notes.extend(snapped.notes)
-    if adapter.trigger_phrase and adapter.trigger_phrase.lower() not in prompt.lower():
+
+def _probe_reference(
+    reference: UploadedFile | FieldFile | None, scratch: Path, errors: dict[str, str]
+) -> VideoInfo | None:
+    if reference is None or "reference" in errors:
+        return None
+    try:
+        return probe(_spool(reference, scratch, "reference"))
+    except MediaError as error:
+        errors["reference"] = f"This reference video cannot be read: {error}"
+        return None
+
+
+def _snap_shape(
+    data: dict[str, Any], defaults: Defaults, adapter: Adapter, info: VideoInfo | None, still: bool, fps: Any,
+    notes: list[str], errors: dict[str, str],
+) -> Any:
+    """Frames and size snapped to what the model accepts (and to the reference's shape when asked)."""
+    # A still image conditions every output frame, so it never limits how many frames can be made.
+    available = _frames_at(info, fps) if info is not None and fps and not still else None
+    width, height = data.get("width") or defaults.width, data.get("height") or defaults.height
+    fitted = _fit_size(width, height, info, adapter) if info is not None and data.get("fit_reference") else None
+    if fitted is not None:
+        width, height, note = fitted
+        notes.append(note)
+    return _field(errors, "num_frames", snap_settings, data.get("num_frames") or defaults.num_frames,
+                  height, width, adapter.reference_downscale_factor, available)
+
+
+def _advice(adapter: Adapter, request: _Request, still: bool, info: VideoInfo) -> list[str]:
+    """Notes on settings that are allowed but probably not what the creator meant."""
+    notes = []
+    if adapter.trigger_phrase and adapter.trigger_phrase.lower() not in request.prompt.lower():
         notes.append(f"Your prompt leaves out the adapter's trigger phrase “{adapter.trigger_phrase}”; "
                      "without it the adapter may have little effect.")
-    if strength == 0:
+    if request.strength == 0:
         notes.append("Attention strength 0: the reference is ignored (useful only as a comparison).")
     if still and adapter.recipe and adapter.recipe != "identity":
         notes.append("This adapter was trained on reference videos; a still image may steer it only weakly.")
-    if abs(info.fps - fps) > 0.5 and not still:
-        notes.append(f"The reference plays at {info.fps:g} fps; it is resampled to {fps:g} fps.")
+    if abs(info.fps - request.fps) > 0.5 and not still:
+        notes.append(f"The reference plays at {info.fps:g} fps; it is resampled to {request.fps:g} fps.")
+    return notes
 
-    spec = GenerationSpec(
-        prompt=prompt, negative_prompt=negative, seed=seed, num_frames=snapped.num_frames, height=snapped.height,
-        width=snapped.width, frame_rate=fps, num_inference_steps=int(steps), guidance_scale=guidance,
-        adapter_scale=adapter_scale, attention_strength=strength,
-        reference_downscale_factor=adapter.reference_downscale_factor,
-        effect_scale=effect_scale if effect else 0.0, distilled=fast,
-        max_sequence_length=defaults.max_sequence_length, still_reference=still,
-    )
-    stored_settings = {
-        **spec.as_dict(), **mask_settings, "compare": bool(data.get("compare")), "fit_reference": fit, "notes": notes,
-        "requested": {k: str(data.get(k, "")) for k in ("num_frames", "height", "width")},
-        "reference_name": Path(reference.name or "reference").name if reference is not None else "",
-        "adapter_name": adapter.name, "effect_name": effect.name if effect else "",
-    }
+
+def _store_and_queue(
+    generation: Generation, reference: UploadedFile | FieldFile, mask: UploadedFile | None
+) -> Generation:
+    from config.celery import enqueue_on_commit
+    from studio.tasks import generate as generate_task
+
     with transaction.atomic():
-        generation = Generation.objects.create(
-            owner=owner, adapter=adapter, effect_adapter=effect, prompt=prompt, negative_prompt=negative,
-            settings=stored_settings,
-        )
+        generation.save()
         if isinstance(reference, FieldFile):
             generation.reference_file.name = reference.name  # a dataset clip: share the stored file
         else:
             generation.reference_file.save(f"reference{Path(reference.name or '').suffix.lower()}", reference,
                                            save=False)
-        if mask_upload is not None and mask_settings.get("mask_preset") == "upload":
-            generation.mask_file.save(f"mask{Path(mask_upload.name or '').suffix.lower()}", mask_upload, save=False)
+        if mask is not None:
+            generation.mask_file.save(f"mask{Path(mask.name or '').suffix.lower()}", mask, save=False)
         generation.save()
-        from config.celery import enqueue_on_commit
-
         enqueue_on_commit(generate_task, generation.pk)
     return generation
 
