@@ -1,12 +1,13 @@
-"""Our LTX-2.3 transformer (diffusers' class, our shipped config, our key renames) computes exactly what
-Lightricks' own model computes.
+"""Our LTX-2.3 transformer and video VAE (diffusers' classes, our shipped configs, our key renames) compute exactly
+what Lightricks' own models compute.
 
 No machine here has the real checkpoint, so this checks what loading it depends on and no tensor shape reveals:
 `single_file`'s renames from Lightricks' names to diffusers', and the values of `ltx23_configs/transformer`
-(RoPE layout and precision, timestep multipliers, gated attention, prompt and cross-attention modulation).
-Lightricks' `ltx-core` builds its model from the config a checkpoint carries in its metadata; CHECKPOINT below
-holds the LTX-2.3 checkpoint's values as several independent loaders of that file quote them, and the keys
-`ltx-core` insists on. Both models get the same random weights at small widths and the same inputs.
+(RoPE layout and precision, timestep multipliers, gated attention, prompt and cross-attention modulation; the VAE's
+stages, padding and latent statistics). Lightricks' `ltx-core` builds its models from the config a checkpoint
+carries in its metadata; CHECKPOINT and CHECKPOINT_VAE below hold the LTX-2.3 checkpoint's values as independent
+loaders of that file quote them, and the keys `ltx-core` insists on. Both sides get the same random weights at
+small widths and the same inputs.
 
 `ltx-core` is not a dependency of the app: `make test` installs it without its dependencies into bench/.ltx-core.
 """
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 import torch
-from diffusers import LTX2InContextPipeline, LTX2VideoTransformer3DModel
+from diffusers import AutoencoderKLLTX2Video, LTX2InContextPipeline, LTX2VideoTransformer3DModel
 
 from training.engine.dataset import Bucket, CachedPair
 from training.engine.single_file import LTX23_CONFIGS, to_diffusers
@@ -50,6 +51,22 @@ SMALL = {"num_attention_heads": 4, "attention_head_dim": 16, "cross_attention_di
          "audio_attention_head_dim": 8, "audio_cross_attention_dim": 16, "in_channels": 16, "out_channels": 16,
          "audio_in_channels": 8, "audio_out_channels": 8, "num_layers": 2}
 TEXT_TOKENS = 32
+CHECKPOINT_VAE = {
+    "dims": 3, "in_channels": 3, "out_channels": 3, "latent_channels": 128, "patch_size": 4,
+    "encoder_blocks": [["res_x", {"num_layers": 4}], ["compress_space_res", {"multiplier": 2}],
+                       ["res_x", {"num_layers": 6}], ["compress_time_res", {"multiplier": 2}],
+                       ["res_x", {"num_layers": 4}], ["compress_all_res", {"multiplier": 2}],
+                       ["res_x", {"num_layers": 2}], ["compress_all_res", {"multiplier": 1}],
+                       ["res_x", {"num_layers": 2}]],
+    "decoder_blocks": [["res_x", {"num_layers": 4}], ["compress_space", {"multiplier": 2}],
+                       ["res_x", {"num_layers": 6}], ["compress_time", {"multiplier": 2}],
+                       ["res_x", {"num_layers": 4}], ["compress_all", {"multiplier": 1}],
+                       ["res_x", {"num_layers": 2}], ["compress_all", {"multiplier": 2}],
+                       ["res_x", {"num_layers": 2}]],
+    "decoder_base_channels": 128, "latent_log_var": "uniform", "norm_layer": "pixel_norm",
+    "spatial_padding_mode": "zeros", "timestep_conditioning": False, "causal_decoder": False,
+}
+VAE_WIDTH = 16  # latent (and first stage) channels instead of 128: every stage's width scales with it
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -176,3 +193,63 @@ def test_a_wrong_value_in_our_config_would_show(ltx_core: Any, change: dict[str,
         prediction = ours(**kw)[0]
         expected, _ = lightricks(lightricks_video(kw), None, no_perturbations())
     assert not torch.equal(prediction, expected)
+
+
+def vae_pair(ltx_core: Any, **config_changes: Any) -> tuple[Any, Any, Any]:
+    """ltx-core's encoder and decoder built for the checkpoint, and our VAE loaded with their weights."""
+    from ltx_core.model.video_vae.model_configurator import VideoDecoderConfigurator, VideoEncoderConfigurator
+
+    small = CHECKPOINT_VAE | {"latent_channels": VAE_WIDTH, "decoder_base_channels": VAE_WIDTH}
+    torch.manual_seed(0)
+    encoder = VideoEncoderConfigurator.from_config({"vae": small}).eval()
+    decoder = VideoDecoderConfigurator.from_config({"vae": small}).eval()
+    mean, std = torch.randn(VAE_WIDTH) * 0.3, torch.rand(VAE_WIDTH) + 0.5  # the file's latent statistics
+    weights = {}
+    with torch.no_grad():
+        for prefix, part in (("vae.encoder.", encoder), ("vae.decoder.", decoder)):
+            for parameter in part.parameters():
+                parameter.copy_(torch.randn_like(parameter) / parameter[0].numel() ** 0.5)
+            getattr(part.per_channel_statistics, "mean-of-means").copy_(mean)
+            getattr(part.per_channel_statistics, "std-of-means").copy_(std)
+            for key, value in part.state_dict().items():
+                in_file = "vae." + key if key.startswith("per_channel_statistics.") else prefix + key
+                if (name := to_diffusers("vae", in_file)) is not None:  # None: statistics diffusers has no place for
+                    weights[name] = value
+    shipped = json.loads((LTX23_CONFIGS / "vae" / "config.json").read_text())
+    config: dict[str, Any] = {k: v for k, v in shipped.items() if not k.startswith("_")} | config_changes
+    config["latent_channels"] = VAE_WIDTH
+    for key in ("block_out_channels", "decoder_block_out_channels"):
+        config[key] = [width * VAE_WIDTH // 128 for width in config[key]]
+    ours: Any = AutoencoderKLLTX2Video(**config)
+    ours.eval()
+    ours.load_state_dict(weights, strict=True)
+    return encoder, decoder, ours
+
+
+def test_the_vae_encodes_and_decodes_as_lightricks_model_does(ltx_core: Any):
+    """Training's latents (encode, then the pipeline's normalisation) and the Studio's frames (decode)."""
+    encoder, decoder, ours = vae_pair(ltx_core)
+    video = torch.rand(1, 3, 17, 64, 96, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    mean = ours.latents_mean.view(1, -1, 1, 1, 1)
+    std = ours.latents_std.view(1, -1, 1, 1, 1)
+    with torch.no_grad():
+        latents = (ours.encode(video).latent_dist.mode() - mean) / std
+        expected = encoder(video)
+        frames = ours.decode(expected * std + mean).sample
+        expected_frames = decoder(expected)
+    assert latents.shape == (1, VAE_WIDTH, 3, 2, 3)  # 8x fewer frames (plus the first), 32x smaller sides
+    torch.testing.assert_close(latents, expected, rtol=0, atol=0)
+    torch.testing.assert_close(frames, expected_frames, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("half", ["encoder", "decoder"])
+def test_a_wrong_padding_in_our_vae_config_would_show(ltx_core: Any, half: str):
+    encoder, decoder, ours = vae_pair(ltx_core, **{f"{half}_spatial_padding_mode": "reflect"})
+    video = torch.rand(1, 3, 9, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    mean, std = ours.latents_mean.view(1, -1, 1, 1, 1), ours.latents_std.view(1, -1, 1, 1, 1)
+    with torch.no_grad():
+        expected = encoder(video)
+        if half == "encoder":
+            assert not torch.equal((ours.encode(video).latent_dist.mode() - mean) / std, expected)
+        else:
+            assert not torch.equal(ours.decode(expected * std + mean).sample, decoder(expected))
