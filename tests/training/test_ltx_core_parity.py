@@ -1,13 +1,13 @@
-"""Our LTX-2.3 transformer and video VAE (diffusers' classes, our shipped configs, our key renames) compute exactly
-what Lightricks' own models compute.
+"""Our LTX-2.3 transformer, video VAE and text connectors (diffusers' classes, our shipped configs, our key renames)
+compute exactly what Lightricks' own models compute.
 
 No machine here has the real checkpoint, so this checks what loading it depends on and no tensor shape reveals:
-`single_file`'s renames from Lightricks' names to diffusers', and the values of `ltx23_configs/transformer`
-(RoPE layout and precision, timestep multipliers, gated attention, prompt and cross-attention modulation; the VAE's
-stages, padding and latent statistics). Lightricks' `ltx-core` builds its models from the config a checkpoint
-carries in its metadata; CHECKPOINT and CHECKPOINT_VAE below hold the LTX-2.3 checkpoint's values as independent
-loaders of that file quote them, and the keys `ltx-core` insists on. Both sides get the same random weights at
-small widths and the same inputs.
+`single_file`'s renames from Lightricks' names to diffusers', and the values of `ltx23_configs/` (the transformer's
+RoPE layout and precision, timestep multipliers, gated attention, prompt and cross-attention modulation; the VAE's
+stages, padding and latent statistics; the connectors' registers, RoPE and per-modality projections). Lightricks'
+`ltx-core` builds its models from the config a checkpoint carries in its metadata; CHECKPOINT, CHECKPOINT_VAE and
+the connector keys below hold the LTX-2.3 checkpoint's values as independent loaders of that file quote them, and
+the keys `ltx-core` insists on. Both sides get the same random weights at small widths and the same inputs.
 
 `ltx-core` is not a dependency of the app: `make test` installs it without its dependencies into bench/.ltx-core.
 """
@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import torch
 from diffusers import AutoencoderKLLTX2Video, LTX2InContextPipeline, LTX2VideoTransformer3DModel
+from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
 
 from training.engine.dataset import Bucket, CachedPair
 from training.engine.single_file import LTX23_CONFIGS, to_diffusers
@@ -66,6 +67,7 @@ CHECKPOINT_VAE = {
     "decoder_base_channels": 128, "latent_log_var": "uniform", "norm_layer": "pixel_norm",
     "spatial_padding_mode": "zeros", "timestep_conditioning": False, "causal_decoder": False,
 }
+GEMMA_WIDTH, GEMMA_LAYERS = 32, 49  # Gemma-3 12B: 3840 wide, 48 layers + the embeddings
 VAE_WIDTH = 16  # latent (and first stage) channels instead of 128: every stage's width scales with it
 
 pytestmark = pytest.mark.timeout(120)
@@ -253,3 +255,61 @@ def test_a_wrong_padding_in_our_vae_config_would_show(ltx_core: Any, half: str):
             assert not torch.equal((ours.encode(video).latent_dist.mode() - mean) / std, expected)
         else:
             assert not torch.equal(ours.decode(expected * std + mean).sample, decoder(expected))
+
+
+def connector_pair(ltx_core: Any) -> tuple[Any, Any]:
+    """ltx-core's text path after Gemma (per-token norm, two projections, two connectors) built for the checkpoint,
+    and our `LTX2TextConnectors` loaded with its weights. Connector widths and layer counts are small."""
+    from ltx_core.text_encoders.gemma.embeddings_connector import (
+        AudioEmbeddings1DConnectorConfigurator,
+        Embeddings1DConnectorConfigurator,
+    )
+    from ltx_core.text_encoders.gemma.embeddings_processor import EmbeddingsProcessor
+    from ltx_core.text_encoders.gemma.feature_extractor import FeatureExtractorV2
+
+    heads = {"video_connector_num_attention_heads": 4, "video_connector_attention_head_dim": 16,
+             "audio_connector_num_attention_heads": 2, "audio_connector_attention_head_dim": 8,
+             "video_connector_num_layers": 2, "audio_connector_num_layers": 2}
+    checkpoint = {"transformer": {  # the checkpoint's connector keys, at the widths above
+        "connector_num_attention_heads": 4, "connector_attention_head_dim": 16, "connector_num_layers": 2,
+        "audio_connector_num_attention_heads": 2, "audio_connector_attention_head_dim": 8,
+        "connector_positional_embedding_max_pos": [4096], "connector_apply_gated_attention": True,
+        "rope_type": "split", "frequencies_precision": "float64"}}
+    flat = GEMMA_WIDTH * GEMMA_LAYERS
+    torch.manual_seed(0)
+    theirs = EmbeddingsProcessor(
+        feature_extractor=FeatureExtractorV2(video_aggregate_embed=torch.nn.Linear(flat, 64), embedding_dim=GEMMA_WIDTH,
+                                             audio_aggregate_embed=torch.nn.Linear(flat, 16)),
+        video_connector=Embeddings1DConnectorConfigurator.from_config(checkpoint),
+        audio_connector=AudioEmbeddings1DConnectorConfigurator.from_config(checkpoint),
+    ).eval()
+    in_file = {"feature_extractor.": "text_embedding_projection.",
+               "video_connector.": "model.diffusion_model.video_embeddings_connector.",
+               "audio_connector.": "model.diffusion_model.audio_embeddings_connector."}
+    weights = {}
+    with torch.no_grad():
+        for parameter in theirs.parameters():
+            parameter.copy_(torch.randn_like(parameter) * 0.1)
+        for key, value in theirs.state_dict().items():
+            prefix = next(p for p in in_file if key.startswith(p))
+            weights[to_diffusers("connectors", in_file[prefix] + key.removeprefix(prefix))] = value
+    shipped = json.loads((LTX23_CONFIGS / "connectors" / "config.json").read_text())
+    config = {k: v for k, v in shipped.items() if not k.startswith("_")} | heads
+    config |= {"caption_channels": GEMMA_WIDTH, "video_hidden_dim": 64, "audio_hidden_dim": 16}
+    ours: Any = LTX2TextConnectors(**config)
+    ours.eval()
+    ours.load_state_dict(weights, strict=True)
+    return theirs, ours
+
+
+def test_the_text_connectors_turn_gemmas_hidden_states_into_the_same_embeddings(ltx_core: Any):
+    theirs, ours = connector_pair(ltx_core)
+    tokens = 128  # the connectors' learnable registers fill the padding, 128 at a time
+    hidden = torch.randn(1, tokens, GEMMA_WIDTH, GEMMA_LAYERS, generator=torch.Generator().manual_seed(2))
+    mask = (torch.arange(tokens) >= 28).long()[None]  # a 100-token prompt, padded on the left as Gemma pads
+    with torch.no_grad():
+        video, audio, attention = ours(hidden, mask, padding_side="left")
+        expected_video, expected_audio, expected_attention = theirs.process_hidden_states(hidden, mask, "left")
+    torch.testing.assert_close(video, expected_video, rtol=0, atol=0)
+    torch.testing.assert_close(audio, expected_audio, rtol=0, atol=0)
+    assert torch.equal(attention.long(), expected_attention.long())
