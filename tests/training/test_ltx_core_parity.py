@@ -15,6 +15,7 @@ the keys `ltx-core` insists on. Both sides get the same random weights at small 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -104,28 +105,37 @@ def our_model(lightricks: torch.nn.Module, **config_changes: Any) -> Any:
     return model
 
 
-def step_inputs(model: Any, downscale: int, first_frame: bool) -> StepInputs:
-    """The training step's transformer inputs for one random 256×128×17 pair (reference `downscale`× smaller)."""
-    width, height, frames = 256, 128, 17
-    f, h, w = (frames - 1) // 8 + 1, height // 32, width // 32
+FRAMES, HEIGHT, WIDTH = 17, 128, 256
+LATENT_SHAPE = ((FRAMES - 1) // 8 + 1, HEIGHT // 32, WIDTH // 32)  # (f, h, w)
+
+
+def random_pair(downscale: int) -> CachedPair:
+    """A cached 256×128×17 pair of random latents and text, the reference `downscale`× smaller on each side."""
+    f, h, w = LATENT_SHAPE
     channels = SMALL["in_channels"]
-    pipe = SimpleNamespace(
+    generator = torch.Generator().manual_seed(downscale)
+    return CachedPair(
+        target_latents=torch.randn(channels, f, h, w, generator=generator),
+        reference_latents=torch.randn(channels, f, h // downscale, w // downscale, generator=generator),
+        video_prompt_embeds=torch.randn(TEXT_TOKENS, SMALL["cross_attention_dim"], generator=generator),
+        audio_prompt_embeds=torch.randn(TEXT_TOKENS, SMALL["audio_cross_attention_dim"], generator=generator),
+        prompt_attention_mask=(torch.arange(TEXT_TOKENS) < 20).long(),  # padded prompt
+        caption="", bucket=Bucket(WIDTH, HEIGHT, FRAMES, 24.0),
+    )
+
+
+def step_inputs(model: Any, downscale: int, first_frame: bool, pair: CachedPair | None = None) -> StepInputs:
+    """The training step's transformer inputs for `pair` (a random one by default) at sigma 0.7."""
+    channels = SMALL["in_channels"]
+    pipe = SimpleNamespace(  # latent statistics 0 and 1: the cached latents go in as they are
         transformer=model,
         vae=SimpleNamespace(latents_mean=torch.zeros(channels), latents_std=torch.ones(channels),
                             config=SimpleNamespace(scaling_factor=1.0)),
         _pack_latents=LTX2InContextPipeline._pack_latents, _normalize_latents=LTX2InContextPipeline._normalize_latents,
         transformer_spatial_patch_size=1, transformer_temporal_patch_size=1,
     )
-    generator = torch.Generator().manual_seed(downscale)
-    pair = CachedPair(
-        target_latents=torch.randn(channels, f, h, w, generator=generator),
-        reference_latents=torch.randn(channels, f, h // downscale, w // downscale, generator=generator),
-        video_prompt_embeds=torch.randn(TEXT_TOKENS, SMALL["cross_attention_dim"], generator=generator),
-        audio_prompt_embeds=torch.randn(TEXT_TOKENS, SMALL["audio_cross_attention_dim"], generator=generator),
-        prompt_attention_mask=(torch.arange(TEXT_TOKENS) < 20).long(),  # padded prompt
-        caption="", bucket=Bucket(width, height, frames, 24.0),
-    )
-    noise = torch.randn(1, f * h * w, channels, generator=generator)
+    noise = torch.randn(1, math.prod(LATENT_SHAPE), channels, generator=torch.Generator().manual_seed(9))
+    pair = pair or random_pair(downscale)
     return build_step_inputs(pipe, [pair], torch.tensor([0.7]), noise, torch.tensor([first_frame]), 24.0, downscale)
 
 
@@ -313,3 +323,30 @@ def test_the_text_connectors_turn_gemmas_hidden_states_into_the_same_embeddings(
     torch.testing.assert_close(video, expected_video, rtol=0, atol=0)
     torch.testing.assert_close(audio, expected_audio, rtol=0, atol=0)
     assert torch.equal(attention.long(), expected_attention.long())
+
+
+@pytest.mark.parametrize("downscale", [1, 2])
+def test_training_lays_out_tokens_as_lightricks_ic_lora_inference_does(ltx_core: Any, downscale: int):
+    """Adapters trained here meet at inference (ComfyUI, ltx-core) the layout they learnt: reference tokens after
+    the target's, clean (timestep 0), at positions scaled by the downscale factor."""
+    from ltx_core.components.patchifiers import VideoLatentPatchifier
+    from ltx_core.conditioning.types.reference_video_cond import VideoConditionByReferenceLatent
+    from ltx_core.tools import VideoLatentTools
+    from ltx_core.types import VideoLatentShape
+
+    ours = our_model(lightricks_model(ltx_core))
+    pair = random_pair(downscale)
+    inputs = step_inputs(ours, downscale, False, pair)
+    f, h, w = LATENT_SHAPE
+    tools = VideoLatentTools(patchifier=VideoLatentPatchifier(patch_size=1), fps=24.0,
+                             target_shape=VideoLatentShape(batch=1, channels=SMALL["in_channels"], frames=f, height=h,
+                                                           width=w))
+    reference = VideoConditionByReferenceLatent(pair.reference_latents[None], downscale_factor=downscale)
+    state = reference.apply_to(tools.create_initial_state("cpu", torch.float32), tools)
+    kw = inputs.model_kwargs
+    assert inputs.num_target_tokens == f * h * w
+    torch.testing.assert_close(kw["video_coords"], state.positions, rtol=0, atol=0)
+    start = inputs.num_target_tokens  # the reference's tokens follow the target's, as they are
+    torch.testing.assert_close(kw["hidden_states"][:, start:], state.latent[:, start:], rtol=0, atol=0)
+    # ltx-core's per-token timestep is sigma times its denoise mask: 1 on the target, 0 on a clean reference.
+    torch.testing.assert_close(kw["timestep"] / 1000, 0.7 * state.denoise_mask.squeeze(-1), rtol=0, atol=1e-7)
