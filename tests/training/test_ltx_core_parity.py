@@ -26,7 +26,10 @@ import torch
 from diffusers import AutoencoderKLLTX2Video, LTX2InContextPipeline, LTX2VideoTransformer3DModel
 from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
 
+from training.engine.config import LORA_TARGETS
 from training.engine.dataset import Bucket, CachedPair
+from training.engine.export import comfy_state_dict
+from training.engine.lora import add_lora
 from training.engine.single_file import LTX23_CONFIGS, to_diffusers
 from training.engine.train import StepInputs, build_step_inputs
 
@@ -350,3 +353,37 @@ def test_training_lays_out_tokens_as_lightricks_ic_lora_inference_does(ltx_core:
     torch.testing.assert_close(kw["hidden_states"][:, start:], state.latent[:, start:], rtol=0, atol=0)
     # ltx-core's per-token timestep is sigma times its denoise mask: 1 on the target, 0 on a clean reference.
     torch.testing.assert_close(kw["timestep"] / 1000, 0.7 * state.denoise_mask.squeeze(-1), rtol=0, atol=1e-7)
+
+
+def test_an_exported_adapter_changes_lightricks_model_as_it_changed_ours_in_training(ltx_core: Any):
+    """The file's keys (ComfyUI form) find their weights through ltx-core's own LoRA loading, with A and B the
+    right way round and alpha / rank baked in; the adapted predictions then agree."""
+    from ltx_core.loader.fuse_loras import _prepare_deltas  # the public apply_loras fuses into bf16/fp8 weights only
+    from ltx_core.loader.primitives import LoraStateDictWithStrength, StateDict
+    from ltx_core.loader.sd_ops import LTXV_LORA_COMFY_RENAMING_MAP
+
+    lightricks = lightricks_model(ltx_core)
+    ours = our_model(lightricks)
+    add_lora(ours, rank=4, alpha=8.0, targets=list(LORA_TARGETS))  # alpha / rank = 2, baked into lora_B on export
+    with torch.no_grad():
+        for name, parameter in ours.named_parameters():
+            if "lora_" in name:  # values bf16 holds exactly, so the bf16 file carries exactly what was trained
+                parameter.copy_((torch.randn_like(parameter) * 0.05).bfloat16().float())
+    exported = comfy_state_dict(ours, alpha=8.0, rank=4)
+    adapter = {LTXV_LORA_COMFY_RENAMING_MAP.apply_to_key(key): value.float() for key, value in exported.items()}
+    weights = {key: value.clone() for key, value in lightricks.state_dict().items()}
+    assert {key.rsplit(".lora_", 1)[0] + ".weight" for key in adapter} <= set(weights)
+    loras = [LoraStateDictWithStrength(StateDict(adapter, torch.device("cpu"), 0, {torch.float32}), 1.0)]
+    kw = step_inputs(ours, 1, False).model_kwargs
+    with torch.no_grad():
+        before, _ = lightricks(lightricks_video(kw), None, no_perturbations())
+        fused = {}
+        for key, weight in weights.items():
+            delta = _prepare_deltas(loras, key, torch.float32, torch.device("cpu")) if key.endswith(".weight") else None
+            fused[key] = weight if delta is None else weight + delta
+        lightricks.load_state_dict(fused)
+        after, _ = lightricks(lightricks_video(kw), None, no_perturbations())
+        prediction = ours(**kw)[0]
+    assert sum(not torch.equal(fused[k], weights[k]) for k in weights) == len(adapter) // 2  # every pair applied
+    assert (after - before).abs().max() > 1e-2  # the adapter matters here
+    torch.testing.assert_close(prediction, after, rtol=0, atol=1e-5)  # W x + B(A x) against (W + BA) x
