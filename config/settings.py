@@ -246,7 +246,7 @@ LTX_TEXT_ENCODER_PATH = env_optional_str("LTX_TEXT_ENCODER_PATH")
 # The distilled checkpoint gives the Studio fast previews (few fixed steps, no guidance) when configured.
 LTX_DISTILLED_MODEL_PATH = env_optional_str("LTX_DISTILLED_MODEL_PATH")
 
-# int8 weights for the Studio's transformer and text encoder (optimum-quanto): ~34 GB instead of ~70, for 40-48 GB
+# int8 weights for the Studio's transformer and text encoder (optimum-quanto): ~37 GB instead of ~66, for 48 GB
 # cards.
 STUDIO_QUANTIZE = env_choice("STUDIO_QUANTIZE", "none", ("none", "int8"))
 # The same for training runs (the workers' own environment decides), and the GPU memory of the training workers:

@@ -470,7 +470,7 @@ def pipeline_for(distilled: bool) -> Any:
             from training.engine.lora import quantize_int8
 
             # Quantized on the CPU first, so the full-precision weights never have to fit on the GPU; Gemma too,
-            # since it stays loaded beside the transformer here (about 34 GB in all instead of about 70).
+            # since it stays loaded beside the transformer here (about 37 GB in all instead of about 66).
             pipe = load_pipeline(paths, device="cpu", int8_text_encoder=True)
             quantize_int8(pipe.transformer)
             _PIPELINES[key] = pipe.to(device)

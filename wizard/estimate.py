@@ -5,9 +5,11 @@ Reference points (update when docs/benchmarks.md lands with measurements of our 
   128×128×17, rank 32, gradient checkpointing, 2 busy CPU cores; prepare (model load + conform + encode) 35 s for
   15 pairs.
 - ltx-2.3: 2000–3000 steps at 768×448×121 take about 1–2 hours on one 80 GB GPU, i.e. ~2.2 s per step
-  (shared/design/recipes.md, "Typical time"; Lightricks' trainer defaults). Memory: ~44 GB of bf16 transformer
-  weights, LoRA weights with AdamW state at ~16 bytes per parameter (5.1 M parameters per rank), activations
-  with gradient checkpointing growing with the sequence length.
+  (shared/design/recipes.md, "Typical time"; Lightricks' trainer defaults). Memory: the weights on the GPU during
+  training, counted from the shipped LTX-2.3 configs (LTX23_*_GIB below; tests/wizard/test_plan.py recounts them),
+  plus an allowance for the CUDA context and allocator, LoRA weights with AdamW state at ~16 bytes per parameter,
+  and activations with gradient checkpointing growing with the sequence length (the last two not yet measured on
+  a card).
 Time grows a little faster than the number of tokens (attention), hence the 1.15 exponent.
 """
 
@@ -16,6 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 GIB = 1024**3
+# bf16 weights on the training GPU, from the shipped configs: the transformer (18.99 B parameters), and what stays
+# beside it for validation samples: text connectors 5.91, video VAE 1.35, audio VAE and vocoder 0.34.
+LTX23_TRANSFORMER_GIB = 35.37
+LTX23_OTHER_GIB = 7.60
+LTX23_LORA_PARAMS_PER_RANK = 5_111_808  # the engine's default targets in all 48 blocks
+RUNTIME_ALLOWANCE_GIB = 2.0  # CUDA context, allocator slack: an allowance, not a measurement
 
 
 @dataclass(frozen=True)
@@ -45,10 +53,11 @@ BENCHMARKS = {
         source="our CPU benchmark of the tiny model, 128×128×17, rank 32 (docs/benchmarks.md)",
     ),
     "ltx-2.3": Benchmark(
-        tokens=latent_tokens(768, 448, 121), seconds_per_step=2.2, base_memory_gib=46.0, memory_per_token_mib=1.2,
-        lora_params_per_rank=5_100_000, gpu_memory_gib=80.0, prepare_seconds_per_pair=20.0,
+        tokens=latent_tokens(768, 448, 121), seconds_per_step=2.2,
+        base_memory_gib=LTX23_TRANSFORMER_GIB + LTX23_OTHER_GIB + RUNTIME_ALLOWANCE_GIB, memory_per_token_mib=1.2,
+        lora_params_per_rank=LTX23_LORA_PARAMS_PER_RANK, gpu_memory_gib=80.0, prepare_seconds_per_pair=20.0,
         source="LTX-2.3 on one 80 GB GPU, 768×448×121, rank 32 (recipe notes: 2000–3000 steps in 1–2 h)",
-        int8_saving_gib=22.0,  # ~44 GB of bf16 transformer weights -> ~22 GB
+        int8_saving_gib=LTX23_TRANSFORMER_GIB / 2,  # int8 halves the transformer; the rest stays bf16
     ),
 }
 

@@ -165,4 +165,4 @@ def test_an_operator_sees_how_the_gpus_memory_is_used(client: Client, operator, 
     page = client.get("/ops/models/").content.decode()
     table = page.split('id="gpu-memory"')[1].split("</table>")[0]
     assert "<code>48 GB</code>" in table and "refuses settings that would not fit" in table
-    assert "about 22 GB less" in table and "The Studio uses bf16 weights." in table
+    assert "about 18 GB less" in table and "The Studio uses bf16 weights." in table

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from wizard import estimate as estimates
 from wizard.estimate import estimate
 from wizard.forms import estimate_for
 from wizard.plan import (
@@ -149,9 +150,28 @@ def test_the_balanced_default_takes_about_an_hour_or_two_on_the_real_model():
 def test_int8_weights_save_half_the_transformer_and_the_workers_card_is_what_counts():
     bf16 = estimate("ltx-2.3", 768, 448, 121, 1, 32, 2500, 0, gpu_memory_gib=48)
     int8 = estimate("ltx-2.3", 768, 448, 121, 1, 32, 2500, 0, int8=True, gpu_memory_gib=48)
-    assert bf16.memory_gib - int8.memory_gib == pytest.approx(22)
+    assert bf16.memory_gib - int8.memory_gib == pytest.approx(estimates.LTX23_TRANSFORMER_GIB / 2)
     assert (bf16.fits, int8.fits) == (False, True) and int8.memory_text.endswith("of 48 GB")
     assert "int8" in int8.source
+
+
+def test_the_estimates_weight_figures_are_counted_from_the_shipped_ltx23_configs():
+    import torch
+
+    from training.engine.config import LORA_TARGETS
+    from training.engine.lora import add_lora
+    from training.engine.single_file import LTX23_CONFIGS, empty_component
+
+    def gib(component: str) -> float:
+        return sum(p.numel() for p in empty_component(component, LTX23_CONFIGS).parameters()) * 2 / 1024**3
+
+    transformer = empty_component("transformer", LTX23_CONFIGS)
+    assert gib("transformer") == pytest.approx(estimates.LTX23_TRANSFORMER_GIB, abs=0.01)
+    others = sum(gib(c) for c in ("connectors", "vae", "audio_vae", "vocoder"))
+    assert others == pytest.approx(estimates.LTX23_OTHER_GIB, abs=0.01)
+    with torch.device("meta"):
+        lora = add_lora(transformer, 1, 1.0, list(LORA_TARGETS))
+    assert sum(p.numel() for p in lora) == estimates.LTX23_LORA_PARAMS_PER_RANK
 
 
 def test_a_shape_far_beyond_one_gpu_does_not_fit():

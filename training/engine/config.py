@@ -152,7 +152,7 @@ class TrainConfig(_Strict):
     quantize: Literal["none", "int8"] = Field(
         default="none",
         description="int8 weight quantization (optimum-quanto) of the frozen transformer and of the text encoder "
-        "while it encodes captions: about 22 GB less (24-32 GB cards also need smaller shapes).",
+        "while it encodes captions: about 18 GB less (24-32 GB cards also need smaller shapes).",
     )
     gradient_checkpointing: bool = Field(default=True, description="Recompute activations in backward to save memory.")
     bucket: BucketConfig = Field(

@@ -34,7 +34,7 @@ def quantize_int8(transformer: torch.nn.Module) -> None:
 
 
 def quantize_text_encoder_int8(encoder: torch.nn.Module) -> None:
-    """Store Gemma's linear weights as int8, so the 12B encoder needs ~12 GB instead of ~24 GB while captions
+    """Store Gemma's linear weights as int8, so the 12B encoder needs ~11 GB instead of ~23 GB while captions
     are encoded (ltx-trainer offers the same, in 8 bit). Embeddings and norms stay in full precision."""
     from optimum.quanto import freeze, qint8, quantize
 

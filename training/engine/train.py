@@ -331,7 +331,7 @@ def load_encoders(cfg: TrainConfig) -> Any:
     Gemma is loaded only if a caption or prompt is not cached yet (`presets.ensure_text_encoder`), so a resumed
     run never loads it. The transformer comes after the text encoder is released (`setup_transformer`): the
     12B encoder and the 22B transformer never share the GPU, which int8 training on a smaller card needs.
-    With `quantize: int8` Gemma is quantized too (~12 GB instead of ~24 GB while captions are encoded).
+    With `quantize: int8` Gemma is quantized too (~11 GB instead of ~23 GB while captions are encoded).
     """
     from .presets import load_pipeline, pick_device_and_dtype
 
