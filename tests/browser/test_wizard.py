@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -131,3 +132,31 @@ def test_a_new_creator_walks_the_wizard_from_sign_up_to_launch(
 
     page.goto(live_asgi_url + "/dashboard/")
     expect(page.locator("#datasets-h + a.row")).to_contain_text("3 pairs")
+
+
+def test_save_waits_until_the_chosen_presets_values_have_arrived(page: Page, live_asgi_url: str, creator, tmp_path):
+    """On a slow connection the form must not be saved with the old preset's values under the new preset's name."""
+    from tests.factories import make_ready_dataset
+    from tests.helpers import sign_in
+    from wizard.models import TrainingDraft
+
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
+    draft = TrainingDraft.objects.create(owner=creator, dataset=dataset, name="Slow link", step="config")
+    sign_in(page, live_asgi_url, creator.username)
+    held = []
+
+    def hold_the_preset_request(route: Any) -> None:
+        if "action=preset" in (route.request.post_data or ""):
+            held.append(route)  # answered below, once the page has been looked at mid-request
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/wizard/\d+/settings/$"), hold_the_preset_request)
+    page.goto(f"{live_asgi_url}/wizard/{draft.pk}/settings/")
+    save = page.get_by_role("button", name="Save and review")
+    page.get_by_text("Quick test", exact=True).click()
+    expect(save).to_be_disabled()
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.get_by_label("Frames per clip")).to_have_value("17")
+    expect(page.get_by_role("button", name="Save and review")).to_be_enabled()
