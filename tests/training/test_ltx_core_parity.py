@@ -244,7 +244,7 @@ def vae_pair(ltx_core: Any, **config_changes: Any) -> tuple[Any, Any, Any]:
 def test_the_vae_encodes_and_decodes_as_lightricks_model_does(ltx_core: Any):
     """Training's latents (encode, then the pipeline's normalisation) and the Studio's frames (decode)."""
     encoder, decoder, ours = vae_pair(ltx_core)
-    video = torch.rand(1, 3, 17, 64, 96, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    video = torch.rand(1, 3, 9, 64, 96, generator=torch.Generator().manual_seed(1)) * 2 - 1
     mean = ours.latents_mean.view(1, -1, 1, 1, 1)
     std = ours.latents_std.view(1, -1, 1, 1, 1)
     with torch.no_grad():
@@ -252,7 +252,7 @@ def test_the_vae_encodes_and_decodes_as_lightricks_model_does(ltx_core: Any):
         expected = encoder(video)
         frames = ours.decode(expected * std + mean).sample
         expected_frames = decoder(expected)
-    assert latents.shape == (1, VAE_WIDTH, 3, 2, 3)  # 8x fewer frames (plus the first), 32x smaller sides
+    assert latents.shape == (1, VAE_WIDTH, 2, 2, 3)  # 8x fewer frames (plus the first), 32x smaller sides
     torch.testing.assert_close(latents, expected, rtol=0, atol=0)
     torch.testing.assert_close(frames, expected_frames, rtol=0, atol=0)
 
