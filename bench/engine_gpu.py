@@ -127,8 +127,8 @@ def main() -> None:
         transformer = LTX2VideoTransformer3DModel(**cfg)
     torch.set_default_dtype(torch.float32)
     params = add_lora(transformer, args.rank, float(args.rank), list(LORA_TARGETS))
-    transformer.enable_gradient_checkpointing()  # type: ignore[attr-defined]
-    transformer.train()  # type: ignore[attr-defined]
+    transformer.enable_gradient_checkpointing()
+    transformer.train()
     pipe = SimpleNamespace(
         transformer=transformer,
         vae=SimpleNamespace(

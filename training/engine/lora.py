@@ -55,7 +55,7 @@ def add_lora(
     transformer.requires_grad_(False)
     config = LoraConfig(
         r=rank,
-        lora_alpha=alpha,  # type: ignore[arg-type]  # typed int in peft, used as alpha / r in float
+        lora_alpha=alpha,  # peft types it int; it is used as alpha / r in float
         lora_dropout=dropout,
         init_lora_weights=True,
         target_modules=target_module_regex(targets),
