@@ -30,7 +30,7 @@ from training.engine.config import LORA_TARGETS
 from training.engine.dataset import Bucket, CachedPair
 from training.engine.export import comfy_state_dict
 from training.engine.lora import add_lora
-from training.engine.single_file import LTX23_CONFIGS, to_diffusers
+from training.engine.single_file import CONFIG_FILES, LTX23_CONFIGS, to_diffusers
 from training.engine.train import StepInputs, build_step_inputs
 
 LTX_CORE = Path(__file__).resolve().parents[2] / "bench" / ".ltx-core"
@@ -84,6 +84,12 @@ def ltx_core() -> Any:
     return pytest.importorskip("ltx_core", reason="ltx-core is installed by `make test` into bench/.ltx-core")
 
 
+def shipped_config(component: str) -> dict[str, Any]:
+    """Our LTX-2.3 config of `component` as the loader reads it, without diffusers' bookkeeping keys."""
+    shipped = json.loads((LTX23_CONFIGS / CONFIG_FILES[component]).read_text())
+    return {k: v for k, v in shipped.items() if not k.startswith("_")}
+
+
 def lightricks_model(ltx_core: Any) -> torch.nn.Module:
     """ltx-core's model as it is built for the checkpoint, every weight random (none left at an identity init)."""
     from ltx_core.model.transformer.model_configurator import LTXModelConfigurator
@@ -99,8 +105,7 @@ def lightricks_model(ltx_core: Any) -> torch.nn.Module:
 def our_model(lightricks: torch.nn.Module, **config_changes: Any) -> Any:
     """Our shipped LTX-2.3 config at the same widths, loaded with Lightricks' weights through our renames (an
     `LTX2VideoTransformer3DModel`, typed Any: diffusers' lazy imports hide that it is a torch module)."""
-    shipped = json.loads((LTX23_CONFIGS / "transformer" / "config.json").read_text())
-    config = {k: v for k, v in shipped.items() if not k.startswith("_")} | SMALL | config_changes
+    config = shipped_config("transformer") | SMALL | config_changes
     model: Any = LTX2VideoTransformer3DModel(**config)
     model.eval()
     weights = {to_diffusers("transformer", "model.diffusion_model." + k): v for k, v in lightricks.state_dict().items()}
@@ -230,8 +235,7 @@ def vae_pair(ltx_core: Any, **config_changes: Any) -> tuple[Any, Any, Any]:
                 in_file = "vae." + key if key.startswith("per_channel_statistics.") else prefix + key
                 if (name := to_diffusers("vae", in_file)) is not None:  # None: statistics diffusers has no place for
                     weights[name] = value
-    shipped = json.loads((LTX23_CONFIGS / "vae" / "config.json").read_text())
-    config: dict[str, Any] = {k: v for k, v in shipped.items() if not k.startswith("_")} | config_changes
+    config = shipped_config("vae") | config_changes
     config["latent_channels"] = VAE_WIDTH
     for key in ("block_out_channels", "decoder_block_out_channels"):
         config[key] = [width * VAE_WIDTH // 128 for width in config[key]]
@@ -306,8 +310,7 @@ def connector_pair(ltx_core: Any) -> tuple[Any, Any]:
         for key, value in theirs.state_dict().items():
             prefix = next(p for p in in_file if key.startswith(p))
             weights[to_diffusers("connectors", in_file[prefix] + key.removeprefix(prefix))] = value
-    shipped = json.loads((LTX23_CONFIGS / "connectors" / "config.json").read_text())
-    config = {k: v for k, v in shipped.items() if not k.startswith("_")} | heads
+    config = shipped_config("connectors") | heads
     config |= {"caption_channels": GEMMA_WIDTH, "video_hidden_dim": 64, "audio_hidden_dim": 16}
     ours: Any = LTX2TextConnectors(**config)
     ours.eval()
