@@ -31,9 +31,11 @@ def transition(run: TrainingRun, state: str, reason: str = "", **fields: object)
         run.finished_at = now
     for name, value in fields.items():
         setattr(run, name, value)
-    run.save()
     label = State(state).label
-    record_event(run.pk, RunEvent.Kind.STATE, {"state": state, "label": label, "message": reason or label})
+    # One transaction, so no reader ever sees the new state without the event that announces it.
+    with transaction.atomic():
+        run.save()
+        record_event(run.pk, RunEvent.Kind.STATE, {"state": state, "label": label, "message": reason or label})
     return run
 
 

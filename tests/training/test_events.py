@@ -85,3 +85,21 @@ def test_a_watcher_idle_longer_than_redis_read_timeout_still_gets_events(creator
         return message
 
     assert async_to_sync(scenario)()["payload"]["message"] == "after a pause"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_state_change_is_not_saved_without_the_event_that_announces_it(creator):
+    from unittest import mock
+
+    from django.db import DatabaseError
+
+    from training.models import TrainingRun
+    from training.runs import transition
+
+    run = make_run(creator)
+    refused = mock.patch("training.runs.record_event", side_effect=DatabaseError("disk full"))
+    with refused, pytest.raises(DatabaseError):
+        transition(run, TrainingRun.State.QUEUED, "Waiting for a GPU worker.")
+    run.refresh_from_db()
+    assert run.state == TrainingRun.State.DRAFT and run.queued_at is None
+    assert not run.events.exists()
