@@ -4,6 +4,7 @@
     .venv/bin/python bench/engine_gpu.py --layers 24          # fewer layers if memory demands; scaled to 48 on paper
     .venv/bin/python bench/engine_gpu.py --smoke              # tiny widths on CPU: checks the script itself runs
     .venv/bin/python bench/engine_gpu.py --ltx-core           # and the same step through ltx-core, side by side
+    .venv/bin/python bench/engine_gpu.py --int8               # the frozen transformer in int8 (TRAINING_QUANTIZE)
 
 Reports seconds per step, peak VRAM, and MFU against the bf16 matmul peak measured on the same card in the
 same run. The step is the engine's own (`build_step_inputs` + `step_loss`, gradient checkpointing, peft LoRA on
@@ -103,15 +104,19 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--text-tokens", type=int, default=1024)
     p.add_argument("--smoke", action="store_true", help="tiny widths on CPU, to check the script runs")
+    p.add_argument("--int8", action="store_true",
+                   help="store the frozen transformer's weights in int8 first, as TRAINING_QUANTIZE=int8 does")
     p.add_argument("--ltx-core", action="store_true",
                    help="also time the same step through Lightricks' ltx-core model (see bench/ltx_core_step.py)")
     args = p.parse_args()
+    if args.int8 and args.ltx_core:
+        p.error("--int8 and --ltx-core do not go together: ltx-core's side of the comparison is not quantized")
 
     from diffusers import LTX2InContextPipeline, LTX2VideoTransformer3DModel
 
     from training.engine.config import LORA_TARGETS
     from training.engine.dataset import Bucket, CachedPair
-    from training.engine.lora import add_lora
+    from training.engine.lora import add_lora, quantize_int8
     from training.engine.train import build_step_inputs, step_loss
 
     device = torch.device("cpu" if args.smoke else "cuda")
@@ -126,6 +131,8 @@ def main() -> None:
     with device:
         transformer = LTX2VideoTransformer3DModel(**cfg)
     torch.set_default_dtype(torch.float32)
+    if args.int8:
+        quantize_int8(transformer)
     params = add_lora(transformer, args.rank, float(args.rank), list(LORA_TARGETS))
     transformer.enable_gradient_checkpointing()
     transformer.train()
@@ -172,6 +179,7 @@ def main() -> None:
         "shape": f"{args.width}x{args.height}x{args.frames} + reference",
         "tokens": tokens,
         "rank": args.rank,
+        "weights": "int8" if args.int8 else str(dtype).removeprefix("torch."),
         "lora_params": lora_params,
         "seconds_per_step": round(step_s, 3),
         "seconds_per_step_scaled_to_48_layers": round(step_s * 48 / args.layers, 3),

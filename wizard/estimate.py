@@ -1,21 +1,24 @@
 """Rough training time and GPU memory for a set of settings, scaled from measured reference points.
 
-Reference points (update when docs/benchmarks.md lands with measurements of our own trainer):
+Reference points:
 - tiny: measured by bench/engine_cpu.py (docs/benchmarks.md, "CPU: tiny preset"): 0.083 s per step at
   128×128×17, rank 32, gradient checkpointing, 2 busy CPU cores; prepare (model load + conform + encode) 35 s for
   15 pairs.
-- ltx-2.3: 2000–3000 steps at 768×448×121 take about 1–2 hours on one 80 GB GPU, i.e. ~2.2 s per step
-  (shared/design/recipes.md, "Typical time"; Lightricks' trainer defaults). Memory: the weights on the GPU during
-  training, counted from the shipped LTX-2.3 configs (LTX23_*_GIB below; tests/wizard/test_plan.py recounts them),
-  plus an allowance for the CUDA context and allocator, LoRA weights with AdamW state at ~16 bytes per parameter,
-  and activations with gradient checkpointing growing with the sequence length (the last two not yet measured on
-  a card).
-Time grows a little faster than the number of tokens (attention), hence the 1.15 exponent.
+- ltx-2.3: our own GPU measurements where wizard/gpu_measurements.jsonl holds them (bench/gpu_session.sh; fitted
+  by wizard/measured.py). Until then, and for what they leave out: 2000–3000 steps at 768×448×121 take about 1–2
+  hours on one 80 GB GPU, i.e. ~2.2 s per step (shared/design/recipes.md, "Typical time"; Lightricks' trainer
+  defaults), time growing a little faster than the tokens (attention, exponent 1.15), and ~1.2 MB of activations
+  per token. Memory always counts the weights held beside the transformer during training, from the shipped
+  LTX-2.3 configs (LTX23_*_GIB below; tests/wizard/test_plan.py recounts them), an allowance for the CUDA context
+  and allocator, and the LoRA with its AdamW state at 16 bytes per parameter.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from wizard.measured import LORA_BYTES_PER_PARAM, MEASUREMENTS, fit, read_lines
 
 GIB = 1024**3
 # bf16 weights on the training GPU, from the shipped configs: the transformer (18.99 B parameters), and what stays
@@ -37,6 +40,8 @@ class Benchmark:
     prepare_seconds_per_pair: float
     source: str
     int8_saving_gib: float = 0.0  # weights memory saved when the frozen transformer is stored in int8
+    int8_time_factor: float = 1.0  # step time in int8 over step time in bf16
+    time_exponent: float = 1.15  # step time grows as tokens ** time_exponent
 
 
 def latent_tokens(width: int, height: int, frames: int, downscale: int = 1) -> int:
@@ -46,20 +51,47 @@ def latent_tokens(width: int, height: int, frames: int, downscale: int = 1) -> i
     return target + reference
 
 
-BENCHMARKS = {
-    "tiny": Benchmark(
-        tokens=latent_tokens(128, 128, 17), seconds_per_step=0.083, base_memory_gib=0.3, memory_per_token_mib=0.5,
-        lora_params_per_rank=20_000, gpu_memory_gib=8.0, prepare_seconds_per_pair=2.4,
-        source="our CPU benchmark of the tiny model, 128×128×17, rank 32 (docs/benchmarks.md)",
-    ),
-    "ltx-2.3": Benchmark(
-        tokens=latent_tokens(768, 448, 121), seconds_per_step=2.2,
-        base_memory_gib=LTX23_TRANSFORMER_GIB + LTX23_OTHER_GIB + RUNTIME_ALLOWANCE_GIB, memory_per_token_mib=1.2,
-        lora_params_per_rank=LTX23_LORA_PARAMS_PER_RANK, gpu_memory_gib=80.0, prepare_seconds_per_pair=20.0,
-        source="LTX-2.3 on one 80 GB GPU, 768×448×121, rank 32 (recipe notes: 2000–3000 steps in 1–2 h)",
-        int8_saving_gib=LTX23_TRANSFORMER_GIB / 2,  # int8 halves the transformer; the rest stays bf16
-    ),
-}
+TINY = Benchmark(
+    tokens=latent_tokens(128, 128, 17), seconds_per_step=0.083, base_memory_gib=0.3, memory_per_token_mib=0.5,
+    lora_params_per_rank=20_000, gpu_memory_gib=8.0, prepare_seconds_per_pair=2.4,
+    source="our CPU benchmark of the tiny model, 128×128×17, rank 32 (docs/benchmarks.md)",
+)
+LTX23_DESIGN_NOTES = Benchmark(
+    tokens=latent_tokens(768, 448, 121), seconds_per_step=2.2,
+    base_memory_gib=LTX23_TRANSFORMER_GIB + LTX23_OTHER_GIB + RUNTIME_ALLOWANCE_GIB, memory_per_token_mib=1.2,
+    lora_params_per_rank=LTX23_LORA_PARAMS_PER_RANK, gpu_memory_gib=80.0, prepare_seconds_per_pair=20.0,
+    source="LTX-2.3 on one 80 GB GPU, 768×448×121, rank 32 (recipe notes: 2000–3000 steps in 1–2 h)",
+    int8_saving_gib=LTX23_TRANSFORMER_GIB / 2,  # int8 halves the transformer; the rest stays bf16
+)
+
+
+def ltx23_benchmark(path: Path = MEASUREMENTS) -> Benchmark:
+    """The LTX-2.3 reference point: our GPU measurements in `path` where they say it, the design notes' figures
+    for the rest (and for all of it while there are none)."""
+    measured = fit(read_lines(path))
+    if measured is None:
+        return LTX23_DESIGN_NOTES
+    bench, kept = LTX23_DESIGN_NOTES, []
+    if measured.seconds_per_step is not None:
+        bench = replace(bench, tokens=measured.tokens, seconds_per_step=measured.seconds_per_step,
+                        time_exponent=measured.time_exponent or bench.time_exponent)
+    else:
+        kept.append("time per step")
+    if measured.fixed_memory_gib is not None and measured.memory_per_token_mib is not None:
+        # The benchmark holds the transformer alone; a run also keeps the text connectors and VAEs for samples.
+        bench = replace(bench, base_memory_gib=measured.fixed_memory_gib + LTX23_OTHER_GIB + RUNTIME_ALLOWANCE_GIB,
+                        memory_per_token_mib=measured.memory_per_token_mib)
+    else:
+        kept.append("memory")
+    if measured.int8_saving_gib is not None and measured.int8_time_factor is not None:
+        bench = replace(bench, int8_saving_gib=measured.int8_saving_gib, int8_time_factor=measured.int8_time_factor)
+    source = f"our trainer measured on {measured.device}, {measured.runs} runs (docs/benchmarks.md)"
+    if kept:
+        source += f"; {' and '.join(kept)} from the recipe notes (1–2 h for 2000–3000 steps on 80 GB)"
+    return replace(bench, source=source)
+
+
+BENCHMARKS = {"tiny": TINY, "ltx-2.3": ltx23_benchmark()}
 
 
 @dataclass(frozen=True)
@@ -95,12 +127,17 @@ def estimate(model: str, width: int, height: int, frames: int, downscale: int, r
     (`TRAINING_QUANTIZE`), `gpu_memory_gib` the memory of their GPUs (`TRAINING_GPU_MEMORY_GB`)."""
     bench = BENCHMARKS.get(model, BENCHMARKS["ltx-2.3"])
     tokens = latent_tokens(width, height, frames, downscale)
-    per_step = bench.seconds_per_step * (tokens / bench.tokens) ** 1.15
+    per_step = bench.seconds_per_step * (tokens / bench.tokens) ** bench.time_exponent
+    if int8:
+        per_step *= bench.int8_time_factor
     seconds = per_step * steps + bench.prepare_seconds_per_pair * pairs
     weights = bench.base_memory_gib - (bench.int8_saving_gib if int8 else 0.0)
-    memory = weights + tokens * bench.memory_per_token_mib / 1024 + bench.lora_params_per_rank * rank * 16 / GIB
+    lora = bench.lora_params_per_rank * rank * LORA_BYTES_PER_PARAM / GIB
+    memory = weights + tokens * bench.memory_per_token_mib / 1024 + lora
     if int8 and bench.int8_saving_gib:
-        source = f"{bench.source}; int8 weights save about {bench.int8_saving_gib:.0f} GB (steps may be slower)"
+        slower = (f"steps take {bench.int8_time_factor:.1f}× as long" if bench.int8_time_factor != 1.0
+                  else "steps may be slower")
+        source = f"{bench.source}; int8 weights save about {bench.int8_saving_gib:.0f} GB ({slower})"
     else:
         source = bench.source
     return Estimate(seconds=seconds, memory_gib=memory, gpu_memory_gib=gpu_memory_gib or bench.gpu_memory_gib,
