@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import partial
 from typing import Any
 
 from celery import Celery
+from celery.signals import after_setup_logger
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -28,6 +30,28 @@ def enqueue_on_commit(task: Any, *args: Any, priority: int | None = None, queue:
     if queue is not None:
         options["queue"] = queue
     transaction.on_commit(partial(task.apply_async, args=args, **options))
+
+
+# Periodic housekeeping: Celery's INFO lines for each run (sent, received, succeeded; every WATCHDOG_SECONDS)
+# would bury what a worker's log is read for.
+HOUSEKEEPING_TASKS = ("training.tasks.watchdog",)
+
+
+class QuietHousekeeping(logging.Filter):
+    """Drops the routine INFO lines about housekeeping tasks; their warnings and errors still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or not record.name.startswith("celery"):
+            return True
+        message = record.getMessage()
+        return not any(task in message for task in HOUSEKEEPING_TASKS)
+
+
+@after_setup_logger.connect
+def _quiet_housekeeping(logger: logging.Logger, **_: Any) -> None:
+    # On the handlers, not the logger: a logger's own filters do not see its children's records.
+    for handler in logger.handlers:
+        handler.addFilter(QuietHousekeeping())
 
 
 def _install_worker_steps() -> None:
