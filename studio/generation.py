@@ -37,6 +37,7 @@ from studio.inference import (
     snap_settings,
 )
 from studio.models import Adapter, Generation
+from training.engine.captions import with_trigger
 from training.engine.media import MAX_PHOTO_BYTES, MediaError, VideoInfo, normalized_photo, probe
 
 log = logging.getLogger(__name__)
@@ -93,10 +94,7 @@ def defaults_for(adapter: Adapter | None) -> Defaults:
 
 
 def prompt_with_trigger(adapter: Adapter | None, prompt: str = "") -> str:
-    trigger = adapter.trigger_phrase.strip() if adapter else ""
-    if trigger and not prompt.strip().startswith(trigger):
-        return f"{trigger} {prompt}".strip()
-    return prompt.strip()
+    return with_trigger(adapter.trigger_phrase if adapter else "", prompt.strip())
 
 
 # --- Creating a generation (web process)

@@ -193,3 +193,4 @@ def test_a_pair_too_short_for_every_bucket_is_an_error_naming_the_shortest_bucke
     with pytest.raises(PairError, match=r"too short, 0.50 s gives 12 frames at 24 fps, every bucket is longer: "
                                         r"the shortest needs 17 \(0.71 s\)"):
         plan_pair(pair, [BUCKET, longer], 1)
+

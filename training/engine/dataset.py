@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .buckets import Assignment, Bucket, assign_bucket
+from .captions import with_trigger
 from .media import MediaError, VideoInfo, conform, probe
 
 # Lightricks' manifest columns, then the older names their trainer still accepts.
@@ -321,7 +322,7 @@ def prepare(
     plans = [plan_pair(pair, buckets, downscale) for pair in pairs]
     reports = []
     for pair, plan in zip(pairs, plans, strict=True):
-        caption = f"{trigger} {pair.caption}".strip() if trigger else pair.caption
+        caption = with_trigger(trigger, pair.caption)
         report = _cache_pair(pipe, pair, caption, plan.bucket, cache, downscale, max_sequence_length)
         report.bucket, report.bucket_reason = plan.bucket.label(), plan.assignment.reason
         reports.append(report)
