@@ -79,6 +79,7 @@ def _train(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from training.engine.captions import with_trigger
     from training.engine.dataset import Bucket
     from training.engine.export import read_adapter
     from training.engine.media import conform, write_mp4
@@ -93,8 +94,7 @@ def _generate(args: argparse.Namespace) -> int:
         pipe.load_lora_weights(str(args.adapter), adapter_name="iclora")
         downscale = args.downscale or info.reference_downscale_factor
         bucket_text = info.metadata.get("bucket")
-        if info.trigger and not prompt.startswith(info.trigger):
-            prompt = f"{info.trigger} {prompt}"
+        prompt = with_trigger(info.trigger, prompt)
     trained = _trained_bucket(bucket_text, args.reference)
     bucket = Bucket(args.width or trained.width, args.height or trained.height, args.frames or trained.frames,
                     args.fps or trained.fps)
