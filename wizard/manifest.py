@@ -1,4 +1,4 @@
-"""Lightricks-style dataset manifests (CSV, JSON or JSONL with caption, video, reference_video)."""
+"""Lightricks-style dataset manifests (CSV, JSON or JSONL with caption, media_path, reference_path)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-# The current column names, then the older ones Lightricks' trainer still accepts.
-CAPTION_KEYS = ("caption",)
-VIDEO_KEYS = ("video", "media_path")
-REFERENCE_KEYS = ("reference_video", "ref_media_path")
+from training.engine.columns import CAPTION_KEYS, REFERENCE_KEYS, VIDEO_KEYS
 
 
 class ManifestError(ValueError):
@@ -25,6 +22,7 @@ class ManifestRow:
     caption: str
     video: str
     reference: str
+    folder: str = ""  # the manifest's own folder in the upload: its paths are relative to it
 
 
 def _pick(row: dict[str, Any], keys: tuple[str, ...]) -> str:
@@ -54,16 +52,20 @@ def parse_manifest(text: str, name: str) -> list[ManifestRow]:
         raw = _rows(text, suffix)
     except (json.JSONDecodeError, csv.Error) as err:
         raise ManifestError(f"{name} could not be read: {err}") from err
+    parent = str(PurePosixPath(name).parent)
+    folder = "" if parent == "." else parent
     rows = []
     for number, row in enumerate(raw, start=1):
         if not isinstance(row, dict):
-            raise ManifestError(f"{name}, row {number}: expected columns caption, video, reference_video")
+            raise ManifestError(f"{name}, row {number}: expected columns caption, media_path, reference_path")
         video, reference = _pick(row, VIDEO_KEYS), _pick(row, REFERENCE_KEYS)
         if not video:
-            raise ManifestError(f"{name}, row {number}: the “video” column is empty or missing")
+            raise ManifestError(f"{name}, row {number}: the video column ({' or '.join(VIDEO_KEYS)}) is empty or "
+                                "missing")
         if not reference:
-            raise ManifestError(f"{name}, row {number}: the “reference_video” column is empty or missing")
-        rows.append(ManifestRow(number, _pick(row, CAPTION_KEYS), video, reference))
+            raise ManifestError(f"{name}, row {number}: the reference column ({', '.join(REFERENCE_KEYS)}) is empty "
+                                "or missing")
+        rows.append(ManifestRow(number, _pick(row, CAPTION_KEYS), video, reference, folder))
     if not rows:
         raise ManifestError(f"{name} lists no pairs")
     return rows

@@ -80,13 +80,15 @@ def role_and_key(name: str) -> tuple[str, str]:
     return role, str(PurePosixPath(*folders, stem)) if folders else stem
 
 
-def _match(reference: str, names: dict[str, str], basenames: dict[str, list[str]]) -> str | None:
-    """An uploaded file a manifest path means: same relative path, else a unique same basename."""
+def _match(reference: str, folder: str, names: dict[str, str], basenames: dict[str, list[str]]) -> str | None:
+    """An uploaded file a manifest path means: the path from the manifest's folder, the same relative path, else
+    a unique same basename."""
     wanted = reference.replace("\\", "/")
     while wanted.startswith("./"):
         wanted = wanted[2:]
-    if wanted.lower() in names:
-        return names[wanted.lower()]
+    for path in (f"{folder}/{wanted}" if folder else wanted, wanted):
+        if path.lower() in names:
+            return names[path.lower()]
     candidates = basenames.get(PurePosixPath(wanted).name.lower(), [])
     return candidates[0] if len(candidates) == 1 else None
 
@@ -98,8 +100,8 @@ def _pairs_from_manifest(rows: list[ManifestRow], media: list[Media], result: Pa
         basenames.setdefault(PurePosixPath(m.name).name.lower(), []).append(m.name)
     used: set[str] = set()
     for row in rows:
-        target = _match(row.video, names, basenames)
-        reference = _match(row.reference, names, basenames)
+        target = _match(row.video, row.folder, names, basenames)
+        reference = _match(row.reference, row.folder, names, basenames)
         if target and reference:
             result.pairs.append(PlannedPair(PurePosixPath(target).stem, target, reference, caption=row.caption))
             used.update((target, reference))

@@ -10,19 +10,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.requests import AuthedRequest
 from training.models import TrainingRun
 from training.runs import RunStateError, launch_run
+from wizard import export, services
 from wizard import limits as wizard_limits
-from wizard import services
 from wizard.forms import CaptionForm, DatasetForm, SettingsForm, estimate_for, initial_from, without_shape
 from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
 from wizard.plan import PRESETS, ClipFacts, TrainingSettings, preset_settings, to_train_config
@@ -483,9 +484,24 @@ def _launch(request: AuthedRequest, draft: TrainingDraft, values: TrainingSettin
 @require_GET
 def dataset_detail(request: AuthedRequest, dataset_id: int) -> HttpResponse:
     dataset = _get_dataset_for_user(request, dataset_id)
+    exported, left_out = export.exported_pairs(dataset)
     context = {"dataset": dataset, "review": review_dataset(dataset), "recipe": get_recipe(dataset.recipe),
-               "drafts": dataset.drafts.filter(owner=request.user).select_related("run")}
+               "drafts": dataset.drafts.filter(owner=request.user).select_related("run"),
+               "exported": len(exported), "left_out": len(left_out)}
     return render(request, "wizard/dataset_detail.html", context)
+
+
+@login_required
+@require_GET
+def dataset_download(request: AuthedRequest, dataset_id: int) -> HttpResponseBase:
+    dataset = _get_dataset_for_user(request, dataset_id)
+    pairs, _ = export.exported_pairs(dataset)
+    if not pairs:
+        messages.error(request, "There is nothing to download yet: no pair of this dataset is ready to train.")
+        return redirect("wizard:dataset", dataset.pk)
+    response = StreamingHttpResponse(export.zip_chunks(dataset, pairs), content_type="application/zip")
+    response["Content-Disposition"] = content_disposition_header(True, f"{export.folder_name(dataset)}.zip") or ""
+    return response
 
 
 @login_required

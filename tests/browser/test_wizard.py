@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,19 @@ def test_a_new_creator_walks_the_wizard_from_sign_up_to_launch(
 
     page.goto(live_asgi_url + "/dashboard/")
     expect(page.locator("#datasets-h + a.row")).to_contain_text("3 pairs")
+
+    # The dataset page: the clips can be taken away as one ZIP, streamed by the ASGI server
+    page.locator("#datasets-h + a.row").click()
+    expect(page.get_by_role("heading", name="Take your clips with you")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("the 3 pairs ready to train")
+    shot(page, screenshots_dir, "7-dataset")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download as ZIP").click()
+    saved = upload_folder[0].parent.parent / "download.zip"
+    download_info.value.save_as(saved)
+    with zipfile.ZipFile(saved) as archive:
+        names = archive.namelist()
+    assert sum(name.endswith(".mp4") for name in names) == 6 and any(n.endswith("/dataset.jsonl") for n in names)
 
 
 def test_save_waits_until_the_chosen_presets_values_have_arrived(page: Page, live_asgi_url: str, creator, tmp_path):

@@ -72,6 +72,13 @@ def test_a_manifest_pairs_by_path_or_unique_file_name_and_carries_captions():
     ]
 
 
+def test_manifest_paths_are_read_from_the_manifests_own_folder():
+    # A zipped folder: the same file name under targets/ and references/, so only the full path tells them apart.
+    rows = [ManifestRow(1, "a street", "targets/a.mp4", "references/a.mp4", folder="my-set")]
+    pairing = pair_files(videos("my-set/targets/a.mp4", "my-set/references/a.mp4"), manifest=rows)
+    assert [(p.target, p.reference) for p in pairing.pairs] == [("my-set/targets/a.mp4", "my-set/references/a.mp4")]
+
+
 def test_manifest_rows_whose_files_were_not_uploaded_are_named():
     rows = [ManifestRow(1, "", "a.mp4", "a_in.mp4"), ManifestRow(2, "", "x.mp4", "y.mp4")]
     pairing = pair_files(videos("a.mp4"), manifest=rows)

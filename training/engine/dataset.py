@@ -22,12 +22,9 @@ from safetensors.torch import load_file, save_file
 
 from .buckets import Assignment, Bucket, assign_bucket
 from .captions import with_trigger
+from .columns import CAPTION_KEYS, REFERENCE_KEYS, VIDEO_KEYS
 from .media import MediaError, VideoInfo, conform, probe
 
-# Lightricks' manifest columns, then the older names their trainer still accepts.
-CAPTION_KEYS = ("caption",)
-VIDEO_KEYS = ("video", "media_path")
-REFERENCE_KEYS = ("reference_video", "ref_media_path")
 FPS_TOLERANCE = 0.01  # 29.97 vs 30000/1001 must compare equal
 ASPECT_TOLERANCE = 0.02
 
@@ -97,8 +94,8 @@ def read_manifest(path: str | Path) -> list[Pair]:
     for i, row in enumerate(rows):
         video, reference = _pick(row, VIDEO_KEYS), _pick(row, REFERENCE_KEYS)
         if video is None or reference is None:
-            missing = "video" if video is None else "reference_video"
-            raise PairError(f"pair {i + 1} in {path.name}: no {missing!r} column (have {sorted(row)})")
+            missing = VIDEO_KEYS if video is None else REFERENCE_KEYS
+            raise PairError(f"pair {i + 1} in {path.name}: no {' or '.join(missing)} column (have {sorted(row)})")
         pairs.append(
             Pair(
                 index=i,
