@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,34 @@ BACKEND_FREE = frozenset(f"tests/{name}.py" for name in (
     "training/test_ltx_core_parity", "training/test_media", "training/test_presets", "training/test_step",
     "training/test_train",
 ))
+
+
+TIMED_OUT = pytest.StashKey[bool]()
+_timeouts: list[str] = []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed and "Timeout (>" in str(report.longrepr):
+        _timeouts.append(report.nodeid)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After a test that timed out, exit at once: a thread it left stuck (an event loop that never finished
+    closing) would keep the interpreter from exiting, and CI waiting for it until its own limit."""
+    stuck = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if _timeouts and stuck:
+        session.config.stash[TIMED_OUT] = True
+        sys.stderr.write(f"\nA test timed out; not waiting for the threads it left behind: {', '.join(stuck)}\n")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(TIMED_OUT, False):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

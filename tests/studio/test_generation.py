@@ -249,6 +249,9 @@ def test_the_owner_watches_a_generation_over_the_websocket_and_others_are_turned
         communicator = WebsocketCommunicator(application, f"/ws/generations/{generation.pk}/", headers=headers)
         connected, _ = await communicator.connect(timeout=10)
         if not connected:
+            # Let the refused consumer end by itself: left to the event loop's shutdown, its channel-layer
+            # receive could hang the test on a shared Redis.
+            await communicator.disconnect()
             return None
         received = [await communicator.receive_json_from(timeout=10)]
         await database_sync_to_async(claim)(generation.pk, "w1")

@@ -49,7 +49,7 @@ def test_a_manifest_row_without_a_reference_is_an_error_naming_the_row(tmp_path:
     path.write_text(
         '{"caption": "ok", "video": "a.mp4", "reference_video": "b.mp4"}\n{"caption": "x", "video": "c.mp4"}\n'
     )
-    with pytest.raises(PairError, match=r"pair 2 in m\.jsonl: no reference_path or reference_video or ref_media_path column"):
+    with pytest.raises(PairError, match=r"pair 2 in m\.jsonl: no reference_path or reference_video or ref_media_path"):
         read_manifest(path)
 
 
