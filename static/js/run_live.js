@@ -111,6 +111,16 @@
     });
   }
 
+  // "Play row": one validation clip's reference and samples from the start together, to compare the steps.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-play-row]");
+    if (!button) return;
+    for (const video of button.closest("tr").querySelectorAll("video")) {
+      video.currentTime = 0;
+      video.play().catch(() => {});
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", drawChart);
   if (document.readyState !== "loading") drawChart();
   connect();

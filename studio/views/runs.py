@@ -1,17 +1,23 @@
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from config.requests import AuthedRequest
 from studio.models import Adapter
+from studio.sample_grid import IMAGE_SUFFIXES, sample_grid
 from training.events import events_after
 from training.models import Checkpoint, TrainingRun, ValidationSample
 from training.runs import RunStateError, continue_run, request_cancel, request_flag
+from wizard.models import ClipPair
+from wizard.uploads import safe_content_type, serve_file
 
 MAX_EXTRA_STEPS = 100_000
 
@@ -48,7 +54,7 @@ def _run_context(run: TrainingRun) -> dict[str, object]:
         "logs": [event for event in reversed(events) if event.kind in ("log", "state", "error")][-80:],
         "loss_points": list(run.metrics.order_by("step").values_list("step", "loss")),
         "checkpoints": run.checkpoints.order_by("-step"),
-        "samples": run.samples.order_by("-step", "pk"),
+        "grid": sample_grid(run.samples.all(), run.checkpoints.all(), run.config or {}),
         "adapter": run.adapters.order_by("-created_at").first(),
     }
 
@@ -139,6 +145,22 @@ def adapter_download(request: AuthedRequest, adapter_id: int) -> FileResponse:
 def _safetensors_download(field: FieldFile, stem: str) -> FileResponse:
     name = f"{stem}.safetensors".replace("/", "-")
     return FileResponse(field.open("rb"), as_attachment=True, filename=name)
+
+
+@login_required
+@require_GET
+def validation_reference(request: AuthedRequest, run_id: int, index: int) -> HttpResponseBase:
+    """The reference clip of the run's validation sample row `index`, as stored with the dataset."""
+    run = _get_run_for_user(request, run_id)
+    names = (run.config or {}).get("validation", {}).get("reference_videos", [])
+    if index >= len(names):
+        raise Http404("This run has no such validation clip.")
+    name = str(names[index])
+    stored = FieldFile(None, ClipPair._meta.get_field("reference_file"), name)  # type: ignore[arg-type]
+    if not stored.storage.exists(name):
+        raise Http404("This validation clip is no longer stored.")
+    kind = "image" if PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES else "video"
+    return serve_file(request, stored, safe_content_type(kind, name))
 
 
 @login_required

@@ -15,8 +15,10 @@ def test_a_creator_watches_a_run_from_launch_to_the_finished_adapter(
     page: Page, live_asgi_url: str, celery_worker, creator, tmp_path, screenshots_dir
 ):
     dataset = make_ready_dataset(creator, tmp_path / "clips", count=3)
+    validation = {"every": 30, "prompts": ["a restored street"],
+                  "reference_videos": [dataset.pairs.order_by("pk").first().reference_file.name]}
     run = make_run(creator, dataset=dataset, name="Restore demo",
-                   config=tiny_run_config(steps=60, checkpoint_every=30))
+                   config=tiny_run_config(steps=60, checkpoint_every=30, validation=validation))
     sign_in(page, live_asgi_url, creator.username)
     page.goto(f"{live_asgi_url}/runs/{run.pk}/")
     expect(page.locator("#run-state")).to_have_text("Draft")
@@ -35,6 +37,15 @@ def test_a_creator_watches_a_run_from_launch_to_the_finished_adapter(
     expect(page.locator("#run-checkpoints")).to_contain_text("Step 60")
     expect(page.get_by_role("button", name="Continue training").first).to_be_visible()
     expect(page.get_by_role("button", name="Stop training")).to_have_count(0)
+    # The samples: one row for the validation clip, its reference first, then steps 60 and 30 side by side
+    grid = page.locator(".sample-grid")
+    expect(grid.locator("thead th")).to_have_text(["Reference", "Step 60 Try in Studio", "Step 30 Try in Studio"])
+    expect(grid.locator("tbody tr")).to_have_count(1)
+    expect(grid.locator("tbody th")).to_contain_text("“a restored street”")
+    page.wait_for_function("() => [...document.querySelectorAll('.sample-grid tbody video')]"
+                           ".every(v => v.readyState >= 2 && v.videoWidth > 0)")
+    grid.get_by_role("button", name="Play row").click()
+    page.wait_for_function("() => [...document.querySelectorAll('.sample-grid tbody video')].every(v => !v.paused)")
     page.screenshot(path=screenshots_dir / "run-finished.png", full_page=True)
 
     with page.expect_download() as download:

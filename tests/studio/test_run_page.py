@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.test import Client
 
 from tests.factories import make_run, sent_tasks
@@ -33,13 +34,15 @@ def test_the_page_shows_progress_loss_and_log_from_the_database(client: Client, 
 
 
 def test_every_run_url_is_404_for_another_creator(client: Client, creator, other_creator):
-    run = make_run(creator, state=State.TRAINING)
+    reference = default_storage.save("clips/ref.mp4", ContentFile(b"reference"))
+    run = make_run(creator, state=State.TRAINING, config={"validation": {"reference_videos": [reference]}})
     checkpoint = _checkpoint(run)
     sample = ValidationSample(run=run, step=1, prompt="p")
     sample.video_file.save("s.mp4", ContentFile(b"mp4"), save=True)
     client.force_login(other_creator)
     for url in (f"/runs/{run.pk}/", f"/runs/{run.pk}/events/", f"/runs/{run.pk}/part/status/",
-                f"/checkpoints/{checkpoint.pk}/download/", f"/samples/{sample.pk}/video/"):
+                f"/checkpoints/{checkpoint.pk}/download/", f"/samples/{sample.pk}/video/",
+                f"/runs/{run.pk}/validation/0/reference/"):
         assert client.get(url).status_code == 404, url
     for url in (f"/runs/{run.pk}/cancel/", f"/checkpoints/{checkpoint.pk}/continue/"):
         assert client.post(url, {"extra_steps": 10}).status_code == 404, url
@@ -119,3 +122,31 @@ def test_a_checkpoint_downloads_as_a_named_safetensors_file(client: Client, crea
     response = client.get(f"/checkpoints/{checkpoint.pk}/download/")
     assert response["Content-Disposition"] == 'attachment; filename="Canny v1-step250.safetensors"'
     assert b"".join(response.streaming_content) == b"12345"  # type: ignore[attr-defined]
+
+
+def _sample(run, step, index):
+    sample = ValidationSample(run=run, step=step, prompt=f"prompt {index}")
+    sample.video_file.save(f"step{step}_{index}.mp4", ContentFile(b"mp4"), save=True)
+    return sample
+
+
+def test_samples_show_as_a_grid_of_clips_by_step_beside_their_references(client: Client, creator):
+    references = [default_storage.save(f"clips/ref{i}.mp4", ContentFile(f"reference {i}".encode())) for i in (0, 1)]
+    config = {"validation": {"prompts": ["a street at dawn", "a beach"], "reference_videos": references}}
+    run = make_run(creator, state=State.TRAINING, config=config)
+    made = {(step, i): _sample(run, step, i) for step in (100, 200) for i in (0, 1)}
+    _checkpoint(run, step=200)
+    client.force_login(creator)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    rows = page.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    assert "“a street at dawn”" in rows[0] and "“a beach”" in rows[1]
+    for index, row in enumerate(rows):
+        assert f'/runs/{run.pk}/validation/{index}/reference/' in row
+        # newest step first
+        assert row.index(f"/samples/{made[200, index].pk}/video/") < row.index(f"/samples/{made[100, index].pk}/video/")
+    header = page.split("<thead>")[1].split("</thead>")[0]
+    assert header.index("Step 200") < header.index("Step 100") and header.count("Try in Studio") == 1
+
+    reference = client.get(f"/runs/{run.pk}/validation/1/reference/")
+    assert reference.status_code == 200 and b"".join(reference.streaming_content) == b"reference 1"
+    assert client.get(f"/runs/{run.pk}/validation/2/reference/").status_code == 404
