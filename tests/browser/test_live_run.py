@@ -16,7 +16,7 @@ def test_a_creator_watches_a_run_from_launch_to_the_finished_adapter(
 ):
     dataset = make_ready_dataset(creator, tmp_path / "clips", count=3)
     validation = {"every": 30, "prompts": ["a restored street"],
-                  "reference_videos": [dataset.pairs.order_by("pk").first().reference_file.name]}
+                  "reference_videos": [dataset.pairs.order_by("pk")[0].reference_file.name]}
     run = make_run(creator, dataset=dataset, name="Restore demo",
                    config=tiny_run_config(steps=60, checkpoint_every=30, validation=validation))
     sign_in(page, live_asgi_url, creator.username)

@@ -1,5 +1,7 @@
 """The run page and its controls, rebuilt from the database; every object checked for ownership."""
 
+from typing import Any
+
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -147,6 +149,6 @@ def test_samples_show_as_a_grid_of_clips_by_step_beside_their_references(client:
     header = page.split("<thead>")[1].split("</thead>")[0]
     assert header.index("Step 200") < header.index("Step 100") and header.count("Try in Studio") == 1
 
-    reference = client.get(f"/runs/{run.pk}/validation/1/reference/")
+    reference: Any = client.get(f"/runs/{run.pk}/validation/1/reference/")
     assert reference.status_code == 200 and b"".join(reference.streaming_content) == b"reference 1"
     assert client.get(f"/runs/{run.pk}/validation/2/reference/").status_code == 404

@@ -19,7 +19,7 @@ def test_each_validation_clip_is_a_row_and_each_step_a_column_newest_first():
     grid = sample_grid(reversed(samples), [SimpleNamespace(step=200)], config)
     assert [c.step for c in grid.columns] == [200, 100]
     assert [c.checkpoint is not None for c in grid.columns] == [True, False]
-    assert [(r.prompt, [s.pk for s in r.cells]) for r in grid.rows] == [("street", [3, 1]), ("beach", [4, 2])]
+    assert [(r.prompt, [s and s.pk for s in r.cells]) for r in grid.rows] == [("street", [3, 1]), ("beach", [4, 2])]
     assert all(r.has_reference and not r.reference_is_image for r in grid.rows)
 
 
