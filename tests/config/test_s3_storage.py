@@ -127,3 +127,24 @@ def test_a_worker_on_another_machine_trains_from_the_bucket_and_writes_its_outpu
     for checkpoint in run.checkpoints.all():
         assert {checkpoint.adapter_file.name, checkpoint.training_file.name, checkpoint.state_file.name} <= set(keys)
     assert not any((tmp_path / "remote-media").rglob("*.safetensors"))
+
+
+@pytest.mark.django_db
+def test_a_dataset_downloads_as_a_zip_straight_from_the_bucket(s3_storage: str, creator, tmp_path: Path):
+    import io
+    import zipfile
+
+    from django.test import Client
+
+    from tests.factories import make_ready_dataset
+
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2, name="From the bucket")
+    pair = dataset.pairs.order_by("pk")[0]
+    assert pair.target_file.name in _bucket_keys(s3_storage)
+    client = Client()
+    client.force_login(creator)
+    response: Any = client.get(f"/wizard/datasets/{dataset.pk}/download/")
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    with pair.target_file.open("rb") as stored:
+        assert archive.read(f"From-the-bucket/targets/{pair.name}.mp4") == stored.read()
+    assert len([name for name in archive.namelist() if name.endswith(".mp4")]) == 4
