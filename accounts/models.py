@@ -20,3 +20,17 @@ class User(AbstractUser):
     @property
     def is_operator(self) -> bool:
         return self.is_staff
+
+
+class FailedSignIn(models.Model):
+    """One wrong password, kept for the sign-in throttle's window (accounts/throttle.py)."""
+
+    username = models.CharField(max_length=150, db_index=True, help_text="As typed, lower-cased.")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["ip", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"wrong password for {self.username} from {self.ip or 'an unknown address'}"

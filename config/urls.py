@@ -2,8 +2,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.forms import OperatorSignInForm
 from config import views
 
+admin.site.login_form = OperatorSignInForm
 admin.site.site_header = "ICLoRA Studio operations"
 admin.site.site_title = "ICLoRA Studio operations"
 
