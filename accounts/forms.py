@@ -4,6 +4,7 @@ import math
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm, UsernameField
 from django.http import HttpRequest
@@ -25,6 +26,11 @@ class SignUpForm(UserCreationForm[User]):
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
+        domains = settings.SIGNUP_EMAIL_DOMAINS
+        if domains and email.rpartition("@")[2] not in domains:
+            allowed = ", ".join(f"@{domain}" for domain in domains)
+            raise forms.ValidationError(f"This studio takes accounts for {allowed} addresses only. Use one, or ask "
+                                        "its operator for an account.")
         if User.objects.filter(email__iexact=email).exists():
             raise forms.ValidationError("An account with this email already exists. Try signing in instead.")
         return email

@@ -78,3 +78,30 @@ def test_password_reset_does_not_reveal_unknown_emails(client: Client):
 
 def test_staff_users_are_operators(creator, operator):
     assert operator.is_operator and not creator.is_operator
+
+
+def test_with_sign_up_closed_the_site_offers_no_account_and_refuses_one(client: Client, settings):
+    settings.SIGNUP_OPEN = False
+    for page in ("/", "/accounts/login/"):
+        assert "/accounts/signup/" not in client.get(page).content.decode(), page
+    assert "Ask its operator to make one for you" in client.get("/accounts/signup/").content.decode()
+    response = client.post(
+        "/accounts/signup/",
+        {"username": "maya", "email": "maya@example.com", "password1": PASSWORD, "password2": PASSWORD},
+    )
+    assert response.status_code == 403 and not User.objects.exists()
+
+
+def test_sign_up_can_be_kept_to_the_teams_email_domains(client: Client, settings):
+    settings.SIGNUP_EMAIL_DOMAINS = ["studio.example.com"]
+    refused = client.post(
+        "/accounts/signup/",
+        {"username": "maya", "email": "maya@gmail.com", "password1": PASSWORD, "password2": PASSWORD},
+    )
+    assert "takes accounts for @studio.example.com addresses only" in refused.content.decode()
+    assert not User.objects.exists()
+    client.post(
+        "/accounts/signup/",
+        {"username": "maya", "email": "Maya@Studio.Example.com", "password1": PASSWORD, "password2": PASSWORD},
+    )
+    assert User.objects.get().email == "maya@studio.example.com"
