@@ -1,7 +1,7 @@
 """Progress latency worker → browser, and websocket fan-out to many watchers of one run.
 
 What a training worker does (record the event in the database, push it to the run's group) is timed
-until real websocket clients, connected to a real daphne server through the Redis channel layer,
+until real websocket clients, connected to the real web server through the Redis channel layer,
 receive it. Run: .venv/bin/python bench/progress_latency.py [--watchers 1 50 200] [--events 100]
 """
 
@@ -93,9 +93,10 @@ def main() -> None:
     client = Client()
     client.force_login(owner)
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                               "config.asgi:application"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    from config.processes import web_server_command
+
+    server = subprocess.Popen(web_server_command(sys.executable, "127.0.0.1", port), cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(3)
     headers = {"Cookie": f"sessionid={client.cookies['sessionid'].value}", "Origin": f"http://127.0.0.1:{port}"}
     url = f"ws://127.0.0.1:{port}/ws/runs/{run.pk}/?after=1000000"

@@ -1,4 +1,4 @@
-"""HTTP and websockets on one ASGI server (daphne). Websockets authenticate with the session."""
+"""HTTP and websockets on one ASGI server (uvicorn). Websockets authenticate with the session."""
 
 import os
 

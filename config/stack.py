@@ -16,6 +16,8 @@ from types import FrameType
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.processes import web_server_command
+
 
 def _load_settings() -> object:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -29,7 +31,7 @@ def _load_settings() -> object:
 def _commands(settings: object, port: int) -> list[tuple[str, list[str]]]:
     python = sys.executable
     return [
-        ("web", [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]),
+        ("web", web_server_command(python, "127.0.0.1", port)),
         (
             "worker",
             # -B runs the periodic watchdog inside this single local worker.

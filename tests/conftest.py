@@ -110,8 +110,8 @@ def celery_worker(django_db_setup: None, django_db_blocker: Any, logs_dir: Path)
 
 @pytest.fixture(scope="session")
 def live_asgi_url(django_db_setup: None, django_db_blocker: Any, logs_dir: Path) -> Iterator[str]:
-    """Base URL of a real daphne server (HTTP and websockets) on the test database."""
-    with django_db_blocker.unblock(), services.asgi_server(logs_dir / "daphne.log") as url:
+    """Base URL of the real web server (HTTP and websockets) on the test database."""
+    with django_db_blocker.unblock(), services.asgi_server(logs_dir / "web.log") as url:
         yield url
 
 

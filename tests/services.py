@@ -111,9 +111,11 @@ class Worker:
 
 @contextmanager
 def asgi_server(log_path: Path) -> Iterator[str]:
-    """daphne serving config.asgi on a free port; yields its base URL."""
+    """The web server (config.processes.web_server_command) serving config.asgi on a free port; yields its URL."""
+    from config.processes import web_server_command
+
     port = free_port()
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    command = web_server_command(sys.executable, "127.0.0.1", port)
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=child_env(), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

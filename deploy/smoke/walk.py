@@ -2,7 +2,7 @@
 
     python deploy/smoke/walk.py http://127.0.0.1:8000 SCREENSHOT_DIR
 
-Everything goes through the deployment's own services: the web server (daphne, websockets), the cpu worker (pair
+Everything goes through the deployment's own services: the web server (uvicorn, websockets), the cpu worker (pair
 checks), the gpu worker (training and generation, with the tiny model when MODEL_PRESET=tiny), PostgreSQL, Redis
 and the S3 bucket. Exits non-zero with Playwright's message at the first thing a creator would not see.
 """

@@ -111,3 +111,13 @@ def test_every_offline_stand_in_the_override_uses_is_built_by_the_offline_script
         repository = image.split(":")[0].removeprefix("iclora-offline/")
         assert repository in built, f"{image} is used but build-images.sh never builds it"
         assert (DEPLOY / "offline" / f"{repository}.Dockerfile").exists(), image
+
+
+def test_the_web_image_starts_the_same_web_server_as_make_run():
+    import json
+
+    from config.processes import web_server_command
+
+    text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    command = json.loads(re.search(r"^CMD (\[.*\])$", text, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    assert command == web_server_command("python", "0.0.0.0", 8000)[2:]
