@@ -86,3 +86,36 @@ def check_can_launch(user: User) -> None:
             f"Your clips and checkpoints use {usage.storage_bytes / GB:.1f} GB of your {limits.storage_gb} GB. "
             "Delete datasets or runs you no longer need, or ask an operator for more room."
         )
+
+
+@dataclass(frozen=True)
+class Meter:
+    """One line of a creator's usage, as the dashboard shows it."""
+
+    label: str
+    used: str
+    limit: str  # "" when there is no limit
+    fraction: float | None  # of the limit, None when there is none
+
+    @property
+    def near_limit(self) -> bool:
+        return self.fraction is not None and self.fraction >= 0.8
+
+
+def meters(user: User) -> list[Meter]:
+    """Trainings at once, training hours this month and storage, against the creator's limits (operators have
+    none)."""
+    usage = usage_of(user)
+    limits = Limits(0, 0, 0) if user.is_staff else limits_of(user)
+
+    def meter(label: str, used: float, limit: int, text: str, unit: str) -> Meter:
+        if not limit:
+            return Meter(label, f"{text} {unit}".strip(), "", None)
+        return Meter(label, text, f"{limit} {unit}".strip(), min(1.0, used / limit))
+
+    return [
+        meter("Trainings queued or running", usage.active_runs, limits.concurrent_runs, str(usage.active_runs), ""),
+        meter("Training hours this month", usage.gpu_hours_this_month, limits.gpu_hours_per_month,
+              f"{usage.gpu_hours_this_month:.1f}", "h"),
+        meter("Storage", usage.storage_bytes / GB, limits.storage_gb, f"{usage.storage_bytes / GB:.1f}", "GB"),
+    ]

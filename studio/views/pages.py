@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 from config.requests import AuthedRequest
 from studio.models import Adapter
 from training.models import TrainingRun
+from training.quotas import meters
 from wizard.models import Dataset
 
 
@@ -25,5 +26,6 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
         "datasets": Dataset.objects.filter(owner=request.user).prefetch_related("pairs")[:50],
         "runs": TrainingRun.objects.filter(owner=request.user).select_related("dataset")[:50],
         "adapters": Adapter.objects.filter(owner=request.user)[:50],
+        "meters": meters(request.user),
     }
     return render(request, "studio/dashboard.html", context)

@@ -66,3 +66,26 @@ def test_operators_see_and_edit_quotas_and_usage_in_the_console(client: Client, 
     page = client.get("/admin/accounts/user/").content.decode()
     assert "1/2 · 0.0 · 0.00 GB" in page
     assert "Quotas" in client.get(f"/admin/accounts/user/{creator.pk}/change/").content.decode()
+
+
+def test_the_dashboard_shows_a_creator_their_usage_against_their_limits(client: Client, creator, settings):
+    settings.QUOTA_CONCURRENT_RUNS, settings.QUOTA_GPU_HOURS_PER_MONTH, settings.QUOTA_STORAGE_GB = 2, 4, 0
+    now = timezone.now()
+    make_run(creator, state=State.SUCCEEDED, started_at=now - timedelta(hours=3.5), finished_at=now)
+    make_run(creator, state=State.TRAINING, started_at=now)
+    client.force_login(creator)
+    page = client.get("/dashboard/").content.decode()
+    usage = page.split('aria-label="Your usage"')[1].split("</section>")[0]
+    assert "Trainings queued or running" in usage and '<strong>1 <span class="muted">of 2</span>' in usage
+    assert '<div class="meter-item near-limit">' in usage  # 3.5 of 4 hours
+    assert "3.5 <span class=\"muted\">of 4 h</span>" in usage
+    assert "<strong>0.0 GB</strong>" in usage  # no storage limit: the amount alone, no meter
+    assert usage.count("<meter") == 2
+
+
+def test_operators_see_their_usage_without_limits(client: Client, operator, settings):
+    settings.QUOTA_CONCURRENT_RUNS = 1
+    make_run(operator, state=State.TRAINING)
+    client.force_login(operator)
+    usage = client.get("/dashboard/").content.decode().split('aria-label="Your usage"')[1].split("</section>")[0]
+    assert "<strong>1</strong>" in usage and "<meter" not in usage
