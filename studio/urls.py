@@ -8,6 +8,7 @@ urlpatterns = [
     path("dashboard/", pages.dashboard, name="dashboard"),
     path("runs/<int:run_id>/", runs.run_detail, name="run_detail"),
     path("runs/<int:run_id>/events/", runs.run_events, name="run_events"),
+    path("runs/<int:run_id>/delete/", runs.run_delete, name="run_delete"),
     path("runs/<int:run_id>/validation/<int:index>/reference/", runs.validation_reference,
          name="validation_reference"),
     path("runs/<int:run_id>/part/<slug:part>/", runs.run_part, name="run_part"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -121,3 +122,28 @@ def requeue_run(run: TrainingRun, reason: str) -> TrainingRun:
                    error_message="")
         enqueue_on_commit(train_run, run.pk, priority=broker_priority(run))
     return run
+
+
+def delete_run(run: TrainingRun) -> None:
+    """Delete a run that is not going (a draft or an ended run) with its history, checkpoints and samples, and
+    their files once the deletion commits. Adapters made from it stay, with their files, even a file they share
+    with one of its checkpoints."""
+    from django.core.files.storage import default_storage
+
+    from studio.models import Adapter
+    from wizard.models import TrainingDraft
+
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if run.is_active:
+            raise RunStateError("This run is still going. Stop it first; it can be deleted once it has stopped.")
+        names = [field.name for checkpoint in run.checkpoints.all()
+                 for field in (checkpoint.adapter_file, checkpoint.training_file, checkpoint.state_file) if field]
+        names += [field.name for sample in run.samples.all() for field in (sample.video_file, sample.reference_file)
+                  if field]
+        kept = set(Adapter.objects.filter(file__in=names).values_list("file", flat=True))
+        TrainingDraft.objects.filter(run=run).delete()  # its wizard settings: the dataset stays
+        run.delete()
+        for name in names:
+            if name not in kept:
+                transaction.on_commit(partial(default_storage.delete, name))

@@ -363,3 +363,23 @@ def meta_summary(meta: dict[str, Any]) -> str:
         return f"{meta['width']}×{meta['height']} still"
     size = f"{meta['width']}×{meta['height']}"
     return f"{size} · {meta['fps']:g} fps · {meta['frames']} frames · {meta['duration']:.1f} s"
+
+
+class DatasetInUse(ValueError):
+    """A dataset that runs were trained on: they keep a record of it, so it stays until they are deleted."""
+
+
+def delete_dataset(dataset: Dataset) -> None:
+    """Delete a dataset with its pairs, drafts and uploaded files (the files once the deletion commits)."""
+    with transaction.atomic():
+        runs = list(dataset.runs.order_by("pk").values_list("name", flat=True))
+        if runs:
+            shown = ", ".join(f"“{name}”" for name in runs[:3]) + (" and more" if len(runs) > 3 else "")
+            raise DatasetInUse(
+                f"{len(runs)} training run{'s were' if len(runs) != 1 else ' was'} trained on this dataset ({shown}). "
+                "Delete those runs first, from their pages; the adapters they made stay."
+            )
+        names = [name for record in dataset.files.all() for name in record.stored_names]
+        dataset.delete()
+        for name in names:
+            transaction.on_commit(_deleter(name))

@@ -27,5 +27,6 @@ urlpatterns = [
     path("files/<int:file_id>/preview/", views.preview, name="preview"),
     path("datasets/<int:dataset_id>/", views.dataset_detail, name="dataset"),
     path("datasets/<int:dataset_id>/download/", views.dataset_download, name="dataset_download"),
+    path("datasets/<int:dataset_id>/delete/", views.dataset_delete, name="dataset_delete"),
     path("datasets/<int:dataset_id>/new-training/", views.new_training, name="new_training"),
 ]

@@ -506,6 +506,19 @@ def dataset_download(request: AuthedRequest, dataset_id: int) -> HttpResponseBas
 
 @login_required
 @require_POST
+def dataset_delete(request: AuthedRequest, dataset_id: int) -> HttpResponse:
+    dataset = _get_dataset_for_user(request, dataset_id)
+    try:
+        services.delete_dataset(dataset)
+    except services.DatasetInUse as error:
+        messages.error(request, str(error))
+        return redirect("wizard:dataset", dataset.pk)
+    messages.success(request, f"The dataset “{dataset.name}” was deleted, with its clips.")
+    return redirect("dashboard")
+
+
+@login_required
+@require_POST
 def new_training(request: AuthedRequest, dataset_id: int) -> HttpResponse:
     dataset = _get_dataset_for_user(request, dataset_id)
     draft = _new_draft(request.user, dataset)

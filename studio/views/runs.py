@@ -15,7 +15,7 @@ from studio.models import Adapter
 from studio.sample_grid import IMAGE_SUFFIXES, sample_grid
 from training.events import events_after
 from training.models import Checkpoint, TrainingRun, ValidationSample
-from training.runs import RunStateError, continue_run, request_cancel, request_flag
+from training.runs import RunStateError, continue_run, delete_run, request_cancel, request_flag
 from wizard.models import ClipPair
 from wizard.uploads import safe_content_type, serve_file
 
@@ -70,7 +70,7 @@ def run_detail(request: AuthedRequest, run_id: int) -> HttpResponse:
 @require_GET
 def run_part(request: AuthedRequest, run_id: int, part: str) -> HttpResponse:
     """One named partial of the run page, rebuilt from the database (htmx refreshes these)."""
-    if part not in ("status", "checkpoints", "samples"):
+    if part not in ("status", "checkpoints", "samples", "delete"):
         return HttpResponse(status=404)
     run = _get_run_for_user(request, run_id)
     return render(request, f"studio/run_detail.html#{part}", _run_context(run))
@@ -108,6 +108,19 @@ def run_action(request: AuthedRequest, run_id: int, action: str) -> HttpResponse
         run.refresh_from_db()
         return render(request, "studio/run_detail.html#status", _run_context(run))
     return redirect("run_detail", run.pk)
+
+
+@login_required
+@require_POST
+def run_delete(request: AuthedRequest, run_id: int) -> HttpResponse:
+    run = _get_run_for_user(request, run_id)
+    try:
+        delete_run(run)
+    except RunStateError as error:
+        messages.error(request, str(error))
+        return redirect("run_detail", run.pk)
+    messages.success(request, f"The run “{run.name}” was deleted, with its checkpoints and samples.")
+    return redirect("dashboard")
 
 
 @login_required

@@ -152,3 +152,49 @@ def test_samples_show_as_a_grid_of_clips_by_step_beside_their_references(client:
     reference: Any = client.get(f"/runs/{run.pk}/validation/1/reference/")
     assert reference.status_code == 200 and b"".join(reference.streaming_content) == b"reference 1"
     assert client.get(f"/runs/{run.pk}/validation/2/reference/").status_code == 404
+
+
+def test_deleting_an_ended_run_removes_its_files_but_keeps_its_adapters(
+    client: Client, creator, django_capture_on_commit_callbacks
+):
+    from studio.models import Adapter
+
+    run = make_run(creator, state=State.SUCCEEDED, name="Old try")
+    shared, alone = _checkpoint(run, step=50), _checkpoint(run, step=100)
+    # "Try in Studio" makes an adapter that shares the checkpoint's file (studio.adapters.adapter_for_checkpoint)
+    tried = Adapter(owner=creator, name="Old try · step 50", source=Adapter.Source.TRAINED, checkpoint=shared, run=run)
+    tried.file.name = shared.adapter_file.name
+    tried.save()
+    final = Adapter(owner=creator, name="Old try", source=Adapter.Source.TRAINED, run=run)
+    final.file.save("final.safetensors", ContentFile(b"final"), save=True)
+    sample = _sample(run, 100, 0)
+    gone = [alone.adapter_file.name, alone.state_file.name, shared.state_file.name, sample.video_file.name]
+    client.force_login(creator)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    assert "Delete “Old try”" in page and "2 checkpoints" in page
+
+    with django_capture_on_commit_callbacks(execute=True):  # files go once the deletion commits
+        response = client.post(f"/runs/{run.pk}/delete/", follow=True)
+    assert "The run “Old try” was deleted" in response.content.decode()
+    assert not TrainingRun.objects.filter(pk=run.pk).exists()
+    assert not any(default_storage.exists(name) for name in gone)
+    tried.refresh_from_db()
+    final.refresh_from_db()
+    assert tried.checkpoint is None and default_storage.exists(tried.file.name)
+    assert final.run is None and default_storage.exists(final.file.name)
+
+
+def test_a_run_that_is_still_going_is_not_deleted(client: Client, creator):
+    run = make_run(creator, state=State.TRAINING)
+    client.force_login(creator)
+    assert "Stop it first" in client.get(f"/runs/{run.pk}/").content.decode()
+    response = client.post(f"/runs/{run.pk}/delete/", follow=True)
+    assert "This run is still going" in response.content.decode()
+    assert TrainingRun.objects.filter(pk=run.pk).exists()
+
+
+def test_another_creator_cannot_delete_a_run(client: Client, creator, other_creator):
+    run = make_run(creator, state=State.FAILED)
+    client.force_login(other_creator)
+    assert client.post(f"/runs/{run.pk}/delete/").status_code == 404
+    assert TrainingRun.objects.filter(pk=run.pk).exists()

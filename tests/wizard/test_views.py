@@ -660,3 +660,41 @@ def test_the_dashboard_points_into_the_wizard(maya, ready_draft):
     page = maya.get("/dashboard/").content.decode()
     assert 'href="/wizard/"' in page and f'href="/wizard/datasets/{ready_draft.dataset_id}/"' in page
     assert Dataset.objects.count() == 1
+
+
+# --- Deleting a dataset
+
+
+def test_deleting_a_dataset_removes_its_pairs_drafts_and_files(maya, clips, django_capture_on_commit_callbacks):
+    draft = start(maya)
+    upload(maya, draft, {"walk.mp4": clips("t.mp4"), "walk_ref.mp4": clips.ref()})
+    stored = [name for record in draft.dataset.files.all() for name in record.stored_names]
+    assert stored and all(default_storage.exists(name) for name in stored)
+    page = maya.get(f"/wizard/datasets/{draft.dataset_id}/").content.decode()
+    assert "Its 1 pair and every uploaded file go for good" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = maya.post(f"/wizard/datasets/{draft.dataset_id}/delete/", follow=True)
+    assert "was deleted, with its clips" in response.content.decode()
+    assert not Dataset.objects.exists() and not ClipPair.objects.exists() and not TrainingDraft.objects.exists()
+    assert not any(default_storage.exists(name) for name in stored)
+
+
+def test_a_dataset_that_runs_were_trained_on_stays_until_they_are_deleted(maya, creator):
+    from tests.factories import make_dataset, make_run
+
+    dataset = make_dataset(creator, name="Streets")
+    make_run(creator, dataset=dataset, name="Streets v1", state=TrainingRun.State.SUCCEEDED)
+    assert "Delete them first" in maya.get(f"/wizard/datasets/{dataset.pk}/").content.decode()
+    response = maya.post(f"/wizard/datasets/{dataset.pk}/delete/", follow=True)
+    assert "1 training run was trained on this dataset (“Streets v1”)" in response.content.decode()
+    assert Dataset.objects.filter(pk=dataset.pk).exists()
+
+
+def test_another_creator_cannot_delete_a_dataset(creator, other_creator):
+    from tests.factories import make_dataset
+
+    dataset = make_dataset(creator)
+    otto = Client()
+    otto.force_login(other_creator)
+    assert otto.post(f"/wizard/datasets/{dataset.pk}/delete/").status_code == 404
+    assert Dataset.objects.filter(pk=dataset.pk).exists()
