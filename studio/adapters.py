@@ -12,7 +12,7 @@ import json
 import shutil
 import struct
 import tempfile
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -166,3 +166,30 @@ def adapter_for_checkpoint(checkpoint: Checkpoint) -> Adapter:
     except IntegrityError:  # created meanwhile by another request
         return Adapter.objects.get(checkpoint=checkpoint)
     return adapter
+
+
+class AdapterInUse(ValueError):
+    """An adapter a Studio generation is still being made with."""
+
+
+def delete_adapter(adapter: Adapter) -> None:
+    """Delete an adapter; generations made with it stay (without it). Its file goes once the deletion commits,
+    unless a checkpoint (an adapter tried from a run's page shares the checkpoint's file) or another adapter
+    still uses it."""
+    from django.core.files.storage import default_storage
+    from django.db.models import Q
+
+    from studio.models import Generation
+
+    with transaction.atomic():
+        busy = Generation.objects.filter(Q(adapter=adapter) | Q(effect_adapter=adapter),
+                                         state__in=Generation.ACTIVE_STATES)
+        if busy.exists():
+            raise AdapterInUse("A Studio generation is still being made with this adapter. Delete it once that "
+                               "generation is done, or cancel it.")
+        name = adapter.file.name
+        adapter.delete()
+        shared = (Adapter.objects.filter(file=name).exists()
+                  or Checkpoint.objects.filter(adapter_file=name).exists())
+        if name and not shared:
+            transaction.on_commit(partial(default_storage.delete, name))

@@ -28,6 +28,8 @@ urlpatterns += [
     path("studio/generations/<int:generation_id>/cancel/", generate.generation_cancel, name="studio_cancel"),
     path("studio/generations/<int:generation_id>/<slug:kind>.mp4", generate.generation_media, name="studio_media"),
     path("studio/adapters/upload/", adapter_views.adapter_upload, name="studio_adapter_upload"),
+    path("studio/adapters/<int:adapter_id>/", adapter_views.adapter_detail, name="studio_adapter"),
+    path("studio/adapters/<int:adapter_id>/delete/", adapter_views.adapter_delete, name="studio_adapter_delete"),
     path("studio/controls/", controls.controls, name="studio_controls"),
     path("studio/controls/<int:extraction_id>/", controls.control_detail, name="studio_control"),
 ]

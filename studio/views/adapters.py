@@ -5,13 +5,38 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.requests import AuthedRequest
-from studio.adapters import UploadRejected, upload_adapter
+from studio.adapters import AdapterInUse, UploadRejected, delete_adapter, upload_adapter
 from studio.models import Adapter
+
+
+def _get_adapter_for_user(request: AuthedRequest, adapter_id: int) -> Adapter:
+    return get_object_or_404(Adapter.objects.select_related("run", "checkpoint"), pk=adapter_id, owner=request.user)
+
+
+@login_required
+@require_GET
+def adapter_detail(request: AuthedRequest, adapter_id: int) -> HttpResponse:
+    adapter = _get_adapter_for_user(request, adapter_id)
+    generations = adapter.generations.count() + adapter.effect_generations.count()
+    return render(request, "studio/studio/adapter.html", {"adapter": adapter, "generations": generations})
+
+
+@login_required
+@require_POST
+def adapter_delete(request: AuthedRequest, adapter_id: int) -> HttpResponse:
+    adapter = _get_adapter_for_user(request, adapter_id)
+    try:
+        delete_adapter(adapter)
+    except AdapterInUse as error:
+        messages.error(request, str(error))
+        return redirect("studio_adapter", adapter.pk)
+    messages.success(request, f"The adapter “{adapter.name}” was deleted; what you made with it stays in the gallery.")
+    return redirect("dashboard")
 
 
 @login_required

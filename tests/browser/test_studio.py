@@ -90,6 +90,15 @@ def test_a_creator_tries_a_checkpoint_from_the_finished_run_and_plays_the_result
     page.get_by_role("button", name="Generate").click()  # the same reference, no upload needed
     expect(page.locator("#generation-state")).to_have_text("Done", timeout=120_000)
 
+    # The adapter's own page, from the dashboard: what it is, and that it made both generations
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(live_asgi_url + "/dashboard/")
+    page.locator("#adapters-h ~ a.row").first.click()
+    expect(page.locator("main")).to_contain_text("Used in the Studio")
+    expect(page.locator("main")).to_contain_text("2 generations")
+    expect(page.get_by_role("link", name="Try in Studio")).to_be_visible()
+    page.screenshot(path=screenshots_dir / "adapter.png", full_page=True)
+
 
 def test_a_creator_makes_an_edge_video_from_an_ordinary_clip_and_uses_it_as_the_reference(
     page: Page, live_asgi_url: str, celery_worker, creator, screenshots_dir, tmp_path

@@ -124,3 +124,67 @@ def test_a_checkpoint_becomes_an_adapter_once_sharing_its_file(creator, skeleton
     assert (adapter.rank, adapter.trigger_phrase, adapter.owner) == (4, "RESTORE", creator)
     assert adapter.file.name == checkpoint.adapter_file.name
     assert adapter_for_checkpoint(checkpoint) == adapter and Adapter.objects.count() == 1
+
+
+def _stored_adapter(owner, name="Street restore", file_name="street.safetensors", **extra):
+    adapter = Adapter(owner=owner, name=name, source=Adapter.Source.UPLOADED, trigger_phrase="RESTORE", rank=16,
+                      **extra)
+    adapter.file.save(file_name, ContentFile(b"adapter bytes"), save=True)
+    return adapter
+
+
+def test_an_adapter_page_says_what_it_is_and_offers_the_studio_and_the_download(maya, creator):
+    adapter = _stored_adapter(creator)
+    page = maya.get(f"/studio/adapters/{adapter.pk}/").content.decode()
+    assert "“RESTORE” (start your prompts with it)" in page and "<dd>16</dd>" in page
+    assert f'href="/studio/?adapter={adapter.pk}"' in page and f'href="/adapters/{adapter.pk}/download/"' in page
+    assert f'href="/studio/adapters/{adapter.pk}/"' in maya.get("/dashboard/").content.decode()
+
+
+def test_deleting_an_adapter_keeps_what_was_made_with_it(maya, creator, django_capture_on_commit_callbacks):
+    from django.core.files.storage import default_storage
+
+    from studio.models import Generation
+
+    adapter = _stored_adapter(creator)
+    made = Generation.objects.create(owner=creator, adapter=adapter, prompt="p", state=Generation.State.SUCCEEDED)
+    name = adapter.file.name
+    with django_capture_on_commit_callbacks(execute=True):
+        response = maya.post(f"/studio/adapters/{adapter.pk}/delete/", follow=True)
+    assert "was deleted; what you made with it stays in the gallery" in response.content.decode()
+    assert not Adapter.objects.exists() and not default_storage.exists(name)
+    made.refresh_from_db()
+    assert made.adapter is None
+
+
+def test_an_adapter_is_not_deleted_while_a_generation_is_made_with_it(maya, creator):
+    from studio.models import Generation
+
+    adapter = _stored_adapter(creator)
+    Generation.objects.create(owner=creator, adapter=adapter, prompt="p", state=Generation.State.RUNNING)
+    response = maya.post(f"/studio/adapters/{adapter.pk}/delete/", follow=True)
+    assert "still being made with this adapter" in response.content.decode()
+    assert Adapter.objects.filter(pk=adapter.pk).exists()
+
+
+def test_a_file_an_adapter_shares_with_a_checkpoint_stays(maya, creator, django_capture_on_commit_callbacks):
+    from django.core.files.storage import default_storage
+
+    checkpoint = Checkpoint.objects.create(run=make_run(creator), step=50, size_bytes=5)
+    adapter = _stored_adapter(creator, checkpoint=checkpoint)
+    checkpoint.adapter_file.name = adapter.file.name
+    checkpoint.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        maya.post(f"/studio/adapters/{adapter.pk}/delete/")
+    assert not Adapter.objects.exists() and default_storage.exists(checkpoint.adapter_file.name)
+
+
+def test_another_creator_cannot_see_or_delete_an_adapter(creator, other_creator):
+    from django.test import Client
+
+    adapter = _stored_adapter(creator)
+    otto = Client()
+    otto.force_login(other_creator)
+    assert otto.get(f"/studio/adapters/{adapter.pk}/").status_code == 404
+    assert otto.post(f"/studio/adapters/{adapter.pk}/delete/").status_code == 404
+    assert Adapter.objects.filter(pk=adapter.pk).exists()
