@@ -12,7 +12,7 @@ import json
 import shutil
 import struct
 import tempfile
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -176,9 +176,9 @@ def delete_adapter(adapter: Adapter) -> None:
     """Delete an adapter; generations made with it stay (without it). Its file goes once the deletion commits,
     unless a checkpoint (an adapter tried from a run's page shares the checkpoint's file) or another adapter
     still uses it."""
-    from django.core.files.storage import default_storage
     from django.db.models import Q
 
+    from config.files import delete_unreferenced_on_commit
     from studio.models import Generation
 
     with transaction.atomic():
@@ -189,7 +189,4 @@ def delete_adapter(adapter: Adapter) -> None:
                                "generation is done, or cancel it.")
         name = adapter.file.name
         adapter.delete()
-        shared = (Adapter.objects.filter(file=name).exists()
-                  or Checkpoint.objects.filter(adapter_file=name).exists())
-        if name and not shared:
-            transaction.on_commit(partial(default_storage.delete, name))
+        delete_unreferenced_on_commit([name])

@@ -413,6 +413,23 @@ class GenerationCancelled(Exception):
     """The creator cancelled the generation while it ran."""
 
 
+def delete_generation(generation: Generation) -> bool:
+    """Delete an ended generation and its files (those no other row uses: a reused reference stays); False while
+    it is still being made."""
+    from config.files import delete_unreferenced_on_commit
+
+    with transaction.atomic():
+        current = Generation.objects.select_for_update().get(pk=generation.pk)
+        if current.state in Generation.ACTIVE_STATES:
+            return False
+        fields = (current.reference_file, current.reference_preview_file, current.mask_file, current.output_file,
+                  current.baseline_file)
+        names = [field.name for field in fields if field]
+        current.delete()
+        delete_unreferenced_on_commit(names)
+    return True
+
+
 def cancel_generation(generation: Generation) -> bool:
     """Cancel a queued generation now, or ask the worker to stop a running one; False when it already ended."""
     with transaction.atomic():

@@ -26,6 +26,7 @@ urlpatterns += [
     path("studio/generations/<int:generation_id>/status/", generate.generation_status,
          name="studio_generation_status"),
     path("studio/generations/<int:generation_id>/cancel/", generate.generation_cancel, name="studio_cancel"),
+    path("studio/generations/<int:generation_id>/delete/", generate.generation_delete, name="studio_delete"),
     path("studio/generations/<int:generation_id>/<slug:kind>.mp4", generate.generation_media, name="studio_media"),
     path("studio/adapters/upload/", adapter_views.adapter_upload, name="studio_adapter_upload"),
     path("studio/adapters/<int:adapter_id>/", adapter_views.adapter_detail, name="studio_adapter"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -128,9 +127,7 @@ def delete_run(run: TrainingRun) -> None:
     """Delete a run that is not going (a draft or an ended run) with its history, checkpoints and samples, and
     their files once the deletion commits. Adapters made from it stay, with their files, even a file they share
     with one of its checkpoints."""
-    from django.core.files.storage import default_storage
-
-    from studio.models import Adapter
+    from config.files import delete_unreferenced_on_commit
     from wizard.models import TrainingDraft
 
     with transaction.atomic():
@@ -141,9 +138,6 @@ def delete_run(run: TrainingRun) -> None:
                  for field in (checkpoint.adapter_file, checkpoint.training_file, checkpoint.state_file) if field]
         names += [field.name for sample in run.samples.all() for field in (sample.video_file, sample.reference_file)
                   if field]
-        kept = set(Adapter.objects.filter(file__in=names).values_list("file", flat=True))
         TrainingDraft.objects.filter(run=run).delete()  # its wizard settings: the dataset stays
         run.delete()
-        for name in names:
-            if name not in kept:
-                transaction.on_commit(partial(default_storage.delete, name))
+        delete_unreferenced_on_commit(names)

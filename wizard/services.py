@@ -7,7 +7,7 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
+from config.files import delete_unreferenced_on_commit
 from training.engine.media import MAX_PHOTO_BYTES, normalized_photo, standard_range
 from wizard import zipsafe
 from wizard.limits import Limits
@@ -116,10 +117,6 @@ def _save(dataset: Dataset, item: Incoming, kind: str) -> DatasetFile:
     return record
 
 
-def _deleter(name: str) -> Callable[[], None]:
-    return lambda: default_storage.delete(name)
-
-
 def store_files(dataset: Dataset, items: list[Incoming], limits: Limits) -> UploadOutcome:
     """Store every item or none: files already written are removed again if anything fails."""
     outcome = UploadOutcome()
@@ -155,8 +152,7 @@ def store_files(dataset: Dataset, items: list[Incoming], limits: Limits) -> Uplo
                 old = existing.get(item.name)
                 if old is not None:
                     old.delete()
-                    for name in old.stored_names:
-                        transaction.on_commit(_deleter(name))
+                    delete_unreferenced_on_commit(old.stored_names)
                     outcome.replaced.append(item.name)
                 else:
                     outcome.added.append(item.name)
@@ -305,8 +301,7 @@ def delete_file(record: DatasetFile) -> None:
     with transaction.atomic():
         record.delete()
         sync_pairs(dataset)
-        for name in record.stored_names:
-            transaction.on_commit(_deleter(name))
+        delete_unreferenced_on_commit(record.stored_names)  # a Studio generation may use it as its reference
 
 
 # What every current browser plays: H.264 in standard range (HEVC plays in Safari and only some others; HDR looks
@@ -381,5 +376,4 @@ def delete_dataset(dataset: Dataset) -> None:
             )
         names = [name for record in dataset.files.all() for name in record.stored_names]
         dataset.delete()
-        for name in names:
-            transaction.on_commit(_deleter(name))
+        delete_unreferenced_on_commit(names)  # a Studio generation may use one of its clips as its reference

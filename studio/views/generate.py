@@ -20,6 +20,7 @@ from studio.generation import (
     cancel_generation,
     create_generation,
     defaults_for,
+    delete_generation,
     fast_preview_available,
     prompt_with_trigger,
 )
@@ -223,6 +224,19 @@ def generation_status(request: AuthedRequest, generation_id: int) -> HttpRespons
     """The status-and-results part of the generation page, rebuilt from the database (htmx polls it)."""
     generation = _get_generation_for_user(request, generation_id)
     return render(request, "studio/studio/generation.html#result", _detail_context(generation))
+
+
+@login_required
+@require_POST
+def generation_delete(request: AuthedRequest, generation_id: int) -> HttpResponse:
+    generation = _get_generation_for_user(request, generation_id)
+    if generation.owner_id != request.user.pk:
+        raise Http404("Only its creator can delete a generation.")
+    if not delete_generation(generation):
+        messages.error(request, "This generation is still being made: cancel it first, then delete it.")
+        return redirect("studio_generation", generation.pk)
+    messages.success(request, "The generation was deleted.")
+    return redirect("studio_gallery")
 
 
 @login_required

@@ -82,10 +82,16 @@ def test_it_shows_a_real_worker_answering_and_a_silent_one_not(transactional_db,
     wait_for(lambda: WorkerHeartbeat.objects.filter(hostname=celery_worker.hostname).exists(), timeout=30)
     client = Client()
     client.force_login(operator)
-    started = time.monotonic()
-    page = client.get("/ops/queues/").content.decode()
-    assert time.monotonic() - started < 10
-    live = page.split(f'data-worker="{celery_worker.hostname}"')[1].split("</tr>")[0]
+
+    def live_row() -> tuple[str, str]:
+        started = time.monotonic()
+        page = client.get("/ops/queues/").content.decode()
+        assert time.monotonic() - started < 10
+        return page, page.split(f'data-worker="{celery_worker.hostname}"')[1].split("</tr>")[0]
+
+    # The session's worker may still be finishing a task an earlier test left it.
+    wait_for(lambda: "Idle" in live_row()[1], timeout=120)
+    page, live = live_row()
     assert "Answering" in live and "Idle" in live and "cpu, gpu" in live
     gone = page.split('data-worker="gpu@gone"')[1].split("</tr>")[0]
     assert 'class="ops-highlight"' in gone.split(">")[0] and "Not answering" in gone and "(silent)" in gone

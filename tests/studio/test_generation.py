@@ -405,3 +405,40 @@ def test_an_iphone_heic_photo_is_accepted_as_a_still_reference(creator):
     generation = create_generation(creator, adapter, form(fit_reference="on"), photo)
     assert generation.reference_file.name.endswith(".jpg") and generation.settings["still_reference"]
     assert (generation.settings["width"], generation.settings["height"]) == (96, 128)
+
+
+def test_deleting_a_generation_removes_its_videos_but_keeps_a_reference_another_one_reuses(
+    client, creator, clip, django_capture_on_commit_callbacks
+):
+    from django.core.files.storage import default_storage
+
+    first = create_generation(creator, random_adapter(creator), form(), upload_of(clip))
+    for field in (first.output_file, first.baseline_file):
+        field.save("video.mp4", ContentFile(b"mp4"), save=False)
+    first.state = Generation.State.SUCCEEDED
+    first.save()
+    reused = Generation.objects.create(owner=creator, prompt="again", state=Generation.State.SUCCEEDED,
+                                       reference_file=first.reference_file.name)  # "Reuse these settings"
+    reference, videos = first.reference_file.name, [first.output_file.name, first.baseline_file.name]
+    client.force_login(creator)
+    assert "Delete generation" in client.get(reverse("studio_generation", args=[first.pk])).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("studio_delete", args=[first.pk]), follow=True)
+    assert "The generation was deleted." in response.content.decode()
+    assert not any(default_storage.exists(name) for name in videos) and default_storage.exists(reference)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("studio_delete", args=[reused.pk]))
+    assert not Generation.objects.exists() and not default_storage.exists(reference)
+
+
+def test_a_generation_being_made_is_not_deleted_and_another_creator_cannot_delete_one(
+    client, creator, other_creator, clip
+):
+    generation = create_generation(creator, random_adapter(creator), form(), upload_of(clip))
+    client.force_login(other_creator)
+    assert client.post(reverse("studio_delete", args=[generation.pk])).status_code == 404
+    client.force_login(creator)
+    assert "Delete generation" not in client.get(reverse("studio_generation", args=[generation.pk])).content.decode()
+    response = client.post(reverse("studio_delete", args=[generation.pk]), follow=True)
+    assert "still being made: cancel it first" in response.content.decode()
+    assert Generation.objects.filter(pk=generation.pk).exists()

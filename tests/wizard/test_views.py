@@ -698,3 +698,15 @@ def test_another_creator_cannot_delete_a_dataset(creator, other_creator):
     otto.force_login(other_creator)
     assert otto.post(f"/wizard/datasets/{dataset.pk}/delete/").status_code == 404
     assert Dataset.objects.filter(pk=dataset.pk).exists()
+
+
+def test_a_clip_a_studio_generation_uses_outlives_its_dataset(maya, creator, clips, django_capture_on_commit_callbacks):
+    from studio.models import Generation
+
+    draft = start(maya)
+    upload(maya, draft, {"walk.mp4": clips("t.mp4"), "walk_ref.mp4": clips.ref()})
+    reference = pairs(draft)["walk"].reference_file.name
+    Generation.objects.create(owner=creator, prompt="p", state="succeeded", reference_file=reference)
+    with django_capture_on_commit_callbacks(execute=True):
+        maya.post(f"/wizard/datasets/{draft.dataset_id}/delete/")
+    assert not Dataset.objects.exists() and default_storage.exists(reference)
