@@ -11,22 +11,30 @@ from django.apps import apps
 from django.core.files.storage import default_storage
 from django.db import models, transaction
 
+BATCH = 500  # names per query, well under SQLite's limit on query parameters
 
-def referenced(name: str) -> bool:
-    """Whether any row of any model still names the stored file `name`."""
+
+def still_referenced(names: Iterable[str]) -> set[str]:
+    """Those of `names` that some row of some model still names (one query per file field and batch)."""
+    wanted = sorted(set(names))
+    found: set[str] = set()
     for model in apps.get_models():
         for field in model._meta.get_fields():
-            if isinstance(field, models.FileField) and model._default_manager.filter(**{field.name: name}).exists():
-                return True
-    return False
+            if not isinstance(field, models.FileField):
+                continue
+            for start in range(0, len(wanted), BATCH):
+                rows = model._default_manager.filter(**{f"{field.name}__in": wanted[start:start + BATCH]})
+                found.update(rows.values_list(field.name, flat=True))
+    return found
 
 
-def _delete_if_unreferenced(name: str) -> None:
-    if not referenced(name):
+def _delete_unreferenced(names: list[str]) -> None:
+    for name in set(names) - still_referenced(names):
         default_storage.delete(name)
 
 
 def delete_unreferenced_on_commit(names: Iterable[str]) -> None:
     """After the current transaction commits, delete each of `names` that nothing names any more."""
-    for name in sorted({name for name in names if name}):
-        transaction.on_commit(partial(_delete_if_unreferenced, name))
+    batch = sorted({name for name in names if name})
+    if batch:
+        transaction.on_commit(partial(_delete_unreferenced, batch))
