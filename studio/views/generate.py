@@ -57,6 +57,14 @@ def _get_generation_for_user(request: AuthedRequest, generation_id: int) -> Gene
     return get_object_or_404(generations, pk=generation_id)
 
 
+def _get_own_generation(request: AuthedRequest, generation_id: int, doing: str) -> Generation:
+    """A generation its creator acts on: operators may look at others' generations, not cancel or delete them."""
+    generation = _get_generation_for_user(request, generation_id)
+    if generation.owner_id != request.user.pk:
+        raise Http404(f"Only its creator can {doing} a generation.")
+    return generation
+
+
 def _get_pair_for_user(request: AuthedRequest, pair_id: Any) -> ClipPair:
     pairs = ClipPair.objects.select_related("dataset").exclude(reference_file="")
     if not request.user.is_staff:
@@ -229,9 +237,7 @@ def generation_status(request: AuthedRequest, generation_id: int) -> HttpRespons
 @login_required
 @require_POST
 def generation_delete(request: AuthedRequest, generation_id: int) -> HttpResponse:
-    generation = _get_generation_for_user(request, generation_id)
-    if generation.owner_id != request.user.pk:
-        raise Http404("Only its creator can delete a generation.")
+    generation = _get_own_generation(request, generation_id, "delete")
     if not delete_generation(generation):
         messages.error(request, "This generation is still being made: cancel it first, then delete it.")
         return redirect("studio_generation", generation.pk)
@@ -242,9 +248,7 @@ def generation_delete(request: AuthedRequest, generation_id: int) -> HttpRespons
 @login_required
 @require_POST
 def generation_cancel(request: AuthedRequest, generation_id: int) -> HttpResponse:
-    generation = _get_generation_for_user(request, generation_id)
-    if generation.owner_id != request.user.pk:
-        raise Http404("Only its creator can cancel a generation.")
+    generation = _get_own_generation(request, generation_id, "cancel")
     if not cancel_generation(generation):
         messages.info(request, "This generation had already finished.")
     generation.refresh_from_db()
