@@ -45,8 +45,6 @@ State = Generation.State
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v"}
 MASK_SUFFIXES = VIDEO_SUFFIXES | masks.IMAGE_SUFFIXES
-# Stills for identity adapters; HEIC (iPhones) and AVIF are converted to JPEG on upload.
-STILL_SUFFIXES = masks.IMAGE_SUFFIXES | {".heic", ".heif", ".avif"}
 
 
 class GenerationRefused(ValueError):
@@ -270,7 +268,7 @@ def _check_reference(
 ) -> tuple[UploadedFile | FieldFile | None, bool]:
     """The reference as it will be stored (a photo turned upright) and whether it is a still image."""
     suffix = Path(reference.name or "").suffix.lower() if reference is not None else ""
-    still = suffix in STILL_SUFFIXES
+    still = suffix in masks.STILL_SUFFIXES
     if still and isinstance(reference, UploadedFile):
         reference = _normalized(reference)
     if reference is None:

@@ -25,6 +25,9 @@ PRESETS = {
     "upload": "My own mask (image or video)",
 }
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
+# Stills a reference can be (identity adapters): the images above, and HEIC (iPhones) and AVIF, converted to JPEG on
+# upload.
+STILL_SUFFIXES = IMAGE_SUFFIXES | {".heic", ".heif", ".avif"}
 
 
 class MaskError(ValueError):

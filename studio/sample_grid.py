@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".heic", ".heif"}
+from studio.masks import STILL_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -56,5 +56,5 @@ def sample_grid(samples: Iterable[Any], checkpoints: Iterable[Any], config: dict
         prompt = prompts[index] if index < len(prompts) else next((s.prompt for s in cells if s), "")
         reference = references[index] if index < len(references) else ""
         rows.append(Row(index=index, prompt=prompt, has_reference=bool(reference),
-                        reference_is_image=PurePosixPath(reference).suffix.lower() in IMAGE_SUFFIXES, cells=cells))
+                        reference_is_image=PurePosixPath(reference).suffix.lower() in STILL_SUFFIXES, cells=cells))
     return SampleGrid(columns=columns, rows=rows)

@@ -18,9 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from wizard.measured import LORA_BYTES_PER_PARAM, MEASUREMENTS, fit, read_lines
+from wizard.measured import GIB, LORA_BYTES_PER_PARAM, MEASUREMENTS, fit, read_lines
 
-GIB = 1024**3
 # bf16 weights on the training GPU, from the shipped configs: the transformer (18.99 B parameters), and what stays
 # beside it for validation samples: text connectors 5.91, video VAE 1.35, audio VAE and vocoder 0.34.
 LTX23_TRANSFORMER_GIB = 35.37

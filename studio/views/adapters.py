@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,14 +16,29 @@ from studio.adapters import AdapterInUse, UploadRejected, delete_adapter, upload
 from studio.models import Adapter
 
 
-def _get_adapter_for_user(request: AuthedRequest, adapter_id: int) -> Adapter:
-    return get_object_or_404(Adapter.objects.select_related("run", "checkpoint"), pk=adapter_id, owner=request.user)
+def get_adapter_for_user(request: AuthedRequest, adapter_id: Any) -> Adapter:
+    """An adapter its creator (or an operator) may use; 404 for anything else, a malformed id included."""
+    adapters = Adapter.objects.select_related("run", "checkpoint")
+    if not request.user.is_staff:
+        adapters = adapters.filter(owner=request.user)
+    try:
+        return get_object_or_404(adapters, pk=int(adapter_id))
+    except (TypeError, ValueError):
+        raise Http404("No such adapter") from None
+
+
+def _get_own_adapter(request: AuthedRequest, adapter_id: int) -> Adapter:
+    """An adapter its creator looks after: operators use others' adapters from runs, not from these pages."""
+    adapter = get_adapter_for_user(request, adapter_id)
+    if adapter.owner_id != request.user.pk:
+        raise Http404("Only its creator can see this adapter's page.")
+    return adapter
 
 
 @login_required
 @require_GET
 def adapter_detail(request: AuthedRequest, adapter_id: int) -> HttpResponse:
-    adapter = _get_adapter_for_user(request, adapter_id)
+    adapter = _get_own_adapter(request, adapter_id)
     generations = adapter.generations.count() + adapter.effect_generations.count()
     return render(request, "studio/studio/adapter.html", {"adapter": adapter, "generations": generations})
 
@@ -29,7 +46,7 @@ def adapter_detail(request: AuthedRequest, adapter_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def adapter_delete(request: AuthedRequest, adapter_id: int) -> HttpResponse:
-    adapter = _get_adapter_for_user(request, adapter_id)
+    adapter = _get_own_adapter(request, adapter_id)
     try:
         delete_adapter(adapter)
     except AdapterInUse as error:

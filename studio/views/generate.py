@@ -25,19 +25,12 @@ from studio.generation import (
     prompt_with_trigger,
 )
 from studio.models import Adapter, Generation
+from studio.views.adapters import get_adapter_for_user
 from studio.views.controls import made_controls, reference_from_control
 from training.models import Checkpoint
 from wizard.models import ClipPair
 
 MEDIA_FIELDS = {"reference": "reference_preview_file", "output": "output_file", "baseline": "baseline_file"}
-
-
-def _get_adapter_for_user(request: AuthedRequest, adapter_id: Any) -> Adapter:
-    adapters = Adapter.objects.all() if request.user.is_staff else Adapter.objects.filter(owner=request.user)
-    try:
-        return get_object_or_404(adapters, pk=int(adapter_id))
-    except (TypeError, ValueError):
-        raise Http404("No such adapter") from None
 
 
 def _get_checkpoint_for_user(request: AuthedRequest, checkpoint_id: Any) -> Checkpoint:
@@ -86,7 +79,7 @@ def _choice_adapter(request: AuthedRequest, choice: str) -> Adapter | None:
     """`adapter-ID` or `checkpoint-ID` (a checkpoint becomes an Adapter on first use)."""
     kind, _, pk = (choice or "").partition("-")
     if kind == "adapter":
-        return _get_adapter_for_user(request, pk)
+        return get_adapter_for_user(request, pk)
     if kind == "checkpoint":
         return adapter_for_checkpoint(_get_checkpoint_for_user(request, pk))
     return None
@@ -149,7 +142,7 @@ def _initial_values(request: AuthedRequest) -> dict[str, Any]:
     if request.GET.get("control"):
         values["reference_control"] = request.GET["control"]
     if request.GET.get("adapter"):
-        adapter = _get_adapter_for_user(request, request.GET["adapter"])
+        adapter = get_adapter_for_user(request, request.GET["adapter"])
         values["adapter_choice"] = f"adapter-{adapter.pk}"
     elif request.GET.get("checkpoint"):
         # "Try in Studio" on a checkpoint: it becomes an adapter now, so its metadata (trigger, size) is known.
@@ -195,7 +188,7 @@ def studio(request: AuthedRequest) -> HttpResponse:
     adapter = _choice_adapter(request, values.get("adapter_choice", ""))
     if adapter is None:
         errors["adapter"] = "Choose the adapter to try."
-    effect = _get_adapter_for_user(request, values["effect_choice"]) if values.get("effect_choice") else None
+    effect = get_adapter_for_user(request, values["effect_choice"]) if values.get("effect_choice") else None
     reference: Any = request.FILES.get("reference_upload")
     if reference is None and values.get("reference_pair"):
         reference = _get_pair_for_user(request, values["reference_pair"]).reference_file

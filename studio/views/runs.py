@@ -11,8 +11,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from config.requests import AuthedRequest
-from studio.models import Adapter
-from studio.sample_grid import IMAGE_SUFFIXES, sample_grid
+from studio.masks import STILL_SUFFIXES
+from studio.sample_grid import sample_grid
+from studio.views.adapters import get_adapter_for_user
 from training.events import events_after
 from training.models import Checkpoint, TrainingRun, ValidationSample
 from training.runs import RunStateError, continue_run, delete_run, request_cancel, request_flag
@@ -32,11 +33,6 @@ def _get_checkpoint_for_user(request: AuthedRequest, checkpoint_id: int) -> Chec
     if not request.user.is_staff:
         checkpoints = checkpoints.filter(run__owner=request.user)
     return get_object_or_404(checkpoints, pk=checkpoint_id)
-
-
-def _get_adapter_for_user(request: AuthedRequest, adapter_id: int) -> Adapter:
-    adapters = Adapter.objects.all() if request.user.is_staff else Adapter.objects.filter(owner=request.user)
-    return get_object_or_404(adapters, pk=adapter_id)
 
 
 def _get_sample_for_user(request: AuthedRequest, sample_id: int) -> ValidationSample:
@@ -151,7 +147,7 @@ def checkpoint_download(request: AuthedRequest, checkpoint_id: int) -> FileRespo
 @login_required
 @require_GET
 def adapter_download(request: AuthedRequest, adapter_id: int) -> FileResponse:
-    adapter = _get_adapter_for_user(request, adapter_id)
+    adapter = get_adapter_for_user(request, adapter_id)
     return _safetensors_download(adapter.file, adapter.name)
 
 
@@ -172,7 +168,7 @@ def validation_reference(request: AuthedRequest, run_id: int, index: int) -> Htt
     stored = FieldFile(None, ClipPair._meta.get_field("reference_file"), name)  # type: ignore[arg-type]
     if not stored.storage.exists(name):
         raise Http404("This validation clip is no longer stored.")
-    kind = "image" if PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES else "video"
+    kind = "image" if PurePosixPath(name).suffix.lower() in STILL_SUFFIXES else "video"
     return serve_file(request, stored, safe_content_type(kind, name))
 
 
