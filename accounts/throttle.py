@@ -7,6 +7,7 @@ password clears the account's count.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from datetime import timedelta
 
@@ -26,8 +27,13 @@ def client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
     if settings.BEHIND_PROXY and (forwarded := request.META.get("HTTP_X_FORWARDED_FOR", "")):
-        return forwarded.split(",")[-1].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
+        address = forwarded.split(",")[-1].strip()
+    else:
+        address = request.META.get("REMOTE_ADDR", "")
+    try:  # a header is whatever the sender wrote: keep only a real address (PostgreSQL's inet refuses the rest)
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 def seconds_to_wait(username: str, ip: str | None) -> int:

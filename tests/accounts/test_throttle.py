@@ -66,3 +66,11 @@ def test_the_operators_sign_in_is_throttled_the_same_way(operator, limits):
     for _ in range(3):
         _sign_in("wrong", username="olivia", path="/admin/login/")
     assert "Too many wrong passwords" in _sign_in(PASSWORD, username="olivia", path="/admin/login/").content.decode()
+
+
+def test_a_forwarded_address_that_is_not_one_is_ignored_not_stored(creator, limits):
+    limits.BEHIND_PROXY = True
+    response = Client(HTTP_X_FORWARDED_FOR="1.2.3.4, <script>").post(
+        "/accounts/login/", {"username": "maya", "password": "wrong"})
+    assert "That username and password do not match" in response.content.decode()
+    assert list(FailedSignIn.objects.values_list("username", "ip")) == [("maya", None)]
