@@ -184,6 +184,13 @@ if S3_BUCKET:
             "signature_version": "s3v4",
         },
     }
+# Browsers fetch clips, samples and adapters from the bucket through signed links that expire, instead of
+# through the web server (which still checks who may see each file first).
+S3_DIRECT_DOWNLOADS = env_bool("S3_DIRECT_DOWNLOADS", False)
+if S3_DIRECT_DOWNLOADS and not S3_BUCKET:
+    raise ImproperlyConfigured("S3_DIRECT_DOWNLOADS=true needs S3_BUCKET: files on local disk have no signed links.")
+S3_PUBLIC_ENDPOINT_URL = env_optional_str("S3_PUBLIC_ENDPOINT_URL")
+S3_LINK_SECONDS = env_int("S3_LINK_SECONDS", 3600, minimum=60, maximum=7 * 24 * 3600)
 
 # --- Upload limits of the wizard (operators raise or lower them per installation).
 WIZARD_MAX_FILE_BYTES = env_int("UPLOAD_MAX_FILE_MB", 2048, minimum=1) * 1024 * 1024

@@ -8,7 +8,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -29,6 +30,7 @@ from studio.views.adapters import get_adapter_for_user
 from studio.views.controls import made_controls, reference_from_control
 from training.models import Checkpoint
 from wizard.models import ClipPair
+from wizard.uploads import serve_file
 
 MEDIA_FIELDS = {"reference": "reference_preview_file", "output": "output_file", "baseline": "baseline_file"}
 
@@ -252,14 +254,13 @@ def generation_cancel(request: AuthedRequest, generation_id: int) -> HttpRespons
 
 @login_required
 @require_GET
-def generation_media(request: AuthedRequest, generation_id: int, kind: str) -> FileResponse:
+def generation_media(request: AuthedRequest, generation_id: int, kind: str) -> HttpResponseBase:
     generation = _get_generation_for_user(request, generation_id)
     field = getattr(generation, MEDIA_FIELDS.get(kind, ""), None)
     if not field:
         raise Http404("Not made (yet)")
-    name = f"generation-{generation.pk}-{kind}.mp4"
-    return FileResponse(field.open("rb"), content_type="video/mp4", as_attachment="download" in request.GET,
-                        filename=name)
+    name = f"generation-{generation.pk}-{kind}.mp4" if "download" in request.GET else None
+    return serve_file(request, field, "video/mp4", download_name=name)
 
 
 def _gallery_queryset(request: AuthedRequest) -> QuerySet[Generation]:

@@ -5,7 +5,7 @@ from pathlib import PurePosixPath
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -139,21 +139,21 @@ def checkpoint_continue(request: AuthedRequest, checkpoint_id: int) -> HttpRespo
 
 @login_required
 @require_GET
-def checkpoint_download(request: AuthedRequest, checkpoint_id: int) -> FileResponse:
+def checkpoint_download(request: AuthedRequest, checkpoint_id: int) -> HttpResponseBase:
     checkpoint = _get_checkpoint_for_user(request, checkpoint_id)
-    return _safetensors_download(checkpoint.adapter_file, f"{checkpoint.run.name}-step{checkpoint.step}")
+    return _safetensors_download(request, checkpoint.adapter_file, f"{checkpoint.run.name}-step{checkpoint.step}")
 
 
 @login_required
 @require_GET
-def adapter_download(request: AuthedRequest, adapter_id: int) -> FileResponse:
+def adapter_download(request: AuthedRequest, adapter_id: int) -> HttpResponseBase:
     adapter = get_adapter_for_user(request, adapter_id)
-    return _safetensors_download(adapter.file, adapter.name)
+    return _safetensors_download(request, adapter.file, adapter.name)
 
 
-def _safetensors_download(field: FieldFile, stem: str) -> FileResponse:
+def _safetensors_download(request: AuthedRequest, field: FieldFile, stem: str) -> HttpResponseBase:
     name = f"{stem}.safetensors".replace("/", "-")
-    return FileResponse(field.open("rb"), as_attachment=True, filename=name)
+    return serve_file(request, field, "application/octet-stream", download_name=name)
 
 
 @login_required
@@ -174,6 +174,6 @@ def validation_reference(request: AuthedRequest, run_id: int, index: int) -> Htt
 
 @login_required
 @require_GET
-def sample_video(request: AuthedRequest, sample_id: int) -> FileResponse:
+def sample_video(request: AuthedRequest, sample_id: int) -> HttpResponseBase:
     sample = _get_sample_for_user(request, sample_id)
-    return FileResponse(sample.video_file.open("rb"), content_type="video/mp4")
+    return serve_file(request, sample.video_file, "video/mp4")

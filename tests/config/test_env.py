@@ -96,3 +96,9 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = _run(["-m", "config.stack", "--check"], HTTPS="true", SECRET_KEY="")
     assert result.returncode == 2
     assert "SECRET_KEY must be set when HTTPS=true" in result.stderr
+
+
+def test_direct_downloads_without_a_bucket_stop_the_app_with_the_reason():
+    result = _run(["-m", "config.stack", "--check"], S3_DIRECT_DOWNLOADS="true", S3_BUCKET="")
+    assert result.returncode == 2
+    assert "S3_DIRECT_DOWNLOADS=true needs S3_BUCKET" in result.stderr

@@ -5,90 +5,32 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
 
-from tests.services import free_port, stop
-
-BUCKET = "iclora-tests"
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint(logs_dir: Path) -> Iterator[str]:
-    import boto3
-
-    port = free_port()
-    moto = Path(sys.executable).parent / "moto_server"
-    with (logs_dir / "moto.log").open("ab") as log:
-        process = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=log,
-                                   stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(endpoint, timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                 aws_secret_access_key="testing").create_bucket(Bucket=BUCKET)
-    yield endpoint
-    stop(process)
-
-
-def _s3_env(endpoint: str) -> dict[str, str]:
-    return {"S3_BUCKET": BUCKET, "S3_ENDPOINT_URL": endpoint, "S3_REGION": "us-east-1",
-            "S3_ACCESS_KEY_ID": "testing", "S3_SECRET_ACCESS_KEY": "testing", "S3_ADDRESSING_STYLE": "path"}
-
-
-@pytest.fixture
-def s3_storage(settings: Any, s3_endpoint: str) -> str:
-    """Point Django's default storage at the bucket for this test."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
-            "bucket_name": BUCKET, "endpoint_url": s3_endpoint, "region_name": "us-east-1",
-            "access_key": "testing", "secret_key": "testing", "addressing_style": "path",
-            "file_overwrite": False, "default_acl": None, "querystring_auth": True, "signature_version": "s3v4",
-        }},
-    }
-    return s3_endpoint
-
-
-def _bucket_keys(endpoint: str) -> list[str]:
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                          aws_secret_access_key="testing")
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
-    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+from tests.s3 import bucket_keys, s3_env
 
 
 def test_the_default_storage_saves_opens_signs_and_deletes_in_the_bucket(s3_storage: str):
     from django.core.files.storage import default_storage
 
     name = default_storage.save("users/1/notes.txt", ContentFile(b"hello bucket"))
-    assert name in _bucket_keys(s3_storage)
+    assert name in bucket_keys(s3_storage)
     with default_storage.open(name, "rb") as handle:
         assert handle.read() == b"hello bucket"
     assert "X-Amz-Signature=" in default_storage.url(name)
     default_storage.delete(name)
-    assert name not in _bucket_keys(s3_storage)
+    assert name not in bucket_keys(s3_storage)
 
 
 def test_a_settings_bucket_switches_the_default_storage_to_s3(s3_endpoint: str):
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); from django.core.files.storage import "
          "default_storage; print(type(default_storage._setup() or default_storage._wrapped).__name__)"],
-        env={**os.environ, **_s3_env(s3_endpoint)}, capture_output=True, text=True, timeout=60,
+        env={**os.environ, **s3_env(s3_endpoint)}, capture_output=True, text=True, timeout=60,
         cwd=Path(__file__).resolve().parents[2],
     )
     assert result.returncode == 0, result.stderr
@@ -107,11 +49,11 @@ def test_a_worker_on_another_machine_trains_from_the_bucket_and_writes_its_outpu
     from training.tasks import train_run
 
     dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
-    assert all(key.startswith("users/") for key in _bucket_keys(s3_storage))
+    assert all(key.startswith("users/") for key in bucket_keys(s3_storage))
     run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=6, checkpoint_every=3))
     # The remote worker shares only the broker, the database and the bucket: its own empty media folder.
     remote = Worker("remote-gpu@elsewhere", logs_dir / "remote-worker.log", queues="gpu-remote",
-                    env={**_s3_env(s3_storage), "MEDIA_ROOT": str(tmp_path / "remote-media")})
+                    env={**s3_env(s3_storage), "MEDIA_ROOT": str(tmp_path / "remote-media")})
     remote.start()
     try:
         transition(run, State.QUEUED, "Waiting for a GPU worker.")
@@ -121,7 +63,7 @@ def test_a_worker_on_another_machine_trains_from_the_bucket_and_writes_its_outpu
         remote.stop()
     run.refresh_from_db()
     assert run.state == State.SUCCEEDED, (run.state_reason, remote.log_tail())
-    keys = _bucket_keys(s3_storage)
+    keys = bucket_keys(s3_storage)
     adapter = Adapter.objects.get(run=run)
     assert adapter.file.name in keys
     for checkpoint in run.checkpoints.all():
@@ -140,7 +82,7 @@ def test_a_dataset_downloads_as_a_zip_straight_from_the_bucket(s3_storage: str, 
 
     dataset = make_ready_dataset(creator, tmp_path / "clips", count=2, name="From the bucket")
     pair = dataset.pairs.order_by("pk")[0]
-    assert pair.target_file.name in _bucket_keys(s3_storage)
+    assert pair.target_file.name in bucket_keys(s3_storage)
     client = Client()
     client.force_login(creator)
     response: Any = client.get(f"/wizard/datasets/{dataset.pk}/download/")
