@@ -17,6 +17,7 @@ from django.test import Client
 from accounts.models import User
 from config.redis import wait_until_ready
 from tests import factories, services
+from tests.s3 import s3_endpoint, s3_storage  # noqa: F401  (fixtures for any test that needs a bucket)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

@@ -9,7 +9,6 @@ from django.test import Client
 from operators import caches, storage_usage
 from operators.worker_control import CACHE_USAGE, CLEAN_CACHES, ask_workers, live_workers
 from studio.models import Adapter, Generation
-from tests.config.test_s3_storage import s3_endpoint, s3_storage  # noqa: F401 (fixtures)
 from tests.factories import make_dataset, make_run
 from tests.helpers import wait_for
 from tests.operators.helpers import make_cache, store
