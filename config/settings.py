@@ -196,6 +196,7 @@ S3_LINK_SECONDS = env_int("S3_LINK_SECONDS", 3600, minimum=60, maximum=7 * 24 * 
 WIZARD_MAX_FILE_BYTES = env_int("UPLOAD_MAX_FILE_MB", 2048, minimum=1) * 1024 * 1024
 WIZARD_MAX_DATASET_BYTES = env_int("UPLOAD_MAX_DATASET_MB", 20 * 1024, minimum=1) * 1024 * 1024
 WIZARD_MAX_PAIRS = env_int("UPLOAD_MAX_PAIRS", 1000, minimum=1)
+WIZARD_CHUNK_BYTES = env_int("UPLOAD_CHUNK_KB", 8192, minimum=64, maximum=100 * 1024) * 1024
 
 # --- Default quotas per creator (0: no limit); operators change them per creator in the admin.
 QUOTA_CONCURRENT_RUNS = env_int("QUOTA_CONCURRENT_RUNS", 2, minimum=0)
@@ -248,6 +249,7 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "requeue-lost-runs": {"task": "training.tasks.watchdog", "schedule": env_int("WATCHDOG_SECONDS", 15, minimum=1)},
+    "drop-stale-uploads": {"task": "wizard.tasks.drop_stale_uploads", "schedule": 3600},
 }
 WORKER_QUEUES = ("cpu", "gpu")
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1)

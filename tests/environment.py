@@ -13,6 +13,8 @@ os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production-us
 os.environ.setdefault("REDIS_KEY_PREFIX", f"iclora-test-{os.getpid()}")
 os.environ.setdefault("WORKER_HEARTBEAT_SECONDS", "1")
 os.environ.setdefault("WORKER_STALE_SECONDS", "5")
+# Small pieces, so generated clips of a few hundred KB go through resumable uploads in the browser tests too.
+os.environ.setdefault("UPLOAD_CHUNK_KB", "64")
 # Playwright's sync API runs an event loop in the test thread; the tests still use the ORM there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

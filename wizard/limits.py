@@ -17,6 +17,7 @@ class Limits:
     max_zip_ratio: float = 100.0  # uncompressed / compressed, per entry and overall; video barely compresses
     max_pairs: int = 1000
     inline_check_bytes: int = 16 * MB  # pairs up to this size are checked during the upload itself
+    chunk_bytes: int = 8 * MB  # larger files are sent in pieces of this size, and resume after a lost connection
 
 
 def current() -> Limits:

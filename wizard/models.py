@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -132,6 +133,52 @@ class DatasetFile(models.Model):
     @property
     def stored_names(self) -> list[str]:
         return [f.name for f in (self.file, self.poster, self.preview) if f and f.name]
+
+
+def _piece_upload_to(instance: UploadPiece, filename: str) -> str:
+    upload = instance.upload
+    return (f"users/{upload.dataset.owner_id}/datasets/{upload.dataset_id}/partial/{upload.key}/"
+            f"{instance.offset:015d}")
+
+
+class PartialUpload(models.Model):
+    """A large file arriving in pieces. What has arrived is kept, so after a lost connection, a closed tab or a
+    new day the creator's browser goes on from `received` instead of sending the whole file again."""
+
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="partial_uploads")
+    name = models.CharField(max_length=500, help_text="Relative path the file will have, e.g. targets/clip.mp4.")
+    size = models.BigIntegerField(help_text="Bytes the whole file has.")
+    fingerprint = models.CharField(
+        max_length=100, blank=True,
+        help_text="The browser's last-modified time: a changed file with the same name and size starts over.")
+    received = models.BigIntegerField(default=0, help_text="Bytes stored so far, from the start of the file.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["dataset", "name"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "name", "size", "fingerprint"],
+                                               name="one_partial_upload_per_file")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.received}/{self.size})"
+
+
+class UploadPiece(models.Model):
+    """Bytes `offset` to `offset + length` of a partial upload, stored as one object until the file is whole."""
+
+    upload = models.ForeignKey(PartialUpload, on_delete=models.CASCADE, related_name="pieces")
+    offset = models.BigIntegerField()
+    length = models.BigIntegerField()
+    file = models.FileField(upload_to=_piece_upload_to, max_length=500)
+
+    class Meta:
+        ordering = ["upload", "offset"]
+        constraints = [models.UniqueConstraint(fields=["upload", "offset"], name="one_piece_per_offset")]
+
+    def __str__(self) -> str:
+        return f"{self.upload.name}@{self.offset}"
 
 
 class TrainingDraft(models.Model):

@@ -23,7 +23,7 @@ from training.engine.media import MAX_PHOTO_BYTES, normalized_photo, standard_ra
 from wizard import zipsafe
 from wizard.limits import Limits
 from wizard.manifest import ManifestError, ManifestRow, parse_manifest
-from wizard.models import ClipPair, Dataset, DatasetFile
+from wizard.models import ClipPair, Dataset, DatasetFile, UploadPiece
 from wizard.pairing import Media, Pairing, pair_files
 from wizard.recipes import get_recipe
 from wizard.sniff import Kind, sniff_stream, text_role
@@ -115,6 +115,21 @@ def _save(dataset: Dataset, item: Incoming, kind: str) -> DatasetFile:
         record = DatasetFile(dataset=dataset, name=item.name, kind=kind, size=size, sha256=digest.hexdigest())
         record.file.save(stored_name, File(spool), save=False)
     return record
+
+
+def store_incoming(dataset: Dataset, items: list[Incoming], limits: Limits) -> UploadOutcome:
+    """ZIPs (by content) are unpacked; everything else is stored as is. All or nothing per request."""
+    zips = [item for item in items if sniff_stream(item.stream) is Kind.ZIP]
+    others = [item for item in items if item not in zips]
+    outcome = UploadOutcome()
+    if others:
+        outcome = store_files(dataset, others, limits)
+    for item in zips:
+        result = store_zip(dataset, item.stream, limits)
+        outcome.added += result.added
+        outcome.replaced += result.replaced
+        outcome.ignored += result.ignored
+    return outcome
 
 
 def store_files(dataset: Dataset, items: list[Incoming], limits: Limits) -> UploadOutcome:
@@ -375,5 +390,6 @@ def delete_dataset(dataset: Dataset) -> None:
                 "Delete those runs first, from their pages; the adapters they made stay."
             )
         names = [name for record in dataset.files.all() for name in record.stored_names]
+        names += UploadPiece.objects.filter(upload__dataset=dataset).values_list("file", flat=True)
         dataset.delete()
         delete_unreferenced_on_commit(names)  # a Studio generation may use one of its clips as its reference

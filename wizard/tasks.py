@@ -12,3 +12,11 @@ def check_pair_task(pair_id: int) -> None:
     pair = ClipPair.objects.select_related("dataset").filter(pk=pair_id).first()
     if pair is not None:
         run_checks(pair)
+
+
+@shared_task(name="wizard.tasks.drop_stale_uploads")
+def drop_stale_uploads() -> None:
+    """Forget uploads in pieces that nobody has added to for a week, with their stored pieces."""
+    from wizard.resumable import drop_stale
+
+    drop_stale()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from wizard import views, views_derive
+from wizard import views, views_derive, views_resumable
 
 app_name = "wizard"
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("<int:draft_id>/clips/", views.clips_step, name="clips"),
     path("<int:draft_id>/clips/pairs/", views.pairs_partial, name="pairs"),
     path("<int:draft_id>/clips/upload/", views.upload, name="upload"),
+    path("<int:draft_id>/uploads/", views_resumable.upload_start, name="upload_start"),
+    path("<int:draft_id>/uploads/<uuid:key>/", views_resumable.upload_piece, name="upload_piece"),
     path("<int:draft_id>/pairs/<int:pair_id>/caption/", views.save_caption, name="caption"),
     path("<int:draft_id>/pairs/<int:pair_id>/rederive/", views_derive.rederive_pair, name="rederive"),
     path("<int:draft_id>/derive/<slug:method>/", views_derive.derive_settings, name="derive_settings"),

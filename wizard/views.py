@@ -221,23 +221,6 @@ def _incoming(request: AuthedRequest, uploads: list[UploadedFile]) -> list[servi
     return items
 
 
-def _store(dataset: Dataset, items: list[services.Incoming], limits: wizard_limits.Limits) -> services.UploadOutcome:
-    """ZIPs (by content) are unpacked; everything else is stored as is. All or nothing per request."""
-    from wizard.sniff import Kind, sniff_stream
-
-    zips = [item for item in items if sniff_stream(item.stream) is Kind.ZIP]
-    others = [item for item in items if item not in zips]
-    outcome = services.UploadOutcome()
-    if others:
-        outcome = services.store_files(dataset, others, limits)
-    for item in zips:
-        result = services.store_zip(dataset, item.stream, limits)
-        outcome.added += result.added
-        outcome.replaced += result.replaced
-        outcome.ignored += result.ignored
-    return outcome
-
-
 @csrf_exempt  # upload handlers must be set before the CSRF check reads the body; checked just below
 @login_required
 @require_POST
@@ -259,7 +242,7 @@ def _upload(request: AuthedRequest, draft_id: int, limits: wizard_limits.Limits,
         problems.append("Choose one or more files to upload.")
     if not problems:
         try:
-            outcome = _store(draft.dataset, _incoming(request, uploads), limits)
+            outcome = services.store_incoming(draft.dataset, _incoming(request, uploads), limits)
         except services.UploadRefused as refused:
             problems = refused.problems
         except UnsafeArchive as unsafe:

@@ -1,5 +1,7 @@
 // Drag-and-drop upload with one request per file, so each shows its own progress and a refused file
-// never takes the others down. Without this script the form still posts all files at once.
+// never takes the others down. Files larger than one piece go in pieces (wizard/resumable.py): a dropped
+// connection is retried from the last stored byte, and the same file dropped again after a reload goes on
+// where it stopped. Without this script the form still posts all files at once.
 (function () {
   "use strict";
   const form = document.querySelector("form[data-upload]");
@@ -42,13 +44,7 @@
         try { body = JSON.parse(xhr.responseText); } catch (err) { body = { ok: false, problems: ["The server answered " + xhr.status + "."] }; }
         ui.bar.value = 100;
         if (body.ok) { ui.state.textContent = "uploaded"; ui.state.className = "good"; }
-        else {
-          ui.state.textContent = "refused"; ui.state.className = "bad";
-          const why = document.createElement("span");
-          why.className = "bad";
-          why.textContent = (body.problems || []).join(" ");
-          ui.li.append(why);
-        }
+        else refuse(ui, body.problems);
         resolve(body.ok);
       };
       xhr.onerror = function () { ui.state.textContent = "connection lost"; ui.state.className = "bad"; resolve(false); };
@@ -57,12 +53,105 @@
     });
   }
 
+  const chunkBytes = parseInt(form.dataset.chunkBytes || "0", 10);
+  const RETRIES = 8; // about four minutes of waiting, doubling from 1 s to 30 s
+
+  function sleep(seconds) { return new Promise(function (r) { setTimeout(r, seconds * 1000); }); }
+
+  function refuse(ui, problems) {
+    ui.state.textContent = "refused"; ui.state.className = "bad";
+    const why = document.createElement("span");
+    why.className = "bad";
+    why.textContent = (problems || []).join(" ");
+    ui.li.append(why);
+    return false;
+  }
+
+  // Resolves {status, body}; rejects when the connection is lost (then the caller retries).
+  function request(method, url, body, headers, onProgress) {
+    return new Promise(function (resolve, reject) {
+      const xhr = new XMLHttpRequest();
+      xhr.open(method, url);
+      xhr.setRequestHeader("X-CSRFToken", token);
+      xhr.setRequestHeader("Accept", "application/json");
+      Object.keys(headers || {}).forEach(function (k) { xhr.setRequestHeader(k, headers[k]); });
+      if (onProgress) xhr.upload.onprogress = function (e) { onProgress(e.loaded); };
+      xhr.onload = function () {
+        let parsed = null;
+        try { parsed = JSON.parse(xhr.responseText); } catch (err) { parsed = null; }
+        // A proxy's error page or a restarting server: worth another try, like a lost connection.
+        if (xhr.status >= 500 || parsed === null) reject(new Error("status " + xhr.status));
+        else resolve({ status: xhr.status, body: parsed });
+      };
+      xhr.onerror = function () { reject(new Error("connection lost")); };
+      xhr.send(body);
+    });
+  }
+
+  async function sendInPieces(file, path, ui) {
+    const fields = new FormData();
+    fields.append("name", path);
+    fields.append("size", String(file.size));
+    fields.append("fingerprint", String(file.lastModified || ""));
+    let upload = null;
+    for (let attempt = 0; upload === null; attempt++) {
+      try {
+        const answer = await request("POST", form.dataset.resumableUrl, fields);
+        if (!answer.body.ok) return refuse(ui, answer.body.problems);
+        upload = answer.body;
+      } catch (lost) {
+        if (attempt >= RETRIES) { ui.state.textContent = "connection lost: drop the file again to go on"; ui.state.className = "bad"; return false; }
+        await waitAndSay(ui, attempt);
+      }
+    }
+    let received = upload.received;
+    const show = function (extra) {
+      ui.bar.value = Math.floor(100 * (received + extra) / file.size);
+      ui.state.textContent = ui.bar.value + "%";
+    };
+    if (received > 0) { show(0); ui.state.textContent = "going on from " + ui.bar.value + "%"; }
+    let failures = 0;
+    while (true) {
+      const end = Math.min(received + upload.chunk_bytes, file.size);
+      let answer;
+      try {
+        answer = await request("POST", upload.url, file.slice(received, end),
+          { "Upload-Offset": String(received), "Content-Type": "application/octet-stream" }, show);
+      } catch (lost) {
+        if (failures >= RETRIES) {
+          ui.state.textContent = "paused at " + ui.bar.value + "%: connection lost. Drop the file again to go on.";
+          ui.state.className = "bad";
+          return false;
+        }
+        await waitAndSay(ui, failures++);
+        try { received = (await request("GET", upload.url)).body.received; } catch (still) { /* next loop retries */ }
+        continue;
+      }
+      if (answer.status === 409) { received = answer.body.received; continue; } // a piece the server already has
+      if (!answer.body.ok) return refuse(ui, answer.body.problems);
+      failures = 0;
+      if (answer.body.done) { ui.bar.value = 100; ui.state.textContent = "uploaded"; ui.state.className = "good"; return true; }
+      received = answer.body.received;
+      show(0);
+    }
+  }
+
+  async function waitAndSay(ui, attempt) {
+    const seconds = Math.min(30, Math.pow(2, attempt));
+    for (let left = seconds; left > 0; left--) {
+      ui.state.textContent = "connection lost, trying again in " + left + " s";
+      await sleep(1);
+    }
+  }
+
   async function uploadAll(entries) {
     if (!entries.length) return;
     submit.disabled = true;
     const rows = entries.map(function (e) { return row(e.path); });
     for (let i = 0; i < entries.length; i++) {
-      await send(entries[i].file, entries[i].path, rows[i]);
+      const entry = entries[i];
+      if (chunkBytes && form.dataset.resumableUrl && entry.file.size > chunkBytes) await sendInPieces(entry.file, entry.path, rows[i]);
+      else await send(entry.file, entry.path, rows[i]);
     }
     submit.disabled = false;
     input.value = "";

@@ -1,0 +1,243 @@
+"""Uploads in pieces: stored as they come, resumed after a lost connection, put together and checked at the end."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.handlers.wsgi import LimitedStream
+from django.test import Client, RequestFactory
+from django.utils import timezone
+
+from tests.wizard.test_views import pairs, start, zip_bytes
+from wizard import resumable, views_resumable
+from wizard.limits import Limits
+from wizard.models import ClipPair, PartialUpload, TrainingDraft, UploadPiece
+from wizard.services import delete_dataset
+
+pytestmark = pytest.mark.django_db
+
+PIECE = 16 * 1024  # the generated clips are about 80 KB: five pieces
+
+
+@pytest.fixture(autouse=True)
+def small_pieces(settings) -> None:
+    settings.WIZARD_CHUNK_BYTES = PIECE
+
+
+def begin(client: Client, draft: TrainingDraft, name: str, data: bytes, fingerprint: str = "1700000000000"):
+    return client.post(f"/wizard/{draft.pk}/uploads/", {"name": name, "size": len(data),
+                                                         "fingerprint": fingerprint})
+
+
+def send(client: Client, url: str, data: bytes, offset: int, **extra):
+    return client.post(url, data[offset:offset + PIECE], content_type="application/octet-stream",
+                       headers={"Upload-Offset": str(offset)}, **extra)
+
+
+def send_all(client: Client, draft: TrainingDraft, name: str, data: bytes):
+    state = begin(client, draft, name, data).json()
+    offset, answer = state["received"], None
+    while offset < len(data):
+        answer = send(client, state["url"], data, offset)
+        assert answer.status_code == 200, answer.json()
+        offset = answer.json().get("received", len(data))
+    return answer
+
+
+def stored_pieces() -> list[str]:
+    return list(UploadPiece.objects.values_list("file", flat=True))
+
+
+def test_a_clip_sent_in_pieces_is_stored_whole_paired_and_checked(maya, clips):
+    draft = start(maya)
+    target, reference = clips("t.mp4").read_bytes(), clips.ref().read_bytes()
+    assert len(target) > 2 * PIECE
+
+    last = send_all(maya, draft, "walk.mp4", target)
+    send_all(maya, draft, "walk_ref.mp4", reference)
+
+    assert last is not None and last.json() == {"ok": True, "done": True, "added": ["walk.mp4"], "replaced": [],
+                                                "ignored": []}
+    pair = pairs(draft)["walk"]
+    assert pair.status == ClipPair.Status.OK
+    with pair.target_file.open("rb") as stored:
+        assert stored.read() == target
+    assert not PartialUpload.objects.exists() and not stored_pieces()
+
+
+def test_the_pieces_are_deleted_from_storage_once_the_file_is_whole(maya, clips, django_capture_on_commit_callbacks):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    state = begin(maya, draft, "walk.mp4", data).json()
+    send(maya, state["url"], data, 0)
+    first = stored_pieces()[0]
+    assert default_storage.exists(first)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        offset = PIECE
+        while offset < len(data):
+            send(maya, state["url"], data, offset)
+            offset += PIECE
+
+    assert not default_storage.exists(first)
+
+
+def test_a_piece_sent_twice_is_answered_with_where_to_go_on(maya, clips):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    state = begin(maya, draft, "walk.mp4", data).json()
+    send(maya, state["url"], data, 0)
+
+    again = send(maya, state["url"], data, 0)
+
+    assert again.status_code == 409 and again.json()["received"] == PIECE
+    assert len(stored_pieces()) == 1
+
+
+def test_a_file_dropped_again_after_a_reload_goes_on_where_it_stopped(maya, clips):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    first = begin(maya, draft, "walk.mp4", data).json()
+    send(maya, first["url"], data, 0)
+    send(maya, first["url"], data, PIECE)
+
+    resumed = begin(maya, draft, "walk.mp4", data).json()
+
+    assert resumed["url"] == first["url"] and resumed["received"] == 2 * PIECE
+    assert maya.get(first["url"]).json()["received"] == 2 * PIECE
+
+
+def test_a_changed_file_with_the_same_name_and_size_starts_over(maya, clips):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    first = begin(maya, draft, "walk.mp4", data, fingerprint="1").json()
+    send(maya, first["url"], data, 0)
+
+    other = begin(maya, draft, "walk.mp4", data, fingerprint="2").json()
+
+    assert other["url"] != first["url"] and other["received"] == 0
+
+
+def test_a_piece_that_arrives_incomplete_is_not_kept(maya, clips, creator):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    state = begin(maya, draft, "walk.mp4", data).json()
+    # A server that hands the view a body cut short: the connection dropped 10 bytes before the announced end.
+    request = RequestFactory().post(state["url"], b"", content_type="application/octet-stream",
+                                    headers={"Upload-Offset": "0"}, CONTENT_LENGTH=str(PIECE))
+    request._stream = LimitedStream(io.BytesIO(data[:PIECE - 10]), PIECE)  # type: ignore[assignment]
+    request.user = creator
+
+    cut = views_resumable.upload_piece(request, draft.pk, UUID(state["url"].split("/")[-2]))  # type: ignore[arg-type]
+
+    assert cut.status_code == 400 and "arrived incomplete" in json.loads(cut.content)["problems"][0]
+    assert maya.get(state["url"]).json()["received"] == 0 and not stored_pieces()
+
+
+def test_a_piece_larger_than_agreed_is_refused(maya, clips):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    state = begin(maya, draft, "walk.mp4", data).json()
+
+    response = maya.post(state["url"], data[:PIECE + 1], content_type="application/octet-stream",
+                         headers={"Upload-Offset": "0"})
+
+    assert response.status_code == 413 and not stored_pieces()
+
+
+def test_files_over_the_limits_are_refused_before_any_piece_is_sent(maya, settings):
+    draft = start(maya)
+    settings.WIZARD_MAX_FILE_BYTES = 1000
+    too_big = begin(maya, draft, "walk.mp4", bytes(1001))
+    settings.WIZARD_MAX_FILE_BYTES, settings.WIZARD_MAX_DATASET_BYTES = 10**9, 500
+    over_dataset = begin(maya, draft, "walk.mp4", bytes(501))
+    empty = begin(maya, draft, "walk.mp4", b"")
+
+    assert too_big.status_code == 400 and "the limit is 0 MB per file" in too_big.json()["problems"][0]
+    assert over_dataset.status_code == 400 and "per dataset" in over_dataset.json()["problems"][0]
+    assert empty.status_code == 400 and "walk.mp4 is empty." in empty.json()["problems"]
+    assert not PartialUpload.objects.exists()
+
+
+def test_a_whole_file_that_is_not_a_video_is_refused_and_nothing_is_kept(maya):
+    draft = start(maya)
+    data = b"<html>" + bytes(3 * PIECE)
+
+    state = begin(maya, draft, "walk.mp4", data).json()
+    for offset in range(0, len(data) - PIECE, PIECE):
+        send(maya, state["url"], data, offset)
+    last = send(maya, state["url"], data, len(data) - len(data) % PIECE)
+
+    assert last.status_code == 400 and last.json()["done"] is True
+    assert "walk.mp4" in last.json()["problems"][0]
+    assert not draft.dataset.files.exists() and not PartialUpload.objects.exists()
+
+
+def test_a_zip_sent_in_pieces_is_unpacked(maya, clips):
+    draft = start(maya)
+    archive = zip_bytes({"targets/walk.mp4": clips("t.mp4").read_bytes(),
+                         "references/walk.mp4": clips.ref().read_bytes()})
+
+    send_all(maya, draft, "clips.zip", archive)
+
+    assert pairs(draft)["walk"].status == ClipPair.Status.OK
+
+
+def test_another_creator_cannot_see_or_add_to_an_upload(maya, clips, other_creator):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    state = begin(maya, draft, "walk.mp4", data).json()
+    intruder = Client()
+    intruder.force_login(other_creator)
+
+    assert intruder.get(state["url"]).status_code == 404
+    assert send(intruder, state["url"], data, 0).status_code == 404
+    assert begin(intruder, draft, "walk.mp4", data).status_code == 404
+    assert not stored_pieces()
+
+
+def test_uploads_left_for_a_week_are_dropped_with_their_pieces(maya, clips, django_capture_on_commit_callbacks):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    old, recent = (begin(maya, draft, name, data).json() for name in ("old.mp4", "recent.mp4"))
+    send(maya, old["url"], data, 0)
+    piece = stored_pieces()[0]
+    PartialUpload.objects.filter(name="old.mp4").update(updated_at=timezone.now() - timedelta(days=8))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        dropped = resumable.drop_stale()
+
+    assert dropped == 1 and list(PartialUpload.objects.values_list("name", flat=True)) == ["recent.mp4"]
+    assert not default_storage.exists(piece)
+    assert recent["received"] == 0
+
+
+def test_deleting_a_dataset_deletes_its_unfinished_uploads(maya, clips, django_capture_on_commit_callbacks):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    state = begin(maya, draft, "walk.mp4", data).json()
+    send(maya, state["url"], data, 0)
+    piece = stored_pieces()[0]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        delete_dataset(draft.dataset)
+
+    assert not PartialUpload.objects.exists() and not default_storage.exists(piece)
+
+
+def test_pieces_must_come_in_order(creator, clips, tmp_path: Path):
+    from tests.factories import make_dataset
+
+    upload = resumable.start(make_dataset(creator), "walk.mp4", 10, "", Limits())
+    with (tmp_path / "piece").open("w+b") as piece:
+        piece.write(b"abcde")
+        piece.seek(0)
+        with pytest.raises(resumable.OffsetMismatch) as skipped:
+            resumable.append(upload, 5, piece, 5)
+    assert skipped.value.received == 0

@@ -1,0 +1,109 @@
+"""Uploads in pieces (wizard.resumable): start or find an upload, send a piece, ask how much has arrived.
+
+The page script uses these for files larger than one piece; answers are JSON for it to act on.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from typing import IO, cast
+from uuid import UUID
+
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from config.requests import AuthedRequest
+from wizard import limits as wizard_limits
+from wizard import resumable, services
+from wizard.limits import Limits
+from wizard.models import PartialUpload, TrainingDraft
+from wizard.views import _get_draft_for_user
+from wizard.zipsafe import UnsafeArchive
+
+SPOOL_BYTES = 1024 * 1024  # a piece larger than this waits on disk, not in memory
+
+
+def _get_upload_for_user(draft: TrainingDraft, key: UUID) -> PartialUpload:
+    """An upload into the draft's dataset (the draft is already the creator's own); 404 for any other."""
+    return get_object_or_404(PartialUpload, key=key, dataset=draft.dataset)
+
+
+def _state(draft: TrainingDraft, upload: PartialUpload, limits: Limits) -> dict[str, object]:
+    return {"ok": True, "done": False, "url": reverse("wizard:upload_piece", args=[draft.pk, upload.key]),
+            "received": upload.received, "size": upload.size, "chunk_bytes": limits.chunk_bytes}
+
+
+def _refused(problems: list[str], status: int = 400, **extra: object) -> JsonResponse:
+    return JsonResponse({"ok": False, "problems": problems, **extra}, status=status)
+
+
+@login_required
+@require_POST
+def upload_start(request: AuthedRequest, draft_id: int) -> JsonResponse:
+    """Start the upload of one file (`name`, `size`, `fingerprint`), or find the one already under way."""
+    draft = _get_draft_for_user(request, draft_id)
+    limits = wizard_limits.current()
+    name = request.POST.get("name", "").strip()
+    try:
+        size = int(request.POST.get("size", ""))
+    except ValueError:
+        return _refused(["The page did not say how large the file is. Reload it and try again."])
+    if not name:
+        return _refused(["The page did not say the file's name. Reload it and try again."])
+    try:
+        upload = resumable.start(draft.dataset, name, size, request.POST.get("fingerprint", ""), limits)
+    except services.UploadRefused as refused:
+        return _refused(refused.problems)
+    return JsonResponse(_state(draft, upload, limits))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload_piece(request: AuthedRequest, draft_id: int, key: UUID) -> JsonResponse:
+    """GET: how much has arrived. POST: the piece starting at the `Upload-Offset` header, as the raw body."""
+    draft = _get_draft_for_user(request, draft_id)
+    upload = _get_upload_for_user(draft, key)
+    limits = wizard_limits.current()
+    if request.method == "GET":
+        return JsonResponse(_state(draft, upload, limits))
+    try:
+        offset = int(request.headers.get("Upload-Offset", ""))
+        length = int(request.headers.get("Content-Length", ""))
+    except ValueError:
+        return _refused(["Each piece must say where it starts (Upload-Offset) and its length."])
+    if length > limits.chunk_bytes:
+        return _refused([f"Pieces are at most {limits.chunk_bytes} bytes."], status=413)
+    try:
+        upload = _store_piece(request, upload, offset, length)
+    except resumable.OffsetMismatch as mismatch:
+        return _refused([str(mismatch)], status=409, received=mismatch.received)
+    except services.UploadRefused as refused:
+        return _refused(refused.problems)
+    if upload.received < upload.size:
+        return JsonResponse(_state(draft, upload, limits))
+    return _finish(draft, upload, limits)
+
+
+def _store_piece(request: AuthedRequest, upload: PartialUpload, offset: int, length: int) -> PartialUpload:
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as piece:
+        shutil.copyfileobj(cast(IO[bytes], request), piece, 256 * 1024)
+        if piece.tell() != length:
+            raise services.UploadRefused(["This piece arrived incomplete; it will be sent again."])
+        piece.seek(0)
+        return resumable.append(upload, offset, cast(IO[bytes], piece), length)
+
+
+def _finish(draft: TrainingDraft, upload: PartialUpload, limits: Limits) -> JsonResponse:
+    try:
+        outcome = resumable.finish(upload, limits)
+    except services.UploadRefused as refused:
+        return _refused(refused.problems, done=True)
+    except UnsafeArchive as unsafe:
+        return _refused([str(unsafe)], done=True)
+    services.schedule_checks(draft.dataset, limits)
+    return JsonResponse({"ok": True, "done": True, "added": outcome.added, "replaced": outcome.replaced,
+                         "ignored": outcome.ignored})
