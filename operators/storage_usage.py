@@ -150,9 +150,12 @@ def _sized_rows(reader: SizeReader, census: CacheCensus) -> Iterable[tuple[str, 
     from prep.models import Extraction
     from studio.models import Adapter, Generation
     from training.models import Checkpoint, TrainingRun, ValidationSample
-    from wizard.models import ClipPair, DatasetFile
+    from wizard.models import ClipPair, DatasetFile, UploadPiece
 
     for owner_id, total in DatasetFile.objects.values_list("dataset__owner_id").annotate(total=Sum("size")):
+        yield "uploads", owner_id, int(total or 0)
+    # Pieces of large uploads still under way (dropped after a week without a new piece).
+    for owner_id, total in UploadPiece.objects.values_list("upload__dataset__owner_id").annotate(total=Sum("length")):
         yield "uploads", owner_id, int(total or 0)
     derived = ClipPair.objects.filter(reference_is_derived=True).exclude(reference_file="")
     for owner_id, name in derived.values_list("dataset__owner_id", "reference_file"):

@@ -13,7 +13,7 @@ from tests.factories import make_dataset, make_run
 from tests.helpers import wait_for
 from tests.operators.helpers import make_cache, store
 from training.models import Checkpoint, TrainingRun, ValidationSample
-from wizard.models import ClipPair, DatasetFile
+from wizard.models import ClipPair, DatasetFile, PartialUpload, UploadPiece
 
 State = TrainingRun.State
 KB = 1024
@@ -81,6 +81,17 @@ def test_posters_and_preview_copies_count_with_the_uploads(own_disk, creator):
     upload.save()
     [usage] = storage_usage.storage_report().creators
     assert usage.by_kind["uploads"] == 7 * KB
+
+
+@pytest.mark.django_db
+def test_pieces_of_an_unfinished_upload_count_with_the_uploads(own_disk, creator):
+    upload = PartialUpload.objects.create(dataset=make_dataset(creator), name="long.mov", size=10 * KB)
+    for offset in (0, 3 * KB):
+        piece = UploadPiece(upload=upload, offset=offset, length=3 * KB)
+        store(piece.file, "piece", 3 * KB)
+        piece.save()
+    [usage] = storage_usage.storage_report().creators
+    assert usage.by_kind["uploads"] == 6 * KB
 
 
 @pytest.mark.django_db

@@ -241,3 +241,23 @@ def test_pieces_must_come_in_order(creator, clips, tmp_path: Path):
         with pytest.raises(resumable.OffsetMismatch) as skipped:
             resumable.append(upload, 5, piece, 5)
     assert skipped.value.received == 0
+
+
+def test_pieces_wait_in_the_bucket_so_any_web_process_can_take_the_next_one(s3_storage: str, maya, clips):
+    from tests.s3 import bucket_keys
+
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    state = begin(maya, draft, "walk.mp4", data).json()
+    send(maya, state["url"], data, 0)
+    assert stored_pieces()[0] in bucket_keys(s3_storage)
+
+    offset = PIECE
+    while offset < len(data):
+        send(maya, state["url"], data, offset)
+        offset += PIECE
+
+    record = draft.dataset.files.get(name="walk.mp4")
+    assert record.file.name in bucket_keys(s3_storage)
+    with record.file.open("rb") as stored:
+        assert stored.read() == data
