@@ -54,6 +54,19 @@ def stored_pieces() -> list[str]:
     return list(UploadPiece.objects.values_list("file", flat=True))
 
 
+def first_piece(client: Client, draft: TrainingDraft, data: bytes) -> tuple[dict, str]:
+    """Start walk.mp4 and send its first piece; the upload's state and the stored piece's name."""
+    state = begin(client, draft, "walk.mp4", data).json()
+    send(client, state["url"], data, 0)
+    return state, stored_pieces()[0]
+
+
+def send_rest(client: Client, url: str, data: bytes, offset: int) -> None:
+    while offset < len(data):
+        send(client, url, data, offset)
+        offset += PIECE
+
+
 def test_a_clip_sent_in_pieces_is_stored_whole_paired_and_checked(maya, clips):
     draft = start(maya)
     target, reference = clips("t.mp4").read_bytes(), clips.ref().read_bytes()
@@ -74,16 +87,11 @@ def test_a_clip_sent_in_pieces_is_stored_whole_paired_and_checked(maya, clips):
 def test_the_pieces_are_deleted_from_storage_once_the_file_is_whole(maya, clips, django_capture_on_commit_callbacks):
     draft = start(maya)
     data = clips("t.mp4").read_bytes()
-    state = begin(maya, draft, "walk.mp4", data).json()
-    send(maya, state["url"], data, 0)
-    first = stored_pieces()[0]
+    state, first = first_piece(maya, draft, data)
     assert default_storage.exists(first)
 
     with django_capture_on_commit_callbacks(execute=True):
-        offset = PIECE
-        while offset < len(data):
-            send(maya, state["url"], data, offset)
-            offset += PIECE
+        send_rest(maya, state["url"], data, PIECE)
 
     assert not default_storage.exists(first)
 
@@ -221,9 +229,7 @@ def test_uploads_left_for_a_week_are_dropped_with_their_pieces(maya, clips, djan
 def test_deleting_a_dataset_deletes_its_unfinished_uploads(maya, clips, django_capture_on_commit_callbacks):
     draft = start(maya)
     data = clips("t.mp4").read_bytes()
-    state = begin(maya, draft, "walk.mp4", data).json()
-    send(maya, state["url"], data, 0)
-    piece = stored_pieces()[0]
+    _, piece = first_piece(maya, draft, data)
 
     with django_capture_on_commit_callbacks(execute=True):
         delete_dataset(draft.dataset)
@@ -248,14 +254,10 @@ def test_pieces_wait_in_the_bucket_so_any_web_process_can_take_the_next_one(s3_s
 
     draft = start(maya)
     data = clips("t.mp4").read_bytes()
-    state = begin(maya, draft, "walk.mp4", data).json()
-    send(maya, state["url"], data, 0)
-    assert stored_pieces()[0] in bucket_keys(s3_storage)
+    state, first = first_piece(maya, draft, data)
+    assert first in bucket_keys(s3_storage)
 
-    offset = PIECE
-    while offset < len(data):
-        send(maya, state["url"], data, offset)
-        offset += PIECE
+    send_rest(maya, state["url"], data, PIECE)
 
     record = draft.dataset.files.get(name="walk.mp4")
     assert record.file.name in bucket_keys(s3_storage)
