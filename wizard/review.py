@@ -14,10 +14,11 @@ from wizard.models import ClipPair, Dataset
 from wizard.pairing import Pairing
 from wizard.recipes import Recipe, get_recipe
 from wizard.services import meta_summary, plan_pairs
-from wizard.validation import Finding, Shape, assigned_shape, check_against_shape, status_of
+from wizard.validation import Finding, Shape, assigned_shape, check_against_shape, kept_fractions, status_of
 
 RECOMMENDED_PAIRS = 15
 LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2}
+PREVIEW_ASPECT = 16 / 9  # the clips step's preview boxes (wizard.css, .pair-media video)
 
 
 @dataclass
@@ -53,6 +54,23 @@ class PairView:
     @property
     def reference_summary(self) -> str:
         return meta_summary(self.pair.reference_meta)
+
+    @property
+    def crop_guide(self) -> dict[str, float] | None:
+        """Where the part training keeps lies in the page's 16:9 preview box, in percent of the box (left, top,
+        width, height), or None when the crop takes (almost) nothing."""
+        meta = self.pair.target_meta
+        if self.shape is None or not meta.get("width") or not meta.get("height"):
+            return None
+        kept_w, kept_h = kept_fractions(meta["width"], meta["height"], self.shape)
+        if kept_w * kept_h > 0.99:
+            return None
+        # The clip is letterboxed (object-fit: contain) inside the box; the kept part is centred in the clip.
+        aspect = meta["width"] / meta["height"]
+        shown_w, shown_h = (1.0, PREVIEW_ASPECT / aspect) if aspect > PREVIEW_ASPECT else (aspect / PREVIEW_ASPECT, 1.0)
+        width, height = 100 * shown_w * kept_w, 100 * shown_h * kept_h
+        return {"left": round((100 - width) / 2, 2), "top": round((100 - height) / 2, 2),
+                "width": round(width, 2), "height": round(height, 2)}
 
 
 @dataclass

@@ -209,11 +209,17 @@ def check_against_shape(target: dict[str, Any], shape: Shape) -> list[Finding]:
     return findings
 
 
+def kept_fractions(width: int, height: int, shape: Shape) -> tuple[float, float]:
+    """The share of a width x height picture's width and height that scaling to cover `shape` and centre-cropping
+    keeps (one of them is 1)."""
+    scale = max(shape.width / width, shape.height / height)
+    return shape.width / (width * scale), shape.height / (height * scale)
+
+
 def cut_fraction(width: int, height: int, shape: Shape) -> tuple[float, str]:
     """The share of a width x height picture that scaling to cover `shape` and centre-cropping cuts off, and where
     ("left and right" or "top and bottom")."""
-    scale = max(shape.width / width, shape.height / height)
-    kept_w, kept_h = shape.width / (width * scale), shape.height / (height * scale)
+    kept_w, kept_h = kept_fractions(width, height, shape)
     return 1 - kept_w * kept_h, "left and right" if kept_w < 1 else "top and bottom"
 
 

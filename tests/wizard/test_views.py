@@ -572,6 +572,18 @@ def test_removing_a_shape_crops_its_clips_into_another_and_the_page_says_so(maya
     assert "No landscape shape" in first_removed.content.decode()
 
 
+def test_each_preview_frames_the_part_of_the_clip_training_keeps(maya, mixed_draft):
+    maya.post(f"/wizard/{mixed_draft.pk}/settings/", settings_post(mixed_draft, **TWO_SHAPES, action="remove-2"))
+
+    page = maya.get(f"/wizard/{mixed_draft.pk}/clips/").content.decode()
+
+    # tall: 128×160 (0.8:1) letterboxed in the 16:9 box to 45% of its width; 128×96 keeps 60% of its height.
+    [tall] = [article for article in page.split("<article")[1:] if ">tall<" in article]
+    assert 'style="left: 27.5%; top: 20.0%; width: 45.0%; height: 60.0%"' in tall
+    assert "Dashed frame: the part training keeps at 128×96" in tall
+    assert page.count('class="crop-guide"') == 4  # both clips of both pairs (walk loses 6%: still shown)
+
+
 @pytest.mark.parametrize(
     ("overrides", "says"),
     [
