@@ -153,6 +153,10 @@ class PartialUpload(models.Model):
         max_length=100, blank=True,
         help_text="The browser's last-modified time: a changed file with the same name and size starts over.")
     received = models.BigIntegerField(default=0, help_text="Bytes stored so far, from the start of the file.")
+    outcome = models.JSONField(
+        null=True, blank=True,
+        help_text="Once the whole file was stored or refused: what the last piece's answer said, kept for a browser "
+        "that lost that answer (putting a large file together can outlast a proxy's timeout).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from datetime import datetime, timedelta
-from typing import IO
+from typing import IO, Any
 
 from django.core.files import File
 from django.db import transaction
@@ -21,9 +21,10 @@ from django.utils import timezone
 from config.files import delete_unreferenced_on_commit
 from wizard.limits import Limits
 from wizard.models import Dataset, PartialUpload, UploadPiece
-from wizard.services import Incoming, UploadOutcome, UploadRefused, clean_name, store_incoming
+from wizard.services import Incoming, UploadOutcome, UploadRefused, clean_name, schedule_checks, store_incoming
+from wizard.zipsafe import UnsafeArchive
 
-KEEP_FOR = timedelta(days=7)  # an upload nobody has added to for this long is dropped
+KEEP_FOR = timedelta(days=7)  # an upload nobody has added to (or asked about) for this long is dropped
 COPY_BUFFER = 1024 * 1024
 
 
@@ -49,8 +50,12 @@ def start(dataset: Dataset, name: str, size: int, fingerprint: str, limits: Limi
     if kept + size > limits.max_dataset_bytes:
         raise UploadRefused([f"The dataset would hold {(kept + size) / 1024**3:.1f} GB; the limit is "
                              f"{limits.max_dataset_bytes / 1024**3:.0f} GB per dataset."])
-    upload, _ = PartialUpload.objects.get_or_create(dataset=dataset, name=name, size=size,
-                                                    fingerprint=fingerprint[:100])
+    fingerprint = fingerprint[:100]
+    # A file stored (or refused) before and dropped again is a new upload, not the answer to the old one.
+    for finished in PartialUpload.objects.filter(dataset=dataset, name=name, size=size, fingerprint=fingerprint,
+                                                 outcome__isnull=False):
+        drop(finished)
+    upload, _ = PartialUpload.objects.get_or_create(dataset=dataset, name=name, size=size, fingerprint=fingerprint)
     return upload
 
 
@@ -79,21 +84,41 @@ def append(upload: PartialUpload, offset: int, stream: IO[bytes], length: int) -
     return upload
 
 
-def finish(upload: PartialUpload, limits: Limits) -> UploadOutcome:
-    """Put the whole file together and store it like a direct upload; the pieces go either way.
+def finish(upload: PartialUpload, limits: Limits) -> dict[str, Any]:
+    """Put the whole file together and store it like a direct upload, then check it; the pieces go either way.
 
-    Raises UploadRefused (or UnsafeArchive for a ZIP) when the file cannot be kept, as a direct upload would."""
+    Returns the answer for the browser (`ok`, and `problems` or what was added), which the upload keeps for a
+    browser that lost it: assembling a large file can outlast a proxy's timeout."""
     if upload.received != upload.size:
         raise UploadRefused([f"{upload.name} is not complete: {upload.received} of {upload.size} bytes arrived."])
     try:
-        with tempfile.TemporaryFile() as whole:
-            for piece in upload.pieces.order_by("offset"):
-                with piece.file.open("rb") as part:
-                    shutil.copyfileobj(part, whole, COPY_BUFFER)
-            whole.seek(0)
-            return store_incoming(upload.dataset, [Incoming(upload.name, whole, upload.size)], limits)
-    finally:
-        drop(upload)
+        outcome = _store_whole(upload, limits)
+    except (UploadRefused, UnsafeArchive) as refused:
+        answer: dict[str, Any] = {"ok": False, "done": True, "problems": _problems(refused)}
+    else:
+        schedule_checks(upload.dataset, limits)
+        answer = {"ok": True, "done": True, "added": outcome.added, "replaced": outcome.replaced,
+                  "ignored": outcome.ignored}
+    with transaction.atomic():
+        names = list(upload.pieces.values_list("file", flat=True))
+        upload.pieces.all().delete()
+        upload.outcome = answer
+        upload.save(update_fields=["outcome", "updated_at"])
+        delete_unreferenced_on_commit(names)
+    return answer
+
+
+def _store_whole(upload: PartialUpload, limits: Limits) -> UploadOutcome:
+    with tempfile.TemporaryFile() as whole:
+        for piece in upload.pieces.order_by("offset"):
+            with piece.file.open("rb") as part:
+                shutil.copyfileobj(part, whole, COPY_BUFFER)
+        whole.seek(0)
+        return store_incoming(upload.dataset, [Incoming(upload.name, whole, upload.size)], limits)
+
+
+def _problems(refused: UploadRefused | UnsafeArchive) -> list[str]:
+    return refused.problems if isinstance(refused, UploadRefused) else [str(refused)]
 
 
 def drop(upload: PartialUpload) -> None:

@@ -22,7 +22,6 @@ from wizard import resumable, services
 from wizard.limits import Limits
 from wizard.models import PartialUpload, TrainingDraft
 from wizard.views import _get_draft_for_user
-from wizard.zipsafe import UnsafeArchive
 
 SPOOL_BYTES = 1024 * 1024  # a piece larger than this waits on disk, not in memory
 
@@ -68,6 +67,8 @@ def upload_piece(request: AuthedRequest, draft_id: int, key: UUID) -> JsonRespon
     draft = _get_draft_for_user(request, draft_id)
     upload = _get_upload_for_user(draft, key)
     limits = wizard_limits.current()
+    if upload.outcome is not None:  # the whole file was stored or refused: the browser may have lost that answer
+        return _final(upload.outcome)
     if request.method == "GET":
         return JsonResponse(_state(draft, upload, limits))
     try:
@@ -85,7 +86,7 @@ def upload_piece(request: AuthedRequest, draft_id: int, key: UUID) -> JsonRespon
         return _refused(refused.problems)
     if upload.received < upload.size:
         return JsonResponse(_state(draft, upload, limits))
-    return _finish(draft, upload, limits)
+    return _final(resumable.finish(upload, limits))
 
 
 def _store_piece(request: AuthedRequest, upload: PartialUpload, offset: int, length: int) -> PartialUpload:
@@ -97,13 +98,5 @@ def _store_piece(request: AuthedRequest, upload: PartialUpload, offset: int, len
         return resumable.append(upload, offset, cast(IO[bytes], piece), length)
 
 
-def _finish(draft: TrainingDraft, upload: PartialUpload, limits: Limits) -> JsonResponse:
-    try:
-        outcome = resumable.finish(upload, limits)
-    except services.UploadRefused as refused:
-        return _refused(refused.problems, done=True)
-    except UnsafeArchive as unsafe:
-        return _refused([str(unsafe)], done=True)
-    services.schedule_checks(draft.dataset, limits)
-    return JsonResponse({"ok": True, "done": True, "added": outcome.added, "replaced": outcome.replaced,
-                         "ignored": outcome.ignored})
+def _final(answer: dict[str, object]) -> JsonResponse:
+    return JsonResponse(answer, status=200 if answer["ok"] else 400)

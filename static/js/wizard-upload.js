@@ -124,8 +124,9 @@
           return false;
         }
         await waitAndSay(ui, failures++);
-        try { received = (await request("GET", upload.url)).body.received; } catch (still) { /* next loop retries */ }
-        continue;
+        // Ask how much arrived. The lost answer may have been the last one: then this is that answer.
+        try { answer = await request("GET", upload.url); } catch (still) { continue; }
+        if (!answer.body.done) { received = answer.body.received; continue; }
       }
       if (answer.status === 409) { received = answer.body.received; continue; } // a piece the server already has
       if (!answer.body.ok) return refuse(ui, answer.body.problems);

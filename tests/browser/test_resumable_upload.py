@@ -73,6 +73,32 @@ def test_a_dropped_connection_is_retried_from_the_last_stored_piece(
     assert hashlib.sha256(stored_bytes("harbour.mp4")).digest() == hashlib.sha256(big_clip.read_bytes()).digest()
 
 
+def test_a_lost_answer_to_the_last_piece_is_asked_for_instead_of_failing(
+    page: Page, live_asgi_url: str, creator, big_clip: Path
+):
+    # Putting a large file together can outlast a proxy's timeout: the server stores the file, the page never
+    # hears so. Here the answer is really computed by the server, then dropped on its way to the page.
+    open_clips_step(page, live_asgi_url, creator.username)
+    last = (big_clip.stat().st_size - 1) // PIECE * PIECE
+    lost: list[int] = []
+
+    def lose_the_last_answer(route: Route) -> None:
+        if route.request.headers.get("upload-offset") == str(last) and not lost:
+            answer = route.fetch()
+            lost.append(answer.status)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/wizard/*/uploads/*/", lose_the_last_answer)
+    sent = offsets_sent(page)
+    page.locator("#id_files").set_input_files(big_clip)
+
+    expect(page.locator(".upload-list li .good")).to_have_text("uploaded", timeout=30_000)
+    assert lost == [200] and sent.count(last) == 1
+    assert stored_bytes("harbour.mp4") == big_clip.read_bytes()
+
+
 def test_after_a_reload_the_same_file_goes_on_where_it_stopped(
     page: Page, live_asgi_url: str, creator, big_clip: Path
 ):

@@ -81,7 +81,7 @@ def test_a_clip_sent_in_pieces_is_stored_whole_paired_and_checked(maya, clips):
     assert pair.status == ClipPair.Status.OK
     with pair.target_file.open("rb") as stored:
         assert stored.read() == target
-    assert not PartialUpload.objects.exists() and not stored_pieces()
+    assert not stored_pieces()
 
 
 def test_the_pieces_are_deleted_from_storage_once_the_file_is_whole(maya, clips, django_capture_on_commit_callbacks):
@@ -184,7 +184,33 @@ def test_a_whole_file_that_is_not_a_video_is_refused_and_nothing_is_kept(maya):
 
     assert last.status_code == 400 and last.json()["done"] is True
     assert "walk.mp4" in last.json()["problems"][0]
-    assert not draft.dataset.files.exists() and not PartialUpload.objects.exists()
+    assert not draft.dataset.files.exists() and not stored_pieces()
+
+
+def test_a_browser_that_lost_the_last_answer_gets_it_when_it_asks(maya, clips):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    state, _ = first_piece(maya, draft, data)
+    send_rest(maya, state["url"], data, PIECE)  # the answer to the last piece never reached the page
+
+    asked = maya.get(state["url"])
+    resent = send(maya, state["url"], data, len(data) - len(data) % PIECE)
+
+    assert asked.json() == {"ok": True, "done": True, "added": ["walk.mp4"], "replaced": [], "ignored": []}
+    assert resent.json() == asked.json()
+    assert draft.dataset.files.filter(name="walk.mp4").count() == 1
+
+
+def test_the_same_file_dropped_again_after_it_was_stored_is_uploaded_anew(maya, clips):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    state, _ = first_piece(maya, draft, data)
+    send_rest(maya, state["url"], data, PIECE)
+
+    again = begin(maya, draft, "walk.mp4", data).json()
+
+    assert again["received"] == 0 and again["url"] != state["url"] and again["done"] is False
+    assert maya.get(state["url"]).status_code == 404
 
 
 def test_a_zip_sent_in_pieces_is_unpacked(maya, clips):
