@@ -194,3 +194,44 @@ def test_a_pair_too_short_for_every_bucket_is_an_error_naming_the_shortest_bucke
                                         r"the shortest needs 17 \(0.71 s\)"):
         plan_pair(pair, [BUCKET, longer], 1)
 
+
+
+def test_with_whole_clips_a_long_pair_gives_back_to_back_windows(
+    load_tiny: Any, clip_factory: Any, tmp_path: Path
+) -> None:
+    # 3 s at 24 fps = 72 frames: four whole windows of 17, one frame kept spare at the end.
+    target = clip_factory("long_target", 5, seconds=3.0)
+    reference = clip_factory("long_reference", 5, seconds=3.0, degrade=True)
+    short = (clip_factory("short_target", 6), clip_factory("short_reference", 6, degrade=True))
+    pairs = [Pair(0, "a long clip", target, reference), Pair(1, "a short one", *short)]
+
+    reports = prepare(load_tiny(), pairs, BUCKET, tmp_path / "cache", max_sequence_length=32, whole_clips=True)
+
+    assert [(r.index, round(r.start * 24)) for r in reports] == [(0, 0), (0, 17), (0, 34), (0, 51), (1, 0)]
+    assert reports[0].actions[-1] == "cut 72 frames into 4 clips of 17"
+    assert len(load_cache(tmp_path / "cache", rows=[0])) == 4
+    assert len(load_cache(tmp_path / "cache", rows=[1])) == 1
+    windows = load_cache(tmp_path / "cache", rows=[0])
+    assert not torch.equal(windows[0].target_latents, windows[1].target_latents)
+
+
+def test_a_window_is_exactly_the_frames_that_follow_the_one_before(clip_factory: Any) -> None:
+    from training.engine.media import conform
+
+    clip = clip_factory("long_target", 5, seconds=3.0)
+    straight = conform(clip, 24.0, 128, 128, 51)
+
+    for k in (1, 2):
+        window = conform(clip, 24.0, 128, 128, 17, start=round(k * 17 / 24, 6))
+        assert (window == straight[17 * k:17 * (k + 1)]).all(), f"window {k} is not frames {17 * k}-{17 * k + 16}"
+
+
+def test_without_whole_clips_a_long_pair_trains_on_its_start_only(
+    load_tiny: Any, clip_factory: Any, tmp_path: Path
+) -> None:
+    pair = Pair(0, "a long clip", clip_factory("long_target", 5, seconds=3.0),
+                clip_factory("long_reference", 5, seconds=3.0, degrade=True))
+
+    (report,) = prepare(load_tiny(), [pair], BUCKET, tmp_path / "cache", max_sequence_length=32)
+
+    assert report.actions[-1] == "keep the first 17 of 72 frames" and report.start == 0

@@ -281,6 +281,8 @@ def test_a_single_bucket_config_keeps_its_form_and_hash_and_extra_buckets_add_to
     both = TrainConfig.model_validate({**raw, "extra_buckets": [{"width": 96, "height": 128, "frames": 17}]})
     assert [b.label() for b in both.buckets] == ["128x96x17@24", "96x128x17@24"]
     assert both.config_hash() != single.config_hash()
+    whole = TrainConfig.model_validate({**raw, "data": {**raw["data"], "whole_clips": True}})
+    assert whole.config_hash() != single.config_hash()
 
 
 def test_relative_paths_in_a_yaml_config_are_relative_to_the_yaml(tmp_path: Path) -> None:

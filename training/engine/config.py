@@ -67,6 +67,11 @@ class DataConfig(_Strict):
     max_sequence_length: int = Field(
         default=1024, ge=8, le=1024, description="Text tokens per caption (the pipeline's default is 1024)."
     )
+    whole_clips: bool = Field(
+        default=False,
+        description="Use all of each clip: one longer than its bucket is cut into back-to-back training clips of "
+        "the bucket's length, each a sample of its own. Off: only its first frames are used.",
+    )
     validation_indices: list[int] = Field(
         default_factory=list,
         description="Manifest rows (0-based) held out of training and used for eval loss and validation samples.",
@@ -210,6 +215,8 @@ class TrainConfig(_Strict):
         data["data"].pop("cache_dir", None)
         if not data["extra_buckets"]:  # single-bucket configs keep the hash they had before extra_buckets existed
             del data["extra_buckets"]
+        if not data["data"]["whole_clips"]:  # likewise for configs from before whole_clips
+            del data["data"]["whole_clips"]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 

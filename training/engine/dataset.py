@@ -41,9 +41,11 @@ class Pair:
     caption: str
     video: Path
     reference: Path
+    start: float = 0.0  # seconds into both clips where this training clip begins (a window of a long pair)
 
     def name(self) -> str:
-        return f"pair {self.index + 1} ({self.video.name} <- {self.reference.name})"
+        at = f" from {self.start:.2f} s" if self.start else ""
+        return f"pair {self.index + 1} ({self.video.name} <- {self.reference.name}{at})"
 
 
 @dataclass
@@ -60,6 +62,7 @@ class PairReport:
     cached: bool = False
     bucket: str = ""  # the label of the bucket the pair trains in, e.g. 768x448x121@24
     bucket_reason: str = ""  # why that bucket (closest aspect ratio, ties, buckets it is too short for)
+    start: float = 0.0  # seconds into the clips (windows of a long pair)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,7 +157,7 @@ def _too_short(pair: Pair, target: VideoInfo, bucket: Bucket, several: bool) -> 
     )
 
 
-def _actions(target: VideoInfo, ref: VideoInfo, bucket: Bucket, downscale: int) -> list[str]:
+def _actions(target: VideoInfo, ref: VideoInfo, bucket: Bucket, downscale: int, windows: int = 1) -> list[str]:
     """What conforming to `bucket` will do to the pair, in words."""
     actions = []
     if abs(target.fps - bucket.fps) > FPS_TOLERANCE:
@@ -167,7 +170,9 @@ def _actions(target: VideoInfo, ref: VideoInfo, bucket: Bucket, downscale: int) 
     if (ref.width, ref.height) != (rw, rh):
         actions.append(f"resize and centre-crop reference {ref.width}x{ref.height} -> {rw}x{rh}")
     available = bucket.frames_from(target.frames, target.fps)
-    if available > bucket.frames:
+    if windows > 1:
+        actions.append(f"cut {available} frames into {windows} clips of {bucket.frames}")
+    elif available > bucket.frames:
         actions.append(f"keep the first {bucket.frames} of {available} frames")
     if ref.frames == 1:
         actions.append("reference is a still image (one frame)")
@@ -181,7 +186,7 @@ def check_pair(pair: Pair, bucket: Bucket, downscale: int) -> tuple[VideoInfo, V
     for the bucket once resampled.
     """
     target, ref = _probe_pair(pair)
-    if bucket.frames_from(target.frames, target.fps) < bucket.frames:
+    if bucket.frames_from(target.frames, target.fps) - round(pair.start * bucket.fps) < bucket.frames:
         raise _too_short(pair, target, bucket, several=False)
     return target, ref, _actions(target, ref, bucket, downscale)
 
@@ -192,31 +197,48 @@ class PairPlan:
 
     assignment: Assignment
     actions: list[str]
+    windows: int = 1  # training clips the pair gives: one per bucket length, one after another
 
     @property
     def bucket(self) -> Bucket:
         return self.assignment.bucket
 
+    def window_pairs(self, pair: Pair) -> list[Pair]:
+        """The pair once per window, each starting where the one before ends."""
+        length = self.bucket.frames / self.bucket.fps
+        return [replace(pair, start=round(k * length, 6)) for k in range(self.windows)]
 
-def plan_pair(pair: Pair, buckets: list[Bucket], downscale: int) -> PairPlan:
+
+def window_count(available: int, frames: int) -> int:
+    """Whole windows of `frames` in `available` frames, one frame kept spare so rounding at the last window's end
+    never leaves it a frame short."""
+    return max(1, (available - 1) // frames)
+
+
+def plan_pair(pair: Pair, buckets: list[Bucket], downscale: int, whole_clips: bool = False) -> PairPlan:
     """Probe and check a pair, then pick its bucket: the closest aspect ratio among the buckets its target can fill
-    (see `buckets.assign_bucket`). Raises `PairError` when it breaks a rule or is too short for every bucket."""
+    (see `buckets.assign_bucket`). With `whole_clips`, a pair longer than its bucket gives several windows.
+    Raises `PairError` when it breaks a rule or is too short for every bucket."""
     target, ref = _probe_pair(pair)
     assignment = assign_bucket(target.width, target.height, target.frames, target.fps, buckets)
     if assignment is None:
         shortest = min(buckets, key=lambda b: b.frames / b.fps)
         raise _too_short(pair, target, shortest, several=len(buckets) > 1)
-    return PairPlan(assignment, _actions(target, ref, assignment.bucket, downscale))
+    bucket = assignment.bucket
+    # A one-frame reference (identity) is shared by all of its clip's windows.
+    windows = window_count(bucket.frames_from(target.frames, target.fps), bucket.frames) if whole_clips else 1
+    return PairPlan(assignment, _actions(target, ref, bucket, downscale, windows), windows)
 
 
 def conform_pair(pair: Pair, bucket: Bucket, downscale: int) -> tuple[np.ndarray, np.ndarray, PairReport]:
     """Check and decode one pair. Returns target frames (F, H, W, 3), reference (F, H/d, W/d, 3), report."""
     target, ref, actions = check_pair(pair, bucket, downscale)
     try:
-        target_frames = conform(pair.video, bucket.fps, bucket.width, bucket.height, bucket.frames)
+        target_frames = conform(pair.video, bucket.fps, bucket.width, bucket.height, bucket.frames, pair.start)
+        still = ref.frames == 1
         ref_frames = conform(
             pair.reference, bucket.fps, bucket.width // downscale, bucket.height // downscale,
-            1 if ref.frames == 1 else bucket.frames,
+            1 if still else bucket.frames, 0.0 if still else pair.start,
         )
     except MediaError as err:
         raise PairError(f"{pair.name()}: {err}") from err
@@ -228,6 +250,7 @@ def conform_pair(pair: Pair, bucket: Bucket, downscale: int) -> tuple[np.ndarray
         source={"target": target.as_dict(), "reference": ref.as_dict()},
         actions=actions,
         bucket=bucket.label(),
+        start=pair.start,
     )
     return target_frames, ref_frames, report
 
@@ -285,6 +308,7 @@ def cache_key(
     parts = [
         _file_key(pair.video),
         _file_key(pair.reference),
+        repr(pair.start),
         caption,
         bucket.label(),
         str(downscale),
@@ -302,6 +326,7 @@ def prepare(
     downscale: int = 1,
     trigger: str = "",
     max_sequence_length: int = 1024,
+    whole_clips: bool = False,
 ) -> list[PairReport]:
     """Conform, encode and cache every pair in its bucket; reuse cache files whose key still matches.
 
@@ -309,24 +334,29 @@ def prepare(
     itself. Each cache file `pair_XXXX.safetensors` holds `target_latents` (C, f, h, w), `reference_latents`
     (C, f, h/d, w/d), `video_prompt_embeds` (L, D), `audio_prompt_embeds` (L, Da), `prompt_attention_mask` (L,),
     with f, h, w those of the pair's bucket. The key includes the bucket: a pair moved to another bucket (a bucket
-    added or removed) is encoded again, the others are reused.
+    added or removed) is encoded again, the others are reused. With `whole_clips`, a pair longer than its bucket
+    is cut into windows, each cached as one more training clip (`pair_XXXX_wNN`); reports are per window, and
+    `index.json` names the manifest row of each file.
     """
     buckets = [buckets] if isinstance(buckets, Bucket) else list(buckets)
     for bucket in buckets:
         bucket.check(downscale)
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
-    plans = [plan_pair(pair, buckets, downscale) for pair in pairs]
+    plans = [plan_pair(pair, buckets, downscale, whole_clips) for pair in pairs]
     reports = []
     for pair, plan in zip(pairs, plans, strict=True):
         caption = with_trigger(trigger, pair.caption)
-        report = _cache_pair(pipe, pair, caption, plan.bucket, cache, downscale, max_sequence_length)
-        report.bucket, report.bucket_reason = plan.bucket.label(), plan.assignment.reason
-        reports.append(report)
+        for window, clip in enumerate(plan.window_pairs(pair)):
+            report = _cache_pair(pipe, clip, caption, plan.bucket, cache, downscale, max_sequence_length, window)
+            report.bucket, report.bucket_reason, report.actions = (
+                plan.bucket.label(), plan.assignment.reason, plan.actions)
+            reports.append(report)
     index = {
         "buckets": [asdict(b) for b in buckets],
         "downscale": downscale,
         "files": [Path(r.cache_file).name for r in reports],
+        "rows": [r.index for r in reports],
         "pair_buckets": [r.bucket for r in reports],
     }
     (cache / "index.json").write_text(json.dumps(index, indent=1))
@@ -334,13 +364,16 @@ def prepare(
 
 
 def _cache_pair(
-    pipe: Any, pair: Pair, caption: str, bucket: Bucket, cache: Path, downscale: int, max_sequence_length: int
+    pipe: Any, pair: Pair, caption: str, bucket: Bucket, cache: Path, downscale: int, max_sequence_length: int,
+    window: int = 0,
 ) -> PairReport:
-    """Encode one pair at `bucket` into `cache`, or return the report of the cache file that still matches."""
+    """Encode one pair (or one window of it) at `bucket` into `cache`, or return the report of the cache file that
+    still matches."""
     from .presets import encoding_name
 
     key = cache_key(pair, caption, bucket, downscale, encoding_name(pipe), max_sequence_length)
-    out = cache / f"pair_{pair.index:04d}.safetensors"
+    out = cache / (f"pair_{pair.index:04d}.safetensors" if window == 0 else
+                   f"pair_{pair.index:04d}_w{window:02d}.safetensors")
     report_file = out.with_suffix(".json")
     if out.exists() and report_file.exists():
         old = json.loads(report_file.read_text())
@@ -386,12 +419,15 @@ def load_cached_pair(path: str | Path) -> CachedPair:
     return CachedPair(caption=meta.get("caption", ""), bucket=bucket, **tensors)
 
 
-def load_cache(cache_dir: str | Path, indices: list[int] | None = None) -> list[CachedPair]:
-    """Load the pairs the last `prepare` cached (all, or those at the given positions) into memory."""
+def load_cache(cache_dir: str | Path, rows: list[int] | None = None) -> list[CachedPair]:
+    """Load what the last `prepare` cached into memory: all of it, or the training clips of the given manifest
+    rows (every window of a long pair)."""
     index_file = Path(cache_dir) / "index.json"
     if not index_file.exists():
         raise FileNotFoundError(f"no cached pairs in {cache_dir}: run prepare first")
-    files = [Path(cache_dir) / name for name in json.loads(index_file.read_text())["files"]]
-    if indices is not None:
-        files = [files[i] for i in indices]
-    return [load_cached_pair(f) for f in files]
+    index = json.loads(index_file.read_text())
+    names = index["files"]
+    of_row = index.get("rows", list(range(len(names))))  # caches from before windows: one file per row
+    wanted = set(rows) if rows is not None else None
+    return [load_cached_pair(Path(cache_dir) / name) for name, row in zip(names, of_row, strict=True)
+            if wanted is None or row in wanted]

@@ -229,15 +229,18 @@ def _register_heif() -> None:
     register_heif_opener()
 
 
-def conform(path: str | Path, fps: float, width: int, height: int, frames: int) -> np.ndarray:
-    """Decode `path` resampled to `fps`, scaled to cover `width`x`height`, centre-cropped, first `frames` frames.
+def conform(path: str | Path, fps: float, width: int, height: int, frames: int, start: float = 0.0) -> np.ndarray:
+    """Decode `path` from `start` seconds, resampled to `fps`, scaled to cover `width`x`height`, centre-cropped,
+    `frames` frames.
 
     HDR video is brought to standard range first (`SDR_FILTERS`), as a creator sees it on a phone. Returns uint8
     RGB frames of shape (frames, height, width, 3). Raises `MediaError` if fewer frames remain.
     """
     import numpy as np
 
-    stream = ffmpeg.input(str(path)).video
+    # An input seek decodes from the keyframe before `start` and drops what precedes it: frame-exact, and the
+    # same cut for a target and its reference.
+    stream = (ffmpeg.input(str(path), ss=start) if start else ffmpeg.input(str(path))).video
     for name, options in SDR_FILTERS.get(hdr_of(path), []):
         stream = stream.filter(name, **options)
     stream = (

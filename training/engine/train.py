@@ -370,7 +370,7 @@ def prepare_from_config(pipe: Any, cfg: TrainConfig) -> tuple[list[Pair], list[P
     pairs = read_manifest(cfg.data.manifest)
     reports = prepare(
         pipe, pairs, cfg.buckets, cfg.cache_dir, cfg.data.reference_downscale_factor, cfg.data.trigger,
-        cfg.data.max_sequence_length,
+        cfg.data.max_sequence_length, cfg.data.whole_clips,
     )
     return pairs, reports
 
@@ -495,7 +495,11 @@ def _load_data(
     several = len(cfg.buckets) > 1
     for r in reports:
         where = f"bucket {r.bucket} ({r.bucket_reason}): " if several else ""
+        if r.start:
+            continue  # a later window of a long pair: the pair's first line said what happens to it
         hooks.log(f"pair {r.index + 1}: {where}{', '.join(r.actions) or 'used as is'}{' (cached)' if r.cached else ''}")
+    if len(reports) > len(pairs):
+        hooks.log(f"whole clips: {len(pairs)} pairs give {len(reports)} training clips")
     if several:
         counts = Counter(r.bucket for r in reports)
         hooks.log("buckets: " + ", ".join(f"{b.label()} {counts[b.label()]} pairs" for b in cfg.buckets))
