@@ -48,9 +48,12 @@ def _prepare(args: argparse.Namespace) -> int:
         else:
             state = "cached earlier" if r.cached else "encoded"
             where = f"bucket {r.bucket} ({r.bucket_reason}), " if len(cfg.buckets) > 1 else ""
-            print(f"pair {r.index + 1} ({Path(r.video).name}): {where}{', '.join(r.actions) or 'used as is'} "
+            at = f" from {r.start:.2f} s" if r.start else ""
+            print(f"pair {r.index + 1} ({Path(r.video).name}{at}): {where}{', '.join(r.actions) or 'used as is'} "
                   f"[{state}]")
-    print(f"{len(reports)} pairs ready in {cfg.cache_dir}")
+    rows = len({r.index for r in reports})
+    clips = f" as {len(reports)} training clips" if len(reports) > rows else ""
+    print(f"{rows} pairs ready{clips} in {cfg.cache_dir}")
     return 0
 
 

@@ -18,6 +18,7 @@ from wizard.plan import (
     orientation,
     shape_uses,
     size_problems,
+    training_clips,
     training_hardware,
 )
 from wizard.validation import Shape, largest_frames_at_most
@@ -67,8 +68,13 @@ class SettingsForm(forms.Form):
     )
     frames = forms.IntegerField(
         label="Frames per clip", min_value=9, max_value=257, widget=_number(step=8),
-        help_text="How many frames of each clip are used, from its start: 1 + a multiple of 8 "
-        "(e.g. 49 ≈ 2 s, 81 ≈ 3.4 s, 121 ≈ 5 s at 24 fps). Longer clips are trimmed; shorter ones cannot be used.",
+        help_text="How many frames each training clip has: 1 + a multiple of 8 "
+        "(e.g. 49 ≈ 2 s, 81 ≈ 3.4 s, 121 ≈ 5 s at 24 fps). Shorter clips cannot be used.",
+    )
+    whole_clips = forms.BooleanField(
+        label="Use all of each clip", required=False,
+        help_text="A clip longer than this is cut into several training clips, one after another, so all of your "
+        "footage teaches the adapter. Off: only the start of each clip is used. Preparing takes longer when on.",
     )
     fps = forms.TypedChoiceField(
         label="Frame rate", coerce=float, choices=[(f, f"{f:g} fps") for f in FPS_CHOICES],
@@ -252,8 +258,10 @@ class SettingsForm(forms.Form):
     def _check_memory(self, data: dict[str, Any]) -> None:
         """Against the largest shape: the one that needs the most time and memory per step."""
         width, height = max(self._sizes(data), key=lambda size: size[0] * size[1])
+        clips = training_clips([p.target_meta for p in self.pairs], data["frames"], data["fps"],
+                               bool(data.get("whole_clips")))
         self.estimate = estimate(model_preset(), width, height, data["frames"],
-                                 data["reference_downscale_factor"], data["rank"], data["steps"], len(self.pairs),
+                                 data["reference_downscale_factor"], data["rank"], data["steps"], clips,
                                  **training_hardware())
         if not self.estimate.fits:
             self.add_error(None, f"These settings need about {self.estimate.memory_gib:.0f} GB of GPU memory, more "
@@ -301,8 +309,9 @@ def initial_from(values: TrainingSettings, preset: str) -> dict[str, Any]:
     return initial
 
 
-def estimate_for(values: TrainingSettings, pairs: int) -> Estimate:
-    """Time and memory at the largest shape."""
+def estimate_for(values: TrainingSettings, metas: list[dict[str, Any]]) -> Estimate:
+    """Time and memory at the largest shape, for pairs whose targets have these facts."""
     largest = values.largest
+    clips = training_clips(metas, values.frames, values.fps, values.whole_clips)
     return estimate(model_preset(), largest.width, largest.height, values.frames, values.reference_downscale_factor,
-                    values.rank, values.steps, pairs, **training_hardware())
+                    values.rank, values.steps, clips, **training_hardware())

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
+from training.engine.buckets import window_count
 from wizard.recipes import Recipe
 from wizard.validation import Shape, assigned_shape, cut_fraction, largest_frames_at_most
 
@@ -70,6 +71,8 @@ class TrainingSettings:
     validation_prompts: list[str] = field(default_factory=list)
     validation_pairs: list[int] = field(default_factory=list)
     hold_out_validation: bool = False
+    # Long clips cut into several training clips (the engine's data.whole_clips); off for drafts saved before it.
+    whole_clips: bool = False
     # More shapes beside width x height, as [width, height] (same frames and fps): one per orientation of the clips.
     extra_sizes: list[list[int]] = field(default_factory=list)
 
@@ -194,7 +197,21 @@ def preset_settings(preset_slug: str, recipe: Recipe, facts: ClipFacts, model: s
         validation_every=min(preset.validation_every, steps),
         trigger_phrase=recipe.trigger_phrase,
         extra_sizes=[list(size) for size in extra],
+        whole_clips=True,
     )
+
+
+def training_clips(metas: list[dict[str, Any]], frames: int, fps: float, whole_clips: bool) -> int:
+    """How many training clips pairs with these target facts give: one each, or with `whole_clips` one per
+    `frames` of each clip at `fps` (training.engine.buckets.window_count, the engine's own rule)."""
+    if not whole_clips:
+        return len(metas)
+    total = 0
+    for meta in metas:
+        own_fps, own_frames = meta.get("fps"), meta.get("frames")
+        available = int(own_frames * fps / own_fps + 1e-6) if own_fps and own_frames else frames
+        total += window_count(available, frames)
+    return total
 
 
 def size_for(kind: str, width: int, height: int, block: int) -> tuple[int, int]:
@@ -287,6 +304,7 @@ def to_train_config(values: TrainingSettings, recipe: Recipe, reference_names: l
         "data": {
             "reference_downscale_factor": values.reference_downscale_factor,
             "trigger": values.trigger_phrase.strip(),
+            "whole_clips": values.whole_clips,
         },
         "lora": {"rank": values.rank},
         "optim": {"steps": values.steps, "learning_rate": values.learning_rate},

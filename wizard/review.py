@@ -84,6 +84,11 @@ class DatasetReview:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def target_metas(self) -> list[dict[str, Any]]:
+        """What the checks found about each pair's target (frames, fps, size)."""
+        return [view.pair.target_meta for view in self.pairs]
+
+    @property
     def shape_counts(self) -> list[tuple[Shape, int]]:
         """Each training shape with how many ready pairs train at it, in the settings' order."""
         ready = [p for p in self.pairs if p.status in (ClipPair.Status.OK, ClipPair.Status.WARNING)]
@@ -120,17 +125,18 @@ def _shape_of(pair: ClipPair, shapes: list[Shape]) -> Shape | None:
     return assigned_shape(meta, shapes)
 
 
-def _shape_findings(meta: dict[str, Any], shape: Shape, several: bool) -> list[Finding]:
+def _shape_findings(meta: dict[str, Any], shape: Shape, several: bool, whole_clips: bool) -> list[Finding]:
     """What training at its assigned shape does to this target; with several shapes, which one and why."""
     found = []
     if several:
         ratio = meta["width"] / meta["height"]
         found.append(Finding("info", "shape", f"Trains at {shape.width}×{shape.height}, the shape closest to this "
                              f"clip's {meta['width']}×{meta['height']} ({ratio:.2f}:1)."))
-    return [*found, *check_against_shape(meta, shape)]
+    return [*found, *check_against_shape(meta, shape, whole_clips)]
 
 
-def _dynamic_findings(pair: ClipPair, shapes: list[Shape], duplicates: dict[str, list[str]]) -> list[Finding]:
+def _dynamic_findings(pair: ClipPair, shapes: list[Shape], duplicates: dict[str, list[str]],
+                      whole_clips: bool) -> list[Finding]:
     found: list[Finding] = []
     target, reference = pair.target_source, pair.reference_source
     if target is not None and reference is not None and target.sha256 == reference.sha256:
@@ -146,13 +152,14 @@ def _dynamic_findings(pair: ClipPair, shapes: list[Shape], duplicates: dict[str,
                              "target (not the reference)."))
     shape = _shape_of(pair, shapes)
     if shape is not None and pair.status in (ClipPair.Status.OK, ClipPair.Status.WARNING):
-        found.extend(_shape_findings(pair.target_meta, shape, len(shapes) > 1))
+        found.extend(_shape_findings(pair.target_meta, shape, len(shapes) > 1, whole_clips))
     return found
 
 
-def review_dataset(dataset: Dataset, shapes: list[Shape] | None = None) -> DatasetReview:
+def review_dataset(dataset: Dataset, shapes: list[Shape] | None = None, whole_clips: bool = False) -> DatasetReview:
     """Every pair with its findings; with the training `shapes`, each pair's crop, trim and length findings are
-    those of the shape it is assigned (the engine's rule: closest aspect ratio)."""
+    those of the shape it is assigned (the engine's rule: closest aspect ratio), and with `whole_clips` how many
+    training clips a long one gives."""
     shapes = shapes or []
     recipe = get_recipe(dataset.recipe)
     pairs = list(dataset.pairs.select_related("target_source", "reference_source", "extraction", "caption_extraction")
@@ -164,7 +171,7 @@ def review_dataset(dataset: Dataset, shapes: list[Shape] | None = None) -> Datas
     views = []
     for pair in pairs:
         stored = [Finding(**m) for m in pair.messages]
-        dynamic = _dynamic_findings(pair, shapes, duplicates)
+        dynamic = _dynamic_findings(pair, shapes, duplicates, whole_clips)
         findings = sorted([*stored, *dynamic], key=lambda f: LEVEL_ORDER.get(f.level, 3))
         checking = pair.status in (ClipPair.Status.PENDING, ClipPair.Status.CHECKING)
         status = pair.status if checking else status_of(findings)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from training.engine.buckets import Bucket, assign_bucket
+from training.engine.buckets import Bucket, assign_bucket, window_count
 from training.engine.media import MediaError, probe
 from wizard.sniff import Kind, sniff_path
 
@@ -186,8 +186,9 @@ def check_pair(target: dict[str, Any], reference: dict[str, Any], reference_is_i
     return findings
 
 
-def check_against_shape(target: dict[str, Any], shape: Shape) -> list[Finding]:
-    """What training at `shape` will do to this target: reject, trim, resample, crop or enlarge it."""
+def check_against_shape(target: dict[str, Any], shape: Shape, whole_clips: bool = False) -> list[Finding]:
+    """What training at `shape` will do to this target: reject, trim or cut into several clips, resample, crop or
+    enlarge it."""
     findings = []
     available = int(target["frames"] * shape.fps / target["fps"] + 1e-6)
     seconds = shape.frames / shape.fps
@@ -200,9 +201,15 @@ def check_against_shape(target: dict[str, Any], shape: Shape) -> list[Finding]:
             f"Too short: {target['duration']:.2f} s gives {available} frames at {shape.fps:g} fps, and training "
             f"uses {shape.frames} frames ({seconds:.2f} s). It would be skipped. {advice}"))
         return findings
-    if available > shape.frames:
+    windows = window_count(available, shape.frames)
+    if whole_clips and windows > 1:
+        findings.append(Finding("info", "windows", f"Gives {windows} training clips of {seconds:.2f} s, one after "
+                                f"another, from its {target['duration']:.2f} s."))
+    elif available > shape.frames:
+        hint = (f" Turn on “Use all of each clip” in the settings to train on {windows} clips from it."
+                if windows > 1 else "")
         findings.append(Finding("info", "trimmed", f"Training uses the first {seconds:.2f} s "
-                                f"({shape.frames} frames) of {target['duration']:.2f} s."))
+                                f"({shape.frames} frames) of {target['duration']:.2f} s.{hint}"))
     if abs(target["fps"] - shape.fps) > FPS_TOLERANCE:
         findings.append(Finding("info", "resampled", f"Resampled from {target['fps']:g} to {shape.fps:g} fps."))
     findings.extend(_size_findings(target["width"], target["height"], shape))

@@ -26,7 +26,7 @@ from wizard import export, services
 from wizard import limits as wizard_limits
 from wizard.forms import CaptionForm, DatasetForm, SettingsForm, estimate_for, initial_from, without_shape
 from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
-from wizard.plan import PRESETS, ClipFacts, TrainingSettings, preset_settings, to_train_config
+from wizard.plan import PRESETS, ClipFacts, TrainingSettings, preset_settings, to_train_config, training_clips
 from wizard.recipes import RECIPES, get_recipe
 from wizard.review import DatasetReview, review_dataset
 from wizard.uploads import SizeCapHandler, safe_content_type, serve_file, serve_made_file
@@ -185,7 +185,8 @@ def resume(request: AuthedRequest, draft_id: int) -> HttpResponse:
 
 
 def _review(draft: TrainingDraft) -> DatasetReview:
-    return review_dataset(draft.dataset, _settings_of(draft).shapes)
+    values = _settings_of(draft)
+    return review_dataset(draft.dataset, values.shapes, values.whole_clips)
 
 
 @login_required
@@ -395,10 +396,10 @@ def settings_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
 def _render_settings(request: AuthedRequest, draft: TrainingDraft, form: SettingsForm,
                      values: TrainingSettings | None, template: str | None = None, status: int = 200) -> HttpResponse:
     """The whole page, or one of its partials (`settings-form`, `estimate`) for htmx."""
-    pairs = draft.dataset.pairs.count()
-    estimate = estimate_for(values, pairs) if values else None
+    metas = list(draft.dataset.pairs.values_list("target_meta", flat=True))
+    estimate = estimate_for(values, metas) if values else None
     context = {**_step_context(draft, "settings"), "form": form, "estimate": estimate, "presets": PRESETS.values(),
-               "pair_count": pairs}
+               "pair_count": len(metas)}
     name = f"wizard/settings_step.html#{template}" if template else "wizard/settings_step.html"
     return render(request, name, context, status=status)
 
@@ -415,7 +416,7 @@ def launch_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
             return redirect("run_detail", draft.run_id)
         messages.info(request, "This training was already launched.")
     values = _settings_of(draft)
-    review = review_dataset(draft.dataset, values.shapes)
+    review = review_dataset(draft.dataset, values.shapes, values.whole_clips)
     form = _settings_form(draft, initial_from(values, draft.preset))
     settings_ok = form.is_valid()
     if request.method == "POST" and not draft.run_id:
@@ -427,7 +428,8 @@ def launch_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
             messages.error(request, "This training cannot start yet: see what needs attention below.")
     _remember_step(draft, TrainingDraft.Step.LAUNCH)
     context = {**_step_context(draft, "launch"), "values": values, "review": review, "settings_form": form,
-               "settings_ok": settings_ok, "estimate": estimate_for(values, len(review.pairs)),
+               "settings_ok": settings_ok, "estimate": estimate_for(values, review.target_metas),
+               "training_clips": training_clips(review.target_metas, values.frames, values.fps, values.whole_clips),
                "preset": PRESETS.get(draft.preset), "sample_pairs": _sample_pairs(draft, values)}
     return render(request, "wizard/launch_step.html", context)
 

@@ -32,6 +32,23 @@ def test_python_m_training_builds_a_tiny_model_that_from_pretrained_loads(tmp_pa
     assert pipe.vae_spatial_compression_ratio == 32
 
 
+def test_prepare_says_how_many_training_clips_whole_clips_make(
+    tmp_path: Path, tiny_model_dir: Path, raw_config: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.engine.synthetic import make_pairs
+
+    manifest = make_pairs(tmp_path / "long", 2, seconds=2.0)  # 48 frames each: two clips of 17
+    raw = raw_config(tmp_path, manifest, tiny_model_dir, data={"whole_clips": True})
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(raw))
+
+    assert main(["prepare", str(config)]) == 0
+
+    out = capsys.readouterr().out
+    assert "pair 1 (target_000.mp4 from 0.71 s): " in out
+    assert "2 pairs ready as 4 training clips in" in out
+
+
 def test_prepare_train_and_generate_from_a_yaml_config(
     tmp_path: Path, three_pairs: Path, tiny_model_dir: Path, raw_config: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

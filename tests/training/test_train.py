@@ -124,6 +124,25 @@ def test_with_two_buckets_a_run_finishes_checkpoints_and_resumes_exactly(
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
 
 
+def test_with_whole_clips_a_run_trains_on_every_window_and_holds_out_all_of_a_held_out_pair(
+    make_config: Any, tmp_path: Path
+) -> None:
+    from training.engine.synthetic import make_pairs
+
+    manifest = make_pairs(tmp_path / "long", 3, seconds=2.0)  # 48 frames each: two windows of 17
+    cfg = make_config(manifest, data={"whole_clips": True, "validation_indices": [2]}, optim={"steps": 4})
+    log: list[str] = []
+
+    result = train(cfg, TrainingHooks(on_log=log.append))
+
+    assert result.status == "finished"
+    assert "whole clips: 3 pairs give 6 training clips" in log
+    assert [line for line in log if line.startswith("pair 1:")] == [
+        "pair 1: resize and centre-crop target 160x128 -> 128x128, resize and centre-crop reference 160x128 -> "
+        "128x128, cut 48 frames into 2 clips of 17"]
+    assert len(load_cache(cfg.cache_dir, [0, 1])) == 4 and len(load_cache(cfg.cache_dir, [2])) == 2
+
+
 def test_a_batch_never_mixes_buckets_and_every_bucket_gets_trained() -> None:
     from training.engine.dataset import Bucket, CachedPair
     from training.engine.train import draw_batch

@@ -9,12 +9,14 @@ from wizard.estimate import estimate
 from wizard.forms import estimate_for
 from wizard.plan import (
     ClipFacts,
+    TrainingSettings,
     cropped_notes,
     model_preset,
     preset_settings,
     shape_problems,
     shape_uses,
     to_train_config,
+    training_clips,
 )
 from wizard.recipes import RECIPES
 
@@ -94,7 +96,7 @@ def test_the_launch_config_carries_every_shape_as_engine_buckets(tmp_path):
 def test_the_estimate_is_for_the_largest_shape():
     values = preset_settings("balanced", RECIPES["depth"], facts(LANDSCAPE_5S, SQUARE_5S), "ltx-2.3")
     values.extra_sizes = [[640, 640]]  # 409,600 pixels: more than 768×448's 344,064
-    assert estimate_for(values, 10) == estimate(model_preset(), 640, 640, 81, 1, 32, values.steps, 10)
+    assert estimate_for(values, [LANDSCAPE_5S] * 10) == estimate(model_preset(), 640, 640, 81, 1, 32, values.steps, 10)
 
 
 @pytest.mark.parametrize(
@@ -176,3 +178,29 @@ def test_the_estimates_weight_figures_are_counted_from_the_shipped_ltx23_configs
 
 def test_a_shape_far_beyond_one_gpu_does_not_fit():
     assert not estimate("ltx-2.3", 1920, 1088, 257, 1, 128, 2000, 20).fits
+
+
+TWENTY_SECONDS = {**LANDSCAPE_5S, "frames": 480, "duration": 20.0}
+
+
+def test_whole_clips_cut_a_long_clip_into_as_many_training_clips_as_fit():
+    assert training_clips([TWENTY_SECONDS, LANDSCAPE_5S], 81, 24.0, whole_clips=True) == 5 + 1
+    assert training_clips([TWENTY_SECONDS, LANDSCAPE_5S], 81, 24.0, whole_clips=False) == 2
+    assert training_clips([TWENTY_SECONDS], 81, 12.0, whole_clips=True) == 2  # 240 frames at 12 fps
+
+
+def test_new_settings_use_whole_clips_and_drafts_saved_before_keep_using_the_start():
+    values = preset_settings("balanced", RECIPES["restoration"], facts(LANDSCAPE_5S), "ltx-2.3")
+    saved_before = {k: v for k, v in values.as_dict().items() if k != "whole_clips"}
+
+    assert values.whole_clips is True
+    assert to_train_config(values, RECIPES["restoration"], [], "run-1")["data"]["whole_clips"] is True
+    assert TrainingSettings.from_dict(saved_before).whole_clips is False
+
+
+def test_the_estimate_prepares_every_training_clip():
+    values = preset_settings("balanced", RECIPES["restoration"], facts(TWENTY_SECONDS), "ltx-2.3")
+    largest = values.largest
+    assert estimate_for(values, [TWENTY_SECONDS]) == estimate(
+        model_preset(), largest.width, largest.height, values.frames, values.reference_downscale_factor, values.rank,
+        values.steps, 5)

@@ -191,6 +191,18 @@ def test_a_longer_clip_is_trimmed_and_a_different_fps_resampled_without_blocking
     assert status_of(found) == "ok"
 
 
+def test_a_long_clip_says_how_many_training_clips_it_gives_with_whole_clips():
+    # 4 s at 30 fps is 96 frames at 24: two whole windows of 33 and a spare frame.
+    long_clip = meta(fps=30.0, frames=120, duration=4.0)
+
+    whole = next(f for f in check_against_shape(long_clip, SHAPE, whole_clips=True) if f.code == "windows")
+    start_only = next(f for f in check_against_shape(long_clip, SHAPE) if f.code == "trimmed")
+
+    assert whole.text == "Gives 2 training clips of 1.38 s, one after another, from its 4.00 s."
+    assert start_only.text == ("Training uses the first 1.38 s (33 frames) of 4.00 s. Turn on “Use all of each "
+                               "clip” in the settings to train on 2 clips from it.")
+
+
 def test_a_clip_of_another_shape_is_cropped_and_says_how_much():
     found = check_against_shape(meta(width=400, height=100, duration=2.0), Shape(128, 128, 33, 24))
     cropped = next(f for f in found if f.code == "cropped")

@@ -498,6 +498,30 @@ def test_launch_creates_the_run_queues_it_and_opens_the_run_page(maya, ready_dra
     assert again["Location"] == f"/runs/{run.pk}/" and TrainingRun.objects.count() == 1
 
 
+def test_with_all_of_each_clip_the_clips_and_launch_say_how_many_training_clips_and_the_run_cuts_them(
+    maya, ready_draft
+):
+    # walk is 48 frames at 24 fps: two whole clips of 17 frames.
+    saved = maya.post(f"/wizard/{ready_draft.pk}/settings/", settings_post(ready_draft, frames=17, whole_clips="on"))
+    assert saved.status_code == 302
+
+    clips_page = maya.get(f"/wizard/{ready_draft.pk}/clips/").content.decode()
+    summary = maya.get(f"/wizard/{ready_draft.pk}/launch/").content.decode()
+    maya.post(f"/wizard/{ready_draft.pk}/launch/")
+
+    assert "Gives 2 training clips of 0.71 s, one after another, from its 2.00 s." in clips_page
+    assert "Long clips cut into several: 2 training clips from 1 pair" in summary
+    assert TrainingRun.objects.get().config["data"]["whole_clips"] is True
+
+
+def test_without_all_of_each_clip_the_clips_step_says_how_much_is_left_unused(maya, ready_draft):
+    maya.post(f"/wizard/{ready_draft.pk}/settings/", settings_post(ready_draft, frames=17))
+
+    page = maya.get(f"/wizard/{ready_draft.pk}/clips/").content.decode()
+
+    assert "Training uses the first 0.71 s (17 frames) of 2.00 s. Turn on “Use all of each clip”" in page
+
+
 def test_sample_clips_can_be_kept_out_of_training_when_enough_pairs_are_left(maya, clips):
     draft = start(maya)
     upload(maya, draft, {f"{n}.mp4": clips(f"{n}.mp4") for n in ("a", "b", "c")}

@@ -60,6 +60,12 @@ class Bucket:
         return int(frames * self.fps / fps + 1e-6)
 
 
+def window_count(available: int, frames: int) -> int:
+    """Whole windows of `frames` in `available` frames (a long clip cut for `data.whole_clips`), one frame kept
+    spare so rounding at the last window's end never leaves it a frame short."""
+    return max(1, (available - 1) // frames)
+
+
 def labels(buckets: Sequence[Bucket]) -> str:
     """All buckets as one metadata string, e.g. "768x448x81@24,448x768x81@24" (one bucket: just its label)."""
     return ",".join(b.label() for b in buckets)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .buckets import Assignment, Bucket, assign_bucket
+from .buckets import Assignment, Bucket, assign_bucket, window_count
 from .captions import with_trigger
 from .columns import CAPTION_KEYS, REFERENCE_KEYS, VIDEO_KEYS
 from .media import MediaError, VideoInfo, conform, probe
@@ -207,12 +207,6 @@ class PairPlan:
         """The pair once per window, each starting where the one before ends."""
         length = self.bucket.frames / self.bucket.fps
         return [replace(pair, start=round(k * length, 6)) for k in range(self.windows)]
-
-
-def window_count(available: int, frames: int) -> int:
-    """Whole windows of `frames` in `available` frames, one frame kept spare so rounding at the last window's end
-    never leaves it a frame short."""
-    return max(1, (available - 1) // frames)
 
 
 def plan_pair(pair: Pair, buckets: list[Bucket], downscale: int, whole_clips: bool = False) -> PairPlan:
