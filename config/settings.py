@@ -256,6 +256,10 @@ WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
 WORKER_STALE_SECONDS = env_int("WORKER_STALE_SECONDS", 45, minimum=2)
 
 RUN_WEBHOOK_URL = env_optional_str("RUN_WEBHOOK_URL")  # POSTed a JSON summary when a run ends
+# Bearer token Prometheus sends to /metrics (operators signed in need none). Unset: only operators can read it.
+METRICS_TOKEN = env_optional_str("METRICS_TOKEN")
+if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN is too short to keep the metrics private: use 16 characters or more.")
 
 # --- Model used by training and the Studio.
 MODEL_PRESET = env_choice("MODEL_PRESET", "tiny", ("tiny", "ltx-2.3"))

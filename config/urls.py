@@ -11,6 +11,7 @@ admin.site.site_title = "ICLoRA Studio operations"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics, name="metrics"),
     path("ops/system-check/", views.system_check, name="system_check"),
     path("ops/", include("operators.urls")),
     path("admin/", admin.site.urls),

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import hmac
 import time
 import uuid
 
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -20,6 +22,29 @@ from config.tasks import probe_cpu, probe_gpu
 def healthz(request: HttpRequest) -> JsonResponse:
     ok, report = health.overall()
     return JsonResponse({"status": "ok" if ok else "down", **report}, status=200 if ok else 503)
+
+
+@require_GET
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics (operators.metrics) for a scraper with METRICS_TOKEN, or a signed-in operator."""
+    from operators.metrics import collect, render
+
+    if not _may_read_metrics(request):
+        response = HttpResponse("Metrics need the METRICS_TOKEN set on the server, sent as "
+                                "'Authorization: Bearer <token>', or an operator's sign-in.\n",
+                                status=401, content_type="text/plain; charset=utf-8")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(render(collect()), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _may_read_metrics(request: HttpRequest) -> bool:
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
+    token = settings.METRICS_TOKEN
+    sent = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
 
 
 @staff_member_required

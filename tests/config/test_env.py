@@ -102,3 +102,9 @@ def test_direct_downloads_without_a_bucket_stop_the_app_with_the_reason():
     result = _run(["-m", "config.stack", "--check"], S3_DIRECT_DOWNLOADS="true", S3_BUCKET="")
     assert result.returncode == 2
     assert "S3_DIRECT_DOWNLOADS=true needs S3_BUCKET" in result.stderr
+
+
+def test_a_metrics_token_too_short_to_keep_a_secret_stops_the_app():
+    result = _run(["-m", "config.stack", "--check"], METRICS_TOKEN="short")
+    assert result.returncode == 2
+    assert "METRICS_TOKEN is too short" in result.stderr
