@@ -1,6 +1,6 @@
 from django.urls import path
 
-from wizard import views, views_derive, views_resumable
+from wizard import views, views_captions, views_derive, views_resumable
 
 app_name = "wizard"
 
@@ -20,6 +20,7 @@ urlpatterns = [
     path("<int:draft_id>/derive/<slug:method>/", views_derive.derive_settings, name="derive_settings"),
     path("<int:draft_id>/derive/<slug:method>/preview/", views_derive.derive_preview, name="derive_preview"),
     path("<int:draft_id>/captions/auto/", views_derive.auto_captions, name="auto_captions"),
+    path("<int:draft_id>/captions/all/", views_captions.bulk_captions, name="bulk_captions"),
     path("<int:draft_id>/pairs/<int:pair_id>/delete/", views.delete_pair, name="delete_pair"),
     path("<int:draft_id>/files/<int:file_id>/delete/", views.delete_file, name="delete_file"),
     path("<int:draft_id>/settings/", views.settings_step, name="settings"),

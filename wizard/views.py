@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from config.requests import AuthedRequest
 from training.models import TrainingRun
 from training.runs import RunStateError, launch_run
-from wizard import export, services
+from wizard import caption_edits, export, services
 from wizard import limits as wizard_limits
 from wizard.forms import CaptionForm, DatasetForm, SettingsForm, estimate_for, initial_from, without_shape
 from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
@@ -200,7 +200,8 @@ def clips_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
         return redirect("wizard:clips", draft.pk)
     _remember_step(draft, TrainingDraft.Step.DATASET)
     context = {**_clips_context(draft), "form": form, "review": _review(draft),
-               "limits": wizard_limits.current()}
+               "limits": wizard_limits.current(),
+               "caption_undo": bool(request.session.get(caption_edits.undo_key(draft.dataset_id)))}
     return render(request, "wizard/clips_step.html", context)
 
 

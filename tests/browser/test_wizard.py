@@ -90,6 +90,19 @@ def test_a_new_creator_walks_the_wizard_from_sign_up_to_launch(
     expect(street2.get_by_role("status")).to_have_text("Saved")
     expect(street2).not_to_contain_text("No caption yet")
 
+    # Every caption changed at once, then the change undone
+    page.locator("summary", has_text="Change every caption at once").click()
+    page.get_by_label("Add these words").fill("steady camera")
+    page.get_by_role("button", name="At the end").click()
+    expect(page.get_by_role("article", name="street0", exact=True).get_by_label("Caption")).to_have_value(
+        "a quiet street at dawn, soft light, steady camera")
+    expect(page.locator("main")).to_contain_text("2 captions changed.")  # street2 already ends with them
+    shot(page, screenshots_dir, "2b-captions-changed")
+    page.get_by_role("button", name="Undo the last change").click()
+    expect(page.get_by_role("article", name="street0", exact=True).get_by_label("Caption")).to_have_value(
+        "a quiet street at dawn, soft light")
+    broken = page.get_by_role("article", name="broken", exact=True)
+
     # The broken pair blocks launch until it is removed
     broken.get_by_role("button", name="Remove this pair").click()
     expect(page.locator("article.pair")).to_have_count(3)
