@@ -77,6 +77,7 @@
     }
     appendLog(p.message, event.at);
     if (event.kind === "state") {
+      notifyEnd(p.state, p.message);
       // Refresh now, and once more a moment later: state changes can come faster than a refresh
       // returns, and the last one must always be shown.
       document.body.dispatchEvent(new Event("run:state"));
@@ -85,6 +86,46 @@
     }
     if (event.kind === "checkpoint") document.body.dispatchEvent(new Event("run:checkpoint"));
     if (event.kind === "sample") document.body.dispatchEvent(new Event("run:sample"));
+  }
+
+  // "Tell me when it is done": a browser notification when the run ends, even with the page in another tab.
+  const notifyRow = document.querySelector("[data-notify]");
+  const notifyKey = `notify-run-${root.dataset.runId}`;
+  const ENDINGS = { succeeded: "is ready", failed: "stopped with an error", cancelled: "was stopped" };
+
+  function notifyWanted() {
+    try { return localStorage.getItem(notifyKey) === "1"; } catch (error) { return false; }
+  }
+
+  function showNotifyState() {
+    const button = notifyRow.querySelector("[data-notify-button]");
+    const note = notifyRow.querySelector("[data-notify-note]");
+    if (Notification.permission === "denied") {
+      button.hidden = true;
+      note.textContent = "Notifications are blocked for this site in your browser's settings.";
+    } else if (Notification.permission === "granted" && notifyWanted()) {
+      button.hidden = true;
+      note.textContent = "Your browser will tell you when this training ends, even from another tab.";
+    }
+  }
+
+  if (notifyRow && "Notification" in window) {
+    notifyRow.hidden = false;
+    showNotifyState();
+    notifyRow.querySelector("[data-notify-button]").addEventListener("click", async () => {
+      if (await Notification.requestPermission() === "granted") {
+        try { localStorage.setItem(notifyKey, "1"); } catch (error) { /* private mode: this page still tells */ }
+      }
+      showNotifyState();
+    });
+  }
+
+  function notifyEnd(state, message) {
+    if (notifyRow && state in ENDINGS) notifyRow.hidden = true;
+    if (!(state in ENDINGS) || !("Notification" in window) || Notification.permission !== "granted" || !notifyWanted()) return;
+    try { localStorage.removeItem(notifyKey); } catch (error) { /* nothing to forget */ }
+    const note = new Notification(`${root.dataset.runName} ${ENDINGS[state]}`, { body: message || "", tag: notifyKey });
+    note.onclick = () => { window.focus(); note.close(); };
   }
 
   let pollTimer = null;

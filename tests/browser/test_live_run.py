@@ -10,6 +10,19 @@ from training.runs import launch_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
+# The browser's notification service stands in for the desktop (a headless browser has none to show): it grants
+# permission when asked and records what the page shows.
+FAKE_NOTIFICATIONS = """
+window.shownNotifications = [];
+class RecordedNotification {
+  constructor(title, options) { window.shownNotifications.push({ title, body: options.body }); }
+  close() {}
+}
+RecordedNotification.permission = "default";
+RecordedNotification.requestPermission = async () => (RecordedNotification.permission = "granted");
+window.Notification = RecordedNotification;
+"""
+
 
 def test_a_creator_watches_a_run_from_launch_to_the_finished_adapter(
     page: Page, live_asgi_url: str, celery_worker, creator, tmp_path, screenshots_dir
@@ -19,10 +32,14 @@ def test_a_creator_watches_a_run_from_launch_to_the_finished_adapter(
                   "reference_videos": [dataset.pairs.order_by("pk")[0].reference_file.name]}
     run = make_run(creator, dataset=dataset, name="Restore demo",
                    config=tiny_run_config(steps=60, checkpoint_every=30, validation=validation))
+    page.add_init_script(FAKE_NOTIFICATIONS)
     sign_in(page, live_asgi_url, creator.username)
     page.goto(f"{live_asgi_url}/runs/{run.pk}/")
     expect(page.locator("#run-state")).to_have_text("Draft")
     expect(page.locator("#run")).to_have_attribute("data-live", "socket")
+    page.get_by_role("button", name="Tell me when it is done").click()
+    expect(page.locator("[data-notify-note]")).to_have_text(
+        "Your browser will tell you when this training ends, even from another tab.")
 
     call_in_thread(launch_run, run)
     expect(page.locator("#run-state")).to_have_text("Training", timeout=90_000)
@@ -33,6 +50,10 @@ def test_a_creator_watches_a_run_from_launch_to_the_finished_adapter(
 
     expect(page.locator("#run-state")).to_have_text("Finished", timeout=180_000)
     expect(page.locator("#run-step")).to_have_text("60")
+    page.wait_for_function("() => window.shownNotifications.length > 0")
+    assert page.evaluate("window.shownNotifications") == [
+        {"title": "Restore demo is ready", "body": "Your adapter “Restore demo” is ready."}]
+    expect(page.locator("[data-notify]")).to_be_hidden()
     expect(page.get_by_role("link", name="Download Restore demo.safetensors")).to_be_visible()
     expect(page.locator("#run-checkpoints")).to_contain_text("Step 60")
     expect(page.get_by_role("button", name="Continue training").first).to_be_visible()
