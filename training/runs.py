@@ -44,6 +44,17 @@ def broker_priority(run: TrainingRun) -> int:
     return max(0, min(9, 5 - run.priority))
 
 
+def runs_ahead(run: TrainingRun) -> int | None:
+    """How many queued runs a GPU worker takes before `run`, as the broker orders them (a sooner priority level
+    first, then the order they were queued in); None when `run` is not waiting."""
+    if run.state != State.QUEUED or run.queued_at is None:
+        return None
+    mine = (broker_priority(run), run.queued_at, run.pk)
+    waiting = TrainingRun.objects.filter(state=State.QUEUED, queued_at__isnull=False).exclude(pk=run.pk)
+    return sum(1 for other in waiting.only("priority", "queued_at")
+               if (broker_priority(other), other.queued_at, other.pk) < mine)
+
+
 def launch_run(run: TrainingRun) -> TrainingRun:
     """Queue a draft run for training; the task is sent only once the transaction commits."""
     from training.quotas import QuotaExceeded, check_can_launch

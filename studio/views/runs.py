@@ -16,7 +16,7 @@ from studio.sample_grid import sample_grid
 from studio.views.adapters import get_adapter_for_user
 from training.events import events_after
 from training.models import Checkpoint, TrainingRun, ValidationSample
-from training.runs import RunStateError, continue_run, delete_run, request_cancel, request_flag
+from training.runs import RunStateError, continue_run, delete_run, request_cancel, request_flag, runs_ahead
 from wizard.models import ClipPair
 from wizard.uploads import safe_content_type, serve_file
 
@@ -52,6 +52,7 @@ def _run_context(run: TrainingRun) -> dict[str, object]:
         "checkpoints": run.checkpoints.order_by("-step"),
         "grid": sample_grid(run.samples.all(), run.checkpoints.all(), run.config or {}),
         "adapter": run.adapters.order_by("-created_at").first(),
+        "runs_ahead": runs_ahead(run),
     }
 
 
