@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import math
 import re
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from training.engine.buckets import Bucket, assign_bucket, window_count
 from training.engine.media import MediaError, probe
+from wizard.decoding import Decoded, decode_to_end
 from wizard.sniff import Kind, sniff_path
 
 Level = Literal["error", "warning", "info"]
 FPS_TOLERANCE = 0.01  # 29.97 and 30000/1001 are the same rate
 ASPECT_TOLERANCE = 0.02
-DECODE_TIMEOUT_S = 1800
 
 
 @dataclass(frozen=True)
@@ -70,12 +69,8 @@ def largest_frames_at_most(available: int) -> int:
 
 def full_decode(path: str | Path) -> tuple[int, list[str]]:
     """Decode every video frame; return how many decoded and the decoder's error lines."""
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-nostats", "-progress", "pipe:1", "-i", str(path),
-           "-map", "0:v:0", "-f", "null", "-"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=DECODE_TIMEOUT_S, check=False)
-    frames = [int(m) for m in re.findall(r"^frame=(\d+)$", proc.stdout, re.MULTILINE)]
-    errors = [line for line in proc.stderr.splitlines() if line.strip()]
-    return (frames[-1] if frames else 0), errors
+    decoded = decode_to_end(path)
+    return decoded.frames, decoded.errors
 
 
 def _what(label: str) -> str:
@@ -115,7 +110,7 @@ def check_clip(path: str | Path, label: str, expect: Literal["video", "image"], 
                                            "Export one frame as PNG or JPG."))
         return result
     if decode:
-        _check_decodes(info.frames, info.fps, info.duration, path, role, result)
+        _check_decodes(info.frames, info.fps, info.duration, path, role, result)  # and, for a target, its shots
     if info.has_audio:
         result.findings.append(Finding("info", "audio", f"{role} has sound: it is ignored, training uses the picture "
                                        "only."))
@@ -127,8 +122,12 @@ def check_clip(path: str | Path, label: str, expect: Literal["video", "image"], 
 
 
 def _check_decodes(frames: int, fps: float, duration: float, path: str | Path, role: str, result: ClipCheck) -> None:
-    decoded, errors = full_decode(path)
+    target = role == "Target"  # shots and motion matter in what the model learns to make, not in the reference
+    found = decode_to_end(path, analyse=target)
+    decoded, errors = found.frames, found.errors
     result.meta["decoded_frames"] = decoded
+    if target:
+        result.findings.extend(_motion_findings(found, duration))
     stops_early = decoded < frames or (duration > 0 and decoded / fps < duration - 2.5 / fps)
     if stops_early or any("partial file" in e or "Invalid data" in e for e in errors):
         result.findings.append(Finding(
@@ -138,6 +137,24 @@ def _check_decodes(frames: int, fps: float, duration: float, path: str | Path, r
     elif errors:
         result.findings.append(Finding("warning", "decode_errors", f"{role}: the decoder reported problems "
                                        f"({errors[-1][:120]}). Some frames may look damaged."))
+
+
+def _motion_findings(found: Decoded, duration: float) -> list[Finding]:
+    findings = []
+    if found.cuts:
+        shown = ", ".join(f"{t:g} s" for t in found.cuts[:3]) + (f" and {len(found.cuts) - 3} more"
+                                                                 if len(found.cuts) > 3 else "")
+        findings.append(Finding(
+            "warning", "scene_cut",
+            f"The shot changes at {shown}. Each clip is learned as one continuous shot, so a cut inside it "
+            "teaches the adapter to jump. Trim the clip to one shot in your editor and upload each shot as its "
+            "own pair (with the matching part of the reference)."))
+    if duration > 0 and found.frozen_seconds >= 0.8 * duration:
+        findings.append(Finding(
+            "warning", "frozen",
+            f"The picture stands still for {found.frozen_seconds:.1f} s of {duration:.1f} s. A video adapter learns "
+            "from movement, and a still clip teaches it to freeze. Use a clip where something moves."))
+    return findings
 
 
 def _ratio(width: int, height: int) -> str:

@@ -26,6 +26,14 @@ def make_clip(path: Path, *, width: int = 160, height: int = 128, fps: float = 2
     return path
 
 
+def spliced(first: Path, second: Path, path: Path) -> Path:
+    """`first` then `second` in one clip: a hard cut between two shots, as an edited clip has."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(first), "-i", str(second), "-filter_complex",
+                    "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path
+
+
 def stored_sideways(source: Path, path: Path, rotate: int = 90) -> Path:
     """A copy of `source` tagged to be turned by `rotate` degrees when played, as phones store portrait video."""
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-c", "copy", "-metadata:s:v:0",

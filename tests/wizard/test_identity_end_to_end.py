@@ -26,7 +26,7 @@ pytestmark = pytest.mark.timeout(240)
 SUBJECTS = {  # pair name -> (ffmpeg source of the clip, caption)
     "front": ("testsrc2", "walking towards the camera through a park, morning light"),
     "profile": ("mandelbrot", "turning to the side in a dim room, lamp light"),
-    "closeup": ("smptebars", "smiling close to the camera on a busy street"),
+    "closeup": ("testsrc", "smiling close to the camera on a busy street"),
 }
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from tests.helpers import hdr_copy, variable_rate_clip
-from tests.wizard.clips import NO_REAL_MEDIA, REAL_MEDIA, stored_sideways, truncate
+from tests.wizard.clips import NO_REAL_MEDIA, REAL_MEDIA, spliced, stored_sideways, truncate
 from wizard.validation import (
     Shape,
     assigned_shape,
@@ -252,3 +252,40 @@ def test_real_pairs_of_different_shapes_and_rates_are_rejected():
 def test_a_truncated_real_clip_is_rejected(tmp_path):
     broken = truncate(REAL_MEDIA / "bikes.mp4", tmp_path / "bikes.mp4", keep=0.5)
     assert not check_clip(broken, "target", "video").usable
+
+
+def test_a_target_with_a_cut_is_warned_where_the_shot_changes(clips, tmp_path):
+    cut = spliced(clips("a.mp4", frames=24), clips("b.mp4", frames=24, source="mandelbrot"), tmp_path / "cut.mp4")
+
+    found = check_clip(cut, "target", "video").findings
+
+    [warning] = [f for f in found if f.code == "scene_cut"]
+    assert warning.level == "warning" and warning.text.startswith("The shot changes at 1 s.")
+
+
+def test_a_reference_is_not_judged_by_its_shots(clips, tmp_path):
+    cut = spliced(clips("a.mp4", frames=24), clips("b.mp4", frames=24, source="mandelbrot"), tmp_path / "cut.mp4")
+
+    assert "scene_cut" not in codes(check_clip(cut, "reference", "video").findings)
+
+
+def test_a_target_that_never_moves_is_warned(clips):
+    still = clips("still.mp4", source="smptebars")  # a test card: the same picture in every frame
+
+    [warning] = [f for f in check_clip(still, "target", "video").findings if f.code == "frozen"]
+
+    assert warning.text.startswith("The picture stands still for 2.0 s of 2.0 s.")
+
+
+def test_a_continuous_moving_shot_gets_neither_warning(clips):
+    assert not {"scene_cut", "frozen"} & codes(check_clip(clips("t.mp4"), "target", "video").findings)
+
+
+@pytest.mark.skipif(not REAL_MEDIA.exists(), reason=NO_REAL_MEDIA)
+def test_real_montage_footage_has_its_cuts_found_and_a_single_shot_none():
+    montage = check_clip(REAL_MEDIA / "bikes.mp4", "target", "video").findings
+    single = check_clip(REAL_MEDIA / "carphone_pristine.mp4", "target", "video").findings
+
+    [cuts] = [f for f in montage if f.code == "scene_cut"]
+    assert cuts.text.startswith("The shot changes at 1.2 s, 3.04 s, 5.48 s and 2 more.")
+    assert "scene_cut" not in codes(single)
