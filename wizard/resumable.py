@@ -25,6 +25,7 @@ from wizard.services import Incoming, UploadOutcome, UploadRefused, clean_name, 
 from wizard.zipsafe import UnsafeArchive
 
 KEEP_FOR = timedelta(days=7)  # an upload nobody has added to (or asked about) for this long is dropped
+FINISH_STALE = timedelta(minutes=15)  # a whole file still unanswered after this was left by a request that died
 COPY_BUFFER = 1024 * 1024
 
 
@@ -119,6 +120,17 @@ def _store_whole(upload: PartialUpload, limits: Limits) -> UploadOutcome:
 
 def _problems(refused: UploadRefused | UnsafeArchive) -> list[str]:
     return refused.problems if isinstance(refused, UploadRefused) else [str(refused)]
+
+
+def claim_stale_finish(upload: PartialUpload, now: datetime | None = None) -> bool:
+    """Whether this request should put `upload` together again: every byte arrived, there is no answer, and the
+    request that received the last piece has been silent for FINISH_STALE (its process died, say). The claim is
+    a conditional update, so of two requests asking at once only one finishes."""
+    now = now or timezone.now()
+    if upload.outcome is not None or upload.received != upload.size:
+        return False
+    return bool(PartialUpload.objects.filter(pk=upload.pk, outcome__isnull=True,
+                                             updated_at__lt=now - FINISH_STALE).update(updated_at=now))
 
 
 def drop(upload: PartialUpload) -> None:

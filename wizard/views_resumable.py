@@ -70,7 +70,9 @@ def upload_piece(request: AuthedRequest, draft_id: int, key: UUID) -> JsonRespon
     if upload.outcome is not None:  # the whole file was stored or refused: the browser may have lost that answer
         return _final(upload.outcome)
     if request.method == "GET":
-        return JsonResponse(_state(draft, upload, limits))
+        if resumable.claim_stale_finish(upload):
+            return _final(resumable.finish(upload, limits))
+        return JsonResponse(_state(draft, upload, limits))  # with every byte in: still being put together
     try:
         offset = int(request.headers.get("Upload-Offset", ""))
         length = int(request.headers.get("Content-Length", ""))

@@ -55,6 +55,7 @@
 
   const chunkBytes = parseInt(form.dataset.chunkBytes || "0", 10);
   const RETRIES = 8; // about four minutes of waiting, doubling from 1 s to 30 s
+  const PUTTING_TOGETHER_CHECKS = 400; // every 3 s: twenty minutes, past the server's own 15 for a stuck one
 
   function sleep(seconds) { return new Promise(function (r) { setTimeout(r, seconds * 1000); }); }
 
@@ -100,7 +101,7 @@
         if (!answer.body.ok) return refuse(ui, answer.body.problems);
         upload = answer.body;
       } catch (lost) {
-        if (attempt >= RETRIES) { ui.state.textContent = "connection lost: drop the file again to go on"; ui.state.className = "bad"; return false; }
+        if (attempt >= RETRIES) return pause(ui, "connection lost. Drop the file again to go on.");
         await waitAndSay(ui, attempt);
       }
     }
@@ -111,30 +112,43 @@
     };
     if (received > 0) { show(0); ui.state.textContent = "going on from " + ui.bar.value + "%"; }
     let failures = 0;
+    let waited = 0;
     while (true) {
-      const end = Math.min(received + upload.chunk_bytes, file.size);
       let answer;
       try {
-        answer = await request("POST", upload.url, file.slice(received, end),
-          { "Upload-Offset": String(received), "Content-Type": "application/octet-stream" }, show);
-      } catch (lost) {
-        if (failures >= RETRIES) {
-          ui.state.textContent = "paused at " + ui.bar.value + "%: connection lost. Drop the file again to go on.";
-          ui.state.className = "bad";
-          return false;
+        if (received < file.size) {
+          const end = Math.min(received + upload.chunk_bytes, file.size);
+          answer = await request("POST", upload.url, file.slice(received, end),
+            { "Upload-Offset": String(received), "Content-Type": "application/octet-stream" }, show);
+        } else {
+          // Every byte is there and the server is putting the file together: ask until it says how that went.
+          if (waited++ >= PUTTING_TOGETHER_CHECKS) return pause(ui, "the server is still putting the file together; it appears in your clips once stored.");
+          ui.state.textContent = "putting the file together…";
+          await sleep(3);
+          answer = await request("GET", upload.url);
         }
+      } catch (lost) {
+        if (failures >= RETRIES) return pause(ui, "connection lost. Drop the file again to go on.");
         await waitAndSay(ui, failures++);
         // Ask how much arrived. The lost answer may have been the last one: then this is that answer.
         try { answer = await request("GET", upload.url); } catch (still) { continue; }
-        if (!answer.body.done) { received = answer.body.received; continue; }
       }
-      if (answer.status === 409) { received = answer.body.received; continue; } // a piece the server already has
+      if (answer.status === 409 || (answer.body.ok && !answer.body.done)) {
+        received = answer.body.received; // where the server's stored bytes end
+        if (answer.status !== 409) failures = 0;
+        if (received < file.size) show(0);
+        continue;
+      }
       if (!answer.body.ok) return refuse(ui, answer.body.problems);
-      failures = 0;
-      if (answer.body.done) { ui.bar.value = 100; ui.state.textContent = "uploaded"; ui.state.className = "good"; return true; }
-      received = answer.body.received;
-      show(0);
+      ui.bar.value = 100; ui.state.textContent = "uploaded"; ui.state.className = "good";
+      return true;
     }
+  }
+
+  function pause(ui, why) {
+    ui.state.textContent = "paused at " + ui.bar.value + "%: " + why;
+    ui.state.className = "bad";
+    return false;
   }
 
   async function waitAndSay(ui, attempt) {

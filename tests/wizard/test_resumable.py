@@ -201,6 +201,24 @@ def test_a_browser_that_lost_the_last_answer_gets_it_when_it_asks(maya, clips):
     assert draft.dataset.files.filter(name="walk.mp4").count() == 1
 
 
+def test_a_whole_file_left_unanswered_by_a_request_that_died_is_put_together_when_asked(maya, clips):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    state, _ = first_piece(maya, draft, data)
+    upload = PartialUpload.objects.get()
+    for offset in range(PIECE, len(data), PIECE):  # every piece stored; the last request died before finishing
+        with io.BytesIO(data[offset:offset + PIECE]) as piece:
+            upload = resumable.append(upload, offset, piece, len(data[offset:offset + PIECE]))
+
+    still_busy = maya.get(state["url"]).json()
+    PartialUpload.objects.update(updated_at=timezone.now() - resumable.FINISH_STALE - timedelta(seconds=1))
+    answered = maya.get(state["url"]).json()
+
+    assert still_busy["done"] is False and still_busy["received"] == len(data)
+    assert answered == {"ok": True, "done": True, "added": ["walk.mp4"], "replaced": [], "ignored": []}
+    assert draft.dataset.files.filter(name="walk.mp4").count() == 1
+
+
 def test_the_same_file_dropped_again_after_it_was_stored_is_uploaded_anew(maya, clips):
     draft = start(maya)
     data = clips("t.mp4").read_bytes()
