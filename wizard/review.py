@@ -14,6 +14,7 @@ from wizard.models import ClipPair, Dataset
 from wizard.pairing import Pairing
 from wizard.recipes import Recipe, get_recipe
 from wizard.services import meta_summary, plan_pairs
+from wizard.splitting import shots
 from wizard.validation import Finding, Shape, assigned_shape, check_against_shape, kept_fractions, status_of
 
 RECOMMENDED_PAIRS = 15
@@ -54,6 +55,15 @@ class PairView:
     @property
     def reference_summary(self) -> str:
         return meta_summary(self.pair.reference_meta)
+
+    @property
+    def split_shots(self) -> int:
+        """How many pairs splitting at the target's cuts would make (0: nothing to split)."""
+        meta = self.pair.target_meta
+        if self.checking or not meta.get("cuts") or not meta.get("fps"):
+            return 0
+        found, _ = shots(meta["cuts"], float(meta["duration"]), float(meta["fps"]))
+        return len(found) if len(found) > 1 else 0
 
     @property
     def crop_guide(self) -> dict[str, float] | None:

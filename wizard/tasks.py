@@ -20,3 +20,12 @@ def drop_stale_uploads() -> None:
     from wizard.resumable import drop_stale
 
     drop_stale()
+
+
+@shared_task(name="wizard.tasks.split_pair_task", acks_late=True)
+def split_pair_task(pair_id: int) -> None:
+    """Cut a pair into one pair per shot on a `cpu` worker (re-encoding long clips takes a while)."""
+    from wizard.limits import current
+    from wizard.splitting import run_split
+
+    run_split(pair_id, current())

@@ -127,6 +127,7 @@ def _check_decodes(frames: int, fps: float, duration: float, path: str | Path, r
     decoded, errors = found.frames, found.errors
     result.meta["decoded_frames"] = decoded
     if target:
+        result.meta["cuts"] = found.cuts  # where a split into single shots would cut
         result.findings.extend(_motion_findings(found, duration))
     stops_early = decoded < frames or (duration > 0 and decoded / fps < duration - 2.5 / fps)
     if stops_early or any("partial file" in e or "Invalid data" in e for e in errors):
@@ -147,8 +148,7 @@ def _motion_findings(found: Decoded, duration: float) -> list[Finding]:
         findings.append(Finding(
             "warning", "scene_cut",
             f"The shot changes at {shown}. Each clip is learned as one continuous shot, so a cut inside it "
-            "teaches the adapter to jump. Trim the clip to one shot in your editor and upload each shot as its "
-            "own pair (with the matching part of the reference)."))
+            "teaches the adapter to jump. Split the pair into its shots below, or trim the clip in your editor."))
     if duration > 0 and found.frozen_seconds >= 0.8 * duration:
         findings.append(Finding(
             "warning", "frozen",

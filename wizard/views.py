@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from config.requests import AuthedRequest
 from training.models import TrainingRun
 from training.runs import RunStateError, launch_run
-from wizard import caption_edits, export, services
+from wizard import caption_edits, export, services, splitting
 from wizard import limits as wizard_limits
 from wizard.forms import CaptionForm, DatasetForm, SettingsForm, estimate_for, initial_from, without_shape
 from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
@@ -287,6 +287,22 @@ def save_caption(request: AuthedRequest, draft_id: int, pair_id: int) -> HttpRes
         return render(request, "wizard/clips_step.html#pair", {**_clips_context(draft), "view": view,
                                                                 "saved": form.is_valid()})
     messages.success(request, f"Caption of “{pair.name}” saved.")
+    return redirect(reverse("wizard:clips", args=[draft.pk]) + f"#pair-{pair.pk}")
+
+
+@login_required
+@require_POST
+def split_pair(request: AuthedRequest, draft_id: int, pair_id: int) -> HttpResponse:
+    """Cut a pair at its target's shot changes into one pair per shot (on a `cpu` worker)."""
+    draft = _get_draft_for_user(request, draft_id)
+    pair = _get_pair_for_user(request, draft, pair_id)
+    try:
+        count = splitting.start_split(pair)
+    except splitting.SplitRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"Cutting “{pair.name}” into {count} shots. Each becomes a pair of its own, "
+                         "checked like any other; its caption starts as the clip's.")
     return redirect(reverse("wizard:clips", args=[draft.pk]) + f"#pair-{pair.pk}")
 
 

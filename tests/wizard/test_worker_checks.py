@@ -38,3 +38,31 @@ def test_a_big_pair_is_checked_on_the_cpu_worker_and_the_page_polls_until_it_is_
     assert pair.target_meta["decoded_frames"] == 48
     done = client.get(f"/wizard/{draft.pk}/clips/pairs/").content.decode()
     assert "every 2s" not in done and "Ready" in done
+
+
+def test_a_pair_is_split_into_its_shots_on_the_cpu_worker_while_the_page_says_so(
+    transactional_db, celery_worker, tmp_path
+):
+    from tests.helpers import wait_for
+    from tests.wizard.clips import make_clip, spliced
+
+    parts = [make_clip(tmp_path / f"{i}.mp4", frames=24, source=s, gray=g)
+             for i, (s, g) in enumerate((("testsrc2", False), ("mandelbrot", False), ("testsrc2", True),
+                                         ("mandelbrot", True)))]
+    client = Client()
+    client.force_login(make_user("cleo"))
+    client.post("/wizard/start/", {"recipe": "restoration"})
+    draft = TrainingDraft.objects.get()
+    files = []
+    for name, path in (("walk.mp4", spliced(parts[0], parts[1], tmp_path / "t.mp4")),
+                       ("walk_ref.mp4", spliced(parts[2], parts[3], tmp_path / "r.mp4"))):
+        handle = io.BytesIO(path.read_bytes())
+        handle.name = name
+        files.append(handle)
+    client.post(f"/wizard/{draft.pk}/clips/upload/", {"files": files})
+    pair = draft.dataset.pairs.get()
+
+    client.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/split/")
+
+    wait_for(lambda: sorted(draft.dataset.pairs.values_list("name", "status")) == [
+        ("walk_shot1", ClipPair.Status.OK), ("walk_shot2", ClipPair.Status.OK)], timeout=60)

@@ -1,0 +1,131 @@
+"""Splitting a pair at its target's cuts: one pair per shot, both clips cut at the same frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import default_storage
+
+from tests.factories import sent_tasks
+from tests.wizard.clips import make_clip, spliced
+from tests.wizard.test_views import pairs, start, upload
+from training.engine.media import probe
+from wizard import splitting
+from wizard.limits import Limits
+from wizard.models import ClipPair
+from wizard.pairing import role_and_key
+from wizard.splitting import Shot, SplitRefused, shot_name, shots
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_shots(tmp_path: Path) -> dict[str, Path]:
+    """A target edited from two shots of 24 frames, and its reference cut at the same frame."""
+    parts = {name: make_clip(tmp_path / f"{name}.mp4", frames=24, source=source, gray=gray)
+             for name, source, gray in (("a", "testsrc2", False), ("b", "mandelbrot", False),
+                                        ("a_ref", "testsrc2", True), ("b_ref", "mandelbrot", True))}
+    return {"walk.mp4": spliced(parts["a"], parts["b"], tmp_path / "walk.mp4"),
+            "walk_ref.mp4": spliced(parts["a_ref"], parts["b_ref"], tmp_path / "walk_ref.mp4")}
+
+
+def test_shots_lie_between_the_cuts_and_too_short_ones_are_left_out():
+    assert shots([1.0, 3.0], 4.0, 24.0) == ([Shot(0.0, 1.0), Shot(1.0, 3.0), Shot(3.0, None)], 0)
+    assert shots([0.2, 2.0], 4.0, 24.0) == ([Shot(0.2, 2.0), Shot(2.0, None)], 1)  # 0.2 s is 4.8 frames
+
+
+@pytest.mark.parametrize(("name", "shot"), [
+    ("walk.mp4", "walk_shot2.mp4"),
+    ("walk_ref.mp4", "walk_shot2_ref.mp4"),
+    ("targets/Walk.mp4", "targets/Walk_shot2.mp4"),
+    ("references/Walk.mov", "references/Walk_shot2.mov"),
+    ("walk_end.mp4", "walk_shot2_end.mp4"),
+    ("walk_start.mp4", "walk_shot2_start.mp4"),
+])
+def test_a_shot_keeps_the_naming_that_pairs_it(name, shot):
+    assert shot_name(name, 2) == shot
+    assert role_and_key(shot)[0] == role_and_key(name)[0]
+
+
+def test_a_pair_cut_at_its_shot_change_becomes_two_checked_pairs_with_its_caption(
+    maya, two_shots, django_capture_on_commit_callbacks
+):
+    draft = start(maya)
+    upload(maya, draft, {**two_shots, "walk.txt": b"a street, then a fractal"})
+    pair = pairs(draft)["walk"]
+    assert pair.target_meta["cuts"] == [1.0]
+    assert "Split into 2 shots" in maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    originals = [pair.target_file.name, pair.reference_file.name]
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        maya.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/split/")
+    assert sent_tasks(callbacks) == [("wizard.tasks.split_pair_task", (pair.pk,))]
+    assert ClipPair.objects.get(pk=pair.pk).status == ClipPair.Status.CHECKING
+    with django_capture_on_commit_callbacks(execute=True):
+        made = splitting.run_split(pair.pk, Limits())
+
+    assert made == ["walk_shot1", "walk_shot2"]
+    after = pairs(draft)
+    assert set(after) == {"walk_shot1", "walk_shot2"}
+    for new in after.values():
+        assert new.status == ClipPair.Status.OK, new.messages  # lengths, rates and shapes match: checked
+        assert new.caption == "a street, then a fractal"
+        assert new.target_meta["frames"] == new.reference_meta["frames"] == 24
+        assert not new.target_meta["cuts"]
+    assert not any(default_storage.exists(name) for name in originals)
+
+
+def test_the_shots_are_the_frames_on_either_side_of_the_cut(
+    maya, two_shots, tmp_path, django_capture_on_commit_callbacks
+):
+    from training.engine.media import conform
+
+    draft = start(maya)
+    upload(maya, draft, two_shots)
+    with django_capture_on_commit_callbacks(execute=True):
+        splitting.run_split(pairs(draft)["walk"].pk, Limits())
+
+    second = pairs(draft)["walk_shot2"]
+    with default_storage.open(second.target_file.name) as stored:
+        (tmp_path / "shot2.mp4").write_bytes(stored.read())
+    whole = conform(two_shots["walk.mp4"], 24.0, 160, 128, 48)
+    shot = conform(tmp_path / "shot2.mp4", 24.0, 160, 128, 24)
+    assert probe(tmp_path / "shot2.mp4").frames == 24
+    # Re-encoded, so not bit-equal: the same frames, within compression noise, and far from the first shot.
+    assert abs(shot.astype(int) - whole[24:].astype(int)).mean() < 4
+    assert abs(shot.astype(int) - whole[:24].astype(int)).mean() > 20
+
+
+def test_a_pair_that_cannot_be_split_keeps_its_files_and_says_why(maya, two_shots, settings):
+    draft = start(maya)
+    upload(maya, draft, two_shots)
+    pair = pairs(draft)["walk"]
+    files = sorted(draft.dataset.files.values_list("name", flat=True))
+
+    made = splitting.run_split(pair.pk, Limits(max_dataset_bytes=1))  # the shots would not fit beside the clips
+
+    pair.refresh_from_db()
+    assert made == [] and sorted(draft.dataset.files.values_list("name", flat=True)) == files
+    assert pair.messages[-1]["code"] == "split_failed" and "could not be split" in pair.messages[-1]["text"]
+
+
+def test_a_pair_without_cuts_or_from_a_manifest_is_refused_plainly(maya, clips):
+    draft = start(maya)
+    upload(maya, draft, {"walk.mp4": clips("t.mp4"), "walk_ref.mp4": clips.ref()})
+    pair = pairs(draft)["walk"]
+
+    with pytest.raises(SplitRefused, match="has no cut to split at"):
+        splitting.check_can_split(pair)
+    response = maya.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/split/", follow=True)
+    assert "“walk” has no cut to split at." in response.content.decode()
+
+
+def test_another_creator_cannot_split_a_pair(maya, two_shots, client, other_creator):
+    draft = start(maya)
+    upload(maya, draft, two_shots)
+    pair = pairs(draft)["walk"]
+    client.force_login(other_creator)
+
+    assert client.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/split/").status_code == 404
+    assert ClipPair.objects.get(pk=pair.pk).status == ClipPair.Status.WARNING  # its cut, still untouched
