@@ -129,3 +129,17 @@ def test_another_creator_cannot_split_a_pair(maya, two_shots, client, other_crea
 
     assert client.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/split/").status_code == 404
     assert ClipPair.objects.get(pk=pair.pk).status == ClipPair.Status.WARNING  # its cut, still untouched
+
+
+def test_an_identity_pair_keeps_its_still_for_every_shot(maya, two_shots, clips, django_capture_on_commit_callbacks):
+    draft = start(maya, "identity")
+    upload(maya, draft, {"walk.mp4": two_shots["walk.mp4"], "walk_ref.png": clips.image("face.png")})
+    pair = pairs(draft)["walk"]
+    assert pair.target_meta["cuts"] == [1.0]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        splitting.run_split(pair.pk, Limits())
+
+    assert sorted(draft.dataset.files.values_list("name", flat=True)) == [
+        "walk_shot1.mp4", "walk_shot1_ref.png", "walk_shot2.mp4", "walk_shot2_ref.png"]
+    assert {p.status for p in pairs(draft).values()} == {ClipPair.Status.OK}

@@ -66,3 +66,26 @@ def test_a_pair_is_split_into_its_shots_on_the_cpu_worker_while_the_page_says_so
 
     wait_for(lambda: sorted(draft.dataset.pairs.values_list("name", "status")) == [
         ("walk_shot1", ClipPair.Status.OK), ("walk_shot2", ClipPair.Status.OK)], timeout=60)
+
+
+def test_a_pair_with_a_made_reference_is_split_and_each_shot_gets_its_own_reference(
+    transactional_db, celery_worker, tmp_path
+):
+    from tests.helpers import wait_for
+    from tests.wizard.clips import make_clip, spliced
+
+    first, second = (make_clip(tmp_path / f"{s}.mp4", frames=24, source=s) for s in ("testsrc2", "mandelbrot"))
+    client = Client()
+    client.force_login(make_user("dora"))
+    client.post("/wizard/start/", {"recipe": "canny"})
+    draft = TrainingDraft.objects.get()
+    handle = io.BytesIO(spliced(first, second, tmp_path / "walk.mp4").read_bytes())
+    handle.name = "walk.mp4"
+    client.post(f"/wizard/{draft.pk}/clips/upload/", {"files": [handle]})
+    wait_for(lambda: draft.dataset.pairs.get().target_meta.get("cuts") == [1.0], timeout=60)
+
+    client.post(f"/wizard/{draft.pk}/pairs/{draft.dataset.pairs.get().pk}/split/")
+
+    wait_for(lambda: sorted(draft.dataset.pairs.values_list("name", "status", "reference_is_derived")) == [
+        ("walk_shot1", ClipPair.Status.OK, True), ("walk_shot2", ClipPair.Status.OK, True)], timeout=90)
+    assert sorted(draft.dataset.files.values_list("name", flat=True)) == ["walk_shot1.mp4", "walk_shot2.mp4"]
