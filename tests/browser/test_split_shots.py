@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.helpers import sign_in
-from tests.wizard.clips import make_clip, spliced
+from tests.wizard.clips import two_shot_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -16,11 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_a_pair_with_a_cut_is_split_into_its_shots_from_the_clips_step(
     page: Page, live_asgi_url: str, celery_worker, creator, tmp_path: Path, screenshots_dir: Path
 ):
-    parts = [make_clip(tmp_path / f"{i}.mp4", frames=24, source=s, gray=g)
-             for i, (s, g) in enumerate((("testsrc2", False), ("mandelbrot", False), ("testsrc2", True),
-                                         ("mandelbrot", True)))]
-    files = [spliced(parts[0], parts[1], tmp_path / "harbour.mp4"),
-             spliced(parts[2], parts[3], tmp_path / "harbour_ref.mp4")]
+    files = list(two_shot_pair(tmp_path, "harbour"))
     sign_in(page, live_asgi_url, creator.username)
     page.get_by_role("link", name="New training").click()
     page.get_by_role("button", name="Use Restoration").click()

@@ -34,6 +34,15 @@ def spliced(first: Path, second: Path, path: Path) -> Path:
     return path
 
 
+def two_shot_pair(folder: Path, name: str = "walk") -> tuple[Path, Path]:
+    """A target edited from two shots of 24 frames (a cut at 1 s) and its grey reference cut at the same frame."""
+    parts = [make_clip(folder / f"{name}-part{i}.mp4", frames=24, source=source, gray=gray)
+             for i, (source, gray) in enumerate((("testsrc2", False), ("mandelbrot", False), ("testsrc2", True),
+                                                 ("mandelbrot", True)))]
+    return (spliced(parts[0], parts[1], folder / f"{name}.mp4"),
+            spliced(parts[2], parts[3], folder / f"{name}_ref.mp4"))
+
+
 def stored_sideways(source: Path, path: Path, rotate: int = 90) -> Path:
     """A copy of `source` tagged to be turned by `rotate` degrees when played, as phones store portrait video."""
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-c", "copy", "-metadata:s:v:0",

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from tests.factories import sent_tasks
-from tests.wizard.clips import make_clip, spliced
+from tests.wizard.clips import two_shot_pair
 from tests.wizard.test_views import pairs, start, upload
 from training.engine.media import probe
 from wizard import splitting
@@ -23,11 +23,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def two_shots(tmp_path: Path) -> dict[str, Path]:
     """A target edited from two shots of 24 frames, and its reference cut at the same frame."""
-    parts = {name: make_clip(tmp_path / f"{name}.mp4", frames=24, source=source, gray=gray)
-             for name, source, gray in (("a", "testsrc2", False), ("b", "mandelbrot", False),
-                                        ("a_ref", "testsrc2", True), ("b_ref", "mandelbrot", True))}
-    return {"walk.mp4": spliced(parts["a"], parts["b"], tmp_path / "walk.mp4"),
-            "walk_ref.mp4": spliced(parts["a_ref"], parts["b_ref"], tmp_path / "walk_ref.mp4")}
+    target, reference = two_shot_pair(tmp_path)
+    return {"walk.mp4": target, "walk_ref.mp4": reference}
 
 
 def test_shots_lie_between_the_cuts_and_too_short_ones_are_left_out():

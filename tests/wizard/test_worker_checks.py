@@ -4,27 +4,38 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 from django.test import Client
 
 from tests.factories import make_user
+from tests.helpers import wait_for
+from tests.wizard.clips import make_clip, spliced, two_shot_pair
 from wizard.models import ClipPair, TrainingDraft
+
+
+def start_draft(username: str, recipe: str = "restoration") -> tuple[Client, TrainingDraft]:
+    client = Client()
+    client.force_login(make_user(username))
+    client.post("/wizard/start/", {"recipe": recipe})
+    return client, TrainingDraft.objects.get()
+
+
+def upload(client: Client, draft: TrainingDraft, files: dict[str, Path]) -> None:
+    handles = []
+    for name, path in files.items():
+        handle = io.BytesIO(path.read_bytes())
+        handle.name = name
+        handles.append(handle)
+    client.post(f"/wizard/{draft.pk}/clips/upload/", {"files": handles})
 
 
 def test_a_big_pair_is_checked_on_the_cpu_worker_and_the_page_polls_until_it_is_done(
     transactional_db, celery_worker, settings, clips
 ):
     settings.WIZARD_INLINE_CHECK_BYTES = 0  # every pair counts as big
-    client = Client()
-    client.force_login(make_user("bea"))
-    client.post("/wizard/start/", {"recipe": "restoration"})
-    draft = TrainingDraft.objects.get()
-    files = []
-    for name, path in (("walk.mp4", clips("t.mp4")), ("walk_ref.mp4", clips.ref())):
-        handle = io.BytesIO(path.read_bytes())
-        handle.name = name
-        files.append(handle)
-    client.post(f"/wizard/{draft.pk}/clips/upload/", {"files": files})
+    client, draft = start_draft("bea")
+    upload(client, draft, {"walk.mp4": clips("t.mp4"), "walk_ref.mp4": clips.ref()})
 
     partial = client.get(f"/wizard/{draft.pk}/clips/pairs/").content.decode()
     pair = draft.dataset.pairs.get()
@@ -43,23 +54,9 @@ def test_a_big_pair_is_checked_on_the_cpu_worker_and_the_page_polls_until_it_is_
 def test_a_pair_is_split_into_its_shots_on_the_cpu_worker_while_the_page_says_so(
     transactional_db, celery_worker, tmp_path
 ):
-    from tests.helpers import wait_for
-    from tests.wizard.clips import make_clip, spliced
-
-    parts = [make_clip(tmp_path / f"{i}.mp4", frames=24, source=s, gray=g)
-             for i, (s, g) in enumerate((("testsrc2", False), ("mandelbrot", False), ("testsrc2", True),
-                                         ("mandelbrot", True)))]
-    client = Client()
-    client.force_login(make_user("cleo"))
-    client.post("/wizard/start/", {"recipe": "restoration"})
-    draft = TrainingDraft.objects.get()
-    files = []
-    for name, path in (("walk.mp4", spliced(parts[0], parts[1], tmp_path / "t.mp4")),
-                       ("walk_ref.mp4", spliced(parts[2], parts[3], tmp_path / "r.mp4"))):
-        handle = io.BytesIO(path.read_bytes())
-        handle.name = name
-        files.append(handle)
-    client.post(f"/wizard/{draft.pk}/clips/upload/", {"files": files})
+    client, draft = start_draft("cleo")
+    target, reference = two_shot_pair(tmp_path)
+    upload(client, draft, {"walk.mp4": target, "walk_ref.mp4": reference})
     pair = draft.dataset.pairs.get()
 
     client.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/split/")
@@ -71,17 +68,9 @@ def test_a_pair_is_split_into_its_shots_on_the_cpu_worker_while_the_page_says_so
 def test_a_pair_with_a_made_reference_is_split_and_each_shot_gets_its_own_reference(
     transactional_db, celery_worker, tmp_path
 ):
-    from tests.helpers import wait_for
-    from tests.wizard.clips import make_clip, spliced
-
     first, second = (make_clip(tmp_path / f"{s}.mp4", frames=24, source=s) for s in ("testsrc2", "mandelbrot"))
-    client = Client()
-    client.force_login(make_user("dora"))
-    client.post("/wizard/start/", {"recipe": "canny"})
-    draft = TrainingDraft.objects.get()
-    handle = io.BytesIO(spliced(first, second, tmp_path / "walk.mp4").read_bytes())
-    handle.name = "walk.mp4"
-    client.post(f"/wizard/{draft.pk}/clips/upload/", {"files": [handle]})
+    client, draft = start_draft("dora", "canny")
+    upload(client, draft, {"walk.mp4": spliced(first, second, tmp_path / "walk.mp4")})
     wait_for(lambda: draft.dataset.pairs.get().target_meta.get("cuts") == [1.0], timeout=60)
 
     client.post(f"/wizard/{draft.pk}/pairs/{draft.dataset.pairs.get().pk}/split/")
