@@ -94,6 +94,11 @@ class DatasetReview:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def splittable(self) -> list[PairView]:
+        """Pairs whose target holds more than one shot that can be trained on."""
+        return [view for view in self.pairs if view.split_shots]
+
+    @property
     def target_metas(self) -> list[dict[str, Any]]:
         """What the checks found about each pair's target (frames, fps, size)."""
         return [view.pair.target_meta for view in self.pairs]

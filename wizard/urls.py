@@ -23,6 +23,7 @@ urlpatterns = [
     path("<int:draft_id>/captions/all/", views_captions.bulk_captions, name="bulk_captions"),
     path("<int:draft_id>/pairs/<int:pair_id>/delete/", views.delete_pair, name="delete_pair"),
     path("<int:draft_id>/pairs/<int:pair_id>/split/", views.split_pair, name="split_pair"),
+    path("<int:draft_id>/pairs/split/", views.split_all, name="split_all"),
     path("<int:draft_id>/files/<int:file_id>/delete/", views.delete_file, name="delete_file"),
     path("<int:draft_id>/settings/", views.settings_step, name="settings"),
     path("<int:draft_id>/launch/", views.launch_step, name="launch"),

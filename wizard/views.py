@@ -292,6 +292,28 @@ def save_caption(request: AuthedRequest, draft_id: int, pair_id: int) -> HttpRes
 
 @login_required
 @require_POST
+def split_all(request: AuthedRequest, draft_id: int) -> HttpResponse:
+    """Split every pair whose target changes shot, each on a `cpu` worker."""
+    draft = _get_draft_for_user(request, draft_id)
+    started, refused = 0, []
+    for view in _review(draft).splittable:
+        try:
+            splitting.start_split(view.pair)
+            started += 1
+        except splitting.SplitRefused as reason:
+            refused.append(str(reason))
+    if started:
+        messages.success(request, f"Cutting {started} pair{'s' if started != 1 else ''} into their shots. Each shot "
+                         "becomes a pair of its own, checked like any other.")
+    for problem in refused[:3]:
+        messages.error(request, problem)
+    if not started and not refused:
+        messages.info(request, "No pair changes shot part-way through: nothing to split.")
+    return redirect(reverse("wizard:clips", args=[draft.pk]) + "#pairs")
+
+
+@login_required
+@require_POST
 def split_pair(request: AuthedRequest, draft_id: int, pair_id: int) -> HttpResponse:
     """Cut a pair at its target's shot changes into one pair per shot (on a `cpu` worker)."""
     draft = _get_draft_for_user(request, draft_id)

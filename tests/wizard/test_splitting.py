@@ -140,3 +140,23 @@ def test_an_identity_pair_keeps_its_still_for_every_shot(maya, two_shots, clips,
     assert sorted(draft.dataset.files.values_list("name", flat=True)) == [
         "walk_shot1.mp4", "walk_shot1_ref.png", "walk_shot2.mp4", "walk_shot2_ref.png"]
     assert {p.status for p in pairs(draft).values()} == {ClipPair.Status.OK}
+
+
+def test_every_pair_with_cuts_is_split_at_once(maya, tmp_path, django_capture_on_commit_callbacks):
+    draft = start(maya)
+    files: dict[str, Path] = {}
+    for name in ("walk", "ride"):
+        target, reference = two_shot_pair(tmp_path, name)
+        files |= {f"{name}.mp4": target, f"{name}_ref.mp4": reference}
+    upload(maya, draft, files)
+    assert "2 pairs change shot part-way through." in maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        page = maya.post(f"/wizard/{draft.pk}/pairs/split/", follow=True).content.decode()
+
+    assert "Cutting 2 pairs into their shots." in page
+    assert sorted(args for _, args in sent_tasks(callbacks)) == sorted((p.pk,) for p in pairs(draft).values())
+    with django_capture_on_commit_callbacks(execute=True):
+        for task_args in sent_tasks(callbacks):
+            splitting.run_split(task_args[1][0], Limits())
+    assert sorted(pairs(draft)) == ["ride_shot1", "ride_shot2", "walk_shot1", "walk_shot2"]
