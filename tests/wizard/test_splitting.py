@@ -144,7 +144,7 @@ def test_an_identity_pair_keeps_its_still_for_every_shot(maya, two_shots, clips,
 
 def test_every_pair_with_cuts_is_split_at_once(maya, tmp_path, django_capture_on_commit_callbacks):
     draft = start(maya)
-    files: dict[str, Path] = {}
+    files: dict[str, bytes | Path] = {}
     for name in ("walk", "ride"):
         target, reference = two_shot_pair(tmp_path, name)
         files |= {f"{name}.mp4": target, f"{name}_ref.mp4": reference}
