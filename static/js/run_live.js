@@ -9,6 +9,7 @@
   const losses = points.map((p) => p[1]);
   let chart = null;
   let stateTimer = null;
+  const pageTitle = document.title; // the run's name: progress and the ending go in front, for a tab in the background
 
   function smooth(values, weight) {
     const out = [];
@@ -68,8 +69,10 @@
       text("run-loss", p.loss.toFixed(4));
       text("run-speed", `${p.steps_per_second.toFixed(2)} steps/s`);
       text("run-eta", formatEta(p.eta_seconds));
+      const percent = Math.floor((100 * p.step) / Math.max(1, p.total));
       const bar = document.getElementById("run-bar");
-      if (bar) bar.style.width = `${Math.floor((100 * p.step) / Math.max(1, p.total))}%`;
+      if (bar) bar.style.width = `${percent}%`;
+      document.title = `${percent}% · ${pageTitle}`;
       // Progress means training: if a state change was missed, rebuild the status from the database.
       const state = document.getElementById("run-state");
       if (state && !state.classList.contains("state-training")) document.body.dispatchEvent(new Event("run:state"));
@@ -92,6 +95,7 @@
   const notifyRow = document.querySelector("[data-notify]");
   const notifyKey = `notify-run-${root.dataset.runId}`;
   const ENDINGS = { succeeded: "is ready", failed: "stopped with an error", cancelled: "was stopped" };
+  const TAB_TITLES = { succeeded: "Ready", failed: "Failed", cancelled: "Stopped" };
 
   function notifyWanted() {
     try { return localStorage.getItem(notifyKey) === "1"; } catch (error) { return false; }
@@ -121,6 +125,7 @@
   }
 
   function notifyEnd(state, message) {
+    if (state in TAB_TITLES) document.title = `${TAB_TITLES[state]} · ${pageTitle}`;
     if (notifyRow && state in ENDINGS) notifyRow.hidden = true;
     if (!(state in ENDINGS) || !("Notification" in window) || Notification.permission !== "granted" || !notifyWanted()) return;
     try { localStorage.removeItem(notifyKey); } catch (error) { /* nothing to forget */ }

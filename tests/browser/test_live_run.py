@@ -1,5 +1,7 @@
 """A creator watches a run live in Chromium, from launch to the finished adapter."""
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -46,6 +48,7 @@ def test_a_creator_watches_a_run_from_launch_to_the_finished_adapter(
     expect(page.locator("#run-log")).to_contain_text("Waiting for a GPU worker.")
     expect(page.locator("#run-speed")).to_contain_text("steps/s", timeout=60_000)
     expect(page.locator("#loss-chart canvas")).to_be_visible()
+    expect(page).to_have_title(re.compile(r"^\d+% · Restore demo · ICLoRA Studio$"))  # progress in the tab
     page.screenshot(path=screenshots_dir / "run-training.png", full_page=True)
 
     expect(page.locator("#run-state")).to_have_text("Finished", timeout=180_000)
@@ -54,6 +57,7 @@ def test_a_creator_watches_a_run_from_launch_to_the_finished_adapter(
     assert page.evaluate("window.shownNotifications") == [
         {"title": "Restore demo is ready", "body": "Your adapter “Restore demo” is ready."}]
     expect(page.locator("[data-notify]")).to_be_hidden()
+    expect(page).to_have_title("Ready · Restore demo · ICLoRA Studio")
     expect(page.get_by_role("link", name="Download Restore demo.safetensors")).to_be_visible()
     expect(page.locator("#run-checkpoints")).to_contain_text("Step 60")
     expect(page.get_by_role("button", name="Continue training").first).to_be_visible()
