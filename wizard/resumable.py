@@ -21,7 +21,15 @@ from django.utils import timezone
 from config.files import delete_unreferenced_on_commit
 from wizard.limits import Limits
 from wizard.models import Dataset, PartialUpload, UploadPiece
-from wizard.services import Incoming, UploadOutcome, UploadRefused, clean_name, schedule_checks, store_incoming
+from wizard.services import (
+    Incoming,
+    UploadOutcome,
+    UploadRefused,
+    clean_name,
+    name_problem,
+    schedule_checks,
+    store_incoming,
+)
 from wizard.zipsafe import UnsafeArchive
 
 KEEP_FOR = timedelta(days=7)  # an upload nobody has added to (or asked about) for this long is dropped
@@ -42,6 +50,8 @@ def start(dataset: Dataset, name: str, size: int, fingerprint: str, limits: Limi
     fingerprint (so a re-dropped file goes on), else a new one. Raises UploadRefused for a file that could
     never be kept."""
     name = clean_name(name)
+    if problem := name_problem(name):
+        raise UploadRefused([problem])
     if size <= 0:
         raise UploadRefused([f"{name} is empty."])
     if size > limits.max_file_bytes:

@@ -63,8 +63,21 @@ def clean_name(name: str) -> str:
     return str(PurePosixPath(*parts)) if parts else "unnamed"
 
 
+MAX_NAME = 255  # ClipPair.name's length: a pair is named after its clip's path (DatasetFile.name allows 500)
+
+
+def name_problem(name: str) -> str | None:
+    """Why a file's (cleaned) name cannot be kept, or None."""
+    if len(name) > MAX_NAME:
+        return (f"{PurePosixPath(name).name[:60]}… has a name of {len(name)} characters with its folders; the limit "
+                f"is {MAX_NAME}. Rename it, or put it in fewer folders.")
+    return None
+
+
 def _classify(item: Incoming, limits: Limits) -> tuple[str | None, str | None]:
     """(DatasetFile kind, None) or (None, why it is refused)."""
+    if problem := name_problem(item.name):
+        return None, problem
     if item.size > limits.max_file_bytes:
         return None, f"{item.name} is {item.size / 1024**2:.0f} MB; the limit is {limits.max_file_bytes // 1024**2} MB."
     kind = sniff_stream(item.stream)

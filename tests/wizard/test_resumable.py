@@ -307,3 +307,12 @@ def test_pieces_wait_in_the_bucket_so_any_web_process_can_take_the_next_one(s3_s
     assert record.file.name in bucket_keys(s3_storage)
     with record.file.open("rb") as stored:
         assert stored.read() == data
+
+
+def test_a_file_name_too_long_to_keep_is_refused_before_any_piece(maya):
+    draft = start(maya)
+
+    response = begin(maya, draft, "b" * 300 + ".mp4", bytes(10))
+
+    assert response.status_code == 400 and "the limit is 255" in response.json()["problems"][0]
+    assert not PartialUpload.objects.exists()

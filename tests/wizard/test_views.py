@@ -746,3 +746,14 @@ def test_a_clip_a_studio_generation_uses_outlives_its_dataset(maya, creator, cli
     with django_capture_on_commit_callbacks(execute=True):
         maya.post(f"/wizard/datasets/{draft.dataset_id}/delete/")
     assert not Dataset.objects.exists() and default_storage.exists(reference)
+
+
+def test_a_file_name_too_long_to_keep_is_refused_plainly_and_nothing_is_stored(maya, clips):
+    draft = start(maya)
+    long_name = "a" * 300 + ".mp4"
+
+    response = upload(maya, draft, {long_name: clips("t.mp4")}, HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 400
+    assert "has a name of 304 characters with its folders; the limit is 255" in response.json()["problems"][0]
+    assert not draft.dataset.files.exists()
