@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from training.engine.buckets import frames_at
 from wizard.estimate import Estimate, estimate
 from wizard.models import ClipPair, Dataset
 from wizard.plan import (
@@ -219,7 +220,7 @@ class SettingsForm(forms.Form):
             fps = self.pair_fps.get(pair.pk) or 0
             if not fps or pair.pk not in self.available:
                 continue
-            frames = int(self.available[pair.pk] * data["fps"] / fps + 1e-6)
+            frames = frames_at(self.available[pair.pk], fps, data["fps"])
             if frames < data["frames"]:
                 short.append((pair.name, frames))
         if short:

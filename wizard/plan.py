@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from training.engine.buckets import window_count
+from training.engine.buckets import frames_at, window_count
 from wizard.recipes import Recipe
 from wizard.validation import Shape, assigned_shape, cut_fraction, largest_frames_at_most
 
@@ -168,7 +168,7 @@ class ClipFacts:
         """The most frames every clip can give at `fps` (a big number when nothing is known)."""
         if not self.available_frames:
             return 10_000
-        return min(int(n * fps / f + 1e-6) for n, f in zip(self.available_frames, self.fps, strict=True))
+        return min(frames_at(n, f, fps) for n, f in zip(self.available_frames, self.fps, strict=True))
 
 
 def preset_settings(preset_slug: str, recipe: Recipe, facts: ClipFacts, model: str | None = None) -> TrainingSettings:
@@ -209,7 +209,7 @@ def training_clips(metas: list[dict[str, Any]], frames: int, fps: float, whole_c
     total = 0
     for meta in metas:
         own_fps, own_frames = meta.get("fps"), meta.get("frames")
-        available = int(own_frames * fps / own_fps + 1e-6) if own_fps and own_frames else frames
+        available = frames_at(own_frames, own_fps, fps) if own_fps and own_frames else frames
         total += window_count(available, frames)
     return total
 

@@ -14,7 +14,7 @@ from wizard.models import ClipPair, Dataset
 from wizard.pairing import Pairing
 from wizard.recipes import Recipe, get_recipe
 from wizard.services import meta_summary, plan_pairs
-from wizard.splitting import shots
+from wizard.splitting import target_shots
 from wizard.validation import Finding, Shape, assigned_shape, check_against_shape, kept_fractions, status_of
 
 RECOMMENDED_PAIRS = 15
@@ -59,10 +59,7 @@ class PairView:
     @property
     def split_shots(self) -> int:
         """How many pairs splitting at the target's cuts would make (0: nothing to split)."""
-        meta = self.pair.target_meta
-        if self.checking or not meta.get("cuts") or not meta.get("fps"):
-            return 0
-        found, _ = shots(meta["cuts"], float(meta["duration"]), float(meta["fps"]))
+        found = [] if self.checking else target_shots(self.pair.target_meta)
         return len(found) if len(found) > 1 else 0
 
     @property

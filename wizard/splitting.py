@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from django.db import transaction
 
@@ -54,6 +55,13 @@ def shots(cuts: list[float], duration: float, fps: float) -> tuple[list[Shot], i
     return kept, dropped
 
 
+def target_shots(meta: dict[str, Any]) -> list[Shot]:
+    """The shots a checked target holds that can be trained on (none recorded: none)."""
+    if not meta.get("cuts") or not meta.get("fps"):
+        return []
+    return shots(meta["cuts"], float(meta["duration"]), float(meta["fps"]))[0]
+
+
 def shot_name(name: str, number: int) -> str:
     """`name` with `_shotN` right after its pairing key, so the shot's target and reference pair again."""
     path = PurePosixPath(name)
@@ -66,13 +74,12 @@ def shot_name(name: str, number: int) -> str:
 
 def check_can_split(pair: ClipPair) -> list[Shot]:
     """The shots `pair` would become; raises SplitRefused when it cannot be split here."""
-    meta = pair.target_meta
-    if pair.target_source is None or not meta.get("cuts"):
+    if pair.target_source is None or not pair.target_meta.get("cuts"):
         raise SplitRefused(f"“{pair.name}” has no cut to split at.")
     if pair.dataset.files.filter(kind=DatasetFile.Kind.MANIFEST).exists():
         raise SplitRefused("This dataset pairs its clips by a manifest: trim the clip in your editor and list "
                            "each shot in the manifest.")
-    found, _ = shots(meta["cuts"], float(meta["duration"]), float(meta["fps"]))
+    found = target_shots(pair.target_meta)
     if len(found) < 2:
         raise SplitRefused(f"Only one shot of “{pair.name}” is long enough to train on ({MIN_FRAMES} frames or "
                            "more): trim the clip in your editor instead.")

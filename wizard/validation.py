@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from training.engine.buckets import Bucket, assign_bucket, window_count
+from training.engine.buckets import Bucket, assign_bucket, frames_at, window_count
 from training.engine.media import MediaError, probe
 from wizard.decoding import Decoded, decode_to_end
 from wizard.sniff import Kind, sniff_path
@@ -65,12 +65,6 @@ def status_of(findings: list[Finding]) -> str:
 def largest_frames_at_most(available: int) -> int:
     """The longest 8n+1 frame count that fits in `available` frames (0 if none)."""
     return 0 if available < 1 else ((available - 1) // 8) * 8 + 1
-
-
-def full_decode(path: str | Path) -> tuple[int, list[str]]:
-    """Decode every video frame; return how many decoded and the decoder's error lines."""
-    decoded = decode_to_end(path)
-    return decoded.frames, decoded.errors
 
 
 def _what(label: str) -> str:
@@ -207,7 +201,7 @@ def check_against_shape(target: dict[str, Any], shape: Shape, whole_clips: bool 
     """What training at `shape` will do to this target: reject, trim or cut into several clips, resample, crop or
     enlarge it."""
     findings = []
-    available = int(target["frames"] * shape.fps / target["fps"] + 1e-6)
+    available = frames_at(target["frames"], target["fps"], shape.fps)
     seconds = shape.frames / shape.fps
     if available < shape.frames:
         fits = largest_frames_at_most(available)

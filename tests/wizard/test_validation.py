@@ -8,13 +8,13 @@ import pytest
 
 from tests.helpers import hdr_copy, variable_rate_clip
 from tests.wizard.clips import NO_REAL_MEDIA, REAL_MEDIA, spliced, stored_sideways, truncate
+from wizard.decoding import decode_to_end
 from wizard.validation import (
     Shape,
     assigned_shape,
     check_against_shape,
     check_clip,
     check_pair,
-    full_decode,
     largest_frames_at_most,
     status_of,
 )
@@ -168,7 +168,8 @@ def test_identity_rejects_a_video_as_its_still_reference(clips):
 
 
 def test_full_decode_counts_every_frame(clips):
-    frames, errors = full_decode(clips("t.mp4", frames=33))
+    decoded = decode_to_end(clips("t.mp4", frames=33))
+    frames, errors = decoded.frames, decoded.errors
     assert (frames, errors) == (33, [])
 
 

@@ -57,7 +57,13 @@ class Bucket:
 
     def frames_from(self, frames: int, fps: float) -> int:
         """How many frames a clip of `frames` at `fps` gives once resampled to this bucket's rate."""
-        return int(frames * self.fps / fps + 1e-6)
+        return frames_at(frames, fps, self.fps)
+
+
+def frames_at(frames: int, fps: float, rate: float) -> int:
+    """How many frames a clip of `frames` at `fps` gives once resampled to `rate` (the fps filter's count; the
+    epsilon keeps 29.97 → 30000/1001 rounding from losing a frame)."""
+    return int(frames * rate / fps + 1e-6)
 
 
 def window_count(available: int, frames: int) -> int:
