@@ -72,8 +72,10 @@ def shot_name(name: str, number: int) -> str:
     return str(path.with_name(f"{stem[:len(key)]}_shot{number}{stem[len(key):]}{path.suffix}"))
 
 
-def check_can_split(pair: ClipPair) -> list[Shot]:
+def check_can_split(pair: ClipPair, started: bool = False) -> list[Shot]:
     """The shots `pair` would become; raises SplitRefused when it cannot be split here."""
+    if not started and pair.status in (ClipPair.Status.PENDING, ClipPair.Status.CHECKING):
+        raise SplitRefused(f"“{pair.name}” is being checked or split already: wait until it is done.")
     if pair.target_source is None or not pair.target_meta.get("cuts"):
         raise SplitRefused(f"“{pair.name}” has no cut to split at.")
     if pair.dataset.files.filter(kind=DatasetFile.Kind.MANIFEST).exists():
@@ -86,9 +88,10 @@ def check_can_split(pair: ClipPair) -> list[Shot]:
     return found
 
 
-def split_pair(pair: ClipPair, limits: Limits) -> list[str]:
-    """Replace `pair` by one pair per shot; returns the new pairs' names. Raises SplitRefused (nothing changed)."""
-    found = check_can_split(pair)
+def split_pair(pair: ClipPair, limits: Limits, started: bool = False) -> list[str]:
+    """Replace `pair` by one pair per shot; returns the new pairs' names. Raises SplitRefused (nothing changed).
+    `started`: start_split has marked the pair as being split (the worker's call)."""
+    found = check_can_split(pair, started)
     target = pair.target_source
     assert target is not None
     reference = None if pair.reference_is_derived else pair.reference_source
@@ -166,7 +169,7 @@ def run_split(pair_id: int, limits: Limits) -> list[str]:
     if pair is None:
         return []  # already split (a task delivered twice), or removed meanwhile
     try:
-        return split_pair(pair, limits)
+        return split_pair(pair, limits, started=True)
     except SplitRefused as refused:
         pair = run_checks(pair)
         pair.messages = [*pair.messages, {"level": "warning", "code": "split_failed",

@@ -160,3 +160,16 @@ def test_every_pair_with_cuts_is_split_at_once(maya, tmp_path, django_capture_on
         for task_args in sent_tasks(callbacks):
             splitting.run_split(task_args[1][0], Limits())
     assert sorted(pairs(draft)) == ["ride_shot1", "ride_shot2", "walk_shot1", "walk_shot2"]
+
+
+def test_a_second_click_while_the_pair_is_being_split_is_refused(maya, two_shots, django_capture_on_commit_callbacks):
+    draft = start(maya)
+    upload(maya, draft, two_shots)
+    pair = pairs(draft)["walk"]
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        maya.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/split/")
+        again = maya.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/split/", follow=True).content.decode()
+
+    assert "“walk” is being checked or split already: wait until it is done." in again
+    assert len(sent_tasks(callbacks)) == 1
