@@ -57,7 +57,7 @@ $(LTX_CORE_STAMP): $(STAMP)
 run: $(STAMP) $(POSE_STAMP)
 	@$(PY) -m config.stack --check
 	@$(PY) manage.py migrate --noinput -v 0
-	@$(PY) manage.py ensure_tiny_model
+	@$(PY) manage.py ensure_model
 	@$(PY) -m config.stack
 
 lint: $(STAMP)

@@ -112,6 +112,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.signup",
+                "studio.context_processors.base_model",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
@@ -262,8 +263,10 @@ if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("METRICS_TOKEN is too short to keep the metrics private: use 16 characters or more.")
 
 # --- Model used by training and the Studio.
-MODEL_PRESET = env_choice("MODEL_PRESET", "tiny", ("tiny", "ltx-2.3"))
+# demo: the small trained model shipped in models/demo (real pictures on a CPU); tiny: a random one for quick tests.
+MODEL_PRESET = env_choice("MODEL_PRESET", "demo", ("tiny", "demo", "ltx-2.3"))
 TINY_MODEL_DIR = env_path("TINY_MODEL_DIR", DATA_DIR / "models" / "tiny")
+DEMO_MODEL_DIR = env_path("DEMO_MODEL_DIR", BASE_DIR / "models" / "demo")
 LTX_MODEL_PATH = env_optional_str("LTX_MODEL_PATH")
 LTX_TEXT_ENCODER_PATH = env_optional_str("LTX_TEXT_ENCODER_PATH")
 # The distilled checkpoint gives the Studio fast previews (few fixed steps, no guidance) when configured.

@@ -13,7 +13,9 @@ from operators.model_checks import PathCheck
 
 OK, OFF, PROBLEM = "ok", "off", "problem"
 PRESETS = {
-    "tiny": "A small random model built on this machine: CPU, tests and demos.",
+    "tiny": "A small random model built on this machine: CPU and tests; its pictures are colour static.",
+    "demo": "A small trained model shipped with the app: real (small, blurry) pictures on a CPU, to show what an "
+            "adapter does.",
     "ltx-2.3": "The real LTX-2.3 model from the paths below.",
 }
 
@@ -38,12 +40,14 @@ class PresetSummary:
 
 
 def model_rows() -> list[ModelRow]:
-    tiny, ltx = settings.MODEL_PRESET == "tiny", settings.MODEL_PRESET == "ltx-2.3"
+    tiny, demo, ltx = (name == settings.MODEL_PRESET for name in ("tiny", "demo", "ltx-2.3"))
     # A single-file checkpoint (dev or distilled) has no text encoder in it: the Gemma folder is then needed.
     single_file = any(value and Path(str(value)).is_file()
                       for value in (settings.LTX_MODEL_PATH, settings.LTX_DISTILLED_MODEL_PATH))
     return [
         _tiny_row(tiny),
+        _row("Demo model", "DEMO_MODEL_DIR", settings.DEMO_MODEL_DIR, model_checks.check_diffusers_folder,
+             active=demo, unset=(OFF, "")),
         _row("LTX-2.3 dev model", "LTX_MODEL_PATH", settings.LTX_MODEL_PATH, model_checks.check_model_location,
              active=ltx, unset=(PROBLEM, "Not configured — training and the Studio cannot run until it is set.")
              if ltx else (OFF, "Not configured — only the ltx-2.3 preset needs it.")),

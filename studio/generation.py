@@ -39,6 +39,7 @@ from studio.inference import (
 from studio.models import Adapter, Generation
 from training.engine.captions import with_trigger
 from training.engine.media import MAX_PHOTO_BYTES, MediaError, VideoInfo, normalized_photo, probe
+from training.engine.model_paths import SMALL_MODELS
 
 log = logging.getLogger(__name__)
 State = Generation.State
@@ -66,22 +67,28 @@ class Defaults:
     max_sequence_length: int
 
 
-def is_tiny() -> bool:
-    return str(settings.MODEL_PRESET) == "tiny"
+def small_model() -> str | None:
+    """The small CPU model in use (tiny or demo), or None for the real LTX-2.3."""
+    preset = str(settings.MODEL_PRESET)
+    return preset if preset in SMALL_MODELS else None
 
 
 def fast_preview_available() -> bool:
     """Whether the operator configured the distilled checkpoint (few fixed steps, no guidance)."""
-    return bool(settings.LTX_DISTILLED_MODEL_PATH) and not is_tiny()
+    return bool(settings.LTX_DISTILLED_MODEL_PATH) and small_model() is None
 
 
 # An adapter's `bucket` metadata: "WxHxF@fps", several comma-separated.
 BUCKET_LABEL = re.compile(r"(\d+)x(\d+)x(\d+)@([\d.]+)")
 
 
+# The small models' usual size: the tiny one's smallest, the demo model's own bucket (what it was pretrained at).
+MODEL_DEFAULTS = {"tiny": Defaults(17, 128, 96, 24.0, 8, 1.0, 128), "demo": Defaults(25, 256, 160, 24.0, 20, 1.0, 128)}
+
+
 def defaults_for(adapter: Adapter | None) -> Defaults:
     """Starting values: the adapter's training bucket when it recorded one, else the model's usual size."""
-    base = Defaults(17, 128, 96, 24.0, 8, 1.0, 128) if is_tiny() else Defaults(121, 768, 448, 24.0, 30, 3.0, 1024)
+    base = MODEL_DEFAULTS.get(small_model() or "", Defaults(121, 768, 448, 24.0, 30, 3.0, 1024))
     # Several buckets are listed comma-separated, the dataset's most common orientation first.
     bucket = ((adapter.metadata.get("bucket", "") if adapter else "") or "").split(",")[0].strip()
     match = BUCKET_LABEL.fullmatch(bucket)

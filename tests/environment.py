@@ -18,3 +18,6 @@ os.environ.setdefault("UPLOAD_CHUNK_KB", "64")
 # Playwright's sync API runs an event loop in the test thread; the tests still use the ORM there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# The random tiny model keeps the many tests that only need *a* model fast; the tests that judge what an adapter
+# learns load the trained demo model themselves.
+os.environ.setdefault("MODEL_PRESET", "tiny")

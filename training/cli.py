@@ -17,6 +17,20 @@ def _build_tiny(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_demo(args: argparse.Namespace) -> int:
+    from training.engine.demo_model import BuildSettings, build_demo_model
+
+    def log(line: str) -> None:
+        print(line, flush=True)  # the build runs for an hour, often in the background with its output in a file
+
+    settings = BuildSettings(seed=args.seed)
+    if args.quick:
+        settings = BuildSettings(seed=args.seed, transformer_steps=4, clips_per_source=1)
+    out = build_demo_model(args.dir, settings, log=log)
+    print(f"demo LTX-2 pipeline written to {out} (load it with LTX2InContextPipeline.from_pretrained)")
+    return 0
+
+
 def _probe(args: argparse.Namespace) -> int:
     from training.engine.media import probe
 
@@ -156,6 +170,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_build_tiny)
 
+    s = sub.add_parser(
+        "build-demo-model",
+        help="train the small demo LTX-2 pipeline on the shipped footage (about an hour of CPU; run it again to "
+        "continue an interrupted build)",
+    )
+    s.add_argument("dir", type=Path)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quick", action="store_true", help="a few steps of each phase: checks the build, not a model")
+    s.set_defaults(func=_build_demo)
+
     s = sub.add_parser("probe", help="print fps, frames, size, duration, audio and codec of videos as JSON")
     s.add_argument("videos", nargs="+", type=Path)
     s.set_defaults(func=_probe)
@@ -180,7 +204,9 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_train)
 
     s = sub.add_parser("generate", help="adapter + reference video + prompt -> mp4")
-    s.add_argument("--model", default="tiny", help="preset (tiny, ltx-2.3), pipeline folder or single .safetensors")
+    s.add_argument(
+        "--model", default="tiny", help="preset (tiny, demo, ltx-2.3), pipeline folder or single .safetensors"
+    )
     s.add_argument("--text-encoder", type=Path, default=None, help="Gemma-3 folder (needed with a single file)")
     s.add_argument("--adapter", type=Path, default=None)
     s.add_argument("--reference", type=Path, required=True)

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from training.engine.buckets import frames_at, window_count
+from training.engine.model_paths import SMALL_MODELS
 from wizard.recipes import Recipe
 from wizard.validation import Shape, assigned_shape, cut_fraction, largest_frames_at_most
 
@@ -34,22 +35,30 @@ class Preset:
     validation_every: int
 
 
+# The small models are narrow and short-trained: at LTX-2.3's learning rates an adapter barely moves in a quick run.
+# Their recipes' rates are multiplied by these (tiny: the 6e-3 its learning test uses; demo: measured by
+# bench/demo_model.py, docs/benchmarks.md).
+SMALL_MODEL_LEARNING_RATE_FACTOR = {"tiny": 30.0, "demo": 10.0}
+
 PRESETS: dict[str, Preset] = {
     "quick": Preset(
         "quick", "Quick test",
         "A short, small run to check that your pairs teach something before you spend hours. Not for final use.",
-        {"ltx-2.3": (512, 288, 49, 0.25, 16), "tiny": (128, 96, 17, 0.05, 8)}, 100, 100,
+        {"ltx-2.3": (512, 288, 49, 0.25, 16), "tiny": (128, 96, 17, 0.05, 8), "demo": (256, 160, 17, 0.1, 16)},
+        100, 100,
     ),
     "balanced": Preset(
         "balanced", "Balanced",
         "The recommended start: the size the official adapters train at, a few seconds per clip, the recipe's "
         "usual number of steps.",
-        {"ltx-2.3": (768, 448, 81, 1.0, 0), "tiny": (160, 96, 25, 0.15, 16)}, 250, 250,
+        {"ltx-2.3": (768, 448, 81, 1.0, 0), "tiny": (160, 96, 25, 0.15, 16), "demo": (256, 160, 25, 0.2, 16)},
+        250, 250,
     ),
     "high": Preset(
         "high", "High quality",
         "Longer clips and more steps for the final adapter. Takes about twice as long as Balanced.",
-        {"ltx-2.3": (768, 448, 121, 1.5, 0), "tiny": (256, 160, 33, 0.3, 32)}, 250, 250,
+        {"ltx-2.3": (768, 448, 121, 1.5, 0), "tiny": (256, 160, 33, 0.3, 32), "demo": (384, 224, 33, 0.4, 32)},
+        250, 250,
     ),
 }
 
@@ -105,13 +114,14 @@ class TrainingSettings:
 
 
 def model_preset() -> str:
-    return "tiny" if settings.MODEL_PRESET == "tiny" else "ltx-2.3"
+    """Which figures the plan and the estimate use: the small model's (tiny, demo) or the real LTX-2.3's."""
+    return str(settings.MODEL_PRESET) if settings.MODEL_PRESET in SMALL_MODELS else "ltx-2.3"
 
 
 def training_hardware() -> dict[str, Any]:
     """What the training workers have, as `estimate` takes it: int8 weights, and their GPU memory (the real model
     only: the tiny one runs anywhere)."""
-    real = model_preset() != "tiny"
+    real = model_preset() not in SMALL_MODELS
     return {"int8": settings.TRAINING_QUANTIZE == "int8",
             "gpu_memory_gib": float(settings.TRAINING_GPU_MEMORY_GB) if real else None}
 
@@ -190,7 +200,7 @@ def preset_settings(preset_slug: str, recipe: Recipe, facts: ClipFacts, model: s
         width=width, height=height, frames=frames, fps=fps,
         reference_downscale_factor=defaults.reference_downscale_factor,
         rank=rank if rank and rank < defaults.rank else defaults.rank,
-        learning_rate=defaults.learning_rate,
+        learning_rate=defaults.learning_rate * SMALL_MODEL_LEARNING_RATE_FACTOR.get(model, 1.0),
         steps=steps,
         first_frame_probability=defaults.first_frame_probability,
         checkpoint_every=min(preset.checkpoint_every, steps),

@@ -143,6 +143,7 @@ def test_an_operator_sees_every_model_path_explained_and_the_active_preset(clien
     assert "Folder missing." in row("CAPTION_MODEL_PATH")
     assert "OK: interpreter python is executable." in row("POSE_PYTHON")
     assert "Not built — only the tiny preset uses it." in row("TINY_MODEL_DIR")
+    assert "OK: LTX-2 diffusers pipeline, 8 components." in row("DEMO_MODEL_DIR")  # shipped with the app
 
 
 @pytest.mark.django_db

@@ -13,3 +13,17 @@ def test_it_builds_the_tiny_model_once_and_keeps_it(settings, tmp_path: Path):
     call_command("ensure_tiny_model")
     assert index.stat().st_mtime_ns == built_at
     assert [path.name for path in (tmp_path / "models").iterdir()] == ["tiny"]  # no scratch folder left behind
+
+
+def test_make_run_checks_the_demo_model_and_says_how_to_rebuild_a_missing_one(settings, tmp_path: Path):
+    import pytest
+    from django.core.management.base import CommandError
+
+    settings.MODEL_PRESET = "demo"
+    call_command("ensure_model")  # the shipped folder is there: nothing to do
+    settings.DEMO_MODEL_DIR = tmp_path / "gone"
+    with pytest.raises(CommandError, match="python -m training build-demo-model DIR"):
+        call_command("ensure_model")
+    settings.MODEL_PRESET, settings.TINY_MODEL_DIR = "tiny", tmp_path / "tiny"
+    call_command("ensure_model")
+    assert (tmp_path / "tiny" / "model_index.json").exists()

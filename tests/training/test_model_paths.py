@@ -356,6 +356,22 @@ def test_the_tiny_preset_stays_a_folder(settings: Any, tmp_path: Path) -> None:
     assert training_model() == str(tmp_path / "tiny")
 
 
+def test_the_demo_preset_is_the_shipped_folder_and_a_missing_one_says_how_to_rebuild_it(
+    settings: Any, tmp_path: Path
+) -> None:
+    from training.engine.presets import SHIPPED_DEMO_MODEL
+    from training.models_config import ImproperlyConfiguredModel, model_paths, training_model
+
+    settings.MODEL_PRESET = "demo"
+    settings.DEMO_MODEL_DIR = SHIPPED_DEMO_MODEL
+    assert model_paths() == ModelPaths(path=SHIPPED_DEMO_MODEL, name="demo")
+    assert training_model() == str(SHIPPED_DEMO_MODEL)
+    settings.DEMO_MODEL_DIR = tmp_path / "gone"
+    with pytest.raises(ImproperlyConfiguredModel, match=r"DEMO_MODEL_DIR is .*gone, but nothing is there\. .*"
+                       r"python -m training build-demo-model DIR"):
+        model_paths()
+
+
 @pytest.mark.django_db
 def test_training_and_the_studio_load_the_single_file_the_settings_name(
     settings: Any, monkeypatch: pytest.MonkeyPatch, tiny_model_dir: Path, tiny_single_file: Path, tmp_path: Path,

@@ -177,3 +177,39 @@ def test_sigmas_are_shifted_logit_normal_with_a_tenth_uniform() -> None:
     # With 10% uniform draws, the low-noise tail that the shifted logit-normal almost never visits is reached.
     assert (large < 0.1).float().mean() > 0.5 * 0.1 * 0.1
     assert (sample_sigmas(20000, 4096, 0.0, gen) < 0.1).float().mean() < (large < 0.1).float().mean()
+
+
+def test_a_step_without_reference_frames_is_text_to_video_and_audio_can_be_denoised_alongside(
+    load_tiny: Any, three_pairs: Path, tmp_path: Path
+) -> None:
+    """The demo model's pretraining step: no reference tokens, and the audio stream noised at the video's sigma
+    with isolate_modalities off, as LTX2InContextPipeline generates."""
+    from dataclasses import replace
+
+    from training.engine.dataset import read_manifest
+    from training.engine.train import step_loss
+
+    pipe = load_tiny()
+    prepare(pipe, read_manifest(three_pairs)[:1], BUCKET, tmp_path / "cache", max_sequence_length=32)
+    cached = load_cache(tmp_path / "cache")[0]
+    c, f, h, w = cached.target_latents.shape
+    no_reference = replace(cached, reference_latents=torch.zeros(c, 0, h, w))
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.randn(1, f * h * w, c, generator=gen)
+    audio_x0 = torch.randn(1, 25, pipe.transformer.config.audio_in_channels, generator=gen)
+    audio_noise = torch.randn(audio_x0.shape, generator=gen)
+    inputs = build_step_inputs(pipe, [no_reference], torch.tensor([0.25]), noise, torch.tensor([False]), 24.0, 1,
+                               audio=(audio_x0, audio_noise))
+    kwargs = inputs.model_kwargs
+    assert kwargs["hidden_states"].shape == (1, f * h * w, c) and kwargs["video_coords"].shape[2] == f * h * w
+    assert kwargs["isolate_modalities"] is False and kwargs["audio_num_frames"] == 25
+    assert torch.allclose(kwargs["audio_hidden_states"], 0.25 * audio_noise + 0.75 * audio_x0)
+    assert inputs.audio_velocity is not None and torch.equal(inputs.audio_velocity, audio_noise - audio_x0)
+    with torch.no_grad():
+        video_only = step_loss(pipe, inputs, audio_weight=0.0)
+        both = step_loss(pipe, inputs, audio_weight=1.0)
+    assert both > video_only  # the audio stream's error counts when asked for
+
+    isolated = build_step_inputs(pipe, [cached], torch.tensor([0.25]), noise, torch.tensor([False]), 24.0, 1)
+    assert isolated.model_kwargs["isolate_modalities"] is True and isolated.audio_velocity is None
+    assert isolated.model_kwargs["audio_hidden_states"].shape[1] == 1

@@ -285,9 +285,26 @@ def test_config_defaults_follow_the_design_note(three_pairs: Path) -> None:
     cfg = TrainConfig.model_validate({"output_dir": "/tmp/x", "data": {"manifest": str(three_pairs)}})
     assert (cfg.lora.rank, cfg.lora.effective_alpha, cfg.optim.learning_rate) == (32, 32.0, 2e-4)
     assert (cfg.optim.final_lr_fraction, cfg.optim.grad_clip, cfg.optim.batch_size) == (0.1, 1.0, 1)
-    assert cfg.gradient_checkpointing and (cfg.checkpoint.every, cfg.checkpoint.keep) == (250, 3)
+    assert cfg.gradient_checkpointing == "auto" and (cfg.checkpoint.every, cfg.checkpoint.keep) == (250, 3)
     for name, field in TrainConfig.model_fields.items():
         assert field.description, name
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("auto", False), (True, True), (False, False)])
+def test_gradient_checkpointing_is_off_on_the_cpu_unless_asked_for(
+    make_config: Any, three_pairs: Path, setting: Any, expected: bool
+) -> None:
+    from training.engine.train import setup_model
+
+    pipe, _ = setup_model(make_config(three_pairs, gradient_checkpointing=setting))
+    assert pipe.transformer.is_gradient_checkpointing is expected
+
+
+def test_auto_gradient_checkpointing_keeps_the_config_hash_of_runs_saved_before_it(three_pairs: Path) -> None:
+    raw = {"output_dir": "/tmp/x", "data": {"manifest": str(three_pairs)}}
+    auto = TrainConfig.model_validate(raw)
+    assert auto.config_hash() == TrainConfig.model_validate({**raw, "gradient_checkpointing": True}).config_hash()
+    assert auto.config_hash() != TrainConfig.model_validate({**raw, "gradient_checkpointing": False}).config_hash()
 
 
 def test_a_single_bucket_config_keeps_its_form_and_hash_and_extra_buckets_add_to_it() -> None:

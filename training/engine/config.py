@@ -145,7 +145,7 @@ class ExportConfig(_Strict):
 class TrainConfig(_Strict):
     model: str | ModelPaths = Field(
         default="tiny",
-        description="The base model: a preset (tiny, or ltx-2.3 = the operator's LTX_MODEL_PATH and "
+        description="The base model: a preset (tiny, demo, or ltx-2.3 = the operator's LTX_MODEL_PATH and "
         "LTX_TEXT_ENCODER_PATH), a diffusers LTX-2 folder, or a mapping of files: {path: folder or single-file "
         ".safetensors, text_encoder: Gemma-3 folder, config: component configs, distilled, name}.",
     )
@@ -159,7 +159,11 @@ class TrainConfig(_Strict):
         description="int8 weight quantization (optimum-quanto) of the frozen transformer and of the text encoder "
         "while it encodes captions: about 18 GB less (24-32 GB cards also need smaller shapes).",
     )
-    gradient_checkpointing: bool = Field(default=True, description="Recompute activations in backward to save memory.")
+    gradient_checkpointing: bool | Literal["auto"] = Field(
+        default="auto",
+        description="Recompute activations in backward to save memory. auto: on a GPU, where memory is what limits a "
+        "run; off on the CPU, where the small models fit easily and recomputing made steps about 1.5x slower.",
+    )
     bucket: BucketConfig = Field(
         default_factory=lambda: BucketConfig(),
         description="The shape clips are conformed to; with extra_buckets, the first bucket (validation samples "
@@ -217,6 +221,10 @@ class TrainConfig(_Strict):
             del data["extra_buckets"]
         if not data["data"]["whole_clips"]:  # likewise for configs from before whole_clips
             del data["data"]["whole_clips"]
+        if data["gradient_checkpointing"] == "auto":
+            # Recomputing activations gives the same numbers; "auto" hashes as the old default (True) so runs
+            # saved before it existed still resume.
+            data["gradient_checkpointing"] = True
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -19,8 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from .single_file import CONFIG_FILES, LTX23_CONFIGS
 
 TINY = "tiny"
+DEMO = "demo"
 LTX_2_3 = "ltx-2.3"
-PRESETS = (TINY, LTX_2_3)
+PRESETS = (TINY, DEMO, LTX_2_3)
+# The small models that show what the product does on a CPU; adapters trained on them are demonstrations.
+SMALL_MODELS = (TINY, DEMO)
 
 
 class ModelPathsError(ValueError):

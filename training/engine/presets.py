@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from .model_paths import (
+    DEMO,
     ENVIRONMENT,
     LTX_2_3,
     PRESETS,
@@ -28,7 +29,10 @@ from .model_paths import (
     from_environment,
 )
 
-__all__ = ["LTX_2_3", "PRESETS", "TINY", "ModelPaths", "ModelPathsError", "PathNames"]
+__all__ = ["DEMO", "LTX_2_3", "PRESETS", "TINY", "ModelPaths", "ModelPathsError", "PathNames"]
+
+# The trained demo model shipped with the project (built by `python -m training build-demo-model`).
+SHIPPED_DEMO_MODEL = Path(__file__).resolve().parents[2] / "models" / "demo"
 
 
 # Width of the tiny transformer. ~1.6 M parameters: the design note measured that ~1-2 M learn to use the
@@ -275,6 +279,7 @@ def resolve_model(
     """A preset name, a folder or single-file path, a mapping of `ModelPaths` fields or `ModelPaths`, checked.
 
     `tiny` resolves to `$ICLORA_TINY_MODEL_DIR` (built on first use, under `~/.cache/iclora/tiny` by default);
+    `demo` to `$ICLORA_DEMO_MODEL_DIR`, by default the trained demo model shipped in `models/demo`;
     `ltx-2.3` to the operator's `LTX_MODEL_PATH` / `LTX_TEXT_ENCODER_PATH`, the variables the web app's settings
     read: the real weights cannot be downloaded here. Raises ModelPathsError naming `names` (the setting) when a
     path is missing or of the wrong kind.
@@ -286,6 +291,10 @@ def resolve_model(
         if not (root / "model_index.json").exists():
             build_tiny_model(root)
         return ModelPaths(path=root, name=TINY)
+    if isinstance(spec, str) and spec == DEMO:
+        root = Path(os.environ.get("ICLORA_DEMO_MODEL_DIR", SHIPPED_DEMO_MODEL))
+        check_model_paths(ModelPaths(path=root), PathNames("ICLORA_DEMO_MODEL_DIR (the demo model)"))
+        return ModelPaths(path=root, name=DEMO)
     if isinstance(spec, str) and spec == LTX_2_3:
         paths, names = from_environment(), ENVIRONMENT  # the paths are the operator's, whoever asked
     elif isinstance(spec, str | Path):

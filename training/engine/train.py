@@ -72,6 +72,7 @@ class StepInputs:
     velocity: torch.Tensor
     loss_mask: torch.Tensor
     num_target_tokens: int
+    audio_velocity: torch.Tensor | None = None  # (B, A, Ca) when the audio stream is denoised alongside
 
 
 def pack(pipe: Any, latents: torch.Tensor) -> torch.Tensor:
@@ -93,11 +94,16 @@ def build_step_inputs(
     first_frame_clean: torch.Tensor,
     fps: float,
     downscale: int,
+    audio: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> StepInputs:
     """Assemble the IC-LoRA transformer input for a batch of cached pairs.
 
     sigmas (B,), noise (B, T, C) for the T target tokens, first_frame_clean (B,) bool.
-    Reference tokens are appended after the target tokens, as `LTX2InContextPipeline` does.
+    Reference tokens are appended after the target tokens, as `LTX2InContextPipeline` does; a pair whose reference
+    has no frames (C, 0, h, w) gives plain text-to-video inputs (the demo model's pretraining).
+    `audio` = (clean packed audio latents, noise), both (B, A, Ca): the audio stream is noised at the same sigma and
+    denoised alongside with `isolate_modalities=False`, as the pipeline generates; None keeps one zero audio token
+    cut off from the video (video-only training).
     """
     transformer = pipe.transformer
     device, dtype = transformer.device, transformer.dtype
@@ -108,7 +114,8 @@ def build_step_inputs(
     _, _, rf, rh, rw = ref.shape
 
     x0 = pack(pipe, normalize(pipe, target.float()))  # (B, T, C)
-    r = pack(pipe, normalize(pipe, ref.float()))  # (B, R, C)
+    text_to_video = rf == 0  # no reference frames: plain generation (the demo model's pretraining)
+    r = x0[:, :0] if text_to_video else pack(pipe, normalize(pipe, ref.float()))  # (B, R, C)
     num_target = x0.shape[1]
 
     # Conditioning mask over target tokens: 1 = kept clean. First latent frame = first h*w tokens.
@@ -127,16 +134,26 @@ def build_step_inputs(
     # Positions: each video on its own latent grid; the reference's h/w scaled by d onto the target's grid.
     rope = transformer.rope
     target_coords = rope.prepare_video_coords(b, f, h, w, device, fps=fps)  # (B, 3, T, 2)
-    ref_coords = rope.prepare_video_coords(1, rf, rh, rw, device, fps=fps)  # (1, 3, R, 2)
+    if text_to_video:
+        ref_coords = target_coords[:1, :, :0]
+    else:
+        ref_coords = rope.prepare_video_coords(1, rf, rh, rw, device, fps=fps)  # (1, 3, R, 2)
     if downscale != 1:
         ref_coords[:, 1, :, :] = ref_coords[:, 1, :, :] * downscale
         ref_coords[:, 2, :, :] = ref_coords[:, 2, :, :] * downscale
     video_coords = torch.cat([target_coords, ref_coords.expand(b, -1, -1, -1)], dim=2)
 
-    # Video-only: one zero audio token, cut off from the video stream by isolate_modalities=True.
-    audio_channels = transformer.config.audio_in_channels
-    audio = torch.zeros(b, 1, audio_channels, device=device, dtype=dtype)
-    audio_coords = transformer.audio_rope.prepare_audio_coords(b, 1, device)
+    audio_velocity = None
+    if audio is None:
+        # Video-only: one zero audio token, cut off from the video stream by isolate_modalities=True.
+        audio_tokens = torch.zeros(b, 1, transformer.config.audio_in_channels, device=device, dtype=dtype)
+    else:
+        audio_x0, audio_noise = (a.to(device) for a in audio)
+        audio_sigma = sigmas.to(device).view(b, 1, 1)
+        audio_tokens = (audio_noise * audio_sigma + audio_x0 * (1 - audio_sigma)).to(dtype)
+        audio_velocity = audio_noise - audio_x0
+    audio_frames = audio_tokens.shape[1]
+    audio_coords = transformer.audio_rope.prepare_audio_coords(b, audio_frames, device)
 
     text = torch.stack([p.video_prompt_embeds for p in batch]).to(device, dtype)
     audio_text = torch.stack([p.audio_prompt_embeds for p in batch]).to(device, dtype)
@@ -144,7 +161,7 @@ def build_step_inputs(
 
     model_kwargs = {
         "hidden_states": torch.cat([x_t, r], dim=1).to(dtype),
-        "audio_hidden_states": audio,
+        "audio_hidden_states": audio_tokens,
         "encoder_hidden_states": text,
         "audio_encoder_hidden_states": audio_text,
         "timestep": video_timestep,
@@ -157,15 +174,15 @@ def build_step_inputs(
         "height": h,
         "width": w,
         "fps": fps,
-        "audio_num_frames": 1,
+        "audio_num_frames": audio_frames,
         "video_coords": video_coords,
         "audio_coords": audio_coords,
-        "isolate_modalities": True,
+        "isolate_modalities": audio is None,
         "use_cross_timestep": True,
         "return_dict": False,
     }
     loss_mask = (1.0 - cond.squeeze(-1)).to(device)
-    return StepInputs(model_kwargs, velocity, loss_mask, num_target)
+    return StepInputs(model_kwargs, velocity, loss_mask, num_target, audio_velocity)
 
 
 def masked_mse(pred: torch.Tensor, velocity: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -174,10 +191,14 @@ def masked_mse(pred: torch.Tensor, velocity: torch.Tensor, mask: torch.Tensor) -
     return (per_token * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-def step_loss(pipe: Any, inputs: StepInputs) -> torch.Tensor:
-    """Run the transformer on the step inputs and return the target-only loss."""
-    pred, _audio = pipe.transformer(**inputs.model_kwargs)
-    return masked_mse(pred[:, : inputs.num_target_tokens], inputs.velocity, inputs.loss_mask)
+def step_loss(pipe: Any, inputs: StepInputs, audio_weight: float = 1.0) -> torch.Tensor:
+    """Run the transformer on the step inputs and return the target-only loss (plus `audio_weight` times the audio
+    stream's loss when audio is denoised alongside)."""
+    pred, audio_pred = pipe.transformer(**inputs.model_kwargs)
+    loss = masked_mse(pred[:, : inputs.num_target_tokens], inputs.velocity, inputs.loss_mask)
+    if inputs.audio_velocity is not None and audio_weight:
+        loss = loss + audio_weight * ((audio_pred.float() - inputs.audio_velocity.float()) ** 2).mean()
+    return loss
 
 
 def draw_batch(pairs: list[CachedPair], batch_size: int, gen: torch.Generator) -> list[CachedPair]:
@@ -354,7 +375,8 @@ def setup_transformer(pipe: Any, cfg: TrainConfig) -> list[torch.nn.Parameter]:
         quantize_int8(transformer)
     attach_transformer(pipe, transformer)
     params = add_lora(pipe.transformer, cfg.lora.rank, cfg.lora.effective_alpha, cfg.lora.targets, cfg.lora.dropout)
-    if cfg.gradient_checkpointing:
+    checkpointing = cfg.gradient_checkpointing
+    if checkpointing is True or (checkpointing == "auto" and pipe.transformer.device.type == "cuda"):
         pipe.transformer.enable_gradient_checkpointing()
     return params
 

@@ -1,0 +1,138 @@
+"""What the demo model shows a creator (results go to docs/benchmarks.md, "Demo model").
+
+    .venv/bin/python bench/demo_model.py --part vae       # reconstruction PSNR on clips the build never saw
+    .venv/bin/python bench/demo_model.py --part gain      # conditioning gain in LTX2InContextPipeline, 2 recipes
+    .venv/bin/python bench/demo_model.py --part gain --model /path/to/model --steps 400
+
+Part "vae": PSNR of encode (mode) + decode at the demo bucket (256x160, 17 frames) on the real car clip shipped for
+tests and on five ffmpeg generators, beside a flat grey guess.
+Part "gain": for restoration pairs (blurred, noisy, darkened references) and edge-map pairs (Canny of the target,
+as the Canny recipe makes them), an adapter is trained with the engine (rank 32, 400 steps) on 21 pairs and
+judged on 3 held-out ones: the Studio's pipeline call makes each held-out target from its own reference and from
+another pair's, same seed; gain = pixel MSE with the swapped reference / with the true one. Also reported: the
+same without the adapter, and the PSNR of the outputs made from the true reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+GENERATORS = ("testsrc2", "mandelbrot", "life", "cellauto", "smptehdbars")
+
+
+def vae_part(model: Path, workdir: Path) -> list[dict[str, Any]]:
+    from training.engine.demo_model import DEMO_BUCKET, psnr, reconstruct, video_from_frames
+    from training.engine.media import conform
+    from training.engine.presets import load_pipeline
+    from training.engine.synthetic import SOURCES, make_clip
+
+    pipe = load_pipeline(model, device="cpu", with_text_encoder=False, with_transformer=False)
+    b = DEMO_BUCKET
+    clips = {"carphone_pristine (real camera)": ROOT / "tests" / "media" / "carphone_pristine.mp4"}
+    for name in GENERATORS:
+        seed = next(i for i, src in enumerate(SOURCES) if src.startswith(name))
+        clips[f"ffmpeg {name}"] = make_clip(workdir / f"{name}.mp4", seed, 256, 160, 24.0, 1.0)
+    rows = []
+    for name, path in clips.items():
+        video = video_from_frames(conform(path, b.fps, b.width, b.height, 17))
+        grey = video.mean().expand_as(video)
+        rows.append({"part": "vae", "clip": name, "psnr_db": round(psnr(reconstruct(pipe.vae, video), video), 2),
+                     "grey_guess_db": round(psnr(grey, video), 2)})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def make_pairs_for(recipe: str, root: Path, count: int) -> Path:
+    """Synthetic restoration pairs, or the same targets with Canny edge references made by the prep code."""
+    from prep.extract.canny import CannySettings, extract_canny
+    from training.engine.dataset import Pair, read_manifest, write_manifest
+    from training.engine.synthetic import make_pairs
+
+    manifest = make_pairs(root / "restoration", count, width=256, height=160, seconds=1.0)
+    if recipe == "restoration":
+        return manifest
+    rows = []
+    for pair in read_manifest(manifest):
+        edges = root / "edges" / f"{pair.video.stem}_canny.mp4"
+        edges.parent.mkdir(parents=True, exist_ok=True)
+        extract_canny(pair.video, edges, CannySettings())
+        rows.append(Pair(pair.index, pair.caption, pair.video, edges))
+    return write_manifest(rows, root / "edges" / "manifest.jsonl")
+
+
+def held_out(manifest: Path, rows: list[int]) -> list[Any]:
+    from training.engine.demo_model import DEMO_BUCKET
+    from training.engine.gain import HeldOutPair
+    from training.engine.media import conform
+    from training.engine.train import read_manifest
+
+    b = DEMO_BUCKET
+    pairs = read_manifest(manifest)
+    return [HeldOutPair(conform(pairs[i].reference, b.fps, b.width, b.height, 17),
+                        conform(pairs[i].video, b.fps, b.width, b.height, 17), pairs[i].caption) for i in rows]
+
+
+def gain_part(model: Path, workdir: Path, steps: int, lr: float, recipes: list[str]) -> list[dict[str, Any]]:
+    from training.engine.config import TrainConfig
+    from training.engine.demo_model import DEMO_BUCKET
+    from training.engine.gain import conditioning_gain
+    from training.engine.presets import load_pipeline
+    from training.engine.train import train
+
+    count, rows_out = 24, []
+    validation = [count - 3, count - 2, count - 1]
+    for recipe in recipes:
+        manifest = make_pairs_for(recipe, workdir / recipe, count)
+        cfg = TrainConfig.model_validate({
+            "model": str(model), "output_dir": str(workdir / recipe / "run"), "device": "cpu",
+            "bucket": {"width": 256, "height": 160, "frames": 17, "fps": 24},
+            "data": {"manifest": str(manifest), "max_sequence_length": 128, "validation_indices": validation},
+            "lora": {"rank": 32}, "optim": {"steps": steps, "learning_rate": lr},
+            "checkpoint": {"every": 100_000}, "validation": {"every": 0},
+        })
+        began = time.monotonic()
+        result = train(cfg)
+        train_s = time.monotonic() - began
+        pairs = held_out(manifest, validation)
+        base = load_pipeline(model, device="cpu")
+        untrained = conditioning_gain(base, pairs, DEMO_BUCKET)
+        adapted = load_pipeline(model, device="cpu")
+        adapted.load_lora_weights(str(result.adapter_path))
+        trained = conditioning_gain(adapted, pairs, DEMO_BUCKET)
+        row = {"part": "gain", "recipe": recipe, "steps": steps, "learning_rate": lr, "train_s": round(train_s, 1),
+               "gain": round(trained.gain, 2), "gain_without_adapter": round(untrained.gain, 2),
+               "psnr_true_reference_db": round(trained.true_psnr, 2),
+               "psnr_without_adapter_db": round(untrained.true_psnr, 2), "eval_loss": result.eval_loss}
+        rows_out.append(row)
+        print(json.dumps(row), flush=True)
+    return rows_out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--part", choices=("vae", "gain", "all"), default="all")
+    p.add_argument("--model", type=Path, default=ROOT / "models" / "demo")
+    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--recipes", default="restoration,edges")
+    args = p.parse_args()
+    print(json.dumps({"machine": platform.processor() or platform.machine(), "cores": __import__("os").cpu_count()}))
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.part in ("vae", "all"):
+            vae_part(args.model, Path(tmp))
+        if args.part in ("gain", "all"):
+            gain_part(args.model, Path(tmp), args.steps, args.lr, args.recipes.split(","))
+
+
+if __name__ == "__main__":
+    main()
