@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 GENERATORS = ("testsrc2", "mandelbrot", "life", "cellauto", "smptehdbars")
+GAIN_SHAPE = (256, 160, 17, 24.0)  # the demo model's quick preset: what the pairs are trained and judged at
 
 
 def vae_part(model: Path, workdir: Path) -> list[dict[str, Any]]:
@@ -71,20 +72,22 @@ def make_pairs_for(recipe: str, root: Path, count: int) -> Path:
 
 
 def held_out(manifest: Path, rows: list[int]) -> list[Any]:
-    from training.engine.demo_model import DEMO_BUCKET
+    from training.engine.buckets import Bucket
     from training.engine.gain import HeldOutPair
     from training.engine.media import conform
     from training.engine.train import read_manifest
 
-    b = DEMO_BUCKET
+    b = Bucket(*GAIN_SHAPE)
     pairs = read_manifest(manifest)
     return [HeldOutPair(conform(pairs[i].reference, b.fps, b.width, b.height, 17),
                         conform(pairs[i].video, b.fps, b.width, b.height, 17), pairs[i].caption) for i in rows]
 
 
-def gain_part(model: Path, workdir: Path, steps: int, lr: float, recipes: list[str]) -> list[dict[str, Any]]:
+def gain_part(
+    model: Path, workdir: Path, steps: int, lr: float, recipes: list[str], audio: str
+) -> list[dict[str, Any]]:
+    from training.engine.buckets import Bucket
     from training.engine.config import TrainConfig
-    from training.engine.demo_model import DEMO_BUCKET
     from training.engine.gain import conditioning_gain
     from training.engine.presets import load_pipeline
     from training.engine.train import train
@@ -97,7 +100,7 @@ def gain_part(model: Path, workdir: Path, steps: int, lr: float, recipes: list[s
             "model": str(model), "output_dir": str(workdir / recipe / "run"), "device": "cpu",
             "bucket": {"width": 256, "height": 160, "frames": 17, "fps": 24},
             "data": {"manifest": str(manifest), "max_sequence_length": 128, "validation_indices": validation},
-            "lora": {"rank": 32}, "optim": {"steps": steps, "learning_rate": lr},
+            "lora": {"rank": 32}, "optim": {"steps": steps, "learning_rate": lr}, "diffusion": {"audio": audio},
             "checkpoint": {"every": 100_000}, "validation": {"every": 0},
         })
         began = time.monotonic()
@@ -105,11 +108,11 @@ def gain_part(model: Path, workdir: Path, steps: int, lr: float, recipes: list[s
         train_s = time.monotonic() - began
         pairs = held_out(manifest, validation)
         base = load_pipeline(model, device="cpu")
-        untrained = conditioning_gain(base, pairs, DEMO_BUCKET)
+        untrained = conditioning_gain(base, pairs, Bucket(*GAIN_SHAPE))
         adapted = load_pipeline(model, device="cpu")
         adapted.load_lora_weights(str(result.adapter_path))
-        trained = conditioning_gain(adapted, pairs, DEMO_BUCKET)
-        row = {"part": "gain", "recipe": recipe, "steps": steps, "learning_rate": lr, "train_s": round(train_s, 1),
+        trained = conditioning_gain(adapted, pairs, Bucket(*GAIN_SHAPE))
+        row = {"part": "gain", "recipe": recipe, "audio": audio, "steps": steps, "learning_rate": lr, "train_s": round(train_s, 1),
                "gain": round(trained.gain, 2), "gain_without_adapter": round(untrained.gain, 2),
                "psnr_true_reference_db": round(trained.true_psnr, 2),
                "psnr_without_adapter_db": round(untrained.true_psnr, 2), "eval_loss": result.eval_loss}
@@ -125,13 +128,14 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=400)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--recipes", default="restoration,edges")
+    p.add_argument("--audio", choices=("isolated", "silence"), default="silence", help="the training regime")
     args = p.parse_args()
     print(json.dumps({"machine": platform.processor() or platform.machine(), "cores": __import__("os").cpu_count()}))
     with tempfile.TemporaryDirectory() as tmp:
         if args.part in ("vae", "all"):
             vae_part(args.model, Path(tmp))
         if args.part in ("gain", "all"):
-            gain_part(args.model, Path(tmp), args.steps, args.lr, args.recipes.split(","))
+            gain_part(args.model, Path(tmp), args.steps, args.lr, args.recipes.split(","), args.audio)
 
 
 if __name__ == "__main__":

@@ -328,3 +328,23 @@ def test_relative_paths_in_a_yaml_config_are_relative_to_the_yaml(tmp_path: Path
     cfg = load_config(path)
     assert cfg.output_dir == tmp_path / "cfg" / "out"
     assert cfg.data.manifest == tmp_path / "cfg" / "pairs" / "manifest.jsonl"
+
+
+def test_the_silence_audio_regime_trains_with_the_audio_stream_joined_as_the_pipeline_generates(
+    make_config: Any, three_pairs: Path
+) -> None:
+    from training.engine.dataset import load_cache
+    from training.engine.train import audio_token_shape, draw_step, setup_model
+
+    isolated = make_config(three_pairs)
+    silence = make_config(three_pairs, diffusion={"audio": "silence"}, optim={"steps": 2})
+    assert silence.config_hash() != isolated.config_hash()
+    result = train(silence)
+    assert result.status == "finished" and torch.isfinite(torch.tensor(result.last_loss))
+    pipe, _ = setup_model(silence)
+    pairs = load_cache(silence.cache_dir)
+    inputs = draw_step(pipe, pairs, silence, torch.Generator().manual_seed(0))
+    assert inputs.model_kwargs["isolate_modalities"] is False
+    tokens, _ = audio_token_shape(pipe, silence.bucket.to_bucket())
+    assert inputs.model_kwargs["audio_num_frames"] == tokens > 1  # the clip's whole soundtrack, as the pipeline
+    assert draw_step(pipe, pairs, isolated, torch.Generator().manual_seed(0)).model_kwargs["isolate_modalities"]

@@ -213,3 +213,13 @@ def test_the_small_models_train_at_their_own_learning_rates_and_shapes():
     assert (demo.width, demo.height, demo.frames) == (256, 160, 17)  # the demo model's own latent grid
     assert demo.learning_rate == pytest.approx(10 * real.learning_rate)
     assert tiny.learning_rate == pytest.approx(30 * real.learning_rate)
+
+
+def test_demo_model_runs_train_with_the_audio_stream_joined_and_ltx_runs_video_only(settings):
+    from wizard.plan import to_train_config
+
+    values = preset_settings("quick", RECIPES["restoration"], facts(LANDSCAPE_5S), "demo")
+    settings.MODEL_PRESET = "demo"
+    assert to_train_config(values, RECIPES["restoration"], [], "a")["diffusion"]["audio"] == "silence"
+    settings.MODEL_PRESET = "ltx-2.3"
+    assert to_train_config(values, RECIPES["restoration"], [], "a")["diffusion"]["audio"] == "isolated"

@@ -116,6 +116,12 @@ class DiffusionConfig(_Strict):
     first_frame_conditioning_p: float = Field(
         default=0.1, ge=0, le=1, description="Probability the first latent frame stays clean (image-to-video skill)."
     )
+    audio: Literal["isolated", "silence"] = Field(
+        default="isolated",
+        description="isolated: one zero audio token cut off from the video (ltx-trainer's video-only regime). "
+        "silence: the audio stream of the clip's length is denoised alongside from silent latents with the "
+        "modalities joined, as LTX2InContextPipeline generates (the demo model was pretrained so).",
+    )
 
 
 class CheckpointConfig(_Strict):
@@ -221,6 +227,8 @@ class TrainConfig(_Strict):
             del data["extra_buckets"]
         if not data["data"]["whole_clips"]:  # likewise for configs from before whole_clips
             del data["data"]["whole_clips"]
+        if data["diffusion"]["audio"] == "isolated":  # likewise for configs from before the audio regimes
+            del data["diffusion"]["audio"]
         if data["gradient_checkpointing"] == "auto":
             # Recomputing activations gives the same numbers; "auto" hashes as the old default (True) so runs
             # saved before it existed still resume.

@@ -440,12 +440,6 @@ def measure_statistics(vae: Any, videos: list[torch.Tensor]) -> None:
 # Phase 4: the transformer, as a text-to-video generator
 
 
-def audio_token_shape(pipe: Any, bucket: Bucket) -> tuple[int, int]:
-    """(A, Ca): how many packed audio tokens `LTX2InContextPipeline` denoises for a clip of the bucket's length."""
-    per_second = pipe.audio_sampling_rate / pipe.audio_hop_length / float(pipe.audio_vae_temporal_compression_ratio)
-    return round(bucket.frames / bucket.fps * per_second), pipe.transformer.config.audio_in_channels
-
-
 def train_transformer(
     pipe: Any, pairs: list[Any], settings: BuildSettings, state_path: Path, log: Callable[[str], None],
     until: int | None = None,
@@ -454,7 +448,7 @@ def train_transformer(
     engine's step (`build_step_inputs`, `step_loss`); first-frame conditioning on 20% of samples (LTX's
     image-to-video training) teaches it to use clean tokens at timestep 0. Audio (silence) is denoised alongside.
     Resumes from `state_path` and checkpoints there; `until` stops at that step, as an interrupted build would."""
-    from .train import build_step_inputs, sample_sigmas, step_loss
+    from .train import build_step_inputs, sample_sigmas, silent_audio, step_loss
 
     transformer = pipe.transformer
     params = [p for p in transformer.parameters() if p.requires_grad]
@@ -462,7 +456,6 @@ def train_transformer(
     start = _resume(state_path, transformer, opt)
     transformer.train()
     bucket = pairs[0].bucket
-    audio_tokens, audio_channels = audio_token_shape(pipe, bucket)
     c, f, h, w = pairs[0].target_latents.shape
     b = settings.transformer_batch
     begun, running = time.monotonic(), 0.0
@@ -472,8 +465,7 @@ def train_transformer(
         sigmas = sample_sigmas(b, f * h * w, 0.1, gen)
         noise = torch.randn(b, f * h * w, c, generator=gen)
         first = torch.rand(b, generator=gen) < 0.2
-        silence = torch.zeros(b, audio_tokens, audio_channels)
-        audio = (silence, torch.randn(b, audio_tokens, audio_channels, generator=gen))
+        audio = silent_audio(pipe, bucket, b, gen)
         inputs = build_step_inputs(pipe, batch, sigmas, noise, first, bucket.fps, 1, audio=audio)
         lr = settings.transformer_lr * _schedule(step, settings.transformer_steps)
         for group in opt.param_groups:
@@ -566,4 +558,4 @@ def build_demo_model(
 
 def video_from_frames(frames: np.ndarray) -> torch.Tensor:
     """uint8 frames (F, H, W, 3) -> (1, 3, F, H, W) in [-1, 1]."""
-    return torch.from_numpy(frames).permute(3, 0, 1, 2).unsqueeze(0).float() / 127.5 - 1
+    return torch.from_numpy(np.array(frames)).permute(3, 0, 1, 2).unsqueeze(0).float() / 127.5 - 1

@@ -201,6 +201,18 @@ def step_loss(pipe: Any, inputs: StepInputs, audio_weight: float = 1.0) -> torch
     return loss
 
 
+def audio_token_shape(pipe: Any, bucket: Any) -> tuple[int, int]:
+    """(A, Ca): how many packed audio tokens `LTX2InContextPipeline` denoises for a clip of the bucket's length."""
+    per_second = pipe.audio_sampling_rate / pipe.audio_hop_length / float(pipe.audio_vae_temporal_compression_ratio)
+    return round(bucket.frames / bucket.fps * per_second), pipe.transformer.config.audio_in_channels
+
+
+def silent_audio(pipe: Any, bucket: Any, batch: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(clean, noise) packed audio latents (B, A, Ca) for the "silence" regime: zeros, and noise drawn from `gen`."""
+    tokens, channels = audio_token_shape(pipe, bucket)
+    return torch.zeros(batch, tokens, channels), torch.randn(batch, tokens, channels, generator=gen)
+
+
 def draw_batch(pairs: list[CachedPair], batch_size: int, gen: torch.Generator) -> list[CachedPair]:
     """The step's pairs, drawn with `gen`. The first is drawn uniformly over all training pairs, so each bucket
     is trained in proportion to its pairs; the others come from the first one's bucket, so the batch stacks into
@@ -224,8 +236,9 @@ def draw_step(pipe: Any, pairs: list[CachedPair], cfg: TrainConfig, gen: torch.G
     sigmas = sample_sigmas(b, num_tokens, cfg.diffusion.uniform_sigma_fraction, gen)
     noise = torch.randn(b, num_tokens, c, generator=gen)
     clean_first = torch.rand(b, generator=gen) < cfg.diffusion.first_frame_conditioning_p
+    audio = silent_audio(pipe, batch[0].bucket, b, gen) if cfg.diffusion.audio == "silence" else None
     return build_step_inputs(
-        pipe, batch, sigmas, noise, clean_first, batch[0].bucket.fps, cfg.data.reference_downscale_factor
+        pipe, batch, sigmas, noise, clean_first, batch[0].bucket.fps, cfg.data.reference_downscale_factor, audio
     )
 
 
@@ -234,7 +247,8 @@ EVAL_SIGMAS = (0.15, 0.3, 0.45, 0.6, 0.75, 0.9)
 
 @torch.no_grad()
 def evaluate(
-    pipe: Any, pairs: list[CachedPair], downscale: int, swap_references: bool = False, seed: int = 1234
+    pipe: Any, pairs: list[CachedPair], downscale: int, swap_references: bool = False, seed: int = 1234,
+    audio: str = "isolated",
 ) -> float:
     """Deterministic eval loss: every pair at fixed sigmas with fixed noise, no first-frame conditioning, each at
     its own bucket's shape and fps.
@@ -255,8 +269,9 @@ def evaluate(
         c, f, h, w = pair.target_latents.shape
         for sigma in EVAL_SIGMAS:
             noise = torch.randn(1, f * h * w, c, generator=gen)
+            sound = silent_audio(pipe, pair.bucket, 1, gen) if audio == "silence" else None
             inputs = build_step_inputs(
-                pipe, [pair], torch.tensor([sigma]), noise, torch.tensor([False]), pair.bucket.fps, downscale
+                pipe, [pair], torch.tensor([sigma]), noise, torch.tensor([False]), pair.bucket.fps, downscale, sound
             )
             losses.append(step_loss(pipe, inputs).item())
     pipe.transformer.train(was_training)
@@ -545,7 +560,7 @@ def _validate(
     hooks: TrainingHooks,
 ) -> None:
     if eval_pairs:
-        result.eval_loss = evaluate(pipe, eval_pairs, cfg.data.reference_downscale_factor)
+        result.eval_loss = evaluate(pipe, eval_pairs, cfg.data.reference_downscale_factor, audio=cfg.diffusion.audio)
         hooks.log(f"step {step}: eval loss {result.eval_loss:.4f} on {len(eval_pairs)} held-out pairs")
     files = validation.render(pipe, step, Path(cfg.output_dir) / "samples")
     result.samples.extend(files)
