@@ -112,7 +112,8 @@ def gain_part(
         adapted = load_pipeline(model, device="cpu")
         adapted.load_lora_weights(str(result.adapter_path))
         trained = conditioning_gain(adapted, pairs, Bucket(*GAIN_SHAPE))
-        row = {"part": "gain", "recipe": recipe, "audio": audio, "steps": steps, "learning_rate": lr, "train_s": round(train_s, 1),
+        row = {"part": "gain", "recipe": recipe, "audio": audio, "steps": steps, "learning_rate": lr,
+               "train_s": round(train_s, 1),
                "gain": round(trained.gain, 2), "gain_without_adapter": round(untrained.gain, 2),
                "psnr_true_reference_db": round(trained.true_psnr, 2),
                "psnr_without_adapter_db": round(untrained.true_psnr, 2), "eval_loss": result.eval_loss}
