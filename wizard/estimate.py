@@ -4,6 +4,9 @@ Reference points:
 - tiny: measured by bench/engine_cpu.py (docs/benchmarks.md, "CPU: tiny preset"): 0.083 s per step at
   128×128×17, rank 32, gradient checkpointing, 2 busy CPU cores; prepare (model load + conform + encode) 35 s for
   15 pairs.
+- demo: the conditioning-gain bench (bench/demo_model.py, docs/benchmarks.md, "Demo model"): 24 pairs prepared
+  and 400 steps at 256×160×17, rank 32, in 128 s on 2 cores; split here as 0.27 s a step and 0.8 s a pair (the
+  split itself is not measured).
 - ltx-2.3: our own GPU measurements where wizard/gpu_measurements.jsonl holds them (bench/gpu_session.sh; fitted
   by wizard/measured.py). Until then, and for what they leave out: 2000–3000 steps at 768×448×121 take about 1–2
   hours on one 80 GB GPU, i.e. ~2.2 s per step (shared/design/recipes.md, "Typical time"; Lightricks' trainer
@@ -55,6 +58,12 @@ TINY = Benchmark(
     lora_params_per_rank=20_000, gpu_memory_gib=8.0, prepare_seconds_per_pair=2.4,
     source="our CPU benchmark of the tiny model, 128×128×17, rank 32 (docs/benchmarks.md)",
 )
+DEMO = Benchmark(
+    tokens=latent_tokens(256, 160, 17), seconds_per_step=0.27, base_memory_gib=0.5, memory_per_token_mib=0.5,
+    lora_params_per_rank=40_000, gpu_memory_gib=8.0, prepare_seconds_per_pair=0.8,
+    source="our CPU measurement of the demo model, 256×160×17, rank 32: 24 pairs prepared and 400 steps in "
+           "128 s (docs/benchmarks.md, demo model)",
+)
 LTX23_DESIGN_NOTES = Benchmark(
     tokens=latent_tokens(768, 448, 121), seconds_per_step=2.2,
     base_memory_gib=LTX23_TRANSFORMER_GIB + LTX23_OTHER_GIB + RUNTIME_ALLOWANCE_GIB, memory_per_token_mib=1.2,
@@ -90,7 +99,7 @@ def ltx23_benchmark(path: Path = MEASUREMENTS) -> Benchmark:
     return replace(bench, source=source)
 
 
-BENCHMARKS = {"tiny": TINY, "ltx-2.3": ltx23_benchmark()}
+BENCHMARKS = {"tiny": TINY, "demo": DEMO, "ltx-2.3": ltx23_benchmark()}
 
 
 @dataclass(frozen=True)

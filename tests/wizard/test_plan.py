@@ -223,3 +223,12 @@ def test_demo_model_runs_train_with_the_audio_stream_joined_and_ltx_runs_video_o
     assert to_train_config(values, RECIPES["restoration"], [], "a")["diffusion"]["audio"] == "silence"
     settings.MODEL_PRESET = "ltx-2.3"
     assert to_train_config(values, RECIPES["restoration"], [], "a")["diffusion"]["audio"] == "isolated"
+
+
+def test_the_demo_model_is_estimated_from_its_own_cpu_figures_not_ltx_2_3s():
+    from wizard.estimate import estimate
+
+    demo = estimate("demo", 256, 160, 17, 1, 32, 400, 24)
+    real = estimate("ltx-2.3", 256, 160, 17, 1, 32, 400, 24)
+    assert 90 < demo.seconds < 180  # measured: 128 s for 24 pairs and 400 steps
+    assert "demo model" in demo.source and demo.seconds != real.seconds
