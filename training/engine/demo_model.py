@@ -9,7 +9,8 @@ model (8n+1 frames, multiples of 32) holds.
 
     python -m training build-demo-model DIR      # resumable: run it again to continue; seeded
 
-Phases, each checkpointed under DIR/.build/ so an interrupted build continues where it stopped:
+Phases; the encoded clips and the transformer's progress are kept under DIR/.build/, so an interrupted build
+continues where it stopped:
   1. vae          AutoencoderKLLTX2Video set up as a YUV thumbnail codec (`construct_vae`: luma at 1/8, chroma at
                   1/16 of the resolution, 4 samples a latent frame in time); no random weight left
   2. statistics   per-channel latents_mean / latents_std from the training footage at the demo bucket
@@ -91,26 +92,10 @@ def demo_vae(seed: int) -> Any:
     """The video VAE with LTX-2's real compression (patch 4, then spatial, temporal and two spatio-temporal stages:
     32x in space, 8x in time, causal encoder) and 128 latent channels, set up by `construct_vae` as a YUV thumbnail
     codec: 3.5 M parameters, none of them random."""
-    from diffusers import AutoencoderKLLTX2Video
+    from .presets import build_video_vae
 
     torch.manual_seed(seed)
-    vae = AutoencoderKLLTX2Video(
-        latent_channels=DEMO_LATENT_CHANNELS,
-        block_out_channels=(32, 64, 64, 128),
-        decoder_block_out_channels=(32, 64, 128),
-        layers_per_block=(0, 0, 0, 0, 0),
-        decoder_layers_per_block=(0, 0, 0, 0),
-        spatio_temporal_scaling=(True, True, True, True),
-        decoder_spatio_temporal_scaling=(True, True, True),
-        decoder_inject_noise=(False, False, False, False),
-        downsample_type=("spatial", "temporal", "spatiotemporal", "spatiotemporal"),
-        upsample_residual=(True, True, True),
-        upsample_factor=(2, 2, 2),
-        patch_size=4,
-        decoder_causal=False,
-        spatial_compression_ratio=32,
-        temporal_compression_ratio=8,
-    )
+    vae = build_video_vae(DEMO_LATENT_CHANNELS, (32, 64, 64, 128), (32, 64, 128), layers_per_block=0)
     construct_vae(vae)
     return vae
 
@@ -197,53 +182,13 @@ def construct_vae(vae: Any) -> None:
 def demo_components(seed: int) -> dict[str, Any]:
     """Every pipeline component, untrained: the tiny model's text side, audio VAE and vocoder, with the demo's
     wider transformer and its trainable VAE."""
-    from diffusers import LTX2VideoTransformer3DModel
-
-    from .presets import TINY_TEXT_WIDTH, _tiny_components
+    from .presets import _tiny_components, build_connectors, build_transformer
 
     components = _tiny_components(seed)
-    inner = DEMO_HEADS * DEMO_HEAD_DIM
     torch.manual_seed(seed + 10)
-    components["transformer"] = LTX2VideoTransformer3DModel(
-        in_channels=DEMO_LATENT_CHANNELS,
-        out_channels=DEMO_LATENT_CHANNELS,
-        num_attention_heads=DEMO_HEADS,
-        attention_head_dim=DEMO_HEAD_DIM,
-        cross_attention_dim=inner,
-        audio_in_channels=4,
-        audio_out_channels=4,
-        audio_num_attention_heads=2,
-        audio_attention_head_dim=8,
-        audio_cross_attention_dim=16,  # must divide by 2 x video heads (cross-modal RoPE)
-        num_layers=DEMO_LAYERS,
-        caption_channels=TINY_TEXT_WIDTH,
-        gated_attn=True,
-        cross_attn_mod=True,
-        audio_gated_attn=True,
-        audio_cross_attn_mod=True,
-        use_prompt_embeddings=False,
-        rope_type="split",
-    )
-    from diffusers.pipelines.ltx2 import LTX2TextConnectors
-
+    components["transformer"] = build_transformer(DEMO_LATENT_CHANNELS, DEMO_HEADS, DEMO_HEAD_DIM, DEMO_LAYERS)
     torch.manual_seed(seed + 11)
-    components["connectors"] = LTX2TextConnectors(
-        caption_channels=TINY_TEXT_WIDTH,
-        text_proj_in_factor=3,  # the tiny Gemma's two layers plus its embeddings
-        video_connector_num_attention_heads=DEMO_HEADS,
-        video_connector_attention_head_dim=DEMO_HEAD_DIM,
-        video_connector_num_layers=1,
-        video_connector_num_learnable_registers=None,
-        audio_connector_num_attention_heads=2,
-        audio_connector_attention_head_dim=8,
-        audio_connector_num_layers=1,
-        audio_connector_num_learnable_registers=None,
-        connector_rope_base_seq_len=32,
-        rope_type="split",
-        per_modality_projections=True,
-        video_hidden_dim=inner,
-        audio_hidden_dim=16,
-    )
+    components["connectors"] = build_connectors(DEMO_HEADS, DEMO_HEAD_DIM)
     components["vae"] = demo_vae(seed)
     return components
 
@@ -271,7 +216,8 @@ class Footage:
     def clip_window(
         self, gen: torch.Generator, frames: int, height: int, width: int, name: str | None = None
     ) -> torch.Tensor:
-        """A window of a shipped clip (stride 1 or 2), rescaled by 0.6-1.3 and randomly cropped, maybe mirrored."""
+        """A window of a shipped clip (stride 1 or 2), scaled to cover the shape (up to 1.3x more), randomly
+        cropped, maybe mirrored."""
         names = list(self.clips)
         name = name or names[_randint(gen, len(names))]
         clip = self.clips[name]

@@ -41,7 +41,7 @@ class GainReport:
         return self.swapped_mse / max(self.true_mse, 1e-12)
 
 
-def psnr(mse: float) -> float:
+def psnr_of_mse(mse: float) -> float:
     return 10 * math.log10(1.0 / max(mse, 1e-12))
 
 
@@ -70,5 +70,5 @@ def conditioning_gain(
     return GainReport(
         true_mse=float(np.mean(true)),
         swapped_mse=float(np.mean(swapped)),
-        true_psnr=float(np.mean([psnr(m) for m in true])),
+        true_psnr=float(np.mean([psnr_of_mse(m) for m in true])),
     )

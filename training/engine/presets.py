@@ -99,56 +99,51 @@ def _tiny_text_encoder(vocab_size: int) -> Any:
     return Gemma3ForConditionalGeneration(config).eval()
 
 
-def _tiny_components(seed: int) -> dict[str, Any]:
-    from diffusers import (
-        AutoencoderKLLTX2Audio,
-        AutoencoderKLLTX2Video,
-        FlowMatchEulerDiscreteScheduler,
-        LTX2VideoTransformer3DModel,
-    )
+# The audio side of the small models: narrow, and `audio_heads * audio_head_dim` divides by 2 x video heads
+# (cross-modal RoPE).
+SMALL_AUDIO_HEADS, SMALL_AUDIO_HEAD_DIM = 2, 8
+
+
+def build_connectors(heads: int, head_dim: int) -> Any:
+    """Text connectors of a small model (LTX-2.3 layout: per-modality projections) on the tiny Gemma's width."""
     from diffusers.pipelines.ltx2 import LTX2TextConnectors
-    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
 
-    inner = TINY_HEADS * TINY_HEAD_DIM
-    audio_heads, audio_head_dim = 2, 8
-    audio_inner = audio_heads * audio_head_dim
-
-    torch.manual_seed(seed)
-    tokenizer = _tiny_tokenizer()
-    text_encoder = _tiny_text_encoder(len(tokenizer))
-
-    torch.manual_seed(seed + 1)
-    connectors = LTX2TextConnectors(
+    return LTX2TextConnectors(
         caption_channels=TINY_TEXT_WIDTH,
         text_proj_in_factor=TINY_TEXT_LAYERS + 1,  # all hidden states incl. the embeddings are stacked
-        video_connector_num_attention_heads=TINY_HEADS,
-        video_connector_attention_head_dim=TINY_HEAD_DIM,
+        video_connector_num_attention_heads=heads,
+        video_connector_attention_head_dim=head_dim,
         video_connector_num_layers=1,
         video_connector_num_learnable_registers=None,
-        audio_connector_num_attention_heads=audio_heads,
-        audio_connector_attention_head_dim=audio_head_dim,
+        audio_connector_num_attention_heads=SMALL_AUDIO_HEADS,
+        audio_connector_attention_head_dim=SMALL_AUDIO_HEAD_DIM,
         audio_connector_num_layers=1,
         audio_connector_num_learnable_registers=None,
         connector_rope_base_seq_len=32,
         rope_type="split",
         per_modality_projections=True,  # LTX-2.3 layout
-        video_hidden_dim=inner,
-        audio_hidden_dim=audio_inner,
+        video_hidden_dim=heads * head_dim,
+        audio_hidden_dim=SMALL_AUDIO_HEADS * SMALL_AUDIO_HEAD_DIM,
     )
 
-    torch.manual_seed(seed + 2)
-    transformer = LTX2VideoTransformer3DModel(
-        in_channels=TINY_LATENT_CHANNELS,
-        out_channels=TINY_LATENT_CHANNELS,
-        num_attention_heads=TINY_HEADS,
-        attention_head_dim=TINY_HEAD_DIM,
-        cross_attention_dim=inner,
+
+def build_transformer(latent_channels: int, heads: int, head_dim: int, layers: int) -> Any:
+    """An LTX-2.3-style transformer (gated attention, prompt modulation) of the given width and depth."""
+    from diffusers import LTX2VideoTransformer3DModel
+
+    audio_inner = SMALL_AUDIO_HEADS * SMALL_AUDIO_HEAD_DIM
+    return LTX2VideoTransformer3DModel(
+        in_channels=latent_channels,
+        out_channels=latent_channels,
+        num_attention_heads=heads,
+        attention_head_dim=head_dim,
+        cross_attention_dim=heads * head_dim,
         audio_in_channels=4,
         audio_out_channels=4,
-        audio_num_attention_heads=audio_heads,
-        audio_attention_head_dim=audio_head_dim,
+        audio_num_attention_heads=SMALL_AUDIO_HEADS,
+        audio_attention_head_dim=SMALL_AUDIO_HEAD_DIM,
         audio_cross_attention_dim=audio_inner,  # must divide by 2 x video heads (cross-modal RoPE)
-        num_layers=TINY_LAYERS,
+        num_layers=layers,
         caption_channels=TINY_TEXT_WIDTH,
         gated_attn=True,
         cross_attn_mod=True,
@@ -158,13 +153,23 @@ def _tiny_components(seed: int) -> dict[str, Any]:
         rope_type="split",
     )
 
-    torch.manual_seed(seed + 3)
-    vae = AutoencoderKLLTX2Video(
-        latent_channels=TINY_LATENT_CHANNELS,
-        block_out_channels=(16, 32, 32, 32),
-        decoder_block_out_channels=(16, 32, 64),  # each stage halves channels as it upsamples
-        layers_per_block=(1, 1, 1, 1, 1),
-        decoder_layers_per_block=(1, 1, 1, 1),
+
+def build_video_vae(
+    latent_channels: int,
+    block_out_channels: tuple[int, ...],
+    decoder_block_out_channels: tuple[int, ...],
+    layers_per_block: int,
+) -> Any:
+    """A video VAE with the real LTX-2 compression: patch 4, then spatial, temporal and two spatio-temporal stages
+    (32x in space, 8x in time, causal encoder)."""
+    from diffusers import AutoencoderKLLTX2Video
+
+    return AutoencoderKLLTX2Video(
+        latent_channels=latent_channels,
+        block_out_channels=block_out_channels,
+        decoder_block_out_channels=decoder_block_out_channels,
+        layers_per_block=(layers_per_block,) * 5,
+        decoder_layers_per_block=(layers_per_block,) * 4,
         spatio_temporal_scaling=(True, True, True, True),
         decoder_spatio_temporal_scaling=(True, True, True),
         decoder_inject_noise=(False, False, False, False),
@@ -176,6 +181,24 @@ def _tiny_components(seed: int) -> dict[str, Any]:
         # Passed explicitly: the default formula assumes every block scales both space and time.
         spatial_compression_ratio=32,
         temporal_compression_ratio=8,
+    )
+
+
+def _tiny_components(seed: int) -> dict[str, Any]:
+    from diffusers import AutoencoderKLLTX2Audio, FlowMatchEulerDiscreteScheduler
+    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
+
+    torch.manual_seed(seed)
+    tokenizer = _tiny_tokenizer()
+    text_encoder = _tiny_text_encoder(len(tokenizer))
+
+    torch.manual_seed(seed + 1)
+    connectors = build_connectors(TINY_HEADS, TINY_HEAD_DIM)
+    torch.manual_seed(seed + 2)
+    transformer = build_transformer(TINY_LATENT_CHANNELS, TINY_HEADS, TINY_HEAD_DIM, TINY_LAYERS)
+    torch.manual_seed(seed + 3)
+    vae = build_video_vae(
+        TINY_LATENT_CHANNELS, (16, 32, 32, 32), (16, 32, 64), layers_per_block=1  # each decoder stage halves channels
     )
 
     torch.manual_seed(seed + 4)
