@@ -23,6 +23,8 @@ def _build_demo(args: argparse.Namespace) -> int:
     def log(line: str) -> None:
         print(line, flush=True)  # the build runs for an hour, often in the background with its output in a file
 
+    if args.dir.exists() and not args.dir.is_dir():
+        raise ValueError(f"{args.dir} is a file: give a folder for the demo model (it is created if missing)")
     settings = BuildSettings(seed=args.seed)
     if args.quick:
         settings = BuildSettings(seed=args.seed, transformer_steps=4, clips_per_source=1)

@@ -114,3 +114,13 @@ def test_generate_accepts_a_still_image_reference_for_an_identity_adapter(tmp_pa
                  "--height", "96", "--frames", "9"])
     assert code == 0
     assert (probe(video).width, probe(video).height, probe(video).frames) == (128, 96, 9)
+
+
+def test_build_demo_model_refuses_a_file_as_its_folder_in_plain_words(tmp_path, capsys):
+    from training.cli import main
+
+    target = tmp_path / "model.bin"
+    target.write_text("not a folder")
+    assert main(["build-demo-model", str(target)]) == 2
+    assert "is a file: give a folder for the demo model" in capsys.readouterr().err
+    assert target.read_text() == "not a folder"  # nothing written beside or into it
