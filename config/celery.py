@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from functools import partial
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger
 from kombu import Exchange, Queue
+
+from config.redis import use_broker_transport
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+# Before any broker connection: a worker must survive a Redis restart (see config.redis.BrokerChannel).
+use_broker_transport()
 app = Celery("iclora")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in ("cpu", "gpu")]
@@ -29,29 +31,9 @@ def enqueue_on_commit(task: Any, *args: Any, priority: int | None = None, queue:
     options: dict[str, Any] = {} if priority is None else {"priority": priority}
     if queue is not None:
         options["queue"] = queue
-    transaction.on_commit(partial(task.apply_async, args=args, **options))
-
-
-# Periodic housekeeping: Celery's INFO lines for each run (sent, received, succeeded; every WATCHDOG_SECONDS)
-# would bury what a worker's log is read for.
-HOUSEKEEPING_TASKS = ("training.tasks.watchdog",)
-
-
-class QuietHousekeeping(logging.Filter):
-    """Drops the routine INFO lines about housekeeping tasks; their warnings and errors still show."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno > logging.INFO or not record.name.startswith("celery"):
-            return True
-        message = record.getMessage()
-        return not any(task in message for task in HOUSEKEEPING_TASKS)
-
-
-@after_setup_logger.connect
-def _quiet_housekeeping(logger: logging.Logger, **_: Any) -> None:
-    # On the handlers, not the logger: a logger's own filters do not see its children's records.
-    for handler in logger.handlers:
-        handler.addFilter(QuietHousekeeping())
+    # Robust: a broker away for longer than the publish retries must not turn a saved change into an error page;
+    # the failure is logged, and the job watchdog sends a job still queued again (jobs.lifecycle.recover_lost_jobs).
+    transaction.on_commit(partial(task.apply_async, args=args, **options), robust=True)
 
 
 def _install_worker_steps() -> None:

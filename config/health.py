@@ -89,6 +89,17 @@ def overall() -> tuple[bool, dict[str, Any]]:
     return ok, report
 
 
+def statuses(report: dict[str, Any]) -> dict[str, Any]:
+    """`overall`'s report with each check as a word, "ok" or "down": the rest names socket paths, worker hosts and
+    error texts, which are for operators only."""
+
+    def word(check: Check) -> str:
+        return "ok" if check["ok"] else "down"
+
+    return {key: ({queue: word(check) for queue, check in part.items()} if key == "queues" else word(part))
+            for key, part in report.items()}
+
+
 def _redact(url: str | None) -> str:
     from urllib.parse import urlsplit
 

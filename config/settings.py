@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    "jobs",
     "accounts",
     "wizard",
     "training",
@@ -224,6 +225,14 @@ CHANNEL_LAYERS = {
 # so a run whose worker dies goes back to the queue instead of vanishing.
 CELERY_BROKER_URL = REDIS.celery_url
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task is sent once its transaction has committed (enqueue_on_commit). Celery gives up after about 0.6 s by
+# default, and reconnecting stops at the connect timeout (4 s) unless `connect_retries_timeout` (below) says
+# otherwise; these span a Redis restart: a send tries once a second for up to BROKER_PUBLISH_RETRY_SECONDS (the
+# request waits meanwhile), then gives up with a logged warning, and the job watchdog sends the queued job again.
+BROKER_PUBLISH_RETRY_SECONDS = 15
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": BROKER_PUBLISH_RETRY_SECONDS, "interval_start": 0, "interval_step": 1, "interval_max": 1,
+}
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Training runs last hours; redelivery of an unacknowledged task is handled by our watchdog.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 12 * 3600, minimum=60),
@@ -232,6 +241,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "queue_order_strategy": "priority",
     "priority_steps": list(range(10)),
     "sep": ":",
+    "connect_retries_timeout": BROKER_PUBLISH_RETRY_SECONDS,
 }
 CELERY_TASK_DEFAULT_PRIORITY = 5
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
@@ -249,18 +259,27 @@ CELERY_TASK_ROUTES = {
     "prep.tasks.extract": {"queue": "cpu"},
 }
 CELERY_BEAT_SCHEDULE = {
-    "requeue-lost-runs": {"task": "training.tasks.watchdog", "schedule": env_int("WATCHDOG_SECONDS", 15, minimum=1)},
     "drop-stale-uploads": {"task": "wizard.tasks.drop_stale_uploads", "schedule": 3600},
 }
 WORKER_QUEUES = ("cpu", "gpu")
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
 WORKER_STALE_SECONDS = env_int("WORKER_STALE_SECONDS", 45, minimum=2)
+# The job watchdog (`manage.py watchdog`, a process of its own) looks for jobs whose worker went silent this often.
+WATCHDOG_SECONDS = env_int("WATCHDOG_SECONDS", 5, minimum=1)
+# A job whose worker keeps vanishing is resumed until it has gone this long without one in all.
+JOB_RECOVERY_MINUTES = env_int("JOB_RECOVERY_MINUTES", 120, minimum=1)
 
 RUN_WEBHOOK_URL = env_optional_str("RUN_WEBHOOK_URL")  # POSTed a JSON summary when a run ends
 # Bearer token Prometheus sends to /metrics (operators signed in need none). Unset: only operators can read it.
 METRICS_TOKEN = env_optional_str("METRICS_TOKEN")
 if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("METRICS_TOKEN is too short to keep the metrics private: use 16 characters or more.")
+# Bearer token a monitor sends to /healthz to read what each check found (socket paths, worker host names, errors);
+# operators signed in need none. Anyone else gets only ok/down, per check and as the HTTP status.
+HEALTHZ_TOKEN = env_optional_str("HEALTHZ_TOKEN")
+if HEALTHZ_TOKEN is not None and len(HEALTHZ_TOKEN) < 16:
+    raise ImproperlyConfigured("HEALTHZ_TOKEN is too short to keep the health details private: use 16 characters "
+                               "or more.")
 
 # --- Model used by training and the Studio.
 # demo: the small trained model shipped in models/demo (real pictures on a CPU); tiny: a random one for quick tests.

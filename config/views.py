@@ -20,8 +20,11 @@ from config.tasks import probe_cpu, probe_gpu
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Up or down, per check, for anyone (load balancers, uptime checks); what each check found (socket paths,
+    worker host names, errors) only for an operator or a monitor with HEALTHZ_TOKEN."""
     ok, report = health.overall()
-    return JsonResponse({"status": "ok" if ok else "down", **report}, status=200 if ok else 503)
+    shown = report if _operator_or_bearer(request, settings.HEALTHZ_TOKEN) else health.statuses(report)
+    return JsonResponse({"status": "ok" if ok else "down", **shown}, status=200 if ok else 503)
 
 
 @require_GET
@@ -30,7 +33,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus metrics (operators.metrics) for a scraper with METRICS_TOKEN, or a signed-in operator."""
     from operators.metrics import collect, render
 
-    if not _may_read_metrics(request):
+    if not _operator_or_bearer(request, settings.METRICS_TOKEN):
         response = HttpResponse("Metrics need the METRICS_TOKEN set on the server, sent as "
                                 "'Authorization: Bearer <token>', or an operator's sign-in.\n",
                                 status=401, content_type="text/plain; charset=utf-8")
@@ -39,10 +42,10 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(render(collect()), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def _may_read_metrics(request: HttpRequest) -> bool:
+def _operator_or_bearer(request: HttpRequest, token: str | None) -> bool:
+    """A signed-in operator, or a request sending `Authorization: Bearer <token>` (never when `token` is unset)."""
     if request.user.is_authenticated and request.user.is_staff:
         return True
-    token = settings.METRICS_TOKEN
     sent = request.headers.get("Authorization", "")
     return bool(token) and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
 

@@ -1,5 +1,5 @@
 """What each worker is doing right now: Celery inspect (active and reserved tasks) merged with the
-heartbeats workers write to the database and with the runs and generations that name them."""
+heartbeats workers write to the database and with the jobs (of every kind) that name them."""
 
 from __future__ import annotations
 
@@ -12,18 +12,17 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from studio.models import Generation
-from training.models import TrainingRun, WorkerHeartbeat
+from jobs.lifecycle import Kind, kinds
+from training.models import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 
 INSPECT_TIMEOUT = 1.0  # seconds per question; a worker slower than this is shown as not answering
-TRAIN_TASK, GENERATE_TASK = "training.tasks.train_run", "studio.tasks.generate"
 
 
 @dataclass(frozen=True)
 class Job:
-    """A run or generation a worker holds, with a link to its admin page."""
+    """A job a worker holds (a run, a generation, an extraction), with a link to its admin page."""
 
     kind: str
     label: str
@@ -109,11 +108,9 @@ def describe_device(info: dict[str, Any]) -> str:
 
 def _held_jobs() -> dict[str, list[Job]]:
     held: dict[str, list[Job]] = {}
-    held_states = [s for s in TrainingRun.ACTIVE_STATES if s != TrainingRun.State.QUEUED]
-    for run in TrainingRun.objects.filter(state__in=held_states).exclude(worker=""):
-        held.setdefault(run.worker, []).append(_run_job(run))
-    for generation in Generation.objects.filter(state=Generation.State.RUNNING).exclude(worker=""):
-        held.setdefault(generation.worker, []).append(_generation_job(generation))
+    for kind in kinds():
+        for job in kind.model.objects.filter(state__in=kind.model.HELD_STATES).exclude(worker=""):
+            held.setdefault(job.worker, []).append(_job(kind, job))
     return held
 
 
@@ -132,21 +129,15 @@ def _task(info: dict[str, Any]) -> TaskInfo:
 def _job_of(name: str, args: Any) -> Job | None:
     if not isinstance(args, list | tuple) or not args or not str(args[0]).isdigit():
         return None
-    if name == TRAIN_TASK:
-        run = TrainingRun.objects.filter(pk=int(args[0])).first()
-        return _run_job(run) if run else None
-    if name == GENERATE_TASK:
-        generation = Generation.objects.filter(pk=int(args[0])).first()
-        return _generation_job(generation) if generation else None
+    for kind in kinds():
+        if kind.task == name:
+            job = kind.model.objects.filter(pk=int(args[0])).first()
+            return _job(kind, job) if job else None
     return None
 
 
-def _run_job(run: TrainingRun) -> Job:
-    state = f"{run.get_state_display()} · step {run.step}/{run.total_steps}"
-    return Job("Training run", run.name, reverse("admin:training_trainingrun_change", args=[run.pk]), state)
-
-
-def _generation_job(generation: Generation) -> Job:
-    state = f"{generation.get_state_display()} · {generation.progress_percent}%"
-    return Job("Studio generation", f"Generation {generation.pk}",
-               reverse("admin:studio_generation_change", args=[generation.pk]), state)
+def _job(kind: Kind, job: Any) -> Job:
+    meta = job._meta
+    return Job(kind.noun.capitalize(), str(job), reverse(f"admin:{meta.app_label}_{meta.model_name}_change",
+                                                          args=[job.pk]),
+               f"{job.get_state_display()} · {kind.progress(job)}")

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class PrepConfig(AppConfig):
     name = "prep"
     verbose_name = "Dataset preparation"
+
+    def ready(self) -> None:
+        from jobs.lifecycle import register
+        from prep.services import KIND  # needs the models loaded
+
+        register(KIND)

@@ -8,13 +8,15 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.db import models
 
+from jobs.models import Job
+
 
 def _upload_to(instance: Extraction, filename: str) -> str:
     name = PurePosixPath(filename).name[-100:]
     return f"users/{instance.owner_id}/prep/{secrets.token_hex(6)}_{name}"
 
 
-class Extraction(models.Model):
+class Extraction(Job):
     """One method run on one source clip with one set of settings; finished ones are reused as a cache."""
 
     class Method(models.TextChoices):
@@ -28,6 +30,7 @@ class Extraction(models.Model):
         RUNNING = "running", "Being made"
         DONE = "done", "Ready"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="extractions")
     method = models.CharField(max_length=10, choices=Method.choices)
@@ -42,11 +45,6 @@ class Extraction(models.Model):
     frames_total = models.PositiveIntegerField(default=0)
     output = models.FileField(upload_to=_upload_to, max_length=500, blank=True)
     report = models.JSONField(default=dict, blank=True, help_text="ExtractionReport, plus `caption` for captions.")
-    error = models.TextField(blank=True)
-    worker = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -55,9 +53,13 @@ class Extraction(models.Model):
     def __str__(self) -> str:
         return f"{self.get_method_display()} of {self.source_name}"
 
+    FINAL_STATES = (State.DONE, State.FAILED, State.CANCELLED)
+    QUEUED, RUNNING, FAILED, CANCELLED = State.QUEUED, State.RUNNING, State.FAILED, State.CANCELLED
+    HELD_STATES = (State.RUNNING,)
+
     @property
     def finished(self) -> bool:
-        return self.state in (self.State.DONE, self.State.FAILED)
+        return self.state in self.FINAL_STATES
 
     @property
     def percent(self) -> int:

@@ -15,9 +15,12 @@ from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
+from config.celery import enqueue_on_commit
+from jobs import lifecycle
 from prep.extract.base import ExtractionError, ExtractionReport
 from prep.models import Extraction
 from prep.signals import extraction_finished
+from prep.tasks import extract
 
 log = logging.getLogger(__name__)
 Method = Extraction.Method
@@ -100,8 +103,9 @@ def request_extraction(owner: Any, method: str, values: dict[str, Any], source: 
         extraction.source.save(Path(source_name).name, source, save=False)
     else:
         extraction.source.name = str(source.name)
-    extraction.save()
-    _enqueue(extraction)
+    with transaction.atomic():
+        lifecycle.transition(extraction, State.QUEUED, "Waiting for a worker.")
+        send(extraction)
     return extraction
 
 
@@ -110,46 +114,52 @@ def _output_present(extraction: Extraction) -> bool:
         extraction.output.name))
 
 
-def _enqueue(extraction: Extraction) -> None:
-    from config.celery import enqueue_on_commit
-    from prep.tasks import extract
-
+def send(extraction: Extraction) -> None:
     queue = settings.CAPTION_QUEUE if extraction.method == Method.CAPTION else "cpu"
     enqueue_on_commit(extract, extraction.pk, queue=queue)
 
 
-def claim(extraction_id: int, worker: str) -> Extraction | None:
+def announce(extraction: Extraction, state: str, reason: str) -> None:
+    """Extraction pages poll the database, so a state change has nothing to push."""
+
+
+def lost_reason(extraction: Extraction) -> str:
+    return "The machine making this stopped answering; it starts again on the next free worker."
+
+
+KIND = lifecycle.Kind(model=Extraction, noun="extraction", task=extract.name, send=send, announce=announce,
+                      lost_reason=lost_reason, progress=lambda extraction: f"{extraction.percent}%")
+
+
+def claim(extraction_id: int, worker: str, task_id: str = "") -> Extraction | None:
     """Take a queued extraction (or one whose worker was lost); None when it is finished or gone."""
-    with transaction.atomic():
-        extraction = Extraction.objects.select_for_update().filter(pk=extraction_id).first()
-        if extraction is None or extraction.finished:
-            return None
-        extraction.state, extraction.worker, extraction.started_at = State.RUNNING, worker, timezone.now()
-        extraction.frames_done = 0
-        extraction.save(update_fields=["state", "worker", "started_at", "frames_done"])
-    return extraction
+    return lifecycle.claim(Extraction, extraction_id, worker, task_id, frames_done=0)
 
 
-def run_extraction(extraction_id: int, worker: str) -> Extraction | None:
+def run_extraction(extraction_id: int, worker: str, task_id: str = "") -> Extraction | None:
     """Make the extraction on this worker and record the outcome; idempotent (finished ones are skipped)."""
     from wizard.services import local_path
 
-    extraction = claim(extraction_id, worker)
+    extraction = claim(extraction_id, worker, task_id)
     if extraction is None:
         return None
+    holder = lifecycle.Holder(extraction)
     scratch = Path(settings.DATA_DIR) / "work" / "prep" / str(extraction.pk)
     scratch.mkdir(parents=True, exist_ok=True)
+    source: Path | None = None
     try:
-        with local_path(extraction.source) as source:
-            outcome = _make(extraction, source, scratch)
+        with lifecycle.Heartbeat(holder), local_path(extraction.source) as source:
+            outcome = _make(extraction, source, scratch, holder)
+        _succeed(holder, *outcome)
+    except lifecycle.JobLost:
+        log.warning("Extraction %s is no longer held by %s; leaving it", extraction.pk, worker)
     except ExtractionError as err:
-        _fail(extraction, str(err))
+        _fail(holder, named_as_uploaded(str(err), source, extraction.source_name))
     except Exception as err:  # a bug or a broken model must still end the extraction, not leave it running
-        log.exception("extraction %s failed", extraction.pk)
-        _fail(extraction, f"Something went wrong on the worker ({type(err).__name__}). An operator can see the "
-                          "details in the worker's log.")
-    else:
-        _succeed(extraction, *outcome)
+        reference = lifecycle.error_reference(extraction)
+        log.exception("Extraction %s failed (reference %s)", extraction.pk, reference)
+        _fail(holder, f"Something went wrong on the worker ({type(err).__name__}). An operator can see the "
+                      f"details in the worker's log under the reference {reference}.", reference)
     finally:
         for leftover in scratch.glob("*"):
             leftover.unlink(missing_ok=True)
@@ -159,7 +169,19 @@ def run_extraction(extraction_id: int, worker: str) -> Extraction | None:
     return extraction
 
 
-def _make(extraction: Extraction, source: Path, scratch: Path) -> tuple[dict[str, Any], Path | None]:
+def named_as_uploaded(message: str, read: Path | None, name: str) -> str:
+    """`message` with the file that was `read` called `name`, the clip's name as the creator uploaded it.
+
+    What an extractor reads is the stored file (`1e81df2bd467_walk.mp4`: a random prefix keeps two uploads of
+    the same name apart) or a scratch copy of it, and its messages name that file, or ffmpeg's give its path.
+    """
+    if read is None:
+        return message
+    return message.replace(str(read), name).replace(read.name, name)
+
+
+def _make(extraction: Extraction, source: Path, scratch: Path,
+          holder: lifecycle.Holder) -> tuple[dict[str, Any], Path | None]:
     """(report, output video or None for captions)."""
     started = time.monotonic()
     if extraction.method == Method.CAPTION:
@@ -171,7 +193,7 @@ def _make(extraction: Extraction, source: Path, scratch: Path) -> tuple[dict[str
         caption = caption_clip(load_captioner(str(settings.CAPTION_MODEL_PATH), device="auto"), source)
         return {"caption": caption, "seconds": round(time.monotonic() - started, 2)}, None
     output = scratch / f"{Path(extraction.source_name).stem[:80]}_{extraction.method}.mp4"
-    report = _make_video(extraction, source, output, _progress_recorder(extraction))
+    report = _make_video(extraction, source, output, _progress_recorder(holder))
     return report.as_dict(), output
 
 
@@ -194,34 +216,37 @@ def _make_video(extraction: Extraction, source: Path, output: Path, progress: An
     return extract_depth(source, output, DepthSettings.from_dict(extraction.settings), model, progress)
 
 
-def _progress_recorder(extraction: Extraction) -> Any:
+def _progress_recorder(holder: lifecycle.Holder) -> Any:
     last = [0.0]
 
     def progress(done: int, total: int) -> None:
         now = time.monotonic()
         if now - last[0] >= PROGRESS_EVERY_SECONDS or done >= total:
             last[0] = now
-            Extraction.objects.filter(pk=extraction.pk).update(frames_done=done, frames_total=total)
+            holder.update(frames_done=done, frames_total=total)  # JobLost ends the extractor's loop
 
     return progress
 
 
-def _succeed(extraction: Extraction, report: dict[str, Any], output: Path | None) -> None:
+def _succeed(holder: lifecycle.Holder, report: dict[str, Any], output: Path | None) -> None:
+    extraction = holder.job
+    assert isinstance(extraction, Extraction)
+    fields: dict[str, Any] = {"report": report, "error_message": ""}
     if output is not None:
         with output.open("rb") as handle:
             extraction.output.save(output.name, File(handle), save=False)
-    extraction.report, extraction.state, extraction.error = report, State.DONE, ""
-    extraction.finished_at = timezone.now()
+        fields["output"] = extraction.output.name
     frames = int(report.get("frames", 0))
     if frames:
-        extraction.frames_done = extraction.frames_total = frames
-    extraction.save(update_fields=["output", "report", "state", "error", "finished_at", "frames_done",
-                                   "frames_total"])
+        fields["frames_done"] = fields["frames_total"] = frames
+    if not holder.end(State.DONE, "", **fields):
+        if output is not None:
+            extraction.output.delete(save=False)  # a worker that lost the job leaves no file behind
+        raise lifecycle.JobLost
 
 
-def _fail(extraction: Extraction, message: str) -> None:
-    Extraction.objects.filter(pk=extraction.pk).update(state=State.FAILED, error=message,
-                                                       finished_at=timezone.now())
+def _fail(holder: lifecycle.Holder, message: str, reference: str = "") -> None:
+    holder.end(State.FAILED, "", error_message=message, error_ref=reference)
 
 
 UNUSED_AFTER_DAYS = 7
@@ -238,7 +263,7 @@ def delete_unused_extractions(older_than_days: int = UNUSED_AFTER_DAYS) -> tuple
     from studio.models import Generation
 
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    candidates = (Extraction.objects.filter(state__in=(State.DONE, State.FAILED), created_at__lt=cutoff,
+    candidates = (Extraction.objects.filter(state__in=Extraction.FINAL_STATES, created_at__lt=cutoff,
                                             reference_pairs__isnull=True, caption_pairs__isnull=True)
                   .distinct())
     used_outputs = set(Generation.objects.filter(reference_file__startswith="users/")

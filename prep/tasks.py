@@ -8,4 +8,4 @@ def extract(self, extraction_id: int) -> None:  # type: ignore[no-untyped-def]
     """Make one extraction (routed to `cpu`; captions to CAPTION_QUEUE). Finished ones are skipped."""
     from prep.services import run_extraction
 
-    run_extraction(extraction_id, worker=self.request.hostname or "unknown")
+    run_extraction(extraction_id, worker=self.request.hostname or "unknown", task_id=self.request.id or "")

@@ -37,5 +37,5 @@ def status(request: AuthedRequest, extraction_id: int) -> JsonResponse:
     extraction = _get_extraction_for_user(request, extraction_id)
     return JsonResponse({"id": extraction.pk, "method": extraction.method, "state": extraction.state,
                          "label": extraction.get_state_display(), "percent": extraction.percent,
-                         "error": extraction.error, "caption": extraction.caption,
+                         "error": extraction.error_message, "caption": extraction.caption,
                          "report": extraction.report})

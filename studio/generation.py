@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from django.core.files import File
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
-from django.utils import timezone
 
+from config.celery import enqueue_on_commit
+from jobs import lifecycle
 from studio import masks
 from studio.inference import (
     MAX_STEPS,
@@ -37,6 +39,7 @@ from studio.inference import (
     snap_settings,
 )
 from studio.models import Adapter, Generation
+from studio.tasks import generate as generate_task
 from training.engine.captions import with_trigger
 from training.engine.media import MAX_PHOTO_BYTES, MediaError, VideoInfo, normalized_photo, probe
 from training.engine.model_paths import SMALL_MODELS
@@ -335,9 +338,6 @@ def _advice(adapter: Adapter, request: _Request, still: bool, info: VideoInfo) -
 def _store_and_queue(
     generation: Generation, reference: UploadedFile | FieldFile, mask: UploadedFile | None
 ) -> Generation:
-    from config.celery import enqueue_on_commit
-    from studio.tasks import generate as generate_task
-
     with transaction.atomic():
         generation.save()
         if isinstance(reference, FieldFile):
@@ -347,8 +347,8 @@ def _store_and_queue(
                                            save=False)
         if mask is not None:
             generation.mask_file.save(f"mask{Path(mask.name or '').suffix.lower()}", mask, save=False)
-        generation.save()
-        enqueue_on_commit(generate_task, generation.pk)
+        lifecycle.transition(generation, State.QUEUED, "Waiting for a GPU worker.")
+        send(generation)
     return generation
 
 
@@ -407,11 +407,20 @@ def push(generation: Generation) -> None:
                     exc_info=True)
 
 
-def _update(generation: Generation, **fields: Any) -> None:
-    for key, value in fields.items():
-        setattr(generation, key, value)
-    Generation.objects.filter(pk=generation.pk).update(**fields)
-    push(generation)
+def announce(generation: Generation, state: str, reason: str) -> None:
+    transaction.on_commit(partial(push, generation))
+
+
+def send(generation: Generation) -> None:
+    enqueue_on_commit(generate_task, generation.pk)
+
+
+def lost_reason(generation: Generation) -> str:
+    return "The machine making this video stopped answering; it starts again on the next free GPU worker."
+
+
+KIND = lifecycle.Kind(model=Generation, noun="generation", task=generate_task.name, send=send, announce=announce,
+                      lost_reason=lost_reason, progress=lambda generation: f"{generation.progress_percent}%")
 
 
 class GenerationCancelled(Exception):
@@ -436,40 +445,18 @@ def delete_generation(generation: Generation) -> bool:
 
 
 def cancel_generation(generation: Generation) -> bool:
-    """Cancel a queued generation now, or ask the worker to stop a running one; False when it already ended."""
-    with transaction.atomic():
-        current = Generation.objects.select_for_update().get(pk=generation.pk)
-        if current.state == State.QUEUED:
-            current.state, current.finished_at = State.CANCELLED, timezone.now()
-        elif current.state == State.RUNNING:
-            current.cancel_requested = True
-        else:
-            return False
-        current.save(update_fields=["state", "finished_at", "cancel_requested"])
-    push(current)
+    """Cancel a queued generation (or one whose worker is silent) now, or ask the worker to stop a running one;
+    False when it already ended."""
+    stopped = lifecycle.request_stop(Generation, generation.pk)
+    if stopped is None:
+        return False
+    push(stopped)
     return True
 
 
-def _check_cancel(generation: Generation) -> None:
-    if Generation.objects.filter(pk=generation.pk, cancel_requested=True).exists():
-        raise GenerationCancelled
-
-
-def claim(generation_id: int, worker: str) -> Generation | None:
+def claim(generation_id: int, worker: str, task_id: str = "") -> Generation | None:
     """Take a queued generation (or one whose worker was lost mid-way); None when there is nothing to do."""
-    with transaction.atomic():
-        generation = Generation.objects.select_for_update().filter(pk=generation_id).first()
-        if generation is None or generation.state not in (State.QUEUED, State.RUNNING):
-            return None
-        if generation.cancel_requested:  # cancelled while its worker was lost: nothing left to do
-            generation.state, generation.finished_at = State.CANCELLED, timezone.now()
-            generation.save(update_fields=["state", "finished_at"])
-            return None
-        generation.state, generation.worker, generation.progress = State.RUNNING, worker, 0.0
-        generation.started_at, generation.error_message = timezone.now(), ""
-        generation.save(update_fields=["state", "worker", "progress", "started_at", "error_message"])
-    push(generation)
-    return generation
+    return lifecycle.claim(Generation, generation_id, worker, task_id, progress=0.0, error_message="")
 
 
 _PIPELINES: dict[tuple[str, str, str], Any] = {}
@@ -513,7 +500,7 @@ def _local(field: FieldFile, folder: Path, name: str) -> Path:
     return download(field, folder / f"{name}{Path(field.name or '').suffix.lower()}")
 
 
-def plain_error(error: BaseException) -> str:
+def plain_error(error: BaseException, reference: str = "") -> str:
     from training.engine.export import AdapterError
 
     if isinstance(error, SettingsError | masks.MaskError | MediaError | InferenceError):
@@ -522,31 +509,44 @@ def plain_error(error: BaseException) -> str:
         from studio.adapters import plain_reason
 
         return plain_reason(error, "The adapter")
+    where = f" under the reference {reference}" if reference else ""
     return (f"Something went wrong while generating ({type(error).__name__}: {error}). "
-            "Try again; if it keeps failing, an operator can look at the worker's log.")
+            f"Try again; if it keeps failing, an operator can look at the worker's log{where}.")
 
 
-def run_generation(generation_id: int, worker: str) -> None:
+def run_generation(generation_id: int, worker: str, task_id: str = "") -> None:
     """Make the video(s) of a generation and store them. Safe to call twice: finished ones are left alone."""
-    generation = claim(generation_id, worker)
+    generation = claim(generation_id, worker, task_id)
     if generation is None:
         return
+    holder = lifecycle.Holder(generation)
     folder = workdir(generation.pk)
     try:
-        _render(generation, folder)
+        with lifecycle.Heartbeat(holder):
+            _render(holder, folder)
     except GenerationCancelled:
-        _update(generation, state=State.CANCELLED, finished_at=timezone.now())
+        holder.end(State.CANCELLED, "Stopped at your request.")
+    except lifecycle.JobLost:
+        log.warning("Generation %s is no longer held by %s; leaving it", generation.pk, worker)
     except Exception as error:
-        log.exception("Generation %s failed", generation.pk)
-        _update(generation, state=State.FAILED, error_message=plain_error(error), finished_at=timezone.now())
+        reference = lifecycle.error_reference(generation)
+        log.exception("Generation %s failed (reference %s)", generation.pk, reference)
+        holder.end(State.FAILED, "", error_message=plain_error(error, reference), error_ref=reference)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _render(generation: Generation, folder: Path) -> None:
+def _check_cancel(holder: lifecycle.Holder) -> None:
+    if holder.should_stop():
+        raise lifecycle.JobLost if holder.lost.is_set() else GenerationCancelled
+
+
+def _render(holder: lifecycle.Holder, folder: Path) -> None:
     from studio.inference import generate
     from training.engine.media import conform, write_mp4
 
+    generation = holder.job
+    assert isinstance(generation, Generation)
     folder.mkdir(parents=True, exist_ok=True)
     stored = generation.settings
     spec = GenerationSpec(**{k: stored[k] for k in GenerationSpec.__dataclass_fields__ if k in stored})
@@ -560,7 +560,7 @@ def _render(generation: Generation, folder: Path) -> None:
     adapter_path = _local(generation.adapter.file, folder, "adapter")
     effect_path = _local(generation.effect_adapter.file, folder, "effect") if generation.effect_adapter else None
 
-    _check_cancel(generation)  # loading a model takes a while: do not start one for nothing
+    _check_cancel(holder)  # loading a model takes a while: do not start one for nothing
     pipe = pipeline_for(spec.distilled)
     last = [0.0]
 
@@ -568,8 +568,9 @@ def _render(generation: Generation, folder: Path) -> None:
         now = time.monotonic()
         if done == total or now - last[0] >= 0.5:
             last[0] = now
-            _check_cancel(generation)
-            _update(generation, progress=0.97 * done / total)
+            _check_cancel(holder)
+            holder.update(progress=0.97 * done / total)
+            push(generation)
 
     result = generate(pipe, spec, reference, adapter_path, mask=mask, effect_path=effect_path,
                       with_baseline=bool(stored.get("compare")), on_step=on_step)
@@ -581,10 +582,14 @@ def _render(generation: Generation, folder: Path) -> None:
     }
     if result.baseline is not None:
         files["baseline_file"] = write_mp4(result.baseline, folder / "baseline.mp4", spec.frame_rate)
+    names = {}
     for field_name, path in files.items():
         with path.open("rb") as handle:
-            getattr(generation, field_name).save(path.name, File(handle), save=False)
-    generation.settings = {**stored, "seconds": round(result.seconds, 2)}
-    generation.state, generation.progress, generation.finished_at = State.SUCCEEDED, 1.0, timezone.now()
-    generation.save()
-    push(generation)
+            field = getattr(generation, field_name)
+            field.save(path.name, File(handle), save=False)
+            names[field_name] = field.name
+    if not holder.end(State.SUCCEEDED, "", progress=1.0, settings={**stored, "seconds": round(result.seconds, 2)},
+                      **names):
+        for field_name in names:
+            getattr(generation, field_name).delete(save=False)  # a worker that lost the job leaves no file behind
+        raise lifecycle.JobLost

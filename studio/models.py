@@ -7,6 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from jobs.models import Job
+
 
 def _adapter_upload_to(instance: Adapter, filename: str) -> str:
     return f"users/{instance.owner_id}/adapters/{filename}"
@@ -51,7 +53,7 @@ class Adapter(models.Model):
         return self.name
 
 
-class Generation(models.Model):
+class Generation(Job):
     class State(models.TextChoices):
         QUEUED = "queued", "Waiting for a GPU"
         RUNNING = "running", "Generating"
@@ -82,12 +84,6 @@ class Generation(models.Model):
     baseline_file = models.FileField(
         upload_to=_generation_upload_to, max_length=500, blank=True, help_text="Same seed, without the adapter."
     )
-    error_message = models.TextField(blank=True)
-    cancel_requested = models.BooleanField(default=False, help_text="The worker stops at its next step.")
-    worker = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -96,10 +92,9 @@ class Generation(models.Model):
         return f"Generation {self.pk}: {self.prompt[:40]}"
 
     ACTIVE_STATES = (State.QUEUED, State.RUNNING)
-
-    @property
-    def is_active(self) -> bool:
-        return self.state in self.ACTIVE_STATES
+    FINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+    QUEUED, RUNNING, FAILED, CANCELLED = State.QUEUED, State.RUNNING, State.FAILED, State.CANCELLED
+    HELD_STATES = (State.RUNNING,)
 
     @property
     def progress_percent(self) -> int:

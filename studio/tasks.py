@@ -8,4 +8,4 @@ def generate(self, generation_id: int) -> None:  # type: ignore[no-untyped-def]
     """Make one generation on a `gpu` worker (routed in settings). Idempotent: finished ones are skipped."""
     from studio.generation import run_generation
 
-    run_generation(generation_id, worker=self.request.hostname or "unknown")
+    run_generation(generation_id, worker=self.request.hostname or "unknown", task_id=self.request.id or "")

@@ -9,6 +9,22 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from training.events import events_after, run_group
 from training.models import TrainingRun
 
+# The database's largest integer: a larger `after` would make the query fail instead of finding nothing.
+MAX_SEQ = 2**63 - 1
+
+
+def _after(query_string: bytes) -> int:
+    """The `after` a client sent: the sequence number of the last event it has. Anything else (missing, not a
+    whole number, negative, beyond MAX_SEQ) counts as none, so the client gets the whole history: the page drops
+    events it already shows by `seq`."""
+    # latin-1 maps every byte, so a client sending raw non-UTF-8 bytes cannot make decoding fail.
+    sent = parse_qs(query_string.decode("latin-1")).get("after", [""])[0]
+    try:
+        after = int(sent)
+    except ValueError:
+        return 0
+    return after if 0 <= after <= MAX_SEQ else 0
+
 
 @database_sync_to_async
 def _may_watch(user: Any, run_id: int) -> bool:
@@ -33,8 +49,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.channel_layer.group_add(run_group(self.run_id), self.channel_name)
         await self.accept()
-        query = parse_qs(self.scope.get("query_string", b"").decode())
-        after = int(query.get("after", ["0"])[0] or 0)
+        after = _after(self.scope.get("query_string", b""))
         for message in await database_sync_to_async(events_after)(self.run_id, after):
             await self.send_json(message)
 

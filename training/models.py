@@ -8,13 +8,15 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from jobs.models import Job
+
 
 def _run_upload_to(instance: Any, filename: str) -> str:
     run = instance.run
     return f"users/{run.owner_id}/runs/{run.pk}/{filename}"
 
 
-class TrainingRun(models.Model):
+class TrainingRun(Job):
     class State(models.TextChoices):
         DRAFT = "draft", "Draft"
         QUEUED = "queued", "Waiting for a GPU"
@@ -27,6 +29,8 @@ class TrainingRun(models.Model):
 
     ACTIVE_STATES = (State.QUEUED, State.PREPARING, State.TRAINING, State.FINISHING)
     FINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+    QUEUED, RUNNING, FAILED, CANCELLED = State.QUEUED, State.PREPARING, State.FAILED, State.CANCELLED
+    HELD_STATES = (State.PREPARING, State.TRAINING, State.FINISHING)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
     dataset = models.ForeignKey("wizard.Dataset", on_delete=models.PROTECT, related_name="runs", null=True)
@@ -34,21 +38,11 @@ class TrainingRun(models.Model):
     recipe = models.CharField(max_length=40)
     config = models.JSONField(default=dict, help_text="The validated trainer configuration.")
     state = models.CharField(max_length=12, choices=State.choices, default=State.DRAFT, db_index=True)
-    state_reason = models.CharField(max_length=500, blank=True)
     priority = models.SmallIntegerField(default=0)
     resume_from = models.ForeignKey(
         "training.Checkpoint", on_delete=models.SET_NULL, null=True, blank=True, related_name="continued_by"
     )
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    attempts = models.PositiveSmallIntegerField(default=0)
-    worker = models.CharField(max_length=255, blank=True, help_text="Hostname of the worker holding the run.")
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    cancel_requested = models.BooleanField(default=False)
     save_requested = models.BooleanField(default=False)
     sample_requested = models.BooleanField(default=False)
 
@@ -58,18 +52,12 @@ class TrainingRun(models.Model):
     steps_per_second = models.FloatField(null=True, blank=True)
     eta_seconds = models.FloatField(null=True, blank=True)
     peak_memory_bytes = models.BigIntegerField(null=True, blank=True)
-    error_kind = models.CharField(max_length=40, blank=True)
-    error_message = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def is_active(self) -> bool:
-        return self.state in self.ACTIVE_STATES
 
     @property
     def progress_percent(self) -> int:

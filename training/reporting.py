@@ -6,28 +6,27 @@ the run's channel group; the page can always rebuild itself from the database.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
 
 from training.events import record_event
 from training.models import RunEvent, RunMetric, TrainingRun
 
 if TYPE_CHECKING:
+    from jobs.lifecycle import Holder
     from training.engine.train import Progress, TrainingHooks
 
 
 class RunReporter:
     """Hooks for one run. Progress is flushed at most every `flush_seconds`; flags are read as often."""
 
-    def __init__(self, run_id: int, flush_seconds: float = 1.0) -> None:
-        self.run_id = run_id
+    def __init__(self, holder: Holder, flush_seconds: float = 1.0) -> None:
+        self.holder = holder
+        self.run_id = holder.job.pk
         self.flush_seconds = flush_seconds
         self._points: list[RunMetric] = []
         self._latest: Progress | None = None
@@ -64,16 +63,16 @@ class RunReporter:
             return
         self._points, self._last_flush = [], time.monotonic()
         with transaction.atomic():
-            RunMetric.objects.bulk_create(points, ignore_conflicts=True)  # a resumed run may redo a few steps
-            TrainingRun.objects.filter(pk=self.run_id).update(
+            # First, so a worker that lost the run (JobLost) writes nothing, not even loss points.
+            self.holder.update(
                 step=progress.step,
                 total_steps=progress.total,
                 loss=progress.loss,
                 steps_per_second=progress.steps_per_s,
                 eta_seconds=progress.eta_s,
                 peak_memory_bytes=int(progress.peak_memory_mb * 1024 * 1024),
-                heartbeat_at=timezone.now(),
             )
+            RunMetric.objects.bulk_create(points, ignore_conflicts=True)  # a resumed run may redo a few steps
             record_event(self.run_id, RunEvent.Kind.PROGRESS, {
                 "step": progress.step,
                 "total": progress.total,
@@ -88,9 +87,12 @@ class RunReporter:
     # --- flags (read from the database, at most every flush interval)
 
     def should_cancel(self) -> bool:
+        """True once the creator asked to stop, or once this worker no longer holds the run."""
+        if self.holder.lost.is_set():
+            return True
         if not self._cancel and time.monotonic() - self._last_flag_read >= self.flush_seconds:
             self._last_flag_read = time.monotonic()
-            self._cancel = TrainingRun.objects.filter(pk=self.run_id, cancel_requested=True).exists()
+            self._cancel = self.holder.should_stop()
         return self._cancel
 
     def _take_flag(self, name: str) -> bool:
@@ -121,30 +123,3 @@ class RunReporter:
 
     def on_log(self, message: str) -> None:
         record_event(self.run_id, RunEvent.Kind.LOG, {"message": message})
-
-
-class RunHeartbeat:
-    """Marks the run alive from a background thread while the worker holds it, even during long
-    preparation or sampling; a killed worker stops beating and the watchdog notices."""
-
-    def __init__(self, run_id: int, interval: float | None = None) -> None:
-        self.run_id = run_id
-        self.interval = interval or settings.WORKER_HEARTBEAT_SECONDS
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"run-{run_id}-heartbeat", daemon=True)
-
-    def __enter__(self) -> RunHeartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _beat(self) -> None:
-        try:
-            while not self._stop.wait(self.interval):
-                close_old_connections()
-                TrainingRun.objects.filter(pk=self.run_id).update(heartbeat_at=timezone.now())
-        finally:
-            connection.close()  # this thread's own connection

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import copy
 import logging
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
-from django.utils import timezone
 
+from jobs import lifecycle
 from training.models import TrainingRun
 from training.models_config import ImproperlyConfiguredModel, training_model
-from training.reporting import RunHeartbeat, RunReporter
-from training.runs import State, transition
+from training.reporting import RunReporter
+from training.runs import State
 from training.storage import (
     DatasetNotReady,
     fetch_stored,
@@ -33,52 +31,34 @@ from training.storage import (
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
 
-
-def execute(run_id: int, worker: str) -> None:
-    run = claim(run_id, worker)
+def execute(run_id: int, worker: str, task_id: str = "") -> None:
+    run = claim(run_id, worker, task_id)
     if run is None:
         return
+    holder = lifecycle.Holder(run)
     try:
-        with RunHeartbeat(run.pk):
-            result = _train(run)
-            run.refresh_from_db()
+        with lifecycle.Heartbeat(holder):
+            result = _train(run, holder)
+            if holder.lost.is_set():
+                raise lifecycle.JobLost
             if result.status == "cancelled":
-                transition(run, State.CANCELLED, "Stopped at your request. The checkpoints saved so far are kept.")
+                holder.end(State.CANCELLED, "Stopped at your request. The checkpoints saved so far are kept.")
                 return
-            transition(run, State.FINISHING, "Saving the adapter.")
+            holder.end(State.FINISHING, "Saving the adapter.")
             adapter = _store_adapter(run, result.adapter_path)
-            transition(run, State.SUCCEEDED, f"Your adapter “{adapter.name}” is ready.", step=result.steps)
+            holder.end(State.SUCCEEDED, f"Your adapter “{adapter.name}” is ready.", step=result.steps)
+    except lifecycle.JobLost:
+        # Taken over while this worker was silent, or stopped meanwhile: the new holder (or the stop) decides.
+        log.warning("Run %s is no longer held by %s (lease %s); leaving it", run.pk, worker, holder.lease)
     except Exception as error:
-        _fail(run, error)
-    finally:
-        from training.notify import notify_run_ended
-
-        notify_run_ended(run.pk)
+        _fail(run, error, holder)
 
 
-def claim(run_id: int, worker: str) -> TrainingRun | None:
+def claim(run_id: int, worker: str, task_id: str = "") -> TrainingRun | None:
     """Take the run for this worker, or return None when there is nothing to do."""
-    stale_before = timezone.now() - timedelta(seconds=settings.WORKER_STALE_SECONDS)
-    with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.state == State.DRAFT or run.state in TrainingRun.FINAL_STATES:
-            return None
-        held_elsewhere = run.state != State.QUEUED and run.worker != worker
-        if held_elsewhere and run.heartbeat_at and run.heartbeat_at >= stale_before:
-            return None  # another live worker is on it; this is a duplicate delivery
-        if run.cancel_requested:
-            transition(run, State.CANCELLED, "Cancelled before training started.")
-            return None
-        if run.attempts >= MAX_ATTEMPTS:
-            transition(run, State.FAILED, f"Stopped after {run.attempts} attempts: the worker kept stopping.",
-                       error_kind="worker_lost", error_message="The worker running this training stopped "
-                       f"{run.attempts} times. An operator can check the GPU machines.")
-            return None
-        reason = "Preparing your clips." if run.attempts == 0 else "Resuming from the last checkpoint."
-        return transition(run, State.PREPARING, reason, worker=worker, attempts=run.attempts + 1,
-                          heartbeat_at=timezone.now())
+    return lifecycle.claim(TrainingRun, run_id, worker, task_id, start_reason="Preparing your clips.",
+                           resume_reason="Resuming from the last checkpoint.")
 
 
 def training_config(run: TrainingRun, workdir: Path, manifest: Path) -> Any:
@@ -102,17 +82,18 @@ def training_config(run: TrainingRun, workdir: Path, manifest: Path) -> Any:
     return TrainConfig.model_validate(raw)
 
 
-def _train(run: TrainingRun) -> Any:
+def _train(run: TrainingRun, holder: lifecycle.Holder) -> Any:
     from training.engine.train import train
 
     workdir = run_workdir(run.pk)
     manifest = materialize_dataset(run, workdir)
     cfg = training_config(run, workdir, manifest)
     resumed_from = restore_latest_checkpoint(run, Path(cfg.output_dir) / "checkpoints")
-    reporter = RunReporter(run.pk)
-    TrainingRun.objects.filter(pk=run.pk).update(total_steps=cfg.optim.steps)
+    reporter = RunReporter(holder)
+    holder.update(total_steps=cfg.optim.steps)
     reason = "Training." if resumed_from is None else f"Training, resumed at step {resumed_from}."
-    transition(run, State.TRAINING, reason)
+    if not holder.end(State.TRAINING, reason):
+        raise lifecycle.JobLost
     result = train(cfg, reporter.hooks())
     reporter.flush()
     return result
@@ -139,17 +120,17 @@ def _store_adapter(run: TrainingRun, path: Path | None) -> Any:
     return adapter
 
 
-def _fail(run: TrainingRun, error: Exception) -> None:
-    kind, message = explain(error, run)
+def _fail(run: TrainingRun, error: Exception, holder: lifecycle.Holder) -> None:
+    reference = lifecycle.error_reference(run)
+    kind, message = explain(error, reference)
     if kind == "internal":
-        log.exception("Run %s failed on attempt %s", run.pk, run.attempts)
+        log.exception("Run %s failed (reference %s)", run.pk, reference)
     else:
-        log.warning("Run %s failed (%s): %s", run.pk, kind, message)
-    run.refresh_from_db()
-    transition(run, State.FAILED, message, error_kind=kind, error_message=message)
+        log.warning("Run %s failed (%s, reference %s): %s", run.pk, kind, reference, message)
+    holder.end(State.FAILED, message, error_kind=kind, error_message=message, error_ref=reference)
 
 
-def explain(error: Exception, run: TrainingRun) -> tuple[str, str]:
+def explain(error: Exception, reference: str) -> tuple[str, str]:
     """(kind, plain-language message) for a training failure."""
     from pydantic import ValidationError
 
@@ -172,5 +153,5 @@ def explain(error: Exception, run: TrainingRun) -> tuple[str, str]:
         return "bad_config", f"The training settings cannot be used: {text}"
     return "internal", (
         f"Something went wrong on the worker ({type(error).__name__}). An operator can find the details in the "
-        f"worker log under run {run.pk}, attempt {run.attempts}."
+        f"worker log under the reference {reference}."
     )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
+from functools import partial
 
 from django.db import transaction
-from django.utils import timezone
 
 from config.celery import enqueue_on_commit
+from jobs import lifecycle
 from training.events import record_event
 from training.models import Checkpoint, RunEvent, TrainingRun
+from training.tasks import train_run
 
 State = TrainingRun.State
 
@@ -19,24 +21,33 @@ class RunStateError(Exception):
 
 
 def transition(run: TrainingRun, state: str, reason: str = "", **fields: object) -> TrainingRun:
-    """Move `run` to `state`, save the timestamps that go with it, and record the change."""
-    now = timezone.now()
-    run.state = state
-    run.state_reason = reason
-    if state == State.QUEUED:
-        run.queued_at = now
-    elif state == State.PREPARING and run.started_at is None:
-        run.started_at = now
-    elif state in TrainingRun.FINAL_STATES:
-        run.finished_at = now
-    for name, value in fields.items():
-        setattr(run, name, value)
+    """Move `run` to `state`, save the timestamps that go with it, and record the change as an event."""
+    return lifecycle.transition(run, state, reason, **fields)
+
+
+def announce(run: TrainingRun, state: str, reason: str) -> None:
+    """The run's side of a state change: an event the page shows, and the creator told when it ends."""
     label = State(state).label
-    # One transaction, so no reader ever sees the new state without the event that announces it.
-    with transaction.atomic():
-        run.save()
-        record_event(run.pk, RunEvent.Kind.STATE, {"state": state, "label": label, "message": reason or label})
-    return run
+    record_event(run.pk, RunEvent.Kind.STATE, {"state": state, "label": label, "message": reason or label})
+    if state in TrainingRun.FINAL_STATES and run.started_at is not None:
+        from training.notify import notify_run_ended  # imports the mail and webhook code only where a run ends
+
+        transaction.on_commit(partial(notify_run_ended, run.pk))
+
+
+def send(run: TrainingRun) -> None:
+    enqueue_on_commit(train_run, run.pk, priority=broker_priority(run))
+
+
+def lost_reason(run: TrainingRun) -> str:
+    """What the run page says once the watchdog has sent a run back to the queue."""
+    saved = run.checkpoints.order_by("-step").values_list("step", flat=True).first()
+    where = f"from step {saved}, its last checkpoint," if saved else "from the start (no checkpoint was saved yet)"
+    return f"The machine training this run stopped answering; it continues {where} on the next free GPU worker."
+
+
+KIND = lifecycle.Kind(model=TrainingRun, noun="training run", task=train_run.name, send=send, announce=announce,
+                      lost_reason=lost_reason, progress=lambda run: f"step {run.step}/{run.total_steps}")
 
 
 def broker_priority(run: TrainingRun) -> int:
@@ -58,7 +69,6 @@ def runs_ahead(run: TrainingRun) -> int | None:
 def launch_run(run: TrainingRun) -> TrainingRun:
     """Queue a draft run for training; the task is sent only once the transaction commits."""
     from training.quotas import QuotaExceeded, check_can_launch
-    from training.tasks import train_run
 
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().select_related("owner").get(pk=run.pk)
@@ -69,22 +79,20 @@ def launch_run(run: TrainingRun) -> TrainingRun:
         except QuotaExceeded as error:
             raise RunStateError(str(error)) from error
         transition(run, State.QUEUED, "Waiting for a GPU worker.")
-        enqueue_on_commit(train_run, run.pk, priority=broker_priority(run))
+        send(run)
     return run
 
 
 def request_cancel(run: TrainingRun) -> TrainingRun:
-    """Stop a run: at once if it is still waiting, within seconds (after the current step) if training."""
-    with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
-        if run.state in TrainingRun.FINAL_STATES:
-            raise RunStateError(f"This run has already ended ({run.get_state_display().lower()}).")
-        if run.state in (State.DRAFT, State.QUEUED):
-            return transition(run, State.CANCELLED, "Cancelled before training started.", cancel_requested=True)
-        run.cancel_requested = True
-        run.save(update_fields=["cancel_requested"])
+    """Stop a run: at once if it is still waiting or its worker is silent, within seconds (after the current
+    step) if training."""
+    stopped = lifecycle.request_stop(TrainingRun, run.pk)
+    if stopped is None:
+        run.refresh_from_db()
+        raise RunStateError(f"This run has already ended ({run.get_state_display().lower()}).")
+    if stopped.is_active:
         record_event(run.pk, RunEvent.Kind.LOG, {"message": "Stopping after the current step…"})
-    return run
+    return stopped
 
 
 def request_flag(run: TrainingRun, flag: str) -> None:
@@ -120,17 +128,15 @@ def continue_run(checkpoint: Checkpoint, extra_steps: int) -> TrainingRun:
 
 def requeue_run(run: TrainingRun, reason: str) -> TrainingRun:
     """Send a run back to the queue (an operator's decision): it resumes from its last checkpoint."""
-    from training.tasks import train_run
-
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
         if run.state == State.DRAFT:
             raise RunStateError("A draft has not been launched yet.")
         if run.state == State.SUCCEEDED:
             raise RunStateError("This run has finished; continue it from a checkpoint instead.")
-        transition(run, State.QUEUED, reason, attempts=0, cancel_requested=False, worker="", error_kind="",
-                   error_message="")
-        enqueue_on_commit(train_run, run.pk, priority=broker_priority(run))
+        # A new lease: a worker still holding the run stops writing to it.
+        lifecycle.requeue(run, reason, attempts=0, losses=0, stalled_losses=0, lost_seconds=0.0,
+                          cancel_requested=False, error_kind="", error_message="", error_ref="")
     return run
 
 

@@ -7,8 +7,9 @@ machine needs nothing but the broker, the database and the bucket.
 from __future__ import annotations
 
 import csv
+import re
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.core.files import File
@@ -16,8 +17,11 @@ from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
 
 from training.models import Checkpoint, TrainingRun, ValidationSample
-from wizard.models import ClipPair
+from wizard.models import ClipPair, DatasetFile
 
+# The random prefix wizard.models and prep.models store uploads under, so two files of one name never meet.
+STORED_PREFIX = re.compile(r"^[0-9a-f]{12}_")
+MAX_INPUT_NAME_BYTES = 200  # file systems allow 255 bytes in a name; creators' names may be long, in any script
 # Checkpoint field ← file the engine writes in each checkpoint folder.
 CHECKPOINT_FILES = {
     # ComfyUI form with metadata (training.engine.train.CHECKPOINT_EXPORT): what creators download and try.
@@ -42,13 +46,20 @@ def download(field: FieldFile, target: Path) -> Path:
 def fetch_stored(name: str, folder: Path) -> Path:
     """Copy the stored file `name` (a storage name, as the wizard saves them) into `folder`."""
     if not default_storage.exists(name):
-        raise DatasetNotReady(f"The validation clip “{Path(name).name}” is no longer in storage.")
+        raise DatasetNotReady(f"The validation clip “{uploaded_name(name)}” is no longer in storage.")
     target = folder / Path(name).name
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         with default_storage.open(name, "rb") as source, target.open("wb") as out:
             shutil.copyfileobj(source, out, length=1024 * 1024)
     return target
+
+
+def uploaded_name(stored: str) -> str:
+    """The name the creator uploaded the stored file `stored` under; without its record, the stored name less the
+    random prefix uploads are stored with (wizard.models: `1e81df2bd467_walk.mp4` for walk.mp4)."""
+    record = DatasetFile.objects.filter(file=stored).only("name").first()
+    return record.name if record is not None else STORED_PREFIX.sub("", PurePosixPath(stored).name)
 
 
 class DatasetNotReady(ValueError):
@@ -59,15 +70,15 @@ def materialize_dataset(run: TrainingRun, workdir: Path) -> Path:
     """Copy the run's pairs to `workdir/inputs` and write the manifest the engine reads."""
     if run.dataset is None:
         raise DatasetNotReady("This run has no dataset.")
-    pairs = list(run.dataset.pairs.order_by("position", "name"))
+    pairs = list(run.dataset.pairs.order_by("position", "name").select_related("target_source", "reference_source"))
     if not pairs:
         raise DatasetNotReady(f"The dataset “{run.dataset.name}” has no clip pairs.")
     rows = []
     for pair in pairs:
         _check_ready(pair)
-        inputs = workdir / "inputs"
-        target = download(pair.target_file, inputs / f"{pair.pk}_target{_suffix(pair.target_file)}")
-        reference = download(pair.reference_file, inputs / f"{pair.pk}_reference{_suffix(pair.reference_file)}")
+        inputs = workdir / "inputs" / str(pair.pk)
+        target = download(pair.target_file, inputs / "target" / _input_name(pair, "target"))
+        reference = download(pair.reference_file, inputs / "reference" / _input_name(pair, "reference"))
         rows.append({"caption": pair.caption, "video": str(target), "reference_video": str(reference)})
     manifest = workdir / "manifest.csv"
     with manifest.open("w", newline="", encoding="utf-8") as out:
@@ -88,6 +99,22 @@ def manifest_rows_of(run: TrainingRun, pair_ids: list[int]) -> list[int]:
 
 def _suffix(field: FieldFile) -> str:
     return Path(field.name or "").suffix
+
+
+def _input_name(pair: ClipPair, role: str) -> str:
+    """The name a pair's clip gets in the worker's folder: the one the creator uploaded it under, since the engine
+    names the files in what it reports (`pair 3 (walk.mp4 <- walk_ref.mp4): different lengths…`) and those
+    messages reach the creator. The stored file's suffix is kept: a photo may have been stored converted."""
+    field, source = ((pair.target_file, pair.target_source) if role == "target"
+                     else (pair.reference_file, pair.reference_source))
+    suffix, key = _suffix(field), PurePosixPath(pair.name).name
+    if source is not None:
+        name = PurePosixPath(source.name).stem + suffix
+    elif role == "reference" and pair.reference_is_derived:
+        name = f"{key}_{pair.derive_method or 'reference'}{suffix}"  # made on the server: named after its pair
+    else:
+        name = f"{key}_{role}{suffix}"
+    return name if len(name.encode()) <= MAX_INPUT_NAME_BYTES else f"{role}{suffix}"
 
 
 def _check_ready(pair: ClipPair) -> None:

@@ -7,11 +7,4 @@ from celery import shared_task
 def train_run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
     from training.runner import execute
 
-    execute(run_id, worker=self.request.hostname or "unknown")
-
-
-@shared_task(name="training.tasks.watchdog")
-def watchdog() -> None:
-    from training.watchdog import requeue_lost_runs
-
-    requeue_lost_runs()
+    execute(run_id, worker=self.request.hostname or "unknown", task_id=self.request.id or "")

@@ -122,7 +122,7 @@ def use_extraction(extraction: Extraction) -> None:
             if pair.extraction_id == extraction.pk:
                 run_checks(pair)
         elif extraction.state == Extraction.State.FAILED:
-            text = f"The {noun(extraction.method)} could not be made: {extraction.error}"
+            text = f"The {noun(extraction.method)} could not be made: {extraction.error_message}"
             ClipPair.objects.filter(pk=pair.pk, extraction=extraction).update(
                 status=ClipPair.Status.ERROR, messages=[{"level": "error", "code": "derive_failed", "text": text}])
     for pair in ClipPair.objects.filter(caption_extraction=extraction, caption_typed=False):

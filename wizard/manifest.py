@@ -52,6 +52,12 @@ def parse_manifest(text: str, name: str) -> list[ManifestRow]:
         raw = _rows(text, suffix)
     except (json.JSONDecodeError, csv.Error) as err:
         raise ManifestError(f"{name} could not be read: {err}") from err
+    except RecursionError as err:
+        # The JSON decoder recurses once per bracket: a file of nested brackets (a few hundred kilobytes fit in the
+        # text limit) exhausts the stack. The decoder unwinds cleanly, so this is an answer, not a crash.
+        raise ManifestError(f"{name} is nested too deeply to be a list of clip pairs: a manifest is a list of rows, "
+                            "each with a caption, a video and a reference. Check that this is the right file."
+                            ) from err
     parent = str(PurePosixPath(name).parent)
     folder = "" if parent == "." else parent
     rows = []

@@ -10,6 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from jobs.models import Job
+
 
 def _clip_upload_to(instance: ClipPair, filename: str) -> str:
     name = PurePosixPath(filename).name
@@ -98,6 +100,41 @@ class ClipPair(models.Model):
     def add_message(self, level: str, code: str, text: str) -> None:
         entry: dict[str, Any] = {"level": level, "code": code, "text": text}
         self.messages = [*self.messages, entry]
+
+
+class PairJob(Job):
+    """A pair's clips checked (decoded to the end) or cut into shots on a `cpu` worker: work too long for a request.
+
+    The pair's own `status` says "being checked" meanwhile; the job makes sure it never stays so for a worker that
+    died. A split replaces the pair, so the job keeps its dataset and the pair's name.
+    """
+
+    class Action(models.TextChoices):
+        CHECK = "check", "Check the clips"
+        SPLIT = "split", "Cut into shots"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running", "Working"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINAL_STATES = (State.DONE, State.FAILED, State.CANCELLED)
+    QUEUED, RUNNING, FAILED, CANCELLED = State.QUEUED, State.RUNNING, State.FAILED, State.CANCELLED
+    HELD_STATES = (State.RUNNING,)
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="pair_jobs")
+    pair = models.ForeignKey(ClipPair, on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
+    pair_name = models.CharField(max_length=255)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.pair_name}"
 
 
 class DatasetFile(models.Model):

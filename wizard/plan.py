@@ -16,9 +16,9 @@ from django.conf import settings
 from training.engine.buckets import frames_at, window_count
 from training.engine.model_paths import SMALL_MODELS
 from wizard.recipes import Recipe
-from wizard.validation import Shape, assigned_shape, cut_fraction, largest_frames_at_most
+from wizard.validation import MIN_TARGET_FRAMES, Shape, assigned_shape, cut_fraction, largest_frames_at_most
 
-FRAME_CHOICES = tuple(range(9, 258, 8))  # 8n+1
+FRAME_CHOICES = tuple(range(MIN_TARGET_FRAMES, 258, 8))  # 8n+1
 RANK_CHOICES = (8, 16, 32, 64, 128)
 DOWNSCALE_CHOICES = (1, 2)
 FPS_CHOICES = (24.0, 25.0, 30.0)

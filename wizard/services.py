@@ -21,9 +21,10 @@ from django.utils import timezone
 from config.files import delete_unreferenced_on_commit
 from training.engine.media import MAX_PHOTO_BYTES, normalized_photo, standard_range
 from wizard import zipsafe
+from wizard.jobs import queue
 from wizard.limits import Limits
 from wizard.manifest import ManifestError, ManifestRow, parse_manifest
-from wizard.models import ClipPair, Dataset, DatasetFile, UploadPiece
+from wizard.models import ClipPair, Dataset, DatasetFile, PairJob, UploadPiece
 from wizard.pairing import Media, Pairing, pair_files
 from wizard.recipes import get_recipe
 from wizard.sniff import Kind, sniff_stream, text_role
@@ -309,9 +310,7 @@ def pair_bytes(pair: ClipPair) -> int:
 
 def schedule_checks(dataset: Dataset, limits: Limits) -> None:
     """Check small pairs now; send big ones to a `cpu` worker (decoding a long clip takes a while)."""
-    from config.celery import enqueue_on_commit
     from wizard.derive import schedule_derivations
-    from wizard.tasks import check_pair_task
 
     schedule_derivations(dataset)
     pending = (dataset.pairs.filter(status=ClipPair.Status.PENDING).exclude(reference_file="")
@@ -321,7 +320,7 @@ def schedule_checks(dataset: Dataset, limits: Limits) -> None:
             run_checks(pair)
         else:
             ClipPair.objects.filter(pk=pair.pk).update(status=ClipPair.Status.CHECKING)
-            enqueue_on_commit(check_pair_task, pair.pk)
+            queue(pair, PairJob.Action.CHECK)
 
 
 def delete_file(record: DatasetFile) -> None:

@@ -20,8 +20,10 @@ from typing import Any
 from django.db import transaction
 
 from config.files import delete_unreferenced_on_commit
+from prep.services import named_as_uploaded
+from wizard.jobs import queue
 from wizard.limits import Limits
-from wizard.models import ClipPair, DatasetFile
+from wizard.models import ClipPair, DatasetFile, PairJob
 from wizard.pairing import role_and_key
 from wizard.services import Incoming, UploadRefused, local_path, schedule_checks, store_files, sync_pairs
 
@@ -108,7 +110,8 @@ def split_pair(pair: ClipPair, limits: Limits, started: bool = False) -> list[st
                 if record is reference and still:
                     stream = stack.enter_context(path.open("rb"))  # the same still for every shot
                 else:
-                    stream = stack.enter_context(_cut(path, shot, Path(scratch) / f"{len(items)}.mp4").open("rb"))
+                    cut = _cut(path, shot, Path(scratch) / f"{len(items)}.mp4", record.name)
+                    stream = stack.enter_context(cut.open("rb"))
                 items.append(Incoming(name, stream, Path(stream.name).stat().st_size))
         return _replace(pair, [target, *([reference] if reference else [])], items, limits)
 
@@ -132,16 +135,18 @@ def _replace(pair: ClipPair, originals: list[DatasetFile], items: list[Incoming]
     return sorted(p.name for p in made)
 
 
-def _cut(source: Path, shot: Shot, out: Path) -> Path:
+def _cut(source: Path, shot: Shot, out: Path, name: str) -> Path:
     """Frames from `shot.start` up to (not including) `shot.end`, re-encoded: an input seek decodes from the
-    keyframe before and drops what precedes, so a target and its reference are cut at the same frame."""
+    keyframe before and drops what precedes, so a target and its reference are cut at the same frame. `name` is
+    the clip's name as the creator uploaded it, for the message when it cannot be cut."""
     length = ["-t", f"{shot.length:.6f}"] if shot.length is not None else []
     cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", f"{shot.start:.6f}", "-i", str(source), *length,
            "-map", "0:v:0", "-an", "-c:v", "libx264", "-crf", "14", "-preset", "medium", "-pix_fmt", "yuv420p",
            "-movflags", "+faststart", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=ENCODE_TIMEOUT_S, check=False)
     if done.returncode != 0 or not out.exists():
-        raise SplitRefused(f"{source.name} could not be cut ({done.stderr.strip()[-200:] or 'ffmpeg failed'}).")
+        why = named_as_uploaded(done.stderr.strip(), source, name)[-200:] or "ffmpeg failed"
+        raise SplitRefused(f"{name} could not be cut ({why}).")
     return out
 
 
@@ -152,12 +157,11 @@ def splitting_finding(count: int) -> dict[str, str]:
 def start_split(pair: ClipPair) -> int:
     """Mark `pair` as being split and send the work to a `cpu` worker; returns the number of shots. Raises
     SplitRefused when it cannot be split (nothing changed)."""
-    from config.celery import enqueue_on_commit
-    from wizard.tasks import split_pair_task
-
     count = len(check_can_split(pair))
-    ClipPair.objects.filter(pk=pair.pk).update(status=ClipPair.Status.CHECKING, messages=[splitting_finding(count)])
-    enqueue_on_commit(split_pair_task, pair.pk)
+    with transaction.atomic():
+        ClipPair.objects.filter(pk=pair.pk).update(status=ClipPair.Status.CHECKING,
+                                                   messages=[splitting_finding(count)])
+        queue(pair, PairJob.Action.SPLIT)
     return count
 
 

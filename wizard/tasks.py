@@ -3,15 +3,12 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(name="wizard.tasks.check_pair_task", acks_late=True)
-def check_pair_task(pair_id: int) -> None:
-    """Decode a big pair to the end on a `cpu` worker and store what was found."""
-    from wizard.models import ClipPair
-    from wizard.services import run_checks
+@shared_task(name="wizard.tasks.pair_job", bind=True, acks_late=True, reject_on_worker_lost=True)
+def pair_job(self, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Check a big pair to the end, or cut it into shots, on a `cpu` worker. Idempotent."""
+    from wizard.jobs import run_pair_job
 
-    pair = ClipPair.objects.select_related("dataset").filter(pk=pair_id).first()
-    if pair is not None:
-        run_checks(pair)
+    run_pair_job(job_id, worker=self.request.hostname or "unknown", task_id=self.request.id or "")
 
 
 @shared_task(name="wizard.tasks.drop_stale_uploads")
@@ -20,12 +17,3 @@ def drop_stale_uploads() -> None:
     from wizard.resumable import drop_stale
 
     drop_stale()
-
-
-@shared_task(name="wizard.tasks.split_pair_task", acks_late=True)
-def split_pair_task(pair_id: int) -> None:
-    """Cut a pair into one pair per shot on a `cpu` worker (re-encoding long clips takes a while)."""
-    from wizard.limits import current
-    from wizard.splitting import run_split
-
-    run_split(pair_id, current())

@@ -20,6 +20,12 @@ from wizard.sniff import Kind, sniff_path
 Level = Literal["error", "warning", "info"]
 FPS_TOLERANCE = 0.01  # 29.97 and 30000/1001 are the same rate
 ASPECT_TOLERANCE = 0.02
+# The shortest training length the settings offer (8·1 + 1: the engine packs frames as 1 + a multiple of 8). A clip
+# with fewer frames fits no shape, and one frame is a still picture with no motion to learn from.
+MIN_TARGET_FRAMES = 9
+# Training shapes are at most 2048 pixels a side (the settings' limit), so anything up to 4K (4096 wide, DCI) only
+# loses detail that would be scaled away anyway. Beyond that a clip costs minutes to decode and check for nothing.
+MAX_VIDEO_SIDE = 4096
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,19 @@ def check_clip(path: str | Path, label: str, expect: Literal["video", "image"], 
                                            f"the subject, and this is a {info.duration:.1f} s video. "
                                            "Export one frame as PNG or JPG."))
         return result
+    if label == "target" and info.frames < MIN_TARGET_FRAMES:
+        what = "a single frame, a still picture" if info.frames <= 1 else f"only {info.frames} frames"
+        result.findings.append(Finding(
+            "error", "too_few_frames",
+            f"{role}: this clip is {what}. An adapter learns how things move, from at least {MIN_TARGET_FRAMES} "
+            f"frames (about {MIN_TARGET_FRAMES / 24:.1f} s at 24 fps). Use a video clip of a second or more."))
+    if max(info.width, info.height) > MAX_VIDEO_SIDE:
+        result.findings.append(Finding(
+            "error", "too_large",
+            f"{role}: {info.width}×{info.height} is far larger than training uses (clips are shrunk to at most 2048 "
+            f"pixels a side). Export it again at {MAX_VIDEO_SIDE} pixels or less on its long side (1920×1080 is "
+            "plenty) and upload that."))
+        return result  # not decoded: checking every frame of a picture this size takes long and says nothing more
     if decode:
         _check_decodes(info.frames, info.fps, info.duration, path, role, result)  # and, for a target, its shots
     if info.has_audio:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks a deployment end to end: builds both images, starts the whole compose stack (PostgreSQL, Redis, S3, web,
-# cpu worker, gpu worker, beat) with a throwaway configuration (the tiny model, plain HTTP on localhost, the GPU
+# cpu worker, gpu worker, beat, watchdog) with a throwaway configuration (the tiny model, plain HTTP on localhost, the GPU
 # worker on the CPU), walks it in Chromium as a new creator (deploy/smoke/walk.py), checks that the files landed
 # in the bucket, then removes the stack and its volumes. Logs and screenshots stay in data/smoke/.
 #   deploy/smoke/run.sh            with the registry's images (postgres:16, redis:7, MinIO)

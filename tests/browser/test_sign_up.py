@@ -37,4 +37,4 @@ def test_a_new_creator_signs_up_and_sees_what_to_do_next(page: Page, live_asgi_u
 def test_healthz_answers_through_the_asgi_server(page: Page, live_asgi_url: str):
     response = page.request.get(live_asgi_url + "/healthz")
     body = response.json()
-    assert body["database"]["ok"] and body["broker"]["ok"] and body["channel_layer"]["ok"]
+    assert (body["database"], body["broker"], body["channel_layer"]) == ("ok", "ok", "ok")  # anonymous: words only

@@ -40,7 +40,8 @@ def test_both_images_carry_every_app_of_the_project():
 def test_the_compose_file_builds_from_files_that_exist_and_sets_only_settings_the_app_reads():
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"db", "redis", "s3", "migrate", "web", "cpu-worker", "beat", "gpu-worker"} <= set(services)
+    assert {"db", "redis", "s3", "migrate", "web", "cpu-worker", "beat", "watchdog", "gpu-worker"} <= set(services)
+    assert services["watchdog"]["command"] == ["python", "manage.py", "watchdog"]
     settings_source = (ROOT / "config" / "settings.py").read_text()
     for name, service in services.items():
         build = service.get("build")
@@ -51,6 +52,12 @@ def test_the_compose_file_builds_from_files_that_exist_and_sets_only_settings_th
                 assert f'"{variable}"' in settings_source, f"{name} sets {variable}, which settings never read"
     gpu = services["gpu-worker"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["capabilities"] == ["gpu"]
+    # Like `make run`'s supervisor: every long-running process comes back when it exits, and a health check
+    # tells a worker that stopped answering from one that is busy.
+    for name in ("db", "redis", "s3", "web", "cpu-worker", "beat", "watchdog", "gpu-worker"):
+        assert services[name]["restart"] == "unless-stopped", name
+    for name in ("web", "cpu-worker", "gpu-worker"):
+        assert services[name]["healthcheck"]["test"], name
 
 
 def test_the_example_environment_names_only_settings_the_app_reads():

@@ -108,3 +108,9 @@ def test_a_metrics_token_too_short_to_keep_a_secret_stops_the_app():
     result = _run(["-m", "config.stack", "--check"], METRICS_TOKEN="short")
     assert result.returncode == 2
     assert "METRICS_TOKEN is too short" in result.stderr
+
+
+def test_a_healthz_token_too_short_to_keep_a_secret_stops_the_app():
+    result = _run(["-m", "config.stack", "--check"], HEALTHZ_TOKEN="short")
+    assert result.returncode == 2
+    assert "HEALTHZ_TOKEN is too short" in result.stderr

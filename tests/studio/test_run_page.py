@@ -1,11 +1,13 @@
 """The run page and its controls, rebuilt from the database; every object checked for ownership."""
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
+from django.utils import timezone
 
 from tests.factories import make_run, sent_tasks
 from training.events import record_event
@@ -53,13 +55,24 @@ def test_every_run_url_is_404_for_another_creator(client: Client, creator, other
 
 
 def test_stopping_a_training_run_asks_the_worker_and_logs_it(client: Client, creator):
-    run = make_run(creator, state=State.TRAINING)
+    run = make_run(creator, state=State.TRAINING, worker="gpu-1", heartbeat_at=timezone.now())  # it beats
     client.force_login(creator)
     response = client.post(f"/runs/{run.pk}/cancel/", HTTP_HX_REQUEST="true")
     assert "Stopping…" in response.content.decode()
     run.refresh_from_db()
     assert run.cancel_requested and run.state == State.TRAINING
     assert run.events.get(seq=1).payload["message"] == "Stopping after the current step…"
+
+
+def test_stopping_a_run_whose_worker_went_silent_ends_it_at_once_and_it_can_be_deleted(client: Client, creator):
+    run = make_run(creator, state=State.TRAINING, worker="gpu-1", heartbeat_at=timezone.now() - timedelta(minutes=2))
+    client.force_login(creator)
+    page = client.post(f"/runs/{run.pk}/cancel/", follow=True).content.decode()
+    run.refresh_from_db()
+    assert run.state == State.CANCELLED and run.finished_at is not None
+    assert "the machine working on it had stopped answering" in page and "Stopping…" not in page
+    client.post(f"/runs/{run.pk}/delete/")
+    assert not TrainingRun.objects.filter(pk=run.pk).exists()
 
 
 def test_stopping_a_queued_run_cancels_it_at_once(client: Client, creator):

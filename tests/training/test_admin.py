@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.test import Client
+from django.utils import timezone
 
 from tests.factories import make_run, sent_tasks
 from training.models import TrainingRun, WorkerHeartbeat
@@ -18,7 +19,7 @@ def _act(client: Client, action: str, *runs: TrainingRun):
 
 def test_an_operator_cancels_runs_and_the_audit_log_says_who(client: Client, operator, creator):
     queued = make_run(creator, state=State.QUEUED)
-    training = make_run(creator, state=State.TRAINING)
+    training = make_run(creator, state=State.TRAINING, worker="gpu-1", heartbeat_at=timezone.now())  # alive
     client.force_login(operator)
     page = _act(client, "cancel_runs", queued, training).content.decode()
     assert "Cancelled by an operator: 2 run(s)." in page

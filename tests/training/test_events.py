@@ -52,6 +52,25 @@ def test_a_watcher_gets_the_history_then_live_events(creator):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("after", ["abc", "-5", "2.5", "99999999999999999999999", "%FF", ""])
+def test_a_watcher_sending_an_after_that_is_not_an_event_number_gets_the_whole_history(creator, after):
+    run = make_run(creator)
+    record_event(run.pk, RunEvent.Kind.LOG, {"message": "first line"})
+    record_event(run.pk, RunEvent.Kind.LOG, {"message": "second line"})
+    headers = _headers(creator)
+
+    async def scenario() -> list[int]:
+        communicator = WebsocketCommunicator(application, f"/ws/runs/{run.pk}/?after={after}", headers=headers)
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected
+        history = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
+        await communicator.disconnect()
+        return [event["seq"] for event in history]
+
+    assert async_to_sync(scenario)() == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_another_creator_cannot_watch_a_run(creator, other_creator):
     run = make_run(creator)
     headers = _headers(other_creator)

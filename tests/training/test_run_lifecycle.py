@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -105,10 +108,10 @@ def test_a_run_with_an_unusable_pair_fails_with_a_plain_reason(transactional_db,
 def test_a_run_whose_worker_is_killed_resumes_from_its_last_checkpoint_on_another_worker(
     transactional_db, celery_worker, creator, tmp_path, logs_dir
 ):
+    from jobs.lifecycle import recover_lost_jobs
     from tests.services import Worker
     from training.runs import transition
     from training.tasks import train_run
-    from training.watchdog import requeue_lost_runs
 
     every = 15
     dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
@@ -127,14 +130,82 @@ def test_a_run_whose_worker_is_killed_resumes_from_its_last_checkpoint_on_anothe
 
     # The watchdog (every few seconds in production) notices the silence and requeues the run;
     # the other live worker picks it up.
-    wait_for(lambda: requeue_lost_runs() == [run.pk], timeout=30, interval=1)
+    wait_for(lambda: recover_lost_jobs().requeued == [f"trainingrun:{run.pk}"], timeout=30, interval=1)
     wait_for(lambda: _run_in(run, *TrainingRun.FINAL_STATES), timeout=180)
     assert run.state == State.SUCCEEDED, (run.state_reason, celery_worker.log_tail())
-    assert (run.attempts, run.worker, run.step) == (2, celery_worker.hostname, 100)
+    assert (run.attempts, run.losses, run.worker, run.step) == (1, 1, celery_worker.hostname, 100)
     resumed = run.events.filter(kind="state", payload__state="training").order_by("seq").last()
     assert resumed is not None
     assert resumed.payload["message"] == f"Training, resumed at step {saved_before_kill}."
     assert RunMetric.objects.filter(run=run).count() == 100
+
+
+def test_a_run_whose_worker_process_is_killed_resumes_at_once_on_the_same_worker_as_a_loss(
+    transactional_db, celery_worker, creator, tmp_path, logs_dir
+):
+    """kill -9 of the pool process that trains (as the kernel's out-of-memory killer would): Celery hands the same
+    message out again at once, and the run resumes from its last checkpoint without waiting for the watchdog and
+    without using an attempt."""
+    from tests.services import Worker
+    from training.runs import transition
+    from training.tasks import train_run
+
+    every = 15
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
+    run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=60, checkpoint_every=every))
+    host = Worker("bumpy@localhost", logs_dir / "bumpy-worker.log", queues="gpu-bumpy")
+    host.start()
+    try:
+        transition(run, State.QUEUED, "Waiting for a GPU worker.")
+        train_run.apply_async(args=[run.pk], queue="gpu-bumpy")
+        wait_for(lambda: run.checkpoints.filter(step__gte=every).exists())
+        assert host.process is not None
+        [child] = [int(pid) for pid in Path(f"/proc/{host.process.pid}/task/{host.process.pid}/children")
+                   .read_text().split()]
+        os.kill(child, signal.SIGKILL)
+        wait_for(lambda: _run_in(run, *TrainingRun.FINAL_STATES), timeout=180)
+    finally:
+        host.kill_hard()
+    assert run.state == State.SUCCEEDED, (run.state_reason, host.log_tail())
+    assert (run.attempts, run.losses, run.worker, run.step) == (1, 1, "bumpy@localhost", 60)
+    assert RunMetric.objects.filter(run=run).count() == 60
+
+
+def test_a_run_whose_worker_freezes_continues_elsewhere_and_the_thawed_worker_leaves_it_alone(
+    transactional_db, celery_worker, creator, tmp_path, logs_dir
+):
+    from jobs.lifecycle import recover_lost_jobs
+    from tests.services import Worker
+    from training.runs import transition
+    from training.tasks import train_run
+
+    every = 15
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
+    run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=100, checkpoint_every=every))
+    frozen = Worker("frozen@localhost", logs_dir / "frozen-worker.log", queues="gpu-frozen")
+    frozen.start()
+    try:
+        transition(run, State.QUEUED, "Waiting for a GPU worker.")
+        train_run.apply_async(args=[run.pk], queue="gpu-frozen")
+        wait_for(lambda: run.checkpoints.filter(step__gte=every).exists())
+        frozen.freeze()
+        frozen_at = TrainingRun.objects.get(pk=run.pk).step
+
+        # The watchdog notices the silence; the live worker takes the run over from its last checkpoint.
+        wait_for(lambda: recover_lost_jobs().requeued == [f"trainingrun:{run.pk}"], timeout=30, interval=1)
+        wait_for(lambda: TrainingRun.objects.filter(pk=run.pk, worker=celery_worker.hostname,
+                                                    state=State.TRAINING).exists(), timeout=120)
+        frozen.thaw()  # it comes back while the run trains elsewhere
+        wait_for(lambda: "is no longer held by frozen@localhost" in frozen.log_tail(20000), timeout=60)
+        wait_for(lambda: _run_in(run, *TrainingRun.FINAL_STATES), timeout=180)
+    finally:
+        frozen.kill_hard()
+    assert run.state == State.SUCCEEDED, (run.state_reason, celery_worker.log_tail())
+    assert (run.attempts, run.losses, run.worker, run.step) == (1, 1, celery_worker.hostname, 100)
+    assert frozen_at < 100
+    assert RunMetric.objects.filter(run=run).count() == 100
+    requeued = run.events.filter(kind="state", payload__state="queued").order_by("seq").last()
+    assert requeued is not None and "stopped answering; it continues from step" in requeued.payload["message"]
 
 
 def test_a_run_survives_a_redis_restart_and_keeps_its_whole_history(

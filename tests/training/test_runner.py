@@ -5,12 +5,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from jobs.lifecycle import recover_lost_jobs
 from tests.factories import make_dataset, make_run, sent_tasks, tiny_run_config
 from training.engine.dataset import PairError
 from training.models import RunEvent, TrainingRun
-from training.runner import MAX_ATTEMPTS, claim, explain, training_config
+from training.runner import claim, explain, training_config
 from training.runs import RunStateError, launch_run
-from training.watchdog import requeue_lost_runs
 
 pytestmark = pytest.mark.django_db
 State = TrainingRun.State
@@ -53,12 +53,53 @@ def test_a_worker_claims_a_queued_run_and_a_duplicate_delivery_is_ignored(creato
     assert run.worker == "gpu-1"
 
 
-def test_a_run_whose_worker_went_silent_can_be_claimed_again(creator):
-    run = make_run(creator, state=State.TRAINING, worker="gpu-1", attempts=1,
+def test_a_run_whose_worker_went_silent_is_taken_over_as_a_loss_not_an_attempt(creator):
+    run = make_run(creator, state=State.TRAINING, worker="gpu-1", attempts=1, lease=1,
                    heartbeat_at=timezone.now() - timedelta(minutes=5))
     claimed = claim(run.pk, "gpu-2")
-    assert claimed is not None and (claimed.worker, claimed.attempts) == ("gpu-2", 2)
+    assert claimed is not None and (claimed.worker, claimed.attempts, claimed.losses) == ("gpu-2", 1, 1)
+    assert claimed.lease == 2 and 290 < claimed.lost_seconds < 400
     assert claimed.state_reason == "Resuming from the last checkpoint."
+
+
+def test_the_same_message_delivered_again_means_its_worker_process_died(creator):
+    """A worker's pool child killed mid-run: Celery hands the same message out again at once, long before the
+    heartbeat goes stale; the run is taken over as a loss."""
+    run = make_run(creator, state=State.QUEUED)
+    first = claim(run.pk, "local@box", task_id="task-1")
+    assert first is not None and first.attempts == 1
+    assert claim(run.pk, "local@box", task_id="task-2") is None  # a duplicate message: the holder is alive
+    again = claim(run.pk, "local@box", task_id="task-1")
+    assert again is not None and (again.attempts, again.losses, again.lease) == (1, 1, first.lease + 1)
+
+
+def test_a_run_that_takes_its_machine_down_every_time_is_given_up_with_a_reason(creator):
+    run = make_run(creator, state=State.QUEUED)
+    outcomes = [claim(run.pk, "local@box", task_id="same") is not None for _ in range(5)]
+    assert outcomes == [True, True, True, False, False]  # dies at once each time, before any progress
+    run.refresh_from_db()
+    assert run.state == State.FAILED and run.error_kind == "worker_lost"
+    assert run.attempts == 1 and run.losses == 3
+    assert "stopped 3 times in a row before it got anywhere" in run.error_message
+
+
+def test_a_run_that_progresses_between_losses_is_resumed_as_often_as_it_takes(creator):
+    run = make_run(creator, state=State.QUEUED)
+    for loss in range(6):
+        claimed = claim(run.pk, "local@box", task_id="same")
+        assert claimed is not None, f"given up after {loss} losses"
+        TrainingRun.objects.filter(pk=run.pk).update(progress_at=timezone.now() + timedelta(seconds=1))
+    run.refresh_from_db()
+    assert (run.state, run.attempts, run.losses, run.stalled_losses) == (State.PREPARING, 1, 5, 0)
+
+
+def test_a_run_that_went_too_long_without_a_worker_is_given_up(creator, settings):
+    settings.JOB_RECOVERY_MINUTES = 30
+    run = make_run(creator, state=State.TRAINING, worker="gpu-1", attempts=1, lost_seconds=25 * 60,
+                   heartbeat_at=timezone.now() - timedelta(minutes=10), progress_at=timezone.now())
+    assert claim(run.pk, "gpu-2") is None
+    run.refresh_from_db()
+    assert run.state == State.FAILED and "went 35 minutes without one" in run.error_message
 
 
 def test_finished_and_draft_runs_are_never_claimed(creator):
@@ -73,24 +114,37 @@ def test_a_run_cancelled_while_queued_ends_without_training(creator):
     assert run.state == State.CANCELLED and run.attempts == 0
 
 
-def test_a_run_stops_after_the_maximum_attempts(creator):
-    run = make_run(creator, state=State.QUEUED, attempts=MAX_ATTEMPTS)
-    assert claim(run.pk, "gpu-1") is None
-    run.refresh_from_db()
-    assert run.state == State.FAILED and run.error_kind == "worker_lost"
-
-
 def test_the_watchdog_requeues_runs_whose_worker_stopped_beating(creator, django_capture_on_commit_callbacks):
     stale = timezone.now() - timedelta(minutes=5)
-    lost = make_run(creator, state=State.TRAINING, worker="gpu-1", attempts=1, heartbeat_at=stale)
+    lost = make_run(creator, state=State.TRAINING, worker="gpu-1", attempts=1, heartbeat_at=stale, lease=4,
+                    claimed_at=stale - timedelta(hours=1), progress_at=stale)
     alive = make_run(creator, state=State.TRAINING, worker="gpu-2", attempts=1, heartbeat_at=timezone.now())
-    exhausted = make_run(creator, state=State.TRAINING, worker="gpu-3", attempts=MAX_ATTEMPTS, heartbeat_at=stale)
+    stopping = make_run(creator, state=State.TRAINING, worker="gpu-3", attempts=1, heartbeat_at=stale,
+                        cancel_requested=True)
     with django_capture_on_commit_callbacks() as callbacks:
-        assert requeue_lost_runs() == [lost.pk]
+        found = recover_lost_jobs()
+    assert (found.requeued, found.stopped) == ([f"trainingrun:{lost.pk}"], [f"trainingrun:{stopping.pk}"])
     assert sent_tasks(callbacks) == [("training.tasks.train_run", (lost.pk,))]
     states = dict(TrainingRun.objects.values_list("pk", "state"))
-    assert states == {lost.pk: State.QUEUED, alive.pk: State.TRAINING, exhausted.pk: State.FAILED}
-    assert "resume from its last checkpoint" in TrainingRun.objects.get(pk=lost.pk).state_reason
+    assert states == {lost.pk: State.QUEUED, alive.pk: State.TRAINING, stopping.pk: State.CANCELLED}
+    lost.refresh_from_db()
+    assert (lost.attempts, lost.losses, lost.lease, lost.worker) == (1, 1, 5, "")
+    assert lost.state_reason == ("The machine training this run stopped answering; it continues from the start (no "
+                                 "checkpoint was saved yet) on the next free GPU worker.")
+
+
+def test_a_queued_run_whose_message_was_lost_is_sent_again(creator, django_capture_on_commit_callbacks):
+    old = timezone.now() - timedelta(minutes=10)
+    waiting = make_run(creator, state=State.QUEUED, queued_at=old)
+    fresh = make_run(creator, state=State.QUEUED, queued_at=timezone.now())
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert recover_lost_jobs().resent == [f"trainingrun:{waiting.pk}"]
+    assert sent_tasks(callbacks) == [("training.tasks.train_run", (waiting.pk,))]
+    waiting.refresh_from_db()
+    assert waiting.queued_at == old  # its place in the queue is kept
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert recover_lost_jobs().resent == []  # not again at every pass
+    assert fresh.pk not in [args[0] for _, args in sent_tasks(callbacks)]
 
 
 def test_the_config_combines_stored_settings_with_this_machines_paths(creator, tmp_path, settings, built_tiny_model):
@@ -105,13 +159,12 @@ def test_the_config_combines_stored_settings_with_this_machines_paths(creator, t
     assert training_config(run, tmp_path / "work", tmp_path / "manifest.csv").quantize == "int8"
 
 
-def test_failures_are_explained_in_plain_words(creator):
-    run = make_run(creator, attempts=1)
-    assert explain(RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), run)[0] == "out_of_memory"
-    kind, message = explain(PairError("pair 3: reference has 24 fps, target 30 fps"), run)
+def test_failures_are_explained_in_plain_words():
+    assert explain(RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), "ref")[0] == "out_of_memory"
+    kind, message = explain(PairError("pair 3: reference has 24 fps, target 30 fps"), "ref")
     assert kind == "bad_pair" and "pair 3" in message
-    kind, message = explain(KeyError("boom"), run)
-    assert kind == "internal" and f"run {run.pk}, attempt 1" in message
+    kind, message = explain(KeyError("boom"), "trainingrun-7-0a1b2c3d")
+    assert kind == "internal" and "under the reference trainingrun-7-0a1b2c3d" in message
 
 
 def test_state_changes_are_recorded_as_events_in_order(creator, django_capture_on_commit_callbacks):

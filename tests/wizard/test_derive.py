@@ -142,7 +142,7 @@ def test_a_failed_extraction_is_a_plain_error_on_its_pair_and_can_be_tried_again
     run_extraction(extraction.pk, "test-worker")
     pair.refresh_from_db()
     extraction.refresh_from_db()
-    assert extraction.state == Extraction.State.FAILED and extraction.error
+    assert extraction.state == Extraction.State.FAILED and extraction.error_message
     assert pair.status == ClipPair.Status.ERROR
     assert pair.messages[0]["text"].startswith("The edge map could not be made:")
     maya.post(f"/wizard/{draft.pk}/derive/canny/", {"low_threshold": 100, "high_threshold": 200, "blur": 3,
@@ -214,7 +214,7 @@ def test_the_captioner_writes_captions_the_creator_then_owns(maya, clips, settin
     assert "The captioner is writing a caption" in page
     run_extraction(extraction.pk, "test-worker")
     extraction.refresh_from_db()
-    assert extraction.state == Extraction.State.DONE, extraction.error
+    assert extraction.state == Extraction.State.DONE, extraction.error_message
     written, kept = pairs(draft)["a"], pairs(draft)["b"]
     assert written.caption == extraction.caption and written.caption and written.caption_auto
     assert kept.caption == "my own words" and kept.caption_extraction is None
@@ -233,7 +233,7 @@ def test_pose_skeletons_are_made_from_a_real_clip_of_a_person(maya, settings):
     pair = pairs(draft)["carphone"]
     extraction = pair.extraction
     assert extraction is not None
-    assert extraction.state == Extraction.State.DONE, extraction.error
+    assert extraction.state == Extraction.State.DONE, extraction.error_message
     assert pair.status in (ClipPair.Status.OK, ClipPair.Status.WARNING), pair.messages
     assert pair.reference_meta["frames"] == pair.target_meta["frames"]
     assert extraction.report["empty_frames"] < pair.target_meta["frames"] // 5

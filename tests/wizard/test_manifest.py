@@ -41,6 +41,8 @@ def test_it_reads_json_lists_and_objects_with_pairs():
         ("caption,reference_video\nx,r.mp4\n", "m.csv", "video column (media_path or video)"),
         ("{not json", "m.json", "could not be read"),
         ("caption,video,reference_video\n", "m.csv", "lists no pairs"),
+        ("[" * 200_000, "m.json", "m.json is nested too deeply to be a list of clip pairs"),
+        ('{"caption": ' + "[" * 200_000, "m.jsonl", "m.jsonl is nested too deeply to be a list of clip pairs"),
     ],
 )
 def test_it_explains_what_is_wrong_with_a_manifest(text, name, says):

@@ -187,6 +187,24 @@ def test_a_whole_file_that_is_not_a_video_is_refused_and_nothing_is_kept(maya):
     assert not draft.dataset.files.exists() and not stored_pieces()
 
 
+def test_a_manifest_nested_too_deeply_sent_in_pieces_is_refused_and_its_pieces_are_removed(
+        maya, settings, django_capture_on_commit_callbacks):
+    draft = start(maya)
+    data = b"[" * 200_000
+    state = begin(maya, draft, "pairs.json", data).json()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for offset in range(0, len(data) - PIECE, PIECE):
+            send(maya, state["url"], data, offset)
+        last = send(maya, state["url"], data, len(data) - len(data) % PIECE)
+
+    assert last.status_code == 400 and last.json()["done"] is True
+    assert "pairs.json is nested too deeply to be a list of clip pairs" in last.json()["problems"][0]
+    assert maya.get(state["url"]).json() == last.json()  # the page is answered, not left waiting for a finish
+    assert not draft.dataset.files.exists() and not stored_pieces()
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+
+
 def test_a_browser_that_lost_the_last_answer_gets_it_when_it_asks(maya, clips):
     draft = start(maya)
     data = clips("t.mp4").read_bytes()

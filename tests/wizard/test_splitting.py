@@ -12,8 +12,9 @@ from tests.wizard.clips import two_shot_pair
 from tests.wizard.test_views import pairs, start, upload
 from training.engine.media import probe
 from wizard import splitting
+from wizard.jobs import run_pair_job
 from wizard.limits import Limits
-from wizard.models import ClipPair
+from wizard.models import ClipPair, PairJob
 from wizard.pairing import role_and_key
 from wizard.splitting import Shot, SplitRefused, shot_name, shots
 
@@ -57,12 +58,15 @@ def test_a_pair_cut_at_its_shot_change_becomes_two_checked_pairs_with_its_captio
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         maya.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/split/")
-    assert sent_tasks(callbacks) == [("wizard.tasks.split_pair_task", (pair.pk,))]
+    job = PairJob.objects.get(pair=pair)
+    assert (job.action, job.state) == (PairJob.Action.SPLIT, PairJob.State.QUEUED)
+    assert sent_tasks(callbacks) == [("wizard.tasks.pair_job", (job.pk,))]
     assert ClipPair.objects.get(pk=pair.pk).status == ClipPair.Status.CHECKING
     with django_capture_on_commit_callbacks(execute=True):
-        made = splitting.run_split(pair.pk, Limits())
+        run_pair_job(job.pk, "cpu@test")
 
-    assert made == ["walk_shot1", "walk_shot2"]
+    job.refresh_from_db()
+    assert (job.state, job.pair, job.pair_name) == (PairJob.State.DONE, None, "walk")  # the pair it split is gone
     after = pairs(draft)
     assert set(after) == {"walk_shot1", "walk_shot2"}
     for new in after.values():
@@ -155,10 +159,12 @@ def test_every_pair_with_cuts_is_split_at_once(maya, tmp_path, django_capture_on
         page = maya.post(f"/wizard/{draft.pk}/pairs/split/", follow=True).content.decode()
 
     assert "Cutting 2 pairs into their shots." in page
-    assert sorted(args for _, args in sent_tasks(callbacks)) == sorted((p.pk,) for p in pairs(draft).values())
+    jobs = PairJob.objects.filter(dataset=draft.dataset, action=PairJob.Action.SPLIT)
+    assert sorted(args for _, args in sent_tasks(callbacks)) == sorted((job.pk,) for job in jobs)
+    assert sorted(job.pair_id for job in jobs) == sorted(p.pk for p in pairs(draft).values())
     with django_capture_on_commit_callbacks(execute=True):
         for task_args in sent_tasks(callbacks):
-            splitting.run_split(task_args[1][0], Limits())
+            run_pair_job(task_args[1][0], "cpu@test")
     assert sorted(pairs(draft)) == ["ride_shot1", "ride_shot2", "walk_shot1", "walk_shot2"]
 
 

@@ -131,6 +131,36 @@ def test_it_rejects_a_still_image_as_target(clips):
     assert codes(check.findings) == {"not_video"} and "still image" in check.findings[0].text
 
 
+def test_a_one_frame_8k_clip_is_refused_as_a_target_for_being_a_still_and_far_too_large(clips):
+    check = check_clip(clips("huge.mp4", width=7680, height=4320, frames=1), "target", "video")
+
+    assert [(f.level, f.code) for f in check.findings] == [("error", "too_few_frames"), ("error", "too_large")]
+    assert check.findings[0].text.startswith("Target: this clip is a single frame, a still picture.")
+    assert "Target: 7680×4320 is far larger than training uses" in check.findings[1].text
+    assert "4096 pixels or less on its long side" in check.findings[1].text
+    assert not check.usable and status_of(check.findings) == "error"
+
+
+def test_a_target_needs_as_many_frames_as_the_shortest_training_length(clips):
+    eight = check_clip(clips("eight.mp4", frames=8), "target", "video")
+    nine = check_clip(clips("nine.mp4", frames=9), "target", "video")
+
+    assert [(f.level, f.code) for f in eight.findings] == [("error", "too_few_frames")]
+    assert "only 8 frames" in eight.findings[0].text and "at least 9 frames" in eight.findings[0].text
+    assert "too_few_frames" not in codes(nine.findings)
+
+
+def test_a_video_is_refused_above_4096_pixels_on_its_long_side_target_or_reference(clips):
+    widest_kept = check_clip(clips("edge.mp4", width=4096, height=64, frames=9), "target", "video")
+    too_wide = check_clip(clips("over.mp4", width=4128, height=64, frames=9), "reference", "video")
+    too_tall = check_clip(clips("tall.mp4", width=64, height=4128, frames=9), "target", "video")
+
+    assert "too_large" not in codes(widest_kept.findings)
+    assert [(f.level, f.code) for f in too_wide.findings] == [("error", "too_large")]
+    assert too_wide.findings[0].text.startswith("Reference: 4128×64 is far larger")
+    assert "too_large" in codes(too_tall.findings)
+
+
 def test_it_rejects_a_damaged_header_as_unreadable(tmp_path, clips):
     data = bytearray(clips("t.mp4").read_bytes())
     data[40:4000] = b"\x00" * (4000 - 40)  # keeps the ftyp box, wipes the rest of the header

@@ -281,6 +281,32 @@ def test_a_broken_manifest_is_refused_with_the_reason(maya):
     assert "reference_video" in response.json()["problems"][0]
 
 
+def test_a_manifest_nested_too_deeply_is_refused_plainly_and_nothing_is_stored(maya, settings):
+    draft = start(maya)
+
+    response = upload(maya, draft, {"pairs.json": b"[" * 200_000}, HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["problems"] == [
+        "The manifest pairs.json is nested too deeply to be a list of clip pairs: a manifest is a list of rows, each "
+        "with a caption, a video and a reference. Check that this is the right file."]
+    assert not DatasetFile.objects.exists()
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+
+
+def test_a_one_frame_8k_target_is_not_a_good_pair(maya, clips):
+    draft = start(maya)
+    still = clips("still8k.mp4", width=7680, height=4320, frames=1)
+    reference = clips("still8k_ref.mp4", width=7680, height=4320, frames=1, gray=True)
+    upload(maya, draft, {"a.mp4": still, "a_ref.mp4": reference})
+
+    pair = pairs(draft)["a"]
+    page = maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    assert pair.status == ClipPair.Status.ERROR
+    assert {m["code"] for m in pair.messages} >= {"too_few_frames", "too_large"}
+    assert "a single frame, a still picture" in page and "7680×4320 is far larger than training uses" in page
+
+
 def test_the_same_clip_twice_is_flagged_as_a_duplicate(maya, clips):
     draft = start(maya)
     upload(maya, draft, {"a.mp4": clips("t.mp4"), "a_ref.mp4": clips.ref(),
