@@ -63,6 +63,7 @@ run: $(STAMP) $(POSE_STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports  # the import contracts in pyproject.toml
 
 pytest: $(STAMP) $(POSE_STAMP) $(LTX_CORE_STAMP)
 	@deploy/system-packages.sh chromium=chromium

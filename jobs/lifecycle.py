@@ -13,11 +13,13 @@ Two kinds of trouble are kept apart:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -30,6 +32,10 @@ from jobs.models import Job
 log = logging.getLogger(__name__)
 
 J = TypeVar("J", bound=Job)
+
+# The broker priority (0 first … 9 last) of a job sent back to the queue after its worker vanished: it was already
+# running, so it resumes before jobs that have not started.
+FIRST = 0
 
 # A job that takes its machine down every time it starts (say it runs the host out of memory) is not retried
 # for ever: after this many losses in a row without progress it fails with a reason.
@@ -44,7 +50,7 @@ class Kind:
     noun: str  # "training run": for messages
     task: str  # the Celery task that runs it
     progress: Callable[[Any], str]  # how far it got, for operators: "step 40/100"
-    send: Callable[[Any], None]  # sends the job's task (call inside a transaction: it sends on commit)
+    send: Callable[..., None]  # (job, first=False): sends its task on commit; `first`: ahead of the queue
     announce: Callable[[Any, str, str], None]  # records and pushes a change: (job, state, message)
     lost_reason: Callable[[Any], str]  # what the page says when the worker vanished and the job is requeued
 
@@ -125,6 +131,26 @@ def _give_up_reason(job: Job) -> str | None:
     return None
 
 
+def _process_alive(pid: int | None) -> bool:
+    """Whether process `pid` runs on this machine (a worker's hostname is only ever used on one machine)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): trust the signal
+
+
 def claim(model: type[J], pk: int, worker: str, task_id: str = "", *, start_reason: str = "",
           resume_reason: str = "", **fields: Any) -> J | None:
     """Take the job for this worker, or None when there is nothing to do (gone, ended, a draft, held by a live
@@ -140,6 +166,10 @@ def claim(model: type[J], pk: int, worker: str, task_id: str = "", *, start_reas
             return None
         if job.is_held:
             redelivered = bool(task_id) and job.task_id == task_id
+            if redelivered and job.worker == worker and _process_alive(job.worker_pid):
+                # Its process still runs on this machine: the broker restored its message after a dropped
+                # connection, nobody died.
+                redelivered = False
             if not redelivered and holder_alive(job, now):
                 return None  # a duplicate delivery: a live worker is on it
             log.warning("%s %s: its worker %s was lost; taking it over", model.__name__, pk, job.worker)
@@ -158,15 +188,15 @@ def claim(model: type[J], pk: int, worker: str, task_id: str = "", *, start_reas
         resuming = job.attempts > 0
         return transition(
             job, job.RUNNING, (resume_reason if resuming else start_reason) or start_reason,
-            worker=worker, task_id=task_id[:64], lease=job.lease + 1, heartbeat_at=now, claimed_at=now,
-            attempts=job.attempts if resuming else job.attempts + 1, **fields,
+            worker=worker, worker_pid=os.getpid(), task_id=task_id[:64], lease=job.lease + 1, heartbeat_at=now,
+            claimed_at=now, attempts=job.attempts if resuming else job.attempts + 1, **fields,
         )
 
 
 def requeue(job: J, reason: str, **fields: Any) -> J:
     """Send a held job back to the queue (call inside a transaction holding its row): it resumes elsewhere."""
     transition(job, job.QUEUED, reason, worker="", task_id="", lease=job.lease + 1, **fields)
-    kind_of(job).send(job)
+    kind_of(job).send(job, first=True)
     return job
 
 

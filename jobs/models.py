@@ -30,6 +30,9 @@ class Job(models.Model):
         help_text="The broker message the holder is running: the same message delivered again means its "
         "first worker process died.",
     )
+    worker_pid = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The holder's process on its worker's machine: alive means it still holds.",
+    )
     lease = models.PositiveIntegerField(
         default=0, help_text="Raised whenever the job changes hands; a worker holding an older lease has lost it.",
     )

@@ -114,9 +114,9 @@ def _output_present(extraction: Extraction) -> bool:
         extraction.output.name))
 
 
-def send(extraction: Extraction) -> None:
+def send(extraction: Extraction, first: bool = False) -> None:
     queue = settings.CAPTION_QUEUE if extraction.method == Method.CAPTION else "cpu"
-    enqueue_on_commit(extract, extraction.pk, queue=queue)
+    enqueue_on_commit(extract, extraction.pk, queue=queue, priority=lifecycle.FIRST if first else None)
 
 
 def announce(extraction: Extraction, state: str, reason: str) -> None:

@@ -411,8 +411,8 @@ def announce(generation: Generation, state: str, reason: str) -> None:
     transaction.on_commit(partial(push, generation))
 
 
-def send(generation: Generation) -> None:
-    enqueue_on_commit(generate_task, generation.pk)
+def send(generation: Generation, first: bool = False) -> None:
+    enqueue_on_commit(generate_task, generation.pk, priority=lifecycle.FIRST if first else None)
 
 
 def lost_reason(generation: Generation) -> str:

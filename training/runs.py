@@ -35,8 +35,8 @@ def announce(run: TrainingRun, state: str, reason: str) -> None:
         transaction.on_commit(partial(notify_run_ended, run.pk))
 
 
-def send(run: TrainingRun) -> None:
-    enqueue_on_commit(train_run, run.pk, priority=broker_priority(run))
+def send(run: TrainingRun, first: bool = False) -> None:
+    enqueue_on_commit(train_run, run.pk, priority=lifecycle.FIRST if first else broker_priority(run))
 
 
 def lost_reason(run: TrainingRun) -> str:

@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 State = PairJob.State
 
 
-def send(job: PairJob) -> None:
-    enqueue_on_commit(pair_job, job.pk)
+def send(job: PairJob, first: bool = False) -> None:
+    enqueue_on_commit(pair_job, job.pk, priority=lifecycle.FIRST if first else None)
 
 
 def announce(job: PairJob, state: str, reason: str) -> None:

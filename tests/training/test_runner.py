@@ -1,5 +1,7 @@
 """Claiming, configuring and explaining runs: the runner's decisions, tested in-process."""
 
+import os
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -67,16 +69,28 @@ def test_the_same_message_delivered_again_means_its_worker_process_died(creator)
     heartbeat goes stale; the run is taken over as a loss."""
     run = make_run(creator, state=State.QUEUED)
     first = claim(run.pk, "local@box", task_id="task-1")
-    assert first is not None and first.attempts == 1
+    assert first is not None and first.attempts == 1 and first.worker_pid == os.getpid()
     assert claim(run.pk, "local@box", task_id="task-2") is None  # a duplicate message: the holder is alive
+    assert claim(run.pk, "local@box", task_id="task-1") is None  # its own message restored: its process runs
+    TrainingRun.objects.filter(pk=run.pk).update(worker_pid=_dead_pid())
     again = claim(run.pk, "local@box", task_id="task-1")
     assert again is not None and (again.attempts, again.losses, again.lease) == (1, 1, first.lease + 1)
 
 
+def _dead_pid() -> int:
+    """The id of a process that has ended (a pool process the kernel killed)."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
 def test_a_run_that_takes_its_machine_down_every_time_is_given_up_with_a_reason(creator):
     run = make_run(creator, state=State.QUEUED)
-    outcomes = [claim(run.pk, "local@box", task_id="same") is not None for _ in range(5)]
-    assert outcomes == [True, True, True, False, False]  # dies at once each time, before any progress
+    outcomes = []
+    for _ in range(5):  # it dies at once each time, before any progress
+        outcomes.append(claim(run.pk, "local@box", task_id="same") is not None)
+        TrainingRun.objects.filter(pk=run.pk).update(worker_pid=_dead_pid())
+    assert outcomes == [True, True, True, False, False]
     run.refresh_from_db()
     assert run.state == State.FAILED and run.error_kind == "worker_lost"
     assert run.attempts == 1 and run.losses == 3
@@ -88,7 +102,8 @@ def test_a_run_that_progresses_between_losses_is_resumed_as_often_as_it_takes(cr
     for loss in range(6):
         claimed = claim(run.pk, "local@box", task_id="same")
         assert claimed is not None, f"given up after {loss} losses"
-        TrainingRun.objects.filter(pk=run.pk).update(progress_at=timezone.now() + timedelta(seconds=1))
+        TrainingRun.objects.filter(pk=run.pk).update(progress_at=timezone.now() + timedelta(seconds=1),
+                                                     worker_pid=_dead_pid())
     run.refresh_from_db()
     assert (run.state, run.attempts, run.losses, run.stalled_losses) == (State.PREPARING, 1, 5, 0)
 
