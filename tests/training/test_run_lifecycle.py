@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from config.asgi import application
 from studio.models import Adapter
 from tests.factories import make_ready_dataset, make_run, tiny_run_config
 from tests.helpers import wait_for
+from tests.services import Worker
 from training.models import RunMetric, TrainingRun
 from training.runs import launch_run
 
@@ -105,24 +109,34 @@ def test_a_run_with_an_unusable_pair_fails_with_a_plain_reason(transactional_db,
     assert run.error_message == "A clip pair cannot be used: Pair “clip1” has no reference video yet."
 
 
+@contextmanager
+def _training_on_a_worker_of_its_own(creator, folder: Path, logs_dir: Path, name: str, steps: int,
+                                     until_checkpoint: int) -> Iterator[tuple[TrainingRun, Worker]]:
+    """A run of `steps` (a checkpoint every 15) trained by a worker of its own, `name`@localhost, until it has
+    saved the checkpoint at `until_checkpoint`; the worker is killed when the block ends, whatever happened."""
+    from training.runs import transition
+    from training.tasks import train_run
+
+    dataset = make_ready_dataset(creator, folder / "clips", count=2)
+    run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=steps, checkpoint_every=15))
+    worker = Worker(f"{name}@localhost", logs_dir / f"{name}-worker.log", queues=f"gpu-{name}")
+    worker.start()
+    try:
+        transition(run, State.QUEUED, "Waiting for a GPU worker.")
+        train_run.apply_async(args=[run.pk], queue=f"gpu-{name}")
+        wait_for(lambda: run.checkpoints.filter(step__gte=until_checkpoint).exists())
+        yield run, worker
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the test may have killed it already
+            worker.kill_hard()
+
+
 def test_a_run_whose_worker_is_killed_resumes_from_its_last_checkpoint_on_another_worker(
     transactional_db, celery_worker, creator, tmp_path, logs_dir
 ):
     from jobs.lifecycle import recover_lost_jobs
-    from tests.services import Worker
-    from training.runs import transition
-    from training.tasks import train_run
 
-    every = 15
-    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
-    run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=100, checkpoint_every=every))
-    doomed = Worker("doomed@localhost", logs_dir / "doomed-worker.log", queues="gpu-doomed")
-    doomed.start()
-    try:
-        transition(run, State.QUEUED, "Waiting for a GPU worker.")
-        train_run.apply_async(args=[run.pk], queue="gpu-doomed")
-        wait_for(lambda: run.checkpoints.filter(step__gte=2 * every).exists())
-    finally:
+    with _training_on_a_worker_of_its_own(creator, tmp_path, logs_dir, "doomed", 100, 30) as (run, doomed):
         doomed.kill_hard()
     saved_before_kill = max(run.checkpoints.values_list("step", flat=True))
     run.refresh_from_db()
@@ -146,26 +160,12 @@ def test_a_run_whose_worker_process_is_killed_resumes_at_once_on_the_same_worker
     """kill -9 of the pool process that trains (as the kernel's out-of-memory killer would): Celery hands the same
     message out again at once, and the run resumes from its last checkpoint without waiting for the watchdog and
     without using an attempt."""
-    from tests.services import Worker
-    from training.runs import transition
-    from training.tasks import train_run
-
-    every = 15
-    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
-    run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=60, checkpoint_every=every))
-    host = Worker("bumpy@localhost", logs_dir / "bumpy-worker.log", queues="gpu-bumpy")
-    host.start()
-    try:
-        transition(run, State.QUEUED, "Waiting for a GPU worker.")
-        train_run.apply_async(args=[run.pk], queue="gpu-bumpy")
-        wait_for(lambda: run.checkpoints.filter(step__gte=every).exists())
+    with _training_on_a_worker_of_its_own(creator, tmp_path, logs_dir, "bumpy", 60, 15) as (run, host):
         assert host.process is not None
         [child] = [int(pid) for pid in Path(f"/proc/{host.process.pid}/task/{host.process.pid}/children")
                    .read_text().split()]
         os.kill(child, signal.SIGKILL)
         wait_for(lambda: _run_in(run, *TrainingRun.FINAL_STATES), timeout=180)
-    finally:
-        host.kill_hard()
     assert run.state == State.SUCCEEDED, (run.state_reason, host.log_tail())
     assert (run.attempts, run.losses, run.worker, run.step) == (1, 1, "bumpy@localhost", 60)
     assert RunMetric.objects.filter(run=run).count() == 60
@@ -175,19 +175,8 @@ def test_a_run_whose_worker_freezes_continues_elsewhere_and_the_thawed_worker_le
     transactional_db, celery_worker, creator, tmp_path, logs_dir
 ):
     from jobs.lifecycle import recover_lost_jobs
-    from tests.services import Worker
-    from training.runs import transition
-    from training.tasks import train_run
 
-    every = 15
-    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
-    run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=100, checkpoint_every=every))
-    frozen = Worker("frozen@localhost", logs_dir / "frozen-worker.log", queues="gpu-frozen")
-    frozen.start()
-    try:
-        transition(run, State.QUEUED, "Waiting for a GPU worker.")
-        train_run.apply_async(args=[run.pk], queue="gpu-frozen")
-        wait_for(lambda: run.checkpoints.filter(step__gte=every).exists())
+    with _training_on_a_worker_of_its_own(creator, tmp_path, logs_dir, "frozen", 100, 15) as (run, frozen):
         frozen.freeze()
         frozen_at = TrainingRun.objects.get(pk=run.pk).step
 
@@ -198,8 +187,6 @@ def test_a_run_whose_worker_freezes_continues_elsewhere_and_the_thawed_worker_le
         frozen.thaw()  # it comes back while the run trains elsewhere
         wait_for(lambda: "is no longer held by frozen@localhost" in frozen.log_tail(20000), timeout=60)
         wait_for(lambda: _run_in(run, *TrainingRun.FINAL_STATES), timeout=180)
-    finally:
-        frozen.kill_hard()
     assert run.state == State.SUCCEEDED, (run.state_reason, celery_worker.log_tail())
     assert (run.attempts, run.losses, run.worker, run.step) == (1, 1, celery_worker.hostname, 100)
     assert frozen_at < 100
