@@ -15,11 +15,12 @@ LTX_CORE_STAMP := bench/.ltx-core/.installed
 TORCH_SPEC ?= torch==2.13.0
 PIP_QUIET := 2>&1 | grep -v -e "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help run test lint pytest
+.PHONY: help run test test-fast lint pytest
 
 help:
 	@echo "make run   start ICLoRA Studio (web, worker, Redis) on http://127.0.0.1:$${PORT:-8000}"
 	@echo "make test  run the checks and the whole test suite"
+	@echo "make test-fast  the unit and view tests only: no browser, worker process or slow test (under 2 minutes)"
 
 $(STAMP): pyproject.toml
 	@deploy/system-packages.sh ffmpeg=ffmpeg ffprobe=ffmpeg
@@ -70,3 +71,6 @@ pytest: $(STAMP) $(POSE_STAMP) $(LTX_CORE_STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint pytest
+
+test-fast: $(STAMP)
+	$(VENV)/bin/pytest -m "not browser and not worker and not slow" $(PYTEST_ARGS)

@@ -60,15 +60,29 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os._exit(1)
 
 
+# Fixtures that start real processes (a Celery worker, a uvicorn server): tests using them are marked `worker`.
+WORKER_FIXTURES = frozenset({"celery_worker", "live_asgi_url"})
+SLOW_TESTS = frozenset(
+    line.strip() for line in (Path(__file__).parent / "slow_tests.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests run last: Playwright keeps an event loop in the main thread for the rest of the
-    session, where the other tests' `async_to_sync` would refuse to run."""
+    """Marks each test for the subsets (`browser`, `worker`, `slow`, `backend_free`), and runs browser tests
+    last: Playwright keeps an event loop in the main thread for the rest of the session, where the other tests'
+    `async_to_sync` would refuse to run."""
     for item in items:
-        path = item.nodeid.replace("\\", "/").split("::")[0]
+        nodeid = item.nodeid.replace("\\", "/")
+        path = nodeid.split("::")[0]
         if path.startswith("tests/browser/"):
             item.add_marker(pytest.mark.browser)
         if path in BACKEND_FREE:
             item.add_marker(pytest.mark.backend_free)
+        if WORKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.worker)
+        if nodeid in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
