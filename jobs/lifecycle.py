@@ -116,6 +116,22 @@ def _count_loss(job: Job, now: datetime) -> None:
     job.stalled_losses = 0 if progressed else job.stalled_losses + 1
 
 
+def _lose(job: Job, now: datetime) -> bool:
+    """Count a loss of `job`'s worker; when it has lost too many, fail it with the reason and return True."""
+    _count_loss(job, now)
+    reason = _give_up_reason(job)
+    if reason is None:
+        return False
+    transition(job, job.FAILED, reason, error_kind="worker_lost", error_message=reason, worker="",
+               lease=job.lease + 1)
+    return True
+
+
+def _label(job: Job) -> str:
+    """How the watchdog and the logs name a job: `trainingrun:12`."""
+    return f"{type(job).__name__.lower()}:{job.pk}"
+
+
 def _give_up_reason(job: Job) -> str | None:
     """Why a job that keeps losing its worker is not resumed again, or None to resume it."""
     noun = kind_of(job).noun
@@ -172,12 +188,8 @@ def claim(model: type[J], pk: int, worker: str, task_id: str = "", *, start_reas
                 redelivered = False
             if not redelivered and holder_alive(job, now):
                 return None  # a duplicate delivery: a live worker is on it
-            log.warning("%s %s: its worker %s was lost; taking it over", model.__name__, pk, job.worker)
-            _count_loss(job, now)
-            reason = _give_up_reason(job)
-            if reason is not None:
-                transition(job, job.FAILED, reason, error_kind="worker_lost", error_message=reason, worker="",
-                           lease=job.lease + 1)
+            log.warning("%s: its worker %s was lost; taking it over", _label(job), job.worker)
+            if _lose(job, now):
                 return None
         elif job.attempts > 0 and job.queued_at is not None:
             # Requeued after a loss (an operator's requeue resets attempts): the wait counts as time without one.
@@ -187,7 +199,7 @@ def claim(model: type[J], pk: int, worker: str, task_id: str = "", *, start_reas
             return None
         resuming = job.attempts > 0
         return transition(
-            job, job.RUNNING, (resume_reason if resuming else start_reason) or start_reason,
+            job, job.RUNNING, (resuming and resume_reason) or start_reason,
             worker=worker, worker_pid=os.getpid(), task_id=task_id[:64], lease=job.lease + 1, heartbeat_at=now,
             claimed_at=now, attempts=job.attempts if resuming else job.attempts + 1, **fields,
         )
@@ -336,7 +348,7 @@ def recover_jobs_of(worker: str) -> Recovered:
             with transaction.atomic():
                 job = model.objects.select_for_update().get(pk=pk)
                 if job.is_held and job.worker == worker:
-                    getattr(result, _recover(kind, job, now)).append(f"{model.__name__.lower()}:{pk}")
+                    getattr(result, _recover(kind, job, now)).append(_label(job))
     return result
 
 
@@ -347,13 +359,8 @@ def _recover(kind: Kind, job: Job, now: datetime) -> str:
         transition(job, job.CANCELLED, "Stopped at your request: the machine working on it had stopped answering.",
                    worker="", lease=job.lease + 1)
         return "stopped"
-    log.warning("%s %s lost its worker %s (last beat %s); requeueing", type(job).__name__, job.pk, job.worker,
-                job.heartbeat_at)
-    _count_loss(job, now)
-    reason = _give_up_reason(job)
-    if reason is not None:
-        transition(job, job.FAILED, reason, error_kind="worker_lost", error_message=reason, worker="",
-                   lease=job.lease + 1)
+    log.warning("%s lost its worker %s (last beat %s); requeueing", _label(job), job.worker, job.heartbeat_at)
+    if _lose(job, now):
         return "failed"
     requeue(job, kind.lost_reason(job))
     return "requeued"
@@ -375,12 +382,11 @@ def recover_lost_jobs(now: datetime | None = None) -> Recovered:
         model = kind.model
         silent = model.objects.filter(state__in=model.HELD_STATES, heartbeat_at__lt=stale_before(now))
         for pk in silent.values_list("pk", flat=True):
-            label = f"{model.__name__.lower()}:{pk}"
             with transaction.atomic():
                 job = model.objects.select_for_update().get(pk=pk)
                 if not job.is_held or holder_alive(job, now):
                     continue
-                getattr(result, _recover(kind, job, now)).append(label)
+                getattr(result, _recover(kind, job, now)).append(_label(job))
         cut = now - RESEND_QUEUED_AFTER
         waiting = model.objects.filter(Q(sent_at__lt=cut) | Q(sent_at__isnull=True, queued_at__lt=cut),
                                        state=model.QUEUED)
@@ -389,5 +395,5 @@ def recover_lost_jobs(now: datetime | None = None) -> Recovered:
                 kind.send(job)
                 # A job waiting behind a long queue is sent again every few minutes, not at every pass.
                 model.objects.filter(pk=job.pk, state=model.QUEUED).update(sent_at=now)
-            result.resent.append(f"{model.__name__.lower()}:{job.pk}")
+            result.resent.append(_label(job))
     return result
