@@ -1,29 +1,19 @@
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
+"""Who may use the admin: staff users are operators. The creators' own admin page, with their quotas, is the
+operators' (operators/admin.py): it shows usage that the training app measures."""
 
-from accounts.models import User
+from __future__ import annotations
+
+from django.http import HttpRequest
 
 
-@admin.register(User)
-class CreatorAdmin(UserAdmin):
-    list_display = ("username", "email", "is_staff", "date_joined", "usage")
-    fieldsets = (
-        *(UserAdmin.fieldsets or ()),
-        ("Quotas (empty: the installation's default; 0: no limit)",
-         {"fields": ("max_concurrent_runs", "gpu_hours_per_month", "storage_quota_gb")}),
-    )
+class OperatorAccess:
+    """Staff users are operators: they see and steer runs and workers without per-model permissions."""
 
-    @admin.display(description="usage (runs · GPU h this month · storage)")
-    def usage(self, user: User) -> str:
-        from training.quotas import GB, limits_of, usage_of
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
 
-        used, limits = usage_of(user), limits_of(user)
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
 
-        def of(value: str, limit: int) -> str:
-            return f"{value}/{limit}" if limit else value
-
-        return " · ".join((
-            of(str(used.active_runs), limits.concurrent_runs),
-            of(f"{used.gpu_hours_this_month:.1f}", limits.gpu_hours_per_month),
-            of(f"{used.storage_bytes / GB:.2f} GB", limits.storage_gb),
-        ))
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)

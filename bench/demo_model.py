@@ -32,10 +32,10 @@ GAIN_SHAPE = (256, 160, 17, 24.0)  # the demo model's quick preset: what the pai
 
 
 def vae_part(model: Path, workdir: Path) -> list[dict[str, Any]]:
-    from training.engine.demo_model import DEMO_BUCKET, psnr, reconstruct, video_from_frames
-    from training.engine.media import conform
-    from training.engine.presets import load_pipeline
-    from training.engine.synthetic import SOURCES, make_clip
+    from engine.demo_model import DEMO_BUCKET, psnr, reconstruct, video_from_frames
+    from engine.media import conform
+    from engine.presets import load_pipeline
+    from engine.synthetic import SOURCES, make_clip
 
     pipe = load_pipeline(model, device="cpu", with_text_encoder=False, with_transformer=False)
     b = DEMO_BUCKET
@@ -55,9 +55,9 @@ def vae_part(model: Path, workdir: Path) -> list[dict[str, Any]]:
 
 def make_pairs_for(recipe: str, root: Path, count: int) -> Path:
     """Synthetic restoration pairs, or the same targets with Canny edge references made by the prep code."""
+    from engine.dataset import Pair, read_manifest, write_manifest
+    from engine.synthetic import make_pairs
     from prep.extract.canny import CannySettings, extract_canny
-    from training.engine.dataset import Pair, read_manifest, write_manifest
-    from training.engine.synthetic import make_pairs
 
     manifest = make_pairs(root / "restoration", count, width=256, height=160, seconds=1.0)
     if recipe == "restoration":
@@ -72,10 +72,10 @@ def make_pairs_for(recipe: str, root: Path, count: int) -> Path:
 
 
 def held_out(manifest: Path, rows: list[int]) -> list[Any]:
-    from training.engine.buckets import Bucket
-    from training.engine.gain import HeldOutPair
-    from training.engine.media import conform
-    from training.engine.train import read_manifest
+    from engine.buckets import Bucket
+    from engine.gain import HeldOutPair
+    from engine.media import conform
+    from engine.train import read_manifest
 
     b = Bucket(*GAIN_SHAPE)
     pairs = read_manifest(manifest)
@@ -86,11 +86,11 @@ def held_out(manifest: Path, rows: list[int]) -> list[Any]:
 def gain_part(
     model: Path, workdir: Path, steps: int, lr: float, recipes: list[str], audio: str
 ) -> list[dict[str, Any]]:
-    from training.engine.buckets import Bucket
-    from training.engine.config import TrainConfig
-    from training.engine.gain import conditioning_gain
-    from training.engine.presets import load_pipeline
-    from training.engine.train import train
+    from engine.buckets import Bucket
+    from engine.config import TrainConfig
+    from engine.gain import conditioning_gain
+    from engine.presets import load_pipeline
+    from engine.train import train
 
     count, rows_out = 24, []
     validation = [count - 3, count - 2, count - 1]

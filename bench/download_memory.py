@@ -80,9 +80,9 @@ def main() -> None:
     from django.core.management import call_command
     from django.test import Client
 
+    from datasets.models import ClipPair, DatasetFile
     from tests.factories import make_dataset, make_user
     from tests.services import free_port
-    from wizard.models import ClipPair, DatasetFile
 
     call_command("migrate", verbosity=0)
     owner = make_user("bench")

@@ -33,11 +33,11 @@ def rss_mb() -> float:
 
 
 def step_benchmark(bucket: str, steps: int, workdir: Path) -> dict[str, object]:
-    from training.engine.config import TrainConfig
-    from training.engine.dataset import load_cache, prepare, read_manifest
-    from training.engine.presets import build_tiny_model
-    from training.engine.synthetic import make_pairs
-    from training.engine.train import draw_step, setup_model, step_loss
+    from engine.config import TrainConfig
+    from engine.dataset import load_cache, prepare, read_manifest
+    from engine.presets import build_tiny_model
+    from engine.synthetic import make_pairs
+    from engine.train import draw_step, setup_model, step_loss
 
     w, h, f = (int(x) for x in bucket.split("x"))
     model = build_tiny_model(workdir / "tiny")
@@ -81,10 +81,10 @@ def step_benchmark(bucket: str, steps: int, workdir: Path) -> dict[str, object]:
 
 
 def e2e_benchmark(pairs: int, steps: int, workdir: Path) -> dict[str, object]:
-    from training.engine.config import TrainConfig
-    from training.engine.presets import build_tiny_model
-    from training.engine.synthetic import make_pairs
-    from training.engine.train import TrainingHooks, train
+    from engine.config import TrainConfig
+    from engine.presets import build_tiny_model
+    from engine.synthetic import make_pairs
+    from engine.train import TrainingHooks, train
 
     model = build_tiny_model(workdir / "tiny")
     t0 = time.perf_counter()

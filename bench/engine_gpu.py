@@ -114,10 +114,10 @@ def main() -> None:
 
     from diffusers import LTX2InContextPipeline, LTX2VideoTransformer3DModel
 
-    from training.engine.config import LORA_TARGETS
-    from training.engine.dataset import Bucket, CachedPair
-    from training.engine.lora import add_lora, quantize_int8
-    from training.engine.train import build_step_inputs, step_loss
+    from engine.config import LORA_TARGETS
+    from engine.dataset import Bucket, CachedPair
+    from engine.lora import add_lora, quantize_int8
+    from engine.train import build_step_inputs, step_loss
 
     device = torch.device("cpu" if args.smoke else "cuda")
     dtype = torch.float32 if args.smoke else torch.bfloat16
@@ -228,7 +228,7 @@ def ltx_core_seconds(
     LoRA parameters (equal to ours when both adapt the same modules)."""
     import ltx_core_step as core
 
-    from training.engine.config import LORA_TARGETS
+    from engine.config import LORA_TARGETS
 
     core.import_ltx_core()
     torch.manual_seed(0)

@@ -271,10 +271,10 @@ def make_fixtures(folder: Path, args: argparse.Namespace) -> Fixtures:
     from safetensors.torch import save
 
     from accounts.models import User
+    from datasets.models import ClipPair, Dataset
+    from engine.synthetic import make_clip
     from studio.adapters import base_transformer_skeleton
     from studio.models import Adapter
-    from training.engine.synthetic import make_clip
-    from wizard.models import ClipPair, Dataset
 
     folder.mkdir(parents=True, exist_ok=True)
     call_command("ensure_tiny_model")
@@ -341,7 +341,7 @@ def start_generation(fx: Fixtures, sizes: Sizes, steps: int) -> int:
 
 def extraction_clip(fx: Fixtures, sizes: Sizes, seed: int) -> Path:
     """A clip of its own for each extraction: a finished extraction of the same content would be reused."""
-    from training.engine.synthetic import make_clip
+    from engine.synthetic import make_clip
 
     # Seeds 1, 7, 13… all draw ffmpeg's testsrc2 (cheap to make, full of edges), each in another hue.
     return make_clip(fx.folder / f"edges_{seed}.mp4", seed=1 + 6 * seed, width=sizes.clip_width,

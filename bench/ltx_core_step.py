@@ -69,10 +69,10 @@ def build_model(cfg: dict[str, Any], device: torch.device, dtype: torch.dtype) -
 
 
 def add_lora(model: torch.nn.Module, rank: int, targets: list[str]) -> list[torch.nn.Parameter]:
-    """The same peft LoRA as the engine's (`training.engine.lora.add_lora`): same modules, alpha = rank, fp32."""
+    """The same peft LoRA as the engine's (`engine.lora.add_lora`): same modules, alpha = rank, fp32."""
     from peft import LoraConfig, inject_adapter_in_model
 
-    from training.engine.lora import adapter_parameters, target_module_regex
+    from engine.lora import adapter_parameters, target_module_regex
 
     model.requires_grad_(False)
     config = LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=True, target_modules=target_module_regex(targets))
@@ -85,7 +85,7 @@ def step_fn(model: torch.nn.Module, inputs: Any) -> Callable[[], torch.Tensor]:
     from ltx_core.guidance.perturbations import BatchedPerturbationConfig
     from ltx_core.model.transformer import Modality
 
-    from training.engine.train import masked_mse
+    from engine.train import masked_mse
 
     kw = inputs.model_kwargs
     batch = kw["hidden_states"].shape[0]

@@ -1,4 +1,4 @@
-"""Memory of the web process while a creator's browser uploads a large clip in pieces (wizard.resumable).
+"""Memory of the web process while a creator's browser uploads a large clip in pieces (datasets.resumable).
 
 Starts the real web server (config.processes.web_server_command), sends a clip of `--mb` MB the way the page
 script does (start, then pieces of UPLOAD_CHUNK_KB with Upload-Offset, the last one putting the file together and

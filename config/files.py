@@ -14,13 +14,15 @@ from django.db import models, transaction
 BATCH = 500  # names per query, well under SQLite's limit on query parameters
 
 
-def still_referenced(names: Iterable[str]) -> set[str]:
-    """Those of `names` that some row of some model still names (one query per file field and batch)."""
+def still_referenced(names: Iterable[str], ignoring: Iterable[models.Field] = ()) -> set[str]:
+    """Those of `names` that some row of some model still names, in a file field other than those `ignoring`
+    (one query per file field and batch)."""
     wanted = sorted(set(names))
+    skipped = set(ignoring)
     found: set[str] = set()
     for model in apps.get_models():
         for field in model._meta.get_fields():
-            if not isinstance(field, models.FileField):
+            if not isinstance(field, models.FileField) or field in skipped:
                 continue
             for start in range(0, len(wanted), BATCH):
                 rows = model._default_manager.filter(**{f"{field.name}__in": wanted[start:start + BATCH]})

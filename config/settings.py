@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "template_partials",
     "jobs",
     "accounts",
+    "datasets",
     "wizard",
     "training",
     "studio",
@@ -259,7 +260,7 @@ CELERY_TASK_ROUTES = {
     "prep.tasks.extract": {"queue": "cpu"},
 }
 CELERY_BEAT_SCHEDULE = {
-    "drop-stale-uploads": {"task": "wizard.tasks.drop_stale_uploads", "schedule": 3600},
+    "drop-stale-uploads": {"task": "datasets.tasks.drop_stale_uploads", "schedule": 3600},
 }
 WORKER_QUEUES = ("cpu", "gpu")
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1)

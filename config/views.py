@@ -12,9 +12,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from config import health
-from config.celery import enqueue_on_commit
 from config.requests import HtmxHttpRequest
 from config.tasks import probe_cpu, probe_gpu
+from jobs.enqueue import enqueue_on_commit
 
 
 @require_GET
@@ -31,7 +31,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus metrics (operators.metrics) for a scraper with METRICS_TOKEN, or a signed-in operator."""
-    from operators.metrics import collect, render
+    from operators.metrics import CONTENT_TYPE, render
 
     if not _operator_or_bearer(request, settings.METRICS_TOKEN):
         response = HttpResponse("Metrics need the METRICS_TOKEN set on the server, sent as "
@@ -39,7 +39,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
                                 status=401, content_type="text/plain; charset=utf-8")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    return HttpResponse(render(collect()), content_type="text/plain; version=0.0.4; charset=utf-8")
+    return HttpResponse(render(), content_type=CONTENT_TYPE)
 
 
 def _operator_or_bearer(request: HttpRequest, token: str | None) -> bool:

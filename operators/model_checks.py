@@ -35,14 +35,14 @@ def check_model_location(path: Path) -> PathCheck:
 def check_ltx_single_file(path: Path) -> PathCheck:
     """Lightricks' single-file checkpoint, its header sorted into components the way the loader sorts it.
 
-    The loader (training/engine/single_file.py) needs all five components and, with the LTX-2.3 configs it ships,
+    The loader (engine/single_file.py) needs all five components and, with the LTX-2.3 configs it ships,
     LTX-2.3's names; it then compares every tensor's name and shape before reading weights. Only the header is
     read here, so a problem that check would find is said when a worker loads the file.
     """
     header = check_safetensors_file(path)
     if not header.ok:
         return header
-    from training.engine.single_file import COMPONENTS, DESCRIPTIONS, read_layout
+    from engine.single_file import COMPONENTS, DESCRIPTIONS, read_layout
 
     layout = read_layout(path)
     missing = [DESCRIPTIONS[name] for name in COMPONENTS if not layout.components[name]]

@@ -147,10 +147,10 @@ def storage_report(storage: Storage | None = None, census: CacheCensus | None = 
 
 def _sized_rows(reader: SizeReader, census: CacheCensus) -> Iterable[tuple[str, int, int]]:
     """(kind, owner id, bytes) for every stored thing; owner -1 for caches of runs that no longer exist."""
+    from datasets.models import ClipPair, DatasetFile, UploadPiece
     from prep.models import Extraction
     from studio.models import Adapter, Generation
     from training.models import Checkpoint, TrainingRun, ValidationSample
-    from wizard.models import ClipPair, DatasetFile, UploadPiece
 
     for owner_id, total in DatasetFile.objects.values_list("dataset__owner_id").annotate(total=Sum("size")):
         yield "uploads", owner_id, int(total or 0)

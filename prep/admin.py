@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from accounts.admin import OperatorAccess
 from prep.models import Extraction
-from training.admin import OperatorAccess
 
 
 @admin.register(Extraction)

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db.models.fields.files import FieldFile
 
+from datasets.services import local_path
+from engine.media import standard_range
 from prep.extract.base import ExtractionError
-from training.engine.media import standard_range
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,8 +29,6 @@ def _cache_path(sha256: str) -> Path:
 def still_frame(field: FieldFile, sha256: str, seconds: float) -> np.ndarray:
     """A frame from `seconds` in, scaled to at most PREVIEW_WIDTH wide: (H, W, 3) uint8 RGB."""
     import numpy as np
-
-    from wizard.services import local_path
 
     cached = _cache_path(sha256)
     if cached.exists():

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
-from config.celery import enqueue_on_commit
+from config.files import still_referenced
+from datasets.services import local_path, named_as_uploaded
 from jobs import lifecycle
+from jobs.enqueue import enqueue_on_commit
 from prep.extract.base import ExtractionError, ExtractionReport
 from prep.models import Extraction
 from prep.signals import extraction_finished
@@ -138,7 +141,6 @@ def claim(extraction_id: int, worker: str, task_id: str = "") -> Extraction | No
 
 def run_extraction(extraction_id: int, worker: str, task_id: str = "") -> Extraction | None:
     """Make the extraction on this worker and record the outcome; idempotent (finished ones are skipped)."""
-    from wizard.services import local_path
 
     extraction = claim(extraction_id, worker, task_id)
     if extraction is None:
@@ -167,17 +169,6 @@ def run_extraction(extraction_id: int, worker: str, task_id: str = "") -> Extrac
     extraction.refresh_from_db()
     extraction_finished.send(sender=Extraction, extraction=extraction)
     return extraction
-
-
-def named_as_uploaded(message: str, read: Path | None, name: str) -> str:
-    """`message` with the file that was `read` called `name`, the clip's name as the creator uploaded it.
-
-    What an extractor reads is the stored file (`1e81df2bd467_walk.mp4`: a random prefix keeps two uploads of
-    the same name apart) or a scratch copy of it, and its messages name that file, or ffmpeg's give its path.
-    """
-    if read is None:
-        return message
-    return message.replace(str(read), name).replace(read.name, name)
 
 
 def _make(extraction: Extraction, source: Path, scratch: Path,
@@ -255,19 +246,16 @@ UNUSED_AFTER_DAYS = 7
 def delete_unused_extractions(older_than_days: int = UNUSED_AFTER_DAYS) -> tuple[int, int]:
     """Delete ended extractions nothing uses any more: (how many, bytes freed).
 
-    In use means: a pair's reference or caption comes from it, or a Studio generation's reference is its
-    output. Recent ones are kept (a creator may still pick a control video they just made).
+    In use means: a pair's reference or caption comes from it, or a row of any other model names its output (a
+    Studio generation's reference, say). Recent ones are kept (a creator may still pick a control video they just
+    made).
     """
-    from datetime import timedelta
-
-    from studio.models import Generation
-
     cutoff = timezone.now() - timedelta(days=older_than_days)
     candidates = (Extraction.objects.filter(state__in=Extraction.FINAL_STATES, created_at__lt=cutoff,
                                             reference_pairs__isnull=True, caption_pairs__isnull=True)
                   .distinct())
-    used_outputs = set(Generation.objects.filter(reference_file__startswith="users/")
-                       .values_list("reference_file", flat=True))
+    used_outputs = still_referenced((e.output.name for e in candidates if e.output),
+                                    ignoring=[Extraction._meta.get_field("output")])
     count = freed = 0
     for extraction in candidates:
         if extraction.output and extraction.output.name in used_outputs:

@@ -8,9 +8,9 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
+from config.delivery import serve_file, serve_made_file
 from config.requests import AuthedRequest
 from prep.models import Extraction
-from wizard.uploads import serve_file, serve_made_file
 
 
 def _get_extraction_for_user(request: AuthedRequest, extraction_id: int) -> Extraction:

@@ -20,9 +20,9 @@ from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
+from engine.export import AdapterError, AdapterInfo, read_adapter
 from studio.models import Adapter
-from training.engine.export import AdapterError, AdapterInfo, read_adapter
-from training.models import Checkpoint
+from training.models import Checkpoint, TrainingRun
 
 MAX_UPLOAD_BYTES = 4 * 1024**3
 MAX_HEADER_BYTES = 100 * 1024**2
@@ -165,6 +165,22 @@ def adapter_for_checkpoint(checkpoint: Checkpoint) -> Adapter:
             adapter.save()
     except IntegrityError:  # created meanwhile by another request
         return Adapter.objects.get(checkpoint=checkpoint)
+    return adapter
+
+
+def store_trained(sender: Any, run: TrainingRun, path: Path, **kwargs: Any) -> Adapter:
+    """The adapter a finished run wrote, stored for its owner (receiver of training.signals.adapter_trained)."""
+    metadata = dict(read_adapter(path).metadata)
+    adapter = Adapter(
+        owner=run.owner, name=run.name, source=Adapter.Source.TRAINED, run=run, recipe=run.recipe,
+        checkpoint=run.checkpoints.order_by("-step").first(), metadata=metadata,
+        base_model=metadata.get("base_model", ""), rank=int(metadata.get("rank", 0)) or None,
+        reference_downscale_factor=int(metadata.get("reference_downscale_factor", 1)),
+        trigger_phrase=metadata.get("trigger", ""),
+    )
+    with path.open("rb") as handle:
+        adapter.file.save(f"run-{run.pk}-{path.name}", File(handle), save=False)
+    adapter.save()
     return adapter
 
 

@@ -2,8 +2,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.admin import OperatorAccess
 from studio.models import Adapter, Generation
-from training.admin import OperatorAccess
 
 
 @admin.register(Adapter)

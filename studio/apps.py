@@ -6,7 +6,11 @@ class StudioConfig(AppConfig):
     verbose_name = "Studio"
 
     def ready(self) -> None:
+        # Imported here, not at the top: these modules name models, which exist only once apps are loaded.
         from jobs.lifecycle import register
-        from studio.generation import KIND  # needs the models loaded
+        from studio.adapters import store_trained
+        from studio.generation import KIND
+        from training.signals import adapter_trained
 
         register(KIND)
+        adapter_trained.connect(store_trained, dispatch_uid="studio.adapters.store_trained")

@@ -24,8 +24,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
 
-from config.celery import enqueue_on_commit
+from engine.captions import with_trigger
+from engine.media import MAX_PHOTO_BYTES, MediaError, VideoInfo, normalized_photo, probe
+from engine.model_paths import SMALL_MODELS
 from jobs import lifecycle
+from jobs.enqueue import enqueue_on_commit
 from studio import masks
 from studio.inference import (
     MAX_STEPS,
@@ -40,9 +43,6 @@ from studio.inference import (
 )
 from studio.models import Adapter, Generation
 from studio.tasks import generate as generate_task
-from training.engine.captions import with_trigger
-from training.engine.media import MAX_PHOTO_BYTES, MediaError, VideoInfo, normalized_photo, probe
-from training.engine.model_paths import SMALL_MODELS
 
 log = logging.getLogger(__name__)
 State = Generation.State
@@ -464,7 +464,7 @@ _PIPELINES: dict[tuple[str, str, str], Any] = {}
 
 def pipeline_for(distilled: bool) -> Any:
     """The worker's pipeline, loaded once per process and model (LoRAs are unloaded after each use)."""
-    from training.engine.presets import load_pipeline, pick_device_and_dtype
+    from engine.presets import load_pipeline, pick_device_and_dtype
     from training.models_config import model_paths
 
     paths = model_paths(distilled=distilled)
@@ -474,7 +474,7 @@ def pipeline_for(distilled: bool) -> Any:
     if key not in _PIPELINES:
         _PIPELINES.clear()  # one model in memory at a time
         if quantize == "int8":
-            from training.engine.lora import quantize_int8
+            from engine.lora import quantize_int8
 
             # Quantized on the CPU first, so the full-precision weights never have to fit on the GPU; Gemma too,
             # since it stays loaded beside the transformer here (about 37 GB in all instead of about 66).
@@ -501,7 +501,7 @@ def _local(field: FieldFile, folder: Path, name: str) -> Path:
 
 
 def plain_error(error: BaseException, reference: str = "") -> str:
-    from training.engine.export import AdapterError
+    from engine.export import AdapterError
 
     if isinstance(error, SettingsError | masks.MaskError | MediaError | InferenceError):
         return str(error)
@@ -542,8 +542,8 @@ def _check_cancel(holder: lifecycle.Holder) -> None:
 
 
 def _render(holder: lifecycle.Holder, folder: Path) -> None:
+    from engine.media import conform, write_mp4
     from studio.inference import generate
-    from training.engine.media import conform, write_mp4
 
     generation = holder.job
     assert isinstance(generation, Generation)

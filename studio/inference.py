@@ -290,7 +290,7 @@ def generate(
 ) -> GenerationResult:
     """Generate with the IC-LoRA at `adapter_path` (and optionally the effect LoRA), and the baseline.
 
-    `reference` is the conformed reference video (F, H/d, W/d, 3) uint8 (see `training.engine.media.conform`).
+    `reference` is the conformed reference video (F, H/d, W/d, 3) uint8 (see `engine.media.conform`).
     `mask` is a pixel-space attention mask (1, 1, F, H, W) in [0, 1] (see `studio.masks`). `on_step(done, total)`
     is called after every denoising step of both passes. LoRAs are unloaded again before returning, so a cached
     pipeline can serve the next generation.

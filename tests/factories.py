@@ -6,8 +6,8 @@ import itertools
 from typing import Any
 
 from accounts.models import User
+from datasets.models import Dataset
 from training.models import TrainingRun
-from wizard.models import Dataset
 
 _counter = itertools.count(1)
 PASSWORD = "a-long-test-password-42"
@@ -41,8 +41,8 @@ def make_ready_dataset(owner: User, folder: Any, count: int = 3, **extra: Any) -
 
     from django.core.files import File
 
-    from training.engine.synthetic import make_clip
-    from wizard.models import ClipPair
+    from datasets.models import ClipPair
+    from engine.synthetic import make_clip
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -76,7 +76,7 @@ def viewed_pixels(data: bytes) -> Any:
 
     import numpy as np
 
-    from training.engine.media import probe
+    from engine.media import probe
 
     with tempfile.NamedTemporaryFile(suffix=".img") as handle:
         handle.write(data)

@@ -12,21 +12,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.admin import OperatorAccess
 from training.models import Checkpoint, RunEvent, TrainingRun, WorkerHeartbeat
 from training.runs import RunStateError, request_cancel, requeue_run
-
-
-class OperatorAccess:
-    """Staff users are operators: they see and steer runs and workers without per-model permissions."""
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
-
-    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
 
 
 @admin.register(TrainingRun)

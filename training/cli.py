@@ -10,7 +10,7 @@ from typing import Any
 
 
 def _build_tiny(args: argparse.Namespace) -> int:
-    from training.engine.presets import build_tiny_model
+    from engine.presets import build_tiny_model
 
     out = build_tiny_model(args.dir, seed=args.seed)
     print(f"tiny LTX-2 pipeline written to {out} (load it with LTX2InContextPipeline.from_pretrained)")
@@ -18,7 +18,7 @@ def _build_tiny(args: argparse.Namespace) -> int:
 
 
 def _build_demo(args: argparse.Namespace) -> int:
-    from training.engine.demo_model import BuildSettings, build_demo_model
+    from engine.demo_model import BuildSettings, build_demo_model
 
     def log(line: str) -> None:
         print(line, flush=True)  # the build runs for an hour, often in the background with its output in a file
@@ -34,7 +34,7 @@ def _build_demo(args: argparse.Namespace) -> int:
 
 
 def _probe(args: argparse.Namespace) -> int:
-    from training.engine.media import probe
+    from engine.media import probe
 
     for path in args.videos:
         print(json.dumps(probe(path).as_dict()))
@@ -42,16 +42,16 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def _demo_pairs(args: argparse.Namespace) -> int:
-    from training.engine.synthetic import make_pairs
+    from engine.synthetic import make_pairs
 
     print(make_pairs(args.dir, args.count, width=args.width, height=args.height, seconds=args.seconds))
     return 0
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from training.engine.config import load_config
-    from training.engine.presets import load_pipeline
-    from training.engine.train import prepare_from_config
+    from engine.config import load_config
+    from engine.presets import load_pipeline
+    from engine.train import prepare_from_config
 
     cfg = load_config(args.config)
     # Encoding needs no transformer; Gemma comes in only if a caption is not cached yet.
@@ -74,8 +74,8 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from training.engine.config import load_config
-    from training.engine.train import Progress, TrainingHooks, seconds_to_text, train
+    from engine.config import load_config
+    from engine.train import Progress, TrainingHooks, seconds_to_text, train
 
     cfg = load_config(args.config)
     if args.steps is not None:
@@ -98,12 +98,12 @@ def _train(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from training.engine.captions import with_trigger
-    from training.engine.dataset import Bucket
-    from training.engine.export import read_adapter
-    from training.engine.media import conform, write_mp4
-    from training.engine.presets import PathNames, load_pipeline
-    from training.engine.sample import generate, reference_frames
+    from engine.captions import with_trigger
+    from engine.dataset import Bucket
+    from engine.export import read_adapter
+    from engine.media import conform, write_mp4
+    from engine.presets import PathNames, load_pipeline
+    from engine.sample import generate, reference_frames
 
     pipe = load_pipeline(_model_spec(args), device=args.device, names=PathNames("--model", "--text-encoder"))
     downscale, prompt = args.downscale or 1, args.prompt
@@ -144,8 +144,8 @@ def _trained_bucket(text: str | None, reference: Path) -> Any:
     """The shape the adapter was trained at (its `bucket` metadata, e.g. 128x128x17@24); of several
     (comma-separated), the one closest to the reference's aspect ratio; LTX-2's usual 768x448x121@24 when the
     adapter recorded none."""
-    from training.engine.buckets import Bucket, assign_bucket, parse_labels
-    from training.engine.media import probe
+    from engine.buckets import Bucket, assign_bucket, parse_labels
+    from engine.media import probe
 
     buckets = parse_labels(text) if text else []
     if len(buckets) < 2:

@@ -33,7 +33,7 @@ class TrainingRun(Job):
     HELD_STATES = (State.PREPARING, State.TRAINING, State.FINISHING)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
-    dataset = models.ForeignKey("wizard.Dataset", on_delete=models.PROTECT, related_name="runs", null=True)
+    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.PROTECT, related_name="runs", null=True)
     name = models.CharField(max_length=200)
     recipe = models.CharField(max_length=40)
     config = models.JSONField(default=dict, help_text="The validated trainer configuration.")

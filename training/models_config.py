@@ -4,7 +4,7 @@ distilled checkpoints) and the adapter checks all ask here.
 Settings (config/settings.py): MODEL_PRESET (tiny | demo | ltx-2.3), TINY_MODEL_DIR, DEMO_MODEL_DIR, LTX_MODEL_PATH
 (a diffusers-format folder or Lightricks' single-file .safetensors), LTX_TEXT_ENCODER_PATH (the Gemma-3 folder,
 needed with a single file) and LTX_DISTILLED_MODEL_PATH (the same kinds, for fast Studio previews). A single file
-takes its component configs from the LTX-2.3 configs shipped with the engine (training/engine/ltx23_configs).
+takes its component configs from the LTX-2.3 configs shipped with the engine (engine/ltx23_configs).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
-from training.engine.model_paths import (
+from engine.model_paths import (
     DEMO,
     LTX_2_3,
     TINY,

@@ -45,7 +45,7 @@ def limits_of(user: User) -> Limits:
 
 
 def usage_of(user: User, now: datetime | None = None) -> Usage:
-    from wizard.models import DatasetFile
+    from datasets.models import DatasetFile
 
     now = now or timezone.now()
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)

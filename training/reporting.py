@@ -17,8 +17,8 @@ from training.events import record_event
 from training.models import RunEvent, RunMetric, TrainingRun
 
 if TYPE_CHECKING:
+    from engine.train import Progress, TrainingHooks
     from jobs.lifecycle import Holder
-    from training.engine.train import Progress, TrainingHooks
 
 
 class RunReporter:
@@ -35,7 +35,7 @@ class RunReporter:
         self._cancel = False
 
     def hooks(self) -> TrainingHooks:
-        from training.engine.train import TrainingHooks
+        from engine.train import TrainingHooks
 
         return TrainingHooks(
             on_progress=self.on_progress,

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files import File
 
 from jobs import lifecycle
 from training.models import TrainingRun
 from training.models_config import ImproperlyConfiguredModel, training_model
 from training.reporting import RunReporter
 from training.runs import State
+from training.signals import adapter_trained
 from training.storage import (
     DatasetNotReady,
     fetch_stored,
@@ -63,7 +63,7 @@ def claim(run_id: int, worker: str, task_id: str = "") -> TrainingRun | None:
 
 def training_config(run: TrainingRun, workdir: Path, manifest: Path) -> Any:
     """The engine's TrainConfig from the run's stored settings plus this machine's paths."""
-    from training.engine.config import TrainConfig
+    from engine.config import TrainConfig
 
     raw: dict[str, Any] = copy.deepcopy(run.config)
     raw["output_dir"] = str(workdir / "output")
@@ -83,7 +83,7 @@ def training_config(run: TrainingRun, workdir: Path, manifest: Path) -> Any:
 
 
 def _train(run: TrainingRun, holder: lifecycle.Holder) -> Any:
-    from training.engine.train import train
+    from engine.train import train
 
     workdir = run_workdir(run.pk)
     manifest = materialize_dataset(run, workdir)
@@ -100,24 +100,13 @@ def _train(run: TrainingRun, holder: lifecycle.Holder) -> Any:
 
 
 def _store_adapter(run: TrainingRun, path: Path | None) -> Any:
-    from studio.models import Adapter
-    from training.engine.export import read_adapter
-
+    """The adapter as the Studio stored it (training.signals.adapter_trained has exactly one receiver)."""
     if path is None:
         raise RuntimeError("The trainer finished without writing an adapter file.")
-    info = read_adapter(path)
-    metadata = dict(info.metadata)
-    adapter = Adapter(
-        owner=run.owner, name=run.name, source=Adapter.Source.TRAINED, run=run, recipe=run.recipe,
-        checkpoint=run.checkpoints.order_by("-step").first(), metadata=metadata,
-        base_model=metadata.get("base_model", ""), rank=int(metadata.get("rank", 0)) or None,
-        reference_downscale_factor=int(metadata.get("reference_downscale_factor", 1)),
-        trigger_phrase=metadata.get("trigger", ""),
-    )
-    with path.open("rb") as handle:
-        adapter.file.save(f"run-{run.pk}-{path.name}", File(handle), save=False)
-    adapter.save()
-    return adapter
+    answers = [answer for _, answer in adapter_trained.send(sender=TrainingRun, run=run, path=path)]
+    if len(answers) != 1:
+        raise RuntimeError(f"{len(answers)} apps stored the trained adapter; exactly one (the Studio) must.")
+    return answers[0]
 
 
 def _fail(run: TrainingRun, error: Exception, holder: lifecycle.Holder) -> None:
@@ -134,10 +123,10 @@ def explain(error: Exception, reference: str) -> tuple[str, str]:
     """(kind, plain-language message) for a training failure."""
     from pydantic import ValidationError
 
-    from training.engine.dataset import PairError
-    from training.engine.media import MediaError
-    from training.engine.model_paths import ModelPathsError
-    from training.engine.single_file import SingleFileError
+    from engine.dataset import PairError
+    from engine.media import MediaError
+    from engine.model_paths import ModelPathsError
+    from engine.single_file import SingleFileError
 
     text = str(error)
     if type(error).__name__ == "OutOfMemoryError" or "out of memory" in text.lower():

@@ -7,8 +7,8 @@ from functools import partial
 
 from django.db import transaction
 
-from config.celery import enqueue_on_commit
 from jobs import lifecycle
+from jobs.enqueue import enqueue_on_commit
 from training.events import record_event
 from training.models import Checkpoint, RunEvent, TrainingRun
 from training.tasks import train_run
@@ -145,7 +145,6 @@ def delete_run(run: TrainingRun) -> None:
     their files once the deletion commits. Adapters made from it stay, with their files, even a file they share
     with one of its checkpoints."""
     from config.files import delete_unreferenced_on_commit
-    from wizard.models import TrainingDraft
 
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
@@ -155,6 +154,5 @@ def delete_run(run: TrainingRun) -> None:
                  for field in (checkpoint.adapter_file, checkpoint.training_file, checkpoint.state_file) if field]
         names += [field.name for sample in run.samples.all() for field in (sample.video_file, sample.reference_file)
                   if field]
-        TrainingDraft.objects.filter(run=run).delete()  # its wizard settings: the dataset stays
         run.delete()
         delete_unreferenced_on_commit(names)

@@ -16,15 +16,15 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
 
+from datasets.models import ClipPair, DatasetFile
 from training.models import Checkpoint, TrainingRun, ValidationSample
-from wizard.models import ClipPair, DatasetFile
 
 # The random prefix wizard.models and prep.models store uploads under, so two files of one name never meet.
 STORED_PREFIX = re.compile(r"^[0-9a-f]{12}_")
 MAX_INPUT_NAME_BYTES = 200  # file systems allow 255 bytes in a name; creators' names may be long, in any script
 # Checkpoint field ← file the engine writes in each checkpoint folder.
 CHECKPOINT_FILES = {
-    # ComfyUI form with metadata (training.engine.train.CHECKPOINT_EXPORT): what creators download and try.
+    # ComfyUI form with metadata (engine.train.CHECKPOINT_EXPORT): what creators download and try.
     "adapter_file": "export.safetensors",
     "training_file": "adapter.safetensors",  # training form: what a resumed run loads
     "state_file": "state.pt",

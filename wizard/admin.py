@@ -1,16 +1,10 @@
 from django.contrib import admin
 
-from wizard.models import ClipPair, Dataset
+from wizard.models import TrainingDraft
 
 
-class ClipPairInline(admin.TabularInline[ClipPair, Dataset]):
-    model = ClipPair
-    fields = ("name", "status", "caption")
-    extra = 0
-
-
-@admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin[Dataset]):
-    list_display = ("name", "owner", "recipe", "updated_at")
-    list_filter = ("recipe",)
-    inlines = [ClipPairInline]
+@admin.register(TrainingDraft)
+class TrainingDraftAdmin(admin.ModelAdmin[TrainingDraft]):
+    list_display = ("name", "owner", "step", "updated_at")
+    list_filter = ("step",)
+    raw_id_fields = ("dataset", "run")

@@ -3,13 +3,13 @@ from django.apps import AppConfig
 
 class WizardConfig(AppConfig):
     name = "wizard"
-    verbose_name = "Datasets"
+    verbose_name = "Wizard"
 
     def ready(self) -> None:
-        from jobs.lifecycle import register
+        # Imported here, not at the top: the receivers name models, which exist only once apps are loaded.
+        from datasets.signals import clips_arrived
         from prep.signals import extraction_finished
-        from wizard.derive import on_extraction_finished
-        from wizard.jobs import KIND  # needs the models loaded
+        from wizard.derive import on_clips_arrived, on_extraction_finished
 
         extraction_finished.connect(on_extraction_finished, dispatch_uid="wizard.derive")
-        register(KIND)
+        clips_arrived.connect(on_clips_arrived, dispatch_uid="wizard.derive.clips")

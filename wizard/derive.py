@@ -12,11 +12,12 @@ from typing import Any
 
 from django.db import transaction
 
+from datasets.models import ClipPair, Dataset
+from datasets.recipes import Recipe, get_recipe
+from datasets.services import run_checks
 from prep.extract.base import ExtractionError
 from prep.models import Extraction
 from prep.services import clean_settings, method_problem, request_extraction
-from wizard.models import ClipPair, Dataset
-from wizard.recipes import Recipe, get_recipe
 
 Method = Extraction.Method
 NOUNS: dict[str, str] = {Method.DEPTH: "depth map", Method.CANNY: "edge map", Method.POSE: "pose skeleton"}
@@ -112,8 +113,6 @@ def _refuse(pair: ClipPair, method: str, problem: str) -> None:
 
 def use_extraction(extraction: Extraction) -> None:
     """Give every pair waiting on `extraction` its outcome: the reference to check, or a plain error."""
-    from wizard.services import run_checks
-
     for pair in ClipPair.objects.filter(extraction=extraction).select_related("dataset", "target_source"):
         if extraction.state == Extraction.State.DONE:
             ClipPair.objects.filter(pk=pair.pk, extraction=extraction).update(
@@ -150,6 +149,11 @@ def request_captions(dataset: Dataset) -> int:
         if extraction.state == Extraction.State.DONE:
             transaction.on_commit(partial(use_extraction, extraction))
     return asked
+
+
+def on_clips_arrived(sender: Any, dataset: Dataset, **kwargs: Any) -> None:
+    """New clips came in: ask for the references the server makes for them, before the pairs are checked."""
+    schedule_derivations(dataset)
 
 
 def on_extraction_finished(sender: Any, extraction: Extraction, **kwargs: Any) -> None:

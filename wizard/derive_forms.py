@@ -8,10 +8,10 @@ from typing import Any
 
 from django import forms
 
+from datasets.models import Dataset
 from prep.extract.base import ExtractionError
 from prep.models import Extraction
 from wizard.derive import save_settings, settings_for
-from wizard.models import Dataset
 
 Method = Extraction.Method
 

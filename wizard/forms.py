@@ -4,9 +4,10 @@ from typing import Any
 
 from django import forms
 
-from training.engine.buckets import frames_at
+from datasets.models import ClipPair, Dataset
+from datasets.validation import Shape, largest_frames_at_most
+from engine.buckets import frames_at
 from wizard.estimate import Estimate, estimate
-from wizard.models import ClipPair, Dataset
 from wizard.plan import (
     FPS_CHOICES,
     PRESETS,
@@ -22,7 +23,6 @@ from wizard.plan import (
     training_clips,
     training_hardware,
 )
-from wizard.validation import Shape, largest_frames_at_most
 
 MAX_SHAPES = 3  # one per orientation: landscape, portrait, square
 SIZE_NAMES = [("width", "height")] + [(f"width_{n}", f"height_{n}") for n in range(2, MAX_SHAPES + 1)]

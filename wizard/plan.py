@@ -13,10 +13,10 @@ from typing import Any
 
 from django.conf import settings
 
-from training.engine.buckets import frames_at, window_count
-from training.engine.model_paths import SMALL_MODELS
-from wizard.recipes import Recipe
-from wizard.validation import MIN_TARGET_FRAMES, Shape, assigned_shape, cut_fraction, largest_frames_at_most
+from datasets.recipes import Recipe
+from datasets.validation import MIN_TARGET_FRAMES, Shape, assigned_shape, cut_fraction, largest_frames_at_most
+from engine.buckets import frames_at, window_count
+from engine.model_paths import SMALL_MODELS
 
 FRAME_CHOICES = tuple(range(MIN_TARGET_FRAMES, 258, 8))  # 8n+1
 RANK_CHOICES = (8, 16, 32, 64, 128)
@@ -218,7 +218,7 @@ def preset_settings(preset_slug: str, recipe: Recipe, facts: ClipFacts, model: s
 
 def training_clips(metas: list[dict[str, Any]], frames: int, fps: float, whole_clips: bool) -> int:
     """How many training clips pairs with these target facts give: one each, or with `whole_clips` one per
-    `frames` of each clip at `fps` (training.engine.buckets.window_count, the engine's own rule)."""
+    `frames` of each clip at `fps` (engine.buckets.window_count, the engine's own rule)."""
     if not whole_clips:
         return len(metas)
     total = 0

@@ -10,12 +10,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from wizard.models import ClipPair, Dataset
-from wizard.pairing import Pairing
-from wizard.recipes import Recipe, get_recipe
-from wizard.services import meta_summary, plan_pairs
-from wizard.splitting import target_shots
-from wizard.validation import Finding, Shape, assigned_shape, check_against_shape, kept_fractions, status_of
+from datasets.models import ClipPair, Dataset
+from datasets.pairing import Pairing
+from datasets.recipes import Recipe, get_recipe
+from datasets.services import meta_summary, plan_pairs
+from datasets.splitting import target_shots
+from datasets.validation import Finding, Shape, assigned_shape, check_against_shape, kept_fractions, status_of
 
 RECOMMENDED_PAIRS = 15
 LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2}

@@ -19,18 +19,20 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.delivery import safe_content_type, serve_file, serve_made_file
 from config.requests import AuthedRequest
+from datasets import caption_edits, export, services, splitting
+from datasets import limits as wizard_limits
+from datasets.models import ClipPair, Dataset, DatasetFile
+from datasets.recipes import RECIPES, get_recipe
+from datasets.zipsafe import UnsafeArchive
 from training.models import TrainingRun
 from training.runs import RunStateError, launch_run
-from wizard import caption_edits, export, services, splitting
-from wizard import limits as wizard_limits
 from wizard.forms import CaptionForm, DatasetForm, SettingsForm, estimate_for, initial_from, without_shape
-from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
+from wizard.models import TrainingDraft
 from wizard.plan import PRESETS, ClipFacts, TrainingSettings, preset_settings, to_train_config, training_clips
-from wizard.recipes import RECIPES, get_recipe
 from wizard.review import DatasetReview, review_dataset
-from wizard.uploads import SizeCapHandler, safe_content_type, serve_file, serve_made_file
-from wizard.zipsafe import UnsafeArchive
+from wizard.uploads import SizeCapHandler
 
 STEPS = (("recipe", "Recipe"), ("clips", "Clips"), ("settings", "Settings"), ("launch", "Launch"))
 

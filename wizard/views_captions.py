@@ -1,4 +1,4 @@
-"""Every caption of a dataset changed at once (wizard.caption_edits), with one step of undo kept in the session."""
+"""Every caption of a dataset changed at once (datasets.caption_edits), with one step of undo kept in the session."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from config.requests import AuthedRequest
-from wizard import caption_edits
-from wizard.models import Dataset
+from datasets import caption_edits
+from datasets.models import Dataset
 from wizard.views import _get_draft_for_user
 
 

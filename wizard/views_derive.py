@@ -14,16 +14,17 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from config.requests import AuthedRequest
+from datasets import limits as wizard_limits
+from datasets.models import ClipPair, Dataset
+from datasets.recipes import get_recipe
 from prep.extract.base import ExtractionError
 from prep.models import Extraction
 from prep.preview import side_by_side_png, still_frame
 from prep.services import clean_settings, method_problem
 from wizard import derive
-from wizard import limits as wizard_limits
 from wizard.derive_forms import DeriveSettingsForm
 from wizard.forms import DatasetForm
-from wizard.models import ClipPair, Dataset, TrainingDraft
-from wizard.recipes import get_recipe
+from wizard.models import TrainingDraft
 from wizard.views import _get_draft_for_user, _get_pair_for_user, _review, _step_context
 
 Method = Extraction.Method

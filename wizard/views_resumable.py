@@ -1,4 +1,4 @@
-"""Uploads in pieces (wizard.resumable): start or find an upload, send a piece, ask how much has arrived.
+"""Uploads in pieces (datasets.resumable): start or find an upload, send a piece, ask how much has arrived.
 
 The page script uses these for files larger than one piece; answers are JSON for it to act on.
 """
@@ -17,10 +17,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.requests import AuthedRequest
-from wizard import limits as wizard_limits
-from wizard import resumable, services
-from wizard.limits import Limits
-from wizard.models import PartialUpload, TrainingDraft
+from datasets import limits as wizard_limits
+from datasets import resumable, services
+from datasets.limits import Limits
+from datasets.models import PartialUpload
+from wizard.models import TrainingDraft
 from wizard.views import _get_draft_for_user
 
 SPOOL_BYTES = 1024 * 1024  # a piece larger than this waits on disk, not in memory

@@ -21,10 +21,10 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
+from engine.media import sdr_filters
 from prep.extract.base import ExtractionError, ExtractionReport, ProgressFn
 from prep.extract.settings import Limit, read_values
 from prep.extract.video import ClipFormat, FrameWriter, clip_format
-from training.engine.media import sdr_filters
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PYTHON = ROOT / ".venv-pose" / "bin" / "python"

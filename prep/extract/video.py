@@ -19,8 +19,8 @@ from typing import IO, Any
 import ffmpeg
 import numpy as np
 
+from engine.media import display_rotation, frame_times, hdr_kind, sdr_filters
 from prep.extract.base import ExtractionError
-from training.engine.media import display_rotation, frame_times, hdr_kind, sdr_filters
 
 
 @dataclass(frozen=True)

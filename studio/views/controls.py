@@ -14,12 +14,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from config.requests import AuthedRequest
+from datasets import limits as wizard_limits
+from datasets.models import ClipPair
+from datasets.sniff import Kind, sniff_stream
 from prep.extract.base import ExtractionError
 from prep.models import Extraction
 from prep.services import VIDEO_METHODS, method_problem, request_extraction
-from wizard import limits as wizard_limits
-from wizard.models import ClipPair
-from wizard.sniff import Kind, sniff_stream
 
 Method = Extraction.Method
 

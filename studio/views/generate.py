@@ -13,7 +13,9 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.delivery import serve_file
 from config.requests import AuthedRequest
+from datasets.models import ClipPair
 from studio import masks
 from studio.adapters import adapter_for_checkpoint
 from studio.generation import (
@@ -29,8 +31,6 @@ from studio.models import Adapter, Generation
 from studio.views.adapters import get_adapter_for_user
 from studio.views.controls import made_controls, reference_from_control
 from training.models import Checkpoint
-from wizard.models import ClipPair
-from wizard.uploads import serve_file
 
 MEDIA_FIELDS = {"reference": "reference_preview_file", "output": "output_file", "baseline": "baseline_file"}
 

@@ -6,10 +6,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from config.requests import AuthedRequest
+from datasets.models import Dataset
 from studio.models import Adapter
 from training.models import TrainingRun
 from training.quotas import meters
-from wizard.models import Dataset
 
 
 @require_GET

@@ -10,15 +10,15 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from config.delivery import safe_content_type, serve_file
 from config.requests import AuthedRequest
+from datasets.models import ClipPair
 from studio.masks import STILL_SUFFIXES
 from studio.sample_grid import sample_grid
 from studio.views.adapters import get_adapter_for_user
 from training.events import events_after
 from training.models import Checkpoint, TrainingRun, ValidationSample
 from training.runs import RunStateError, continue_run, delete_run, request_cancel, request_flag, runs_ahead
-from wizard.models import ClipPair
-from wizard.uploads import safe_content_type, serve_file
 
 MAX_EXTRA_STEPS = 100_000
 

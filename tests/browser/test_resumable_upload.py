@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route, expect
 
+from datasets.models import DatasetFile
+from tests.clips import make_clip
 from tests.helpers import sign_in
-from tests.wizard.clips import make_clip
-from wizard.models import DatasetFile
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

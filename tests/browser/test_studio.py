@@ -8,9 +8,9 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 from safetensors.torch import save
 
+from engine.synthetic import make_clip
 from tests.factories import make_run
 from tests.helpers import random_adapter_tensors, sign_in
-from training.engine.synthetic import make_clip
 from training.models import Checkpoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]

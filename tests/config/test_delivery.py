@@ -9,9 +9,9 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from datasets.models import DatasetFile
 from studio.models import Adapter
 from tests.factories import make_dataset
-from wizard.models import DatasetFile
 
 pytestmark = pytest.mark.django_db
 

@@ -30,7 +30,7 @@ def make_checkpoint(path: Path, **metadata: str) -> Path:
     return path
 
 
-LTX23_KEYS = (  # one tensor per component, under Lightricks' names (see training/engine/single_file.py)
+LTX23_KEYS = (  # one tensor per component, under Lightricks' names (see engine/single_file.py)
     "model.diffusion_model.adaln_single.linear.weight",
     "model.diffusion_model.prompt_adaln_single.linear.weight",
     "model.diffusion_model.video_embeddings_connector.transformer_1d_blocks.0.attn1.to_q.weight",

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.admin.models import DELETION, LogEntry
 from django.test import Client
 
+from datasets.models import ClipPair, DatasetFile, PartialUpload, UploadPiece
 from operators import caches, storage_usage
 from operators.worker_control import CACHE_USAGE, CLEAN_CACHES, ask_workers, live_workers
 from studio.models import Adapter, Generation
@@ -13,7 +14,6 @@ from tests.factories import make_dataset, make_run
 from tests.helpers import wait_for
 from tests.operators.helpers import make_cache, store
 from training.models import Checkpoint, TrainingRun, ValidationSample
-from wizard.models import ClipPair, DatasetFile, PartialUpload, UploadPiece
 
 State = TrainingRun.State
 KB = 1024

@@ -8,11 +8,11 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from datasets.models import ClipPair
 from prep.models import Extraction
 from prep.services import delete_unused_extractions
 from studio.models import Adapter, Generation
 from tests.factories import make_dataset
-from wizard.models import ClipPair
 
 pytestmark = pytest.mark.django_db
 

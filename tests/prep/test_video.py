@@ -104,8 +104,8 @@ def test_it_refuses_a_sound_only_file(tmp_path: Path) -> None:
 
 
 def test_hdr_phone_video_is_read_in_the_colours_a_viewer_sees(tmp_path: Path) -> None:
+    from engine.synthetic import make_clip
     from tests.helpers import hdr_copy
-    from training.engine.synthetic import make_clip
 
     source = make_clip(tmp_path / "source.mp4", 5, width=160, height=128)
     hlg = hdr_copy(source, tmp_path / "hlg.mp4", "hlg")
@@ -119,8 +119,8 @@ def test_hdr_phone_video_is_read_in_the_colours_a_viewer_sees(tmp_path: Path) ->
 def test_a_variable_frame_rate_clip_is_copied_with_its_own_frame_times(tmp_path: Path) -> None:
     from dataclasses import replace
 
+    from engine.media import conform, probe
     from tests.helpers import variable_rate_clip
-    from training.engine.media import conform, probe
 
     source = variable_rate_clip(tmp_path / "phone.mp4")
     fmt, _ = copy_clip(source, tmp_path / "copy.mp4")

@@ -11,7 +11,7 @@ from django.test import Client
 from prep.extract.video import clip_format
 from prep.models import Extraction
 from prep.services import run_extraction
-from tests.wizard.clips import make_clip
+from tests.clips import make_clip
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("without_depth_or_pose")]
 

@@ -9,12 +9,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from safetensors.torch import save
 
+from engine.media import probe
+from engine.synthetic import make_clip
 from studio.generation import GenerationRefused, create_generation, run_generation
 from studio.models import Adapter, Generation
 from tests.factories import make_ready_dataset, make_run, sent_tasks
 from tests.helpers import random_adapter_tensors, sideways_photo, viewed_pixels, wait_for
-from training.engine.media import probe
-from training.engine.synthetic import make_clip
 from training.models import Checkpoint
 
 pytestmark = pytest.mark.timeout(300)
@@ -40,9 +40,9 @@ def trained_adapter(owner, dataset, folder) -> Adapter:
     from django.core.files import File
     from django.core.management import call_command
 
-    from training.engine.config import TrainConfig
-    from training.engine.export import read_adapter
-    from training.engine.train import train
+    from engine.config import TrainConfig
+    from engine.export import read_adapter
+    from engine.train import train
 
     call_command("ensure_tiny_model")
     rows = ["caption,video,reference_video"]
@@ -206,7 +206,7 @@ def test_a_trained_adapter_generates_through_the_real_worker_and_differs_from_th
     assert done.state == "succeeded", (done.error_message, celery_worker.log_tail())
     assert done.worker == celery_worker.hostname and done.progress == 1.0
 
-    from training.engine.media import conform
+    from engine.media import conform
 
     paths = {}
     for kind in ("output_file", "baseline_file", "reference_preview_file"):

@@ -27,7 +27,7 @@ def tiny_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def pipe(tiny_dir: Path):
-    from training.engine.presets import load_pipeline
+    from engine.presets import load_pipeline
 
     return load_pipeline(tiny_dir, device="cpu")
 

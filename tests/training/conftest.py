@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from training.engine.presets import build_tiny_model, load_pipeline
-from training.engine.synthetic import make_clip, make_pairs
+from engine.presets import build_tiny_model, load_pipeline
+from engine.synthetic import make_clip, make_pairs
 
 SHARED_MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
 
@@ -66,7 +66,7 @@ def learning_pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def mixed_pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Manifest of 4 pairs, 1 s at 24 fps: rows 0-1 landscape 128x96, rows 2-3 portrait 96x128."""
-    from training.engine.dataset import Pair, read_manifest, write_manifest
+    from engine.dataset import Pair, read_manifest, write_manifest
 
     root = tmp_path_factory.mktemp("mixed")
     landscape = read_manifest(make_pairs(root / "landscape", 2, width=128, height=96))
@@ -113,7 +113,7 @@ def raw_config() -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def make_config(tmp_path: Path, tiny_model_dir: Path) -> Callable[..., Any]:
     """make_config(manifest, **overrides) -> a validated TrainConfig for the tiny model."""
-    from training.engine.config import TrainConfig
+    from engine.config import TrainConfig
 
     def make(manifest: Path, **overrides: Any) -> TrainConfig:
         return TrainConfig.model_validate(tiny_config(tmp_path, manifest, tiny_model_dir, **overrides))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from training.engine.buckets import Bucket, assign_bucket, labels, parse_labels
+from engine.buckets import Bucket, assign_bucket, labels, parse_labels
 
 LANDSCAPE = Bucket(768, 448, 81, 24.0)
 PORTRAIT = Bucket(448, 768, 81, 24.0)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from training.engine.captions import with_trigger
+from engine.captions import with_trigger
 
 pytestmark = pytest.mark.backend_free
 

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from diffusers import LTX2InContextPipeline
 
+from engine.media import probe
 from training.cli import main
-from training.engine.media import probe
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def test_python_m_training_builds_a_tiny_model_that_from_pretrained_loads(tmp_pa
 def test_prepare_says_how_many_training_clips_whole_clips_make(
     tmp_path: Path, tiny_model_dir: Path, raw_config: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from training.engine.synthetic import make_pairs
+    from engine.synthetic import make_pairs
 
     manifest = make_pairs(tmp_path / "long", 2, seconds=2.0)  # 48 frames each: two clips of 17
     raw = raw_config(tmp_path, manifest, tiny_model_dir, data={"whole_clips": True})

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 
-from training.engine.dataset import (
+from engine.dataset import (
     Bucket,
     Pair,
     PairError,
@@ -20,7 +20,7 @@ from training.engine.dataset import (
     prepare,
     read_manifest,
 )
-from training.engine.media import probe
+from engine.media import probe
 
 BUCKET = Bucket(width=128, height=128, frames=17, fps=24.0)
 
@@ -186,7 +186,7 @@ def test_each_pair_is_cached_in_its_own_bucket_and_moves_when_its_bucket_is_remo
 
 
 def test_a_pair_too_short_for_every_bucket_is_an_error_naming_the_shortest_bucket(clip_factory: Any) -> None:
-    from training.engine.dataset import plan_pair
+    from engine.dataset import plan_pair
 
     pair = Pair(0, "", clip_factory("tiny_t", 3, seconds=0.5), clip_factory("tiny_r", 3, seconds=0.5))
     longer = Bucket(width=96, height=128, frames=25, fps=24.0)
@@ -216,7 +216,7 @@ def test_with_whole_clips_a_long_pair_gives_back_to_back_windows(
 
 
 def test_a_window_is_exactly_the_frames_that_follow_the_one_before(clip_factory: Any) -> None:
-    from training.engine.media import conform
+    from engine.media import conform
 
     clip = clip_factory("long_target", 5, seconds=3.0)
     straight = conform(clip, 24.0, 128, 128, 51)

@@ -17,8 +17,8 @@ import torch
 from diffusers import LTX2InContextPipeline
 from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
 
-from training.engine.buckets import Bucket
-from training.engine.demo_model import (
+from engine.buckets import Bucket
+from engine.demo_model import (
     DEMO_BUCKET,
     BuildSettings,
     demo_components,
@@ -27,8 +27,8 @@ from training.engine.demo_model import (
     train_transformer,
     video_from_frames,
 )
-from training.engine.media import conform
-from training.engine.presets import SHIPPED_DEMO_MODEL, load_pipeline, resolve_model
+from engine.media import conform
+from engine.presets import SHIPPED_DEMO_MODEL, load_pipeline, resolve_model
 
 pytestmark = pytest.mark.backend_free
 
@@ -109,7 +109,7 @@ def test_the_demo_vae_is_nearly_linear_so_latents_can_be_mixed_like_pictures() -
 def test_an_interrupted_transformer_build_continues_to_the_same_weights_as_one_straight_run(tmp_path: Path) -> None:
     from diffusers import LTX2InContextPipeline as Pipeline
 
-    from training.engine.dataset import CachedPair
+    from engine.dataset import CachedPair
 
     def fresh() -> Any:
         pipe = Pipeline(**demo_components(0))
@@ -137,8 +137,8 @@ def test_an_interrupted_transformer_build_continues_to_the_same_weights_as_one_s
 
 def _edge_pairs(restoration_manifest: Path, root: Path) -> Path:
     """The same targets with Canny edge references, made by the Canny recipe's own extraction."""
+    from engine.dataset import Pair, read_manifest, write_manifest
     from prep.extract.canny import CannySettings, extract_canny
-    from training.engine.dataset import Pair, read_manifest, write_manifest
 
     rows = []
     for pair in read_manifest(restoration_manifest):
@@ -161,11 +161,11 @@ def test_an_adapter_trained_on_the_demo_model_follows_its_reference_in_the_pipel
 ) -> None:
     """Conditioning gain in LTX2InContextPipeline, as the Studio generates: 21 synthetic pairs (ffmpeg scenes the
     demo model never saw), 400 steps, judged on 3 held-out pairs."""
-    from training.engine.config import TrainConfig
-    from training.engine.dataset import read_manifest
-    from training.engine.gain import HeldOutPair, conditioning_gain
-    from training.engine.synthetic import make_pairs
-    from training.engine.train import train
+    from engine.config import TrainConfig
+    from engine.dataset import read_manifest
+    from engine.gain import HeldOutPair, conditioning_gain
+    from engine.synthetic import make_pairs
+    from engine.train import train
 
     manifest = make_pairs(tmp_path / "pairs", 24, width=256, height=160, seconds=1.0)
     if recipe == "edges":

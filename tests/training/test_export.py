@@ -11,12 +11,12 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from training.engine.config import LORA_TARGETS
-from training.engine.dataset import Bucket
-from training.engine.export import AdapterError, read_adapter
-from training.engine.presets import TINY_LAYERS
-from training.engine.sample import generate
-from training.engine.train import TrainResult, train
+from engine.config import LORA_TARGETS
+from engine.dataset import Bucket
+from engine.export import AdapterError, read_adapter
+from engine.presets import TINY_LAYERS
+from engine.sample import generate
+from engine.train import TrainResult, train
 
 BUCKET = Bucket(128, 128, 17, 24.0)
 
@@ -26,7 +26,7 @@ def trained(
     tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, three_pairs: Path, raw_config: Any
 ) -> tuple[Any, TrainResult]:
     """A short run with rank 8, alpha 16 (so alpha must be baked), reference downscale 2 and a trigger."""
-    from training.engine.config import TrainConfig
+    from engine.config import TrainConfig
 
     raw = raw_config(
         tmp_path_factory.mktemp("export"),

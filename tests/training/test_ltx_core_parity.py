@@ -26,12 +26,12 @@ import torch
 from diffusers import AutoencoderKLLTX2Video, LTX2InContextPipeline, LTX2VideoTransformer3DModel
 from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
 
-from training.engine.config import LORA_TARGETS
-from training.engine.dataset import Bucket, CachedPair
-from training.engine.export import comfy_state_dict
-from training.engine.lora import add_lora
-from training.engine.single_file import CONFIG_FILES, LTX23_CONFIGS, to_diffusers
-from training.engine.train import StepInputs, build_step_inputs
+from engine.config import LORA_TARGETS
+from engine.dataset import Bucket, CachedPair
+from engine.export import comfy_state_dict
+from engine.lora import add_lora
+from engine.single_file import CONFIG_FILES, LTX23_CONFIGS, to_diffusers
+from engine.train import StepInputs, build_step_inputs
 
 LTX_CORE = Path(__file__).resolve().parents[2] / "bench" / ".ltx-core"
 CHECKPOINT = {

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from engine.media import MediaError, conform, normalized_photo, probe, write_mp4
 from tests.helpers import hdr_copy, sideways_photo, viewed_pixels
-from training.engine.media import MediaError, conform, normalized_photo, probe, write_mp4
 
 
 def test_probe_reports_fps_frames_size_duration_audio_and_codec(clip_factory: Any) -> None:

@@ -17,19 +17,19 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from training.engine import single_file
-from training.engine.config import load_config
-from training.engine.dataset import Bucket
-from training.engine.model_paths import ModelPaths, ModelPathsError, PathNames, check_model_paths, model_label
-from training.engine.presets import (
+from engine import single_file
+from engine.config import load_config
+from engine.dataset import Bucket
+from engine.model_paths import ModelPaths, ModelPathsError, PathNames, check_model_paths, model_label
+from engine.presets import (
     attach_transformer,
     ensure_text_encoder,
     load_pipeline,
     load_transformer,
     release_text_encoder,
 )
-from training.engine.sample import generate
-from training.engine.single_file import COMPONENTS, LTX23_CONFIGS, SingleFileError, to_diffusers
+from engine.sample import generate
+from engine.single_file import COMPONENTS, LTX23_CONFIGS, SingleFileError, to_diffusers
 
 
 def to_original(component: str, key: str) -> str:
@@ -359,7 +359,7 @@ def test_the_tiny_preset_stays_a_folder(settings: Any, tmp_path: Path) -> None:
 def test_the_demo_preset_is_the_shipped_folder_and_a_missing_one_says_how_to_rebuild_it(
     settings: Any, tmp_path: Path
 ) -> None:
-    from training.engine.presets import SHIPPED_DEMO_MODEL
+    from engine.presets import SHIPPED_DEMO_MODEL
     from training.models_config import ImproperlyConfiguredModel, model_paths, training_model
 
     settings.MODEL_PRESET = "demo"
@@ -381,9 +381,9 @@ def test_training_and_the_studio_load_the_single_file_the_settings_name(
 
     The tiny model's folder stands in for the shipped LTX-2.3 configs, which the tiny file does not fit.
     """
+    from engine import model_paths as engine_paths
     from studio import generation
     from tests.factories import make_run, tiny_run_config
-    from training.engine import model_paths as engine_paths
     from training.runner import training_config
 
     monkeypatch.setattr(engine_paths, "LTX23_CONFIGS", tiny_model_dir)

@@ -220,7 +220,7 @@ def test_a_run_survives_a_redis_restart_and_keeps_its_whole_history(
 def test_each_stored_checkpoint_is_a_comfyui_adapter_and_resumable(
     transactional_db, celery_worker, creator, tmp_path
 ):
-    from training.engine.export import read_adapter
+    from engine.export import read_adapter
 
     dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
     run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=10, checkpoint_every=4))

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from engine.dataset import PairError
 from jobs.lifecycle import recover_lost_jobs
 from tests.factories import make_dataset, make_run, sent_tasks, tiny_run_config
-from training.engine.dataset import PairError
 from training.models import RunEvent, TrainingRun
 from training.runner import claim, explain, training_config
 from training.runs import RunStateError, launch_run
@@ -216,7 +216,7 @@ def test_a_validation_clip_missing_from_storage_is_a_plain_error(creator, tmp_pa
 def test_pairs_the_creator_kept_out_of_training_become_the_engines_held_out_manifest_rows(
     creator, tmp_path, built_tiny_model
 ):
-    from wizard.models import ClipPair
+    from datasets.models import ClipPair
 
     dataset = make_dataset(creator)
     kept = [ClipPair.objects.create(dataset=dataset, name=name, position=i) for i, name in enumerate("abc")]

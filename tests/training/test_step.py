@@ -11,8 +11,8 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
 
-from training.engine.dataset import Bucket, Pair, conform_pair, load_cache, prepare
-from training.engine.train import build_step_inputs, masked_mse, sample_sigmas, sigma_shift
+from engine.dataset import Bucket, Pair, conform_pair, load_cache, prepare
+from engine.train import build_step_inputs, masked_mse, sample_sigmas, sigma_shift
 
 BUCKET = Bucket(width=128, height=128, frames=17, fps=24.0)
 SIGMA = 0.625  # exactly representable: the pipeline and the trainer compute sigma*1000 in float32 alike
@@ -141,7 +141,7 @@ def test_a_still_image_reference_gives_the_pipelines_inputs_too(
 def test_first_frame_conditioning_keeps_the_first_latent_frame_clean_and_out_of_the_loss(
     load_tiny: Any, three_pairs: Path, tmp_path: Path
 ) -> None:
-    from training.engine.dataset import read_manifest
+    from engine.dataset import read_manifest
 
     pipe = load_tiny()
     prepare(pipe, read_manifest(three_pairs)[:1], BUCKET, tmp_path / "cache", max_sequence_length=32)
@@ -186,8 +186,8 @@ def test_a_step_without_reference_frames_is_text_to_video_and_audio_can_be_denoi
     with isolate_modalities off, as LTX2InContextPipeline generates."""
     from dataclasses import replace
 
-    from training.engine.dataset import read_manifest
-    from training.engine.train import step_loss
+    from engine.dataset import read_manifest
+    from engine.train import step_loss
 
     pipe = load_tiny()
     prepare(pipe, read_manifest(three_pairs)[:1], BUCKET, tmp_path / "cache", max_sequence_length=32)

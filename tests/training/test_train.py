@@ -14,11 +14,11 @@ from pydantic import ValidationError
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from engine.config import TrainConfig, load_config
+from engine.dataset import load_cache
+from engine.media import probe
+from engine.train import Progress, TrainingHooks, evaluate, train
 from tests.training.conftest import tiny_config
-from training.engine.config import TrainConfig, load_config
-from training.engine.dataset import load_cache
-from training.engine.media import probe
-from training.engine.train import Progress, TrainingHooks, evaluate, train
 
 HELD_OUT = [28, 29]
 
@@ -127,7 +127,7 @@ def test_with_two_buckets_a_run_finishes_checkpoints_and_resumes_exactly(
 def test_with_whole_clips_a_run_trains_on_every_window_and_holds_out_all_of_a_held_out_pair(
     make_config: Any, tmp_path: Path
 ) -> None:
-    from training.engine.synthetic import make_pairs
+    from engine.synthetic import make_pairs
 
     manifest = make_pairs(tmp_path / "long", 3, seconds=2.0)  # 48 frames each: two windows of 17
     cfg = make_config(manifest, data={"whole_clips": True, "validation_indices": [2]}, optim={"steps": 4})
@@ -144,8 +144,8 @@ def test_with_whole_clips_a_run_trains_on_every_window_and_holds_out_all_of_a_he
 
 
 def test_a_batch_never_mixes_buckets_and_every_bucket_gets_trained() -> None:
-    from training.engine.dataset import Bucket, CachedPair
-    from training.engine.train import draw_batch
+    from engine.dataset import Bucket, CachedPair
+    from engine.train import draw_batch
 
     def pair(bucket: Bucket) -> CachedPair:
         empty = torch.zeros(1)
@@ -196,7 +196,7 @@ def test_validation_samples_are_made_from_a_still_image_reference(
     """Identity adapters: the sample's reference is one photo, used as one frame (not cut to the bucket's)."""
     import subprocess
 
-    from training.engine.sample import ValidationSet
+    from engine.sample import ValidationSet
 
     still = tmp_path / "subject.png"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(clip_factory("reference", 2)), "-frames:v", "1",
@@ -241,8 +241,8 @@ def test_it_trains_on_int8_quantized_weights_on_cpu_and_encodes_captions_with_an
     weights = load_file(str(result.adapter_path))
     assert any(v.float().abs().sum() > 0 for k, v in weights.items() if "lora_B" in k)
 
-    from training.engine.presets import encoding_name, ensure_text_encoder
-    from training.engine.train import setup_model
+    from engine.presets import encoding_name, ensure_text_encoder
+    from engine.train import setup_model
 
     pipe, _ = setup_model(cfg)
     assert isinstance(pipe.transformer.transformer_blocks[0].attn1.to_q.base_layer, QLinear)
@@ -294,7 +294,7 @@ def test_config_defaults_follow_the_design_note(three_pairs: Path) -> None:
 def test_gradient_checkpointing_is_off_on_the_cpu_unless_asked_for(
     make_config: Any, three_pairs: Path, setting: Any, expected: bool
 ) -> None:
-    from training.engine.train import setup_model
+    from engine.train import setup_model
 
     pipe, _ = setup_model(make_config(three_pairs, gradient_checkpointing=setting))
     assert pipe.transformer.is_gradient_checkpointing is expected
@@ -333,8 +333,8 @@ def test_relative_paths_in_a_yaml_config_are_relative_to_the_yaml(tmp_path: Path
 def test_the_silence_audio_regime_trains_with_the_audio_stream_joined_as_the_pipeline_generates(
     make_config: Any, three_pairs: Path
 ) -> None:
-    from training.engine.dataset import load_cache
-    from training.engine.train import audio_token_shape, draw_step, setup_model
+    from engine.dataset import load_cache
+    from engine.train import audio_token_shape, draw_step, setup_model
 
     isolated = make_config(three_pairs)
     silence = make_config(three_pairs, diffusion={"audio": "silence"}, optim={"steps": 2})

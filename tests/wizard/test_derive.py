@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from datasets.models import ClipPair
 from prep.extract.video import clip_format
 from prep.models import Extraction
 from prep.services import run_extraction
+from tests.clips import NO_REAL_MEDIA, REAL_MEDIA
 from tests.factories import sent_tasks
-from tests.wizard.clips import NO_REAL_MEDIA, REAL_MEDIA
-from tests.wizard.test_views import pairs, start, upload
-from wizard.models import ClipPair, TrainingDraft
+from tests.wizard.flow import pairs, start, upload
+from wizard.models import TrainingDraft
 from wizard.review import review_dataset
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("without_depth_or_pose")]

@@ -14,12 +14,12 @@ import pytest
 from django.test import Client
 from safetensors import safe_open
 
+from datasets.models import ClipPair
 from studio.models import Adapter
+from tests.clips import make_clip, make_image
 from tests.helpers import wait_for
-from tests.wizard.clips import make_clip, make_image
-from tests.wizard.test_views import pairs, start, upload
+from tests.wizard.flow import pairs, start, upload
 from training.models import TrainingRun, ValidationSample
-from wizard.models import ClipPair
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from datasets.recipes import RECIPES
 from wizard import estimate as estimates
 from wizard.estimate import estimate
 from wizard.forms import estimate_for
@@ -18,7 +19,6 @@ from wizard.plan import (
     to_train_config,
     training_clips,
 )
-from wizard.recipes import RECIPES
 
 
 def facts(*metas: dict) -> ClipFacts:
@@ -82,7 +82,7 @@ def test_clips_go_to_the_shape_closest_to_theirs_and_a_removed_shape_is_explaine
 
 
 def test_the_launch_config_carries_every_shape_as_engine_buckets(tmp_path):
-    from training.engine.config import TrainConfig
+    from engine.config import TrainConfig
 
     values = preset_settings("balanced", RECIPES["restoration"], facts(LANDSCAPE_5S, PORTRAIT_5S), "ltx-2.3")
     config = to_train_config(values, RECIPES["restoration"], [], "run-1")
@@ -119,7 +119,7 @@ def test_a_valid_shape_has_no_problems():
 
 
 def test_the_stored_config_is_accepted_by_the_engine_once_paths_are_added(tmp_path):
-    from training.engine.config import TrainConfig
+    from engine.config import TrainConfig
 
     values = preset_settings("balanced", RECIPES["restoration"], facts(LANDSCAPE_5S), "ltx-2.3")
     values.validation_prompts = ["a clean street"]
@@ -160,9 +160,9 @@ def test_int8_weights_save_half_the_transformer_and_the_workers_card_is_what_cou
 def test_the_estimates_weight_figures_are_counted_from_the_shipped_ltx23_configs():
     import torch
 
-    from training.engine.config import LORA_TARGETS
-    from training.engine.lora import add_lora
-    from training.engine.single_file import LTX23_CONFIGS, empty_component
+    from engine.config import LORA_TARGETS
+    from engine.lora import add_lora
+    from engine.single_file import LTX23_CONFIGS, empty_component
 
     def gib(component: str) -> float:
         return sum(p.numel() for p in empty_component(component, LTX23_CONFIGS).parameters()) * 2 / 1024**3

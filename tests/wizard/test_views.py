@@ -5,60 +5,21 @@ from __future__ import annotations
 import hashlib
 import io
 import tempfile
-import zipfile
 from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 
+from datasets.models import ClipPair, Dataset, DatasetFile
+from engine.media import probe
+from tests.clips import NO_REAL_MEDIA, REAL_MEDIA
 from tests.helpers import hdr_copy, sideways_photo, viewed_pixels
-from tests.wizard.clips import NO_REAL_MEDIA, REAL_MEDIA
-from training.engine.media import probe
+from tests.wizard.flow import pairs, reference_of, start, target_of, upload, zip_bytes
 from training.models import TrainingRun
-from wizard.models import ClipPair, Dataset, DatasetFile, TrainingDraft
+from wizard.models import TrainingDraft
 
 pytestmark = pytest.mark.django_db
-
-
-def start(client: Client, recipe: str = "restoration") -> TrainingDraft:
-    response = client.post("/wizard/start/", {"recipe": recipe})
-    draft = TrainingDraft.objects.latest("pk")
-    assert response["Location"] == f"/wizard/{draft.pk}/clips/"
-    return draft
-
-
-def upload(client: Client, draft: TrainingDraft, files: dict[str, bytes | Path], **headers):
-    """Post files as the page does; names with folders travel in `paths`, as the page script sends them."""
-    handles = []
-    for name, content in files.items():
-        data = content.read_bytes() if isinstance(content, Path) else content
-        handle = io.BytesIO(data)
-        handle.name = Path(name).name
-        handles.append(handle)
-    return client.post(f"/wizard/{draft.pk}/clips/upload/", {"files": handles, "paths": list(files)}, **headers)
-
-
-def zip_bytes(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def pairs(draft: TrainingDraft) -> dict[str, ClipPair]:
-    return {p.name: p for p in draft.dataset.pairs.all()}
-
-
-def target_of(pair: ClipPair) -> DatasetFile:
-    assert pair.target_source is not None
-    return pair.target_source
-
-
-def reference_of(pair: ClipPair) -> DatasetFile:
-    assert pair.reference_source is not None
-    return pair.reference_source
 
 
 # --- Recipe step
@@ -196,7 +157,7 @@ def test_a_batch_with_one_bad_file_stores_nothing(maya, clips, creator):
 
 
 def test_files_of_a_failed_upload_are_removed_from_storage(maya, clips, creator, monkeypatch):
-    from wizard import services
+    from datasets import services
 
     draft = start(maya)
 

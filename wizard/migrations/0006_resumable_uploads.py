@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import uuid
-import wizard.models
+import datasets.models
 from django.db import migrations, models
 
 
@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('offset', models.BigIntegerField()),
                 ('length', models.BigIntegerField()),
-                ('file', models.FileField(max_length=500, upload_to=wizard.models._piece_upload_to)),
+                ('file', models.FileField(max_length=500, upload_to=datasets.models._piece_upload_to)),
                 ('upload', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pieces', to='wizard.partialupload')),
             ],
             options={

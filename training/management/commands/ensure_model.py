@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from training.engine.model_paths import DEMO, TINY
+from engine.model_paths import DEMO, TINY
 from training.models_config import ImproperlyConfiguredModel, model_paths
 
 

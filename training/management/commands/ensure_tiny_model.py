@@ -18,7 +18,7 @@ class Command(BaseCommand):
         target = Path(settings.TINY_MODEL_DIR)
         if (target / "model_index.json").exists():
             return
-        from training.engine.presets import build_tiny_model
+        from engine.presets import build_tiny_model
 
         self.stdout.write(f"Building the tiny LTX-2 model in {target} (once, a few seconds)…")
         target.parent.mkdir(parents=True, exist_ok=True)
