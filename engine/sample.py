@@ -1,4 +1,4 @@
-"""Generate videos with `LTX2InContextPipeline`: validation samples during training, and `generate`."""
+"""Validation samples during training, and `generate` for a bucket, both with the pipeline call of `inference`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from .buckets import Bucket, assign_bucket
 from .dataset import Pair
+from .inference import call_pipeline
 from .media import VideoInfo, conform, probe, write_mp4
 
 
@@ -32,48 +33,19 @@ def generate(
     lora_scale: float = 1.0,
     max_sequence_length: int = 1024,
 ) -> np.ndarray:
-    """One video (F, H, W, 3) float in [0, 1] from a conformed reference (F, H/d, W/d, 3) uint8 and a prompt.
-
-    Either `prompt` or pre-computed `prompt_embeds` (embeds, mask) from `pipe.encode_prompt` is given.
-    Audio guidance is set with the video one and STG / modality guidance are off, so each step costs one
-    transformer call (two with CFG).
-    """
-    from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
-
+    """One video (F, H, W, 3) float in [0, 1] at `bucket` from a conformed reference (F, H/d, W/d, 3) uint8, with
+    the Studio's pipeline call (`inference.call_pipeline`) and the transformer in eval mode meanwhile."""
     was_training = pipe.transformer.training
     pipe.transformer.eval()
-    kwargs: dict[str, Any] = {}
-    if prompt_embeds is not None:
-        kwargs["prompt_embeds"], kwargs["prompt_attention_mask"] = prompt_embeds
-        if negative_embeds is not None:
-            kwargs["negative_prompt_embeds"], kwargs["negative_prompt_attention_mask"] = negative_embeds
-    else:
-        kwargs["prompt"] = prompt or ""
-    video, _audio = pipe(
-        reference_conditions=[LTX2ReferenceCondition(frames=reference.astype(np.float32) / 255.0, strength=1.0)],
-        reference_downscale_factor=downscale,
-        height=bucket.height,
-        width=bucket.width,
-        num_frames=bucket.frames,
-        frame_rate=bucket.fps,
-        num_inference_steps=num_inference_steps,
-        guidance_scale=guidance_scale,
-        audio_guidance_scale=guidance_scale,
-        stg_scale=0.0,
-        audio_stg_scale=0.0,
-        modality_scale=1.0,
-        audio_modality_scale=1.0,
-        guidance_rescale=0.0,
-        audio_guidance_rescale=0.0,
-        generator=torch.Generator().manual_seed(seed),
-        attention_kwargs={"scale": lora_scale},
-        max_sequence_length=max_sequence_length,
-        output_type="np",
-        return_dict=False,
-        **kwargs,
-    )
-    pipe.transformer.train(was_training)
-    return np.asarray(video[0])
+    try:
+        return call_pipeline(
+            pipe, reference, height=bucket.height, width=bucket.width, num_frames=bucket.frames, frame_rate=bucket.fps,
+            seed=seed, downscale=downscale, prompt=prompt, prompt_embeds=prompt_embeds, negative_embeds=negative_embeds,
+            num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, lora_scale=lora_scale,
+            max_sequence_length=max_sequence_length,
+        )
+    finally:
+        pipe.transformer.train(was_training)
 
 
 def reference_frames(path: str | Path, bucket: Bucket) -> int:

@@ -25,12 +25,7 @@ from django.db import transaction
 from django.db.models.fields.files import FieldFile
 
 from engine.captions import with_trigger
-from engine.media import MAX_PHOTO_BYTES, MediaError, VideoInfo, normalized_photo, probe
-from engine.model_paths import SMALL_MODELS
-from jobs import lifecycle
-from jobs.enqueue import enqueue_on_commit
-from studio import masks
-from studio.inference import (
+from engine.inference import (
     MAX_STEPS,
     GenerationSpec,
     InferenceError,
@@ -41,6 +36,11 @@ from studio.inference import (
     shape_name,
     snap_settings,
 )
+from engine.media import MAX_PHOTO_BYTES, MediaError, VideoInfo, normalized_photo, probe
+from engine.model_paths import SMALL_MODELS
+from jobs import lifecycle
+from jobs.enqueue import enqueue_on_commit
+from studio import masks
 from studio.models import Adapter, Generation
 from studio.tasks import generate as generate_task
 
@@ -542,8 +542,8 @@ def _check_cancel(holder: lifecycle.Holder) -> None:
 
 
 def _render(holder: lifecycle.Holder, folder: Path) -> None:
+    from engine.inference import generate
     from engine.media import conform, write_mp4
-    from studio.inference import generate
 
     generation = holder.job
     assert isinstance(generation, Generation)

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 from studio import masks
-from studio.inference import GenerationSpec, SettingsError, check_spec, fit_to_reference, generate, snap_settings
+from engine.inference import GenerationSpec, SettingsError, check_spec, fit_to_reference, generate, snap_settings
 
 MODULES = ("attn1.to_q", "attn1.to_k", "attn1.to_v", "attn1.to_out.0", "ff.net.0.proj", "ff.net.2")
 

@@ -50,3 +50,11 @@ def target_of(pair: ClipPair) -> DatasetFile:
 def reference_of(pair: ClipPair) -> DatasetFile:
     assert pair.reference_source is not None
     return pair.reference_source
+
+
+def settings_post(draft: TrainingDraft, **overrides) -> dict:
+    values = {"preset": "balanced", "width": 128, "height": 96, "frames": 33, "fps": "24.0",
+              "reference_downscale_factor": 1, "rank": 16, "learning_rate": 0.0002, "steps": 300,
+              "first_frame_probability": 0.1, "checkpoint_every": 100, "validation_every": 100,
+              "trigger_phrase": "ENHANCE QUALITY", "validation_prompts": "", "action": "save"}
+    return {**values, **overrides}

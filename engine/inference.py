@@ -1,4 +1,6 @@
-"""The Studio's inference: one IC-LoRA generation with `LTX2InContextPipeline`, framework-free.
+"""Inference with `LTX2InContextPipeline`, framework-free: the one pipeline call (`call_pipeline`), used by the
+Studio's generations (`generate`) and by training's validation samples (`engine.sample`), so both make a video
+the same way.
 
 Everything a creator types is checked and snapped here *before* the pipeline sees it (`snap_settings`):
 diffusers checks height/width but not the frame count, and a wrong frame count crashes deep inside the VAE.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -211,7 +214,7 @@ def check_spec(spec: GenerationSpec) -> None:
 
 
 def check_mask(mask: torch.Tensor, num_frames: int) -> None:
-    import torch
+    import torch  # only where a mask is checked: on the worker, beside the generation
 
     if mask.ndim != 5 or mask.shape[0] != 1 or mask.shape[1] != 1:
         raise SettingsError("mask", f"The attention mask must have shape (1, 1, F, H, W), not {tuple(mask.shape)}.")
@@ -222,7 +225,7 @@ def check_mask(mask: torch.Tensor, num_frames: int) -> None:
 
 
 def load_lora_file(path: str | Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # needs torch: on the worker only
 
     return load_file(str(path))
 
@@ -237,42 +240,92 @@ class GenerationResult:
 ProgressCallback = Callable[[int, int], None]
 
 
-def _pipeline_kwargs(pipe: Any, spec: GenerationSpec) -> dict[str, Any]:
-    guidance = 1.0 if spec.distilled else spec.guidance_scale
-    kwargs: dict[str, Any] = {
-        "prompt": spec.prompt,
-        "negative_prompt": spec.negative_prompt or None,
-        "reference_downscale_factor": spec.reference_downscale_factor,
-        "height": spec.height,
-        "width": spec.width,
-        "num_frames": spec.num_frames,
-        "frame_rate": spec.frame_rate,
-        "guidance_scale": guidance,
-        # The audio twins must be set too, else each step costs extra transformer calls.
-        "audio_guidance_scale": guidance,
-        "stg_scale": 0.0,
-        "audio_stg_scale": 0.0,
-        "modality_scale": 1.0,
-        "audio_modality_scale": 1.0,
-        "guidance_rescale": 0.0,
-        "audio_guidance_rescale": 0.0,
-        "max_sequence_length": spec.max_sequence_length,
-        "output_type": "np",
-        "return_dict": False,
-    }
-    if spec.distilled:
-        from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
+def call_pipeline(
+    pipe: Any,
+    reference: np.ndarray,
+    *,
+    height: int,
+    width: int,
+    num_frames: int,
+    frame_rate: float,
+    seed: int,
+    downscale: int = 1,
+    prompt: str | None = None,
+    negative_prompt: str | None = None,
+    prompt_embeds: tuple[torch.Tensor, torch.Tensor] | None = None,
+    negative_embeds: tuple[torch.Tensor, torch.Tensor] | None = None,
+    num_inference_steps: int = 20,
+    distilled: bool = False,
+    guidance_scale: float = 1.0,
+    attention_strength: float = 1.0,
+    attention_mask: torch.Tensor | None = None,
+    lora_scale: float = 1.0,
+    max_sequence_length: int = 1024,
+    callback: Callable[..., dict[str, Any]] | None = None,
+) -> np.ndarray:
+    """One video (F, H, W, 3) float in [0, 1] from a conformed reference (F_ref, H/d, W/d, 3) uint8.
 
+    Either `prompt` (and `negative_prompt`) or pre-computed `prompt_embeds` (embeds, mask) from
+    `pipe.encode_prompt` (and `negative_embeds`) is given. Audio guidance is set with the video one and STG /
+    modality guidance are off, so each step costs one transformer call (two with CFG). `distilled` uses the
+    distilled checkpoint's fixed sigmas without guidance. `attention_mask` is a pixel-space mask (1, 1, F_ref, H/d,
+    W/d) in [0, 1] on the reference tokens; `lora_scale` scales every loaded LoRA at once (per-adapter weights are
+    set with `pipe.set_adapters`). `callback` is the pipeline's `callback_on_step_end`.
+    """
+    # Only where a generation runs: the web process imports this module for its checks, without torch.
+    import numpy as np
+    import torch
+    from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
+    from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
+
+    guidance = 1.0 if distilled else guidance_scale
+    kwargs: dict[str, Any] = {}
+    if prompt_embeds is not None:
+        kwargs["prompt_embeds"], kwargs["prompt_attention_mask"] = prompt_embeds
+        if negative_embeds is not None:
+            kwargs["negative_prompt_embeds"], kwargs["negative_prompt_attention_mask"] = negative_embeds
+    else:
+        kwargs["prompt"] = prompt or ""
+        kwargs["negative_prompt"] = negative_prompt or None
+    if distilled:
         kwargs["sigmas"] = list(DISTILLED_SIGMA_VALUES)
         kwargs["num_inference_steps"] = len(DISTILLED_SIGMA_VALUES)
     else:
-        kwargs["num_inference_steps"] = spec.num_inference_steps
-    return kwargs
+        kwargs["num_inference_steps"] = num_inference_steps
+    if attention_mask is not None:
+        device = getattr(pipe, "_execution_device", torch.device("cpu"))
+        kwargs["conditioning_attention_mask"] = attention_mask.to(device=device, dtype=torch.float32)
+    video, _audio = pipe(
+        reference_conditions=[LTX2ReferenceCondition(frames=reference.astype(np.float32) / 255.0, strength=1.0)],
+        reference_downscale_factor=downscale,
+        conditioning_attention_strength=attention_strength,
+        height=height,
+        width=width,
+        num_frames=num_frames,
+        frame_rate=frame_rate,
+        guidance_scale=guidance,
+        # The audio twins must be set too, else each step costs extra transformer calls.
+        audio_guidance_scale=guidance,
+        stg_scale=0.0,
+        audio_stg_scale=0.0,
+        modality_scale=1.0,
+        audio_modality_scale=1.0,
+        guidance_rescale=0.0,
+        audio_guidance_rescale=0.0,
+        generator=torch.Generator(device="cpu").manual_seed(seed),
+        attention_kwargs={"scale": lora_scale},
+        callback_on_step_end=callback,
+        max_sequence_length=max_sequence_length,
+        output_type="np",
+        return_dict=False,
+        **kwargs,
+    )
+    return np.asarray(video[0])
 
 
 def steps_per_pass(spec: GenerationSpec) -> int:
     if spec.distilled:
-        from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
+        from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES  # diffusers loads torch: worker only
 
         return len(DISTILLED_SIGMA_VALUES)
     return spec.num_inference_steps
@@ -295,7 +348,7 @@ def generate(
     is called after every denoising step of both passes. LoRAs are unloaded again before returning, so a cached
     pipeline can serve the next generation.
     """
-    import torch
+    import torch  # only where a generation runs: the web process imports this module for its checks
 
     with torch.no_grad():
         return _generate(pipe, spec, reference, adapter_path, mask, effect_path, with_baseline, on_step)
@@ -311,11 +364,7 @@ def _generate(
     with_baseline: bool,
     on_step: ProgressCallback | None,
 ) -> GenerationResult:
-    import time
-
-    import numpy as np
-    import torch
-    from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
+    import torch  # only where a generation runs: the web process imports this module for its checks
 
     check_spec(spec)
     d = spec.reference_downscale_factor
@@ -351,23 +400,16 @@ def _generate(
         if names:
             pipe.set_adapters(names, weights)
 
-        reference_condition = LTX2ReferenceCondition(frames=reference.astype(np.float32) / 255.0, strength=1.0)
-        device = getattr(pipe, "_execution_device", torch.device("cpu"))
-        common = _pipeline_kwargs(pipe, spec)
-        conditioning_mask = mask.to(device=device, dtype=torch.float32) if mask is not None else None
-
         def run_pass() -> np.ndarray:
-            video, _audio = pipe(
-                reference_conditions=[reference_condition],
-                conditioning_attention_strength=spec.attention_strength,
-                conditioning_attention_mask=conditioning_mask,
-                generator=torch.Generator(device="cpu").manual_seed(spec.seed),
-                # Per-adapter weights are set above; this global LoRA scale stays 1.
-                attention_kwargs={"scale": 1.0},
-                callback_on_step_end=callback,
-                **common,
+            return call_pipeline(
+                pipe, reference, height=spec.height, width=spec.width, num_frames=spec.num_frames,
+                frame_rate=spec.frame_rate, seed=spec.seed, downscale=spec.reference_downscale_factor,
+                prompt=spec.prompt, negative_prompt=spec.negative_prompt,
+                num_inference_steps=spec.num_inference_steps, distilled=spec.distilled,
+                guidance_scale=spec.guidance_scale, attention_strength=spec.attention_strength, attention_mask=mask,
+                lora_scale=1.0,  # per-adapter weights are set above
+                max_sequence_length=spec.max_sequence_length, callback=callback,
             )
-            return np.asarray(video[0])
 
         output = run_pass()
         baseline = None
