@@ -33,8 +33,8 @@ GAIN_SHAPE = (256, 160, 17, 24.0)  # the demo model's quick preset: what the pai
 
 def vae_part(model: Path, workdir: Path) -> list[dict[str, Any]]:
     from engine.demo_model import DEMO_BUCKET, psnr, reconstruct, video_from_frames
+    from engine.loader import load_pipeline
     from engine.media import conform
-    from engine.presets import load_pipeline
     from engine.synthetic import SOURCES, make_clip
 
     pipe = load_pipeline(model, device="cpu", with_text_encoder=False, with_transformer=False)
@@ -89,7 +89,7 @@ def gain_part(
     from engine.buckets import Bucket
     from engine.config import TrainConfig
     from engine.gain import conditioning_gain
-    from engine.presets import load_pipeline
+    from engine.loader import load_pipeline
     from engine.train import train
 
     count, rows_out = 24, []

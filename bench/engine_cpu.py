@@ -35,8 +35,8 @@ def rss_mb() -> float:
 def step_benchmark(bucket: str, steps: int, workdir: Path) -> dict[str, object]:
     from engine.config import TrainConfig
     from engine.dataset import load_cache, prepare, read_manifest
-    from engine.presets import build_tiny_model
     from engine.synthetic import make_pairs
+    from engine.tiny_model import build_tiny_model
     from engine.train import draw_step, setup_model, step_loss
 
     w, h, f = (int(x) for x in bucket.split("x"))
@@ -82,8 +82,8 @@ def step_benchmark(bucket: str, steps: int, workdir: Path) -> dict[str, object]:
 
 def e2e_benchmark(pairs: int, steps: int, workdir: Path) -> dict[str, object]:
     from engine.config import TrainConfig
-    from engine.presets import build_tiny_model
     from engine.synthetic import make_pairs
+    from engine.tiny_model import build_tiny_model
     from engine.train import TrainingHooks, train
 
     model = build_tiny_model(workdir / "tiny")

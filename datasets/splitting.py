@@ -29,6 +29,7 @@ from datasets.services import (
     UploadRefused,
     local_path,
     named_as_uploaded,
+    run_checks,
     schedule_checks,
     store_files,
     sync_pairs,
@@ -174,8 +175,6 @@ def start_split(pair: ClipPair) -> int:
 
 def run_split(pair_id: int, limits: Limits) -> list[str]:
     """The worker's part: split the pair, or put back its findings with why it could not be split."""
-    from datasets.services import run_checks
-
     pair = ClipPair.objects.select_related("dataset", "target_source", "reference_source").filter(pk=pair_id).first()
     if pair is None:
         return []  # already split (a task delivered twice), or removed meanwhile

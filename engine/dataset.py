@@ -18,11 +18,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from .buckets import Assignment, Bucket, assign_bucket, window_count
 from .captions import with_trigger
 from .columns import CAPTION_KEYS, REFERENCE_KEYS, VIDEO_KEYS
+from .loader import encoding_name, ensure_text_encoder
 from .media import MediaError, VideoInfo, conform, probe
 
 FPS_TOLERANCE = 0.01  # 29.97 vs 30000/1001 must compare equal
@@ -273,8 +275,6 @@ def encode_caption(pipe: Any, caption: str, max_sequence_length: int) -> dict[st
 
     Returns `video_prompt_embeds` (L, D), `audio_prompt_embeds` (L, Da), `prompt_attention_mask` (L,).
     """
-    from .presets import ensure_text_encoder
-
     device = ensure_text_encoder(pipe).device
     embeds, mask, _, _ = pipe.encode_prompt(
         prompt=caption,
@@ -363,8 +363,6 @@ def _cache_pair(
 ) -> PairReport:
     """Encode one pair (or one window of it) at `bucket` into `cache`, or return the report of the cache file that
     still matches."""
-    from .presets import encoding_name
-
     key = cache_key(pair, caption, bucket, downscale, encoding_name(pipe), max_sequence_length)
     out = cache / (f"pair_{pair.index:04d}.safetensors" if window == 0 else
                    f"pair_{pair.index:04d}_w{window:02d}.safetensors")
@@ -402,8 +400,6 @@ class CachedPair:
 
 
 def load_cached_pair(path: str | Path) -> CachedPair:
-    from safetensors import safe_open
-
     tensors = load_file(str(path))
     with safe_open(str(path), "pt") as f:
         meta = f.metadata() or {}

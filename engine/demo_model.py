@@ -36,9 +36,15 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from .buckets import Bucket
+from .dataset import CachedPair, encode_caption
 from .media import conform, probe
+from .tiny_model import build_connectors, build_transformer, build_video_vae, tiny_components
+from .train import build_step_inputs, sample_sigmas, silent_audio, step_loss
 
 DEMO = "demo"
 FOOTAGE = Path(__file__).with_name("demo_footage")
@@ -92,8 +98,6 @@ def demo_vae(seed: int) -> Any:
     """The video VAE with LTX-2's real compression (patch 4, then spatial, temporal and two spatio-temporal stages:
     32x in space, 8x in time, causal encoder) and 128 latent channels, set up by `construct_vae` as a YUV thumbnail
     codec: 3.5 M parameters, none of them random."""
-    from .presets import build_video_vae
-
     torch.manual_seed(seed)
     vae = build_video_vae(DEMO_LATENT_CHANNELS, (32, 64, 64, 128), (32, 64, 128), layers_per_block=0)
     construct_vae(vae)
@@ -182,9 +186,7 @@ def construct_vae(vae: Any) -> None:
 def demo_components(seed: int) -> dict[str, Any]:
     """Every pipeline component, untrained: the tiny model's text side, audio VAE and vocoder, with the demo's
     wider transformer and its trainable VAE."""
-    from .presets import _tiny_components, build_connectors, build_transformer
-
-    components = _tiny_components(seed)
+    components = tiny_components(seed)
     torch.manual_seed(seed + 10)
     components["transformer"] = build_transformer(DEMO_LATENT_CHANNELS, DEMO_HEADS, DEMO_HEAD_DIM, DEMO_LAYERS)
     torch.manual_seed(seed + 11)
@@ -270,8 +272,6 @@ class Footage:
 
 
 def _read_photo(path: Path) -> torch.Tensor:
-    from PIL import Image
-
     with Image.open(path) as image:
         pixels = np.array(image.convert("RGB"))
     return torch.from_numpy(pixels).permute(2, 0, 1).float() / 127.5 - 1
@@ -394,8 +394,6 @@ def train_transformer(
     engine's step (`build_step_inputs`, `step_loss`); first-frame conditioning on 20% of samples (LTX's
     image-to-video training) teaches it to use clean tokens at timestep 0. Audio (silence) is denoised alongside.
     Resumes from `state_path` and checkpoints there; `until` stops at that step, as an interrupted build would."""
-    from .train import build_step_inputs, sample_sigmas, silent_audio, step_loss
-
     transformer = pipe.transformer
     params = [p for p in transformer.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=settings.transformer_lr, weight_decay=0.01)
@@ -439,10 +437,8 @@ def build_demo_model(
 ) -> Path:
     """Build (or continue building) the demo model into `out_dir`; returns the folder, loadable with
     `LTX2InContextPipeline.from_pretrained(out_dir)` and with `load_pipeline(out_dir)`."""
+    # diffusers (seconds): loaded only when a pipeline is built, not by every module that imports this one
     from diffusers import LTX2InContextPipeline
-    from safetensors.torch import load_file, save_file
-
-    from .dataset import CachedPair, encode_caption
 
     settings = settings or BuildSettings()
     out = Path(out_dir)
@@ -470,8 +466,6 @@ def build_demo_model(
             str(latents_file),
             metadata={"captions": json.dumps(captions)},
         )
-    from safetensors import safe_open
-
     with safe_open(str(latents_file), "pt") as handle:
         captions = json.loads(handle.metadata()["captions"])
     saved = load_file(str(latents_file))

@@ -33,6 +33,7 @@ class AdapterError(ValueError):
 
 def comfy_state_dict(transformer: Any, alpha: float, rank: int) -> dict[str, torch.Tensor]:
     """peft adapter weights -> ComfyUI/ltx-trainer keys in bf16, with alpha/rank folded into lora_B."""
+    # torch: on the worker only; the web process imports this module to read adapter headers
     import torch
 
     scale = alpha / rank
@@ -47,6 +48,7 @@ def comfy_state_dict(transformer: Any, alpha: float, rank: int) -> dict[str, tor
 
 def export_adapter(transformer: Any, path: str | Path, cfg: Any, steps: int) -> Path:
     """Write the trained adapter of `transformer` with the metadata a user (and ComfyUI) needs later."""
+    # safetensors.torch loads torch: on the worker only; the web process imports this module
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -99,6 +101,7 @@ def read_adapter(path: str | Path, transformer: Any | None = None) -> AdapterInf
     unpaired A/B, inconsistent rank, unknown modules, wrong shapes). Reading the header needs no torch (the
     web process checks uploads with it); only the tensors' shapes and dtypes are read, never their data.
     """
+    # safetensors: loaded on first use only; the web process imports this module
     from safetensors import safe_open
 
     path = Path(path)
@@ -175,6 +178,7 @@ def math_prod(shape: tuple[int, ...]) -> int:
 
 
 def _check_against(name: str, pairs: dict[tuple[int, str], dict[str, tuple[int, ...]]], transformer: Any) -> None:
+    # torch: on the worker only; the web process imports this module to read adapter headers
     import torch
 
     modules = dict(transformer.named_modules())

@@ -276,7 +276,7 @@ def call_pipeline(
     import numpy as np
     import torch
     from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
-    from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
+    from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES  # diffusers loads torch: worker only
 
     guidance = 1.0 if distilled else guidance_scale
     kwargs: dict[str, Any] = {}

@@ -27,6 +27,7 @@ def quantize_int8(transformer: torch.nn.Module) -> None:
     quanto's `QLinear` subclasses `nn.Linear`, so peft wraps it like any linear layer: the adapter trains in
     full precision on top of dequantised int8 weights.
     """
+    # optimum.quanto loads torch: only when quantizing, on the GPU worker (the web process imports this module)
     from optimum.quanto import freeze, qint8, quantize
 
     quantize(transformer, weights=qint8, exclude=["proj_in", "proj_out", "audio_proj_in", "audio_proj_out"])
@@ -36,6 +37,7 @@ def quantize_int8(transformer: torch.nn.Module) -> None:
 def quantize_text_encoder_int8(encoder: torch.nn.Module) -> None:
     """Store Gemma's linear weights as int8, so the 12B encoder needs ~11 GB instead of ~23 GB while captions
     are encoded (ltx-trainer offers the same, in 8 bit). Embeddings and norms stay in full precision."""
+    # optimum.quanto loads torch: only when quantizing, on the GPU worker (the web process imports this module)
     from optimum.quanto import freeze, qint8, quantize
 
     quantize(encoder, weights=qint8)
@@ -50,6 +52,7 @@ def add_lora(
     Uses diffusers' `add_adapter`, so `LTX2InContextPipeline` runs with the adapter as-is (validation samples)
     and honours `attention_kwargs={"scale": s}`. lora_B starts at zero: the untrained adapter changes nothing.
     """
+    # peft loads torch: only when training, on the GPU worker (the web process imports this module)
     from peft import LoraConfig
 
     transformer.requires_grad_(False)

@@ -6,6 +6,7 @@ torch or diffusers (numpy is imported only to decode or write frames), so the wi
 
 from __future__ import annotations
 
+import io
 import itertools
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -202,8 +203,7 @@ def normalized_photo(data: bytes) -> tuple[bytes, str] | None:
     block is not carried over (it also holds the place the photo was taken). A file Pillow cannot read is left as
     it is: the checks that follow say what is wrong with it.
     """
-    import io
-
+    # PIL: loaded when a photo is normalized, not by every process that imports this module
     from PIL import Image, ImageOps
 
     _register_heif()
@@ -224,6 +224,7 @@ def normalized_photo(data: bytes) -> tuple[bytes, str] | None:
 
 
 def _register_heif() -> None:
+    # pillow_heif: loaded with PIL, on first use only (the web process imports this module)
     from pillow_heif import register_heif_opener
 
     register_heif_opener()
@@ -236,6 +237,7 @@ def conform(path: str | Path, fps: float, width: int, height: int, frames: int, 
     HDR video is brought to standard range first (`SDR_FILTERS`), as a creator sees it on a phone. Returns uint8
     RGB frames of shape (frames, height, width, 3). Raises `MediaError` if fewer frames remain.
     """
+    # numpy: loaded on first use only; the web process imports this module for probing
     import numpy as np
 
     # An input seek decodes from the keyframe before `start` and drops what precedes it: frame-exact, and the
@@ -263,6 +265,7 @@ def conform(path: str | Path, fps: float, width: int, height: int, frames: int, 
 
 def write_mp4(frames: np.ndarray, path: str | Path, fps: float) -> Path:
     """Write frames (F, H, W, 3), uint8 or float in [0, 1], as an H.264 mp4 (yuv420p, plays everywhere)."""
+    # numpy: loaded on first use only; the web process imports this module for probing
     import numpy as np
 
     if frames.dtype != np.uint8:

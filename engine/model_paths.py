@@ -21,7 +21,7 @@ from .single_file import CONFIG_FILES, LTX23_CONFIGS
 TINY = "tiny"
 DEMO = "demo"
 LTX_2_3 = "ltx-2.3"
-PRESETS = (TINY, DEMO, LTX_2_3)
+MODEL_PRESETS = (TINY, DEMO, LTX_2_3)
 # The small models that show what the product does on a CPU; adapters trained on them are demonstrations.
 SMALL_MODELS = (TINY, DEMO)
 
@@ -96,7 +96,7 @@ def model_label(model: str | ModelPaths) -> str:
     """How an adapter names its base model: the preset, the given name, or the folder's or file's name."""
     if isinstance(model, ModelPaths):
         return model.label()
-    return model if model in PRESETS else Path(model).name
+    return model if model in MODEL_PRESETS else Path(model).name
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> ModelPaths:

@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from .buckets import Bucket, assign_bucket
 from .dataset import Pair
 from .inference import call_pipeline
+from .loader import encoding_name, ensure_text_encoder
 from .media import VideoInfo, conform, probe, write_mp4
 
 
@@ -83,8 +84,6 @@ def encode_prompt_cached(
     Returns `pos` (1, L, D) and `pos_mask` (1, L), plus `neg` and `neg_mask` when `negative` (CFG); on the VAE's
     device and dtype, as the pipeline would have made them.
     """
-    from .presets import encoding_name, ensure_text_encoder
-
     key = hashlib.sha256(
         "|".join([prompt, encoding_name(pipe), str(negative), str(max_sequence_length)]).encode()
     ).hexdigest()[:16]

@@ -206,6 +206,7 @@ def read_layout(path: str | Path) -> Layout:
 
 
 def _component_class(component: str, config: dict[str, Any]) -> Any:
+    # diffusers (seconds, with torch): only when a checkpoint is loaded; the web process imports this module
     import diffusers
     from diffusers.pipelines.ltx2 import LTX2TextConnectors, vocoder
 
@@ -220,6 +221,7 @@ def _component_class(component: str, config: dict[str, Any]) -> Any:
 
 def empty_component(component: str, config_dir: str | Path) -> Any:
     """The component built from its config with no weights (meta device): its names and shapes, at no cost."""
+    # accelerate loads torch: only when a checkpoint is loaded; the web process imports this module
     from accelerate import init_empty_weights
 
     config = json.loads((Path(config_dir) / CONFIG_FILES[component]).read_text(encoding="utf-8"))
@@ -274,6 +276,7 @@ def load_components(
 
     The whole file is checked against the configs first; then each chosen component's every tensor is loaded.
     """
+    # safetensors: only when a checkpoint is loaded; the web process imports this module
     from safetensors import safe_open
 
     layout, models = check(path, config_dir)  # before reading tens of gigabytes

@@ -20,6 +20,7 @@ The public entry point is `train(config, hooks)`.
 from __future__ import annotations
 
 import math
+import resource
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -28,9 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .dataset import CachedPair, Pair, PairReport, load_cache, prepare, read_manifest
+from .export import export_adapter
+from .loader import attach_transformer, load_pipeline, load_transformer, pick_device_and_dtype, release_text_encoder
+from .lora import add_lora, quantize_int8
+from .sample import ValidationSet
 
 # ---------------------------------------------------------------------------------------------------------
 # The training step
@@ -339,8 +346,6 @@ def peak_memory_mb(device: torch.device) -> float:
     """Peak accelerator memory on CUDA; peak resident set size of the process on CPU."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    import resource
-
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
@@ -369,8 +374,6 @@ def load_encoders(cfg: TrainConfig) -> Any:
     12B encoder and the 22B transformer never share the GPU, which int8 training on a smaller card needs.
     With `quantize: int8` Gemma is quantized too (~11 GB instead of ~23 GB while captions are encoded).
     """
-    from .presets import load_pipeline, pick_device_and_dtype
-
     device, dtype = pick_device_and_dtype(None if cfg.device == "auto" else cfg.device)
     return load_pipeline(cfg.model, device=str(device), dtype=dtype, with_text_encoder=False, with_transformer=False,
                          int8_text_encoder=cfg.quantize == "int8")
@@ -381,9 +384,6 @@ def setup_transformer(pipe: Any, cfg: TrainConfig) -> list[torch.nn.Parameter]:
 
     Returns the adapter's trainable parameters.
     """
-    from .lora import add_lora, quantize_int8
-    from .presets import attach_transformer, load_transformer
-
     transformer = load_transformer(pipe.iclora_paths, pipe.vae.dtype)
     if cfg.quantize == "int8":
         # On the CPU, so the full-precision weights never have to fit on a smaller card.
@@ -418,11 +418,6 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
     Blocking; call it from a worker process. Returns a `TrainResult`; raises `PairError`/`MediaError` for
     unusable data and `ValueError` for an impossible configuration before any training happens.
     """
-    from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-    from .export import export_adapter
-    from .presets import release_text_encoder
-    from .sample import ValidationSet
-
     hooks = hooks or TrainingHooks()
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -569,8 +564,6 @@ def _validate(
 
 
 def _dump_yaml(cfg: TrainConfig) -> str:
-    import yaml
-
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
 
 

@@ -6,6 +6,7 @@ class OperatorsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
+        # the admin imports models, which exist only once apps are loaded (AppConfig.ready)
         from django.contrib import admin
 
         from operators import checks, worker_control  # noqa: F401 (checks registers itself)

@@ -11,7 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
+import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 # kombu's own defaults, for a transport configured without them.
 KOMBU_SEP = "\x06\x16"
@@ -41,8 +44,6 @@ def priority_keys(queue: str) -> dict[int, str]:
 
 def queue_lengths(queues: Iterable[str] | None = None, timeout: float = 1.0) -> list[QueueLength]:
     """Waiting tasks per queue (default: every queue workers serve). Raises BrokerUnavailable."""
-    import redis
-
     names = list(queues if queues is not None else settings.WORKER_QUEUES)
     keys = {name: priority_keys(name) for name in names}
     try:
@@ -63,8 +64,6 @@ def queue_lengths(queues: Iterable[str] | None = None, timeout: float = 1.0) -> 
 
 def broker_answers(timeout: float = 1.0) -> bool:
     """Whether Redis answers now; checked before asking workers anything, which would otherwise retry for long."""
-    import redis
-
     try:
         return bool(_client(timeout).ping())
     except (redis.RedisError, OSError):
@@ -72,9 +71,6 @@ def broker_answers(timeout: float = 1.0) -> bool:
 
 
 def _client(timeout: float) -> Any:
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
     client = settings.REDIS.client(timeout=timeout)
     # One try only: a page reports a down broker at once rather than retrying while the operator waits.
     client.set_retry(Retry(NoBackoff(), 0))

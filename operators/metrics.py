@@ -24,6 +24,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from accounts.models import User
+from datasets.models import Dataset, DatasetFile
+from operators.broker import BrokerUnavailable, queue_lengths
+from studio.models import Adapter, Generation
+from training.models import TrainingRun, WorkerHeartbeat
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST  # the text format generate_latest writes, with its version and charset
 
 
@@ -49,9 +55,6 @@ def render(now: datetime | None = None) -> bytes:
 
 
 def _jobs() -> list[Metric]:
-    from studio.models import Generation
-    from training.models import TrainingRun
-
     runs = GaugeMetricFamily("iclora_training_runs", "Training runs by state.", labels=["state"])
     _by_state(runs, TrainingRun.objects.values_list("state").annotate(n=Count("pk")), TrainingRun.State.values)
     generations = GaugeMetricFamily("iclora_studio_generations", "Studio generations by state.", labels=["state"])
@@ -69,8 +72,6 @@ def _by_state(metric: GaugeMetricFamily, counts: Iterable[tuple[str, int]], stat
 
 
 def _queues() -> list[Metric]:
-    from operators.broker import BrokerUnavailable, queue_lengths
-
     up = GaugeMetricFamily("iclora_broker_up", "1 when the broker (Redis) answered this scrape.")
     waiting = GaugeMetricFamily("iclora_queue_waiting_tasks", "Tasks waiting on the broker per queue, not yet taken.",
                                 labels=["queue"])
@@ -86,8 +87,6 @@ def _queues() -> list[Metric]:
 
 
 def _workers(now: datetime) -> list[Metric]:
-    from training.models import WorkerHeartbeat
-
     age = GaugeMetricFamily("iclora_worker_heartbeat_age_seconds", "Seconds since each worker's last heartbeat.",
                             labels=["worker", "queues"])
     live = GaugeMetricFamily("iclora_queue_live_workers", "Workers serving each queue with a recent heartbeat.",
@@ -102,10 +101,6 @@ def _workers(now: datetime) -> list[Metric]:
 
 
 def _data() -> list[Metric]:
-    from accounts.models import User
-    from datasets.models import Dataset, DatasetFile
-    from studio.models import Adapter
-
     uploaded = DatasetFile.objects.aggregate(total=Sum("size"))["total"] or 0
     return [
         GaugeMetricFamily("iclora_creators", "Accounts that can sign in.",

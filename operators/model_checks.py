@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.single_file import COMPONENTS, DESCRIPTIONS, read_layout
+
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 MAX_SHOWN_METADATA = 8
 
@@ -42,8 +44,6 @@ def check_ltx_single_file(path: Path) -> PathCheck:
     header = check_safetensors_file(path)
     if not header.ok:
         return header
-    from engine.single_file import COMPONENTS, DESCRIPTIONS, read_layout
-
     layout = read_layout(path)
     missing = [DESCRIPTIONS[name] for name in COMPONENTS if not layout.components[name]]
     if missing:
@@ -89,6 +89,7 @@ def check_safetensors_file(path: Path) -> PathCheck:
     if path.suffix != ".safetensors":
         return PathCheck(False, f"Not a .safetensors file (it ends in “{path.suffix or 'nothing'}”).")
     try:
+        # safetensors: loaded when an operator checks a file, not by every web process
         from safetensors import safe_open
 
         with safe_open(str(path), framework="numpy") as handle:

@@ -15,8 +15,13 @@ from django.core.files.storage import Storage, default_storage
 from django.db.models import Sum
 
 from accounts.models import User
+from datasets.models import ClipPair, DatasetFile, UploadPiece
 from operators import caches
 from operators.worker_control import CACHE_USAGE, ask_workers
+from prep.models import Extraction
+from studio.models import Adapter, Generation
+from training.models import Checkpoint, TrainingRun, ValidationSample
+from training.quotas import GB, limits_of, usage_of
 
 KINDS = {
     "uploads": "Uploads",
@@ -102,6 +107,7 @@ class SizeReader:
 def _unreadable_errors() -> tuple[type[Exception], ...]:
     # Local disk raises FileNotFoundError; S3 answers a missing (or forbidden) key with botocore's ClientError.
     try:
+        # botocore is there only with the S3 extras: imported on use, a missing one leaves OSError alone
         from botocore.exceptions import ClientError
     except ImportError:
         return (OSError,)
@@ -126,8 +132,6 @@ def cache_census() -> CacheCensus:
 
 
 def storage_report(storage: Storage | None = None, census: CacheCensus | None = None) -> StorageReport:
-    from training.quotas import GB, limits_of, usage_of
-
     reader = SizeReader(storage or default_storage)
     census = census if census is not None else cache_census()
     sizes: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(KINDS, 0))
@@ -147,11 +151,6 @@ def storage_report(storage: Storage | None = None, census: CacheCensus | None = 
 
 def _sized_rows(reader: SizeReader, census: CacheCensus) -> Iterable[tuple[str, int, int]]:
     """(kind, owner id, bytes) for every stored thing; owner -1 for caches of runs that no longer exist."""
-    from datasets.models import ClipPair, DatasetFile, UploadPiece
-    from prep.models import Extraction
-    from studio.models import Adapter, Generation
-    from training.models import Checkpoint, TrainingRun, ValidationSample
-
     for owner_id, total in DatasetFile.objects.values_list("dataset__owner_id").annotate(total=Sum("size")):
         yield "uploads", owner_id, int(total or 0)
     # Pieces of large uploads still under way (dropped after a week without a new piece).

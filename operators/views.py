@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
-from operators import broker, presets, storage_usage, workers
+from operators import broker, model_presets, storage_usage, workers
 from operators.cleanup import clean_up_caches
 
 
@@ -53,10 +53,10 @@ def clean_caches(request: HttpRequest) -> HttpResponse:
 @admin.site.admin_view
 @require_GET
 def models(request: HttpRequest) -> HttpResponse:
-    rows = presets.model_rows()
+    rows = model_presets.model_rows()
     return render(request, "operators/models.html", _context(
-        request, "Model presets", rows=rows, presets=presets.preset_summaries(rows),
-        memory=presets.memory_settings()))
+        request, "Model presets", rows=rows, presets=model_presets.preset_summaries(rows),
+        memory=model_presets.memory_settings()))
 
 
 def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:

@@ -12,11 +12,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from celery.worker.control import Panel, control_command, inspect_command
 from django.conf import settings
+from django.db import close_old_connections
 from django.utils import timezone
 
+from config.celery import app
 from operators import caches
 from operators.broker import broker_answers
+from training.models import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +35,6 @@ class Answers:
 
 
 def register_commands() -> None:
-    from celery.worker.control import Panel, control_command, inspect_command
-
     if CACHE_USAGE in Panel.data:
         return
 
@@ -46,16 +48,12 @@ def register_commands() -> None:
 
 
 def live_workers() -> list[str]:
-    from training.models import WorkerHeartbeat
-
     fresh_after = timezone.now() - timedelta(seconds=settings.WORKER_STALE_SECONDS)
     return sorted(WorkerHeartbeat.objects.filter(last_seen__gte=fresh_after).values_list("hostname", flat=True))
 
 
 def ask_workers(command: str, timeout: float) -> Answers:
     """Send `command` to every live worker and collect the answers that arrive within `timeout` seconds."""
-    from config.celery import app
-
     expected = live_workers()
     if not expected or not broker_answers():
         return Answers(silent=expected)
@@ -70,8 +68,6 @@ def ask_workers(command: str, timeout: float) -> Answers:
 
 
 def _safely(work: Any) -> dict[str, Any]:
-    from django.db import close_old_connections
-
     # An exception here would reach the console as Celery's generic error; say what failed instead.
     try:
         close_old_connections()  # the worker's long-lived process may hold a connection the database closed

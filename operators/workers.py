@@ -12,7 +12,10 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from config.celery import app
 from jobs.lifecycle import Kind, kinds
+from operators.broker import broker_answers
+from operators.worker_control import live_workers
 from training.models import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
@@ -62,10 +65,6 @@ class Inspection:
 
 
 def inspect_workers(timeout: float = INSPECT_TIMEOUT) -> Inspection:
-    from config.celery import app
-    from operators.broker import broker_answers
-    from operators.worker_control import live_workers
-
     if not broker_answers():
         return Inspection({}, {}, asked=False)
     # Stop waiting as soon as every live worker has answered; silent ones cost `timeout` at most.

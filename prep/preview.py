@@ -28,6 +28,7 @@ def _cache_path(sha256: str) -> Path:
 
 def still_frame(field: FieldFile, sha256: str, seconds: float) -> np.ndarray:
     """A frame from `seconds` in, scaled to at most PREVIEW_WIDTH wide: (H, W, 3) uint8 RGB."""
+    # cv2/numpy: loaded when a preview is drawn, not by every web process
     import numpy as np
 
     cached = _cache_path(sha256)
@@ -47,6 +48,7 @@ def _decode_one(path: Path, seconds: float) -> np.ndarray:
                            capture_output=True, check=False, timeout=60)
     if probe.returncode or not probe.stdout:
         raise ExtractionError("A preview frame could not be read from this clip.")
+    # cv2/numpy: loaded when a preview is drawn, not by every web process
     import cv2
     import numpy as np
 
@@ -58,6 +60,7 @@ def _decode_one(path: Path, seconds: float) -> np.ndarray:
 
 def side_by_side_png(left: np.ndarray, right: np.ndarray) -> bytes:
     """Two (H, W, 3) RGB frames of the same size next to each other, with a thin gap, as PNG bytes."""
+    # cv2/numpy: loaded when a preview is drawn, not by every web process
     import cv2
     import numpy as np
 

@@ -51,13 +51,16 @@ def _check(method: str, where: Any) -> str | None:
     if method == Method.CANNY:
         return None
     if method == Method.POSE:
+        # prep.extract.* loads cv2 and numpy at its top: kept off the web process, which imports this module
         from prep.extract.pose import pose_problem
 
         return pose_problem(Path(where))
     if method == Method.DEPTH:
+        # cv2/numpy: loaded on the workers, not by the web process
         from prep.extract.depth import depth_model_problem
 
         return depth_model_problem(where)
+    # cv2/numpy: loaded on the workers, not by the web process
     from prep.extract.captions import captioner_problem
 
     return captioner_problem(where)
@@ -66,14 +69,17 @@ def _check(method: str, where: Any) -> str | None:
 def clean_settings(method: str, data: dict[str, Any]) -> dict[str, Any]:
     """The method's settings with defaults filled in; bad values raise ExtractionError with a plain message."""
     if method == Method.CANNY:
+        # prep.extract.* loads cv2 and numpy at its top: kept off the web process, which imports this module
         from prep.extract.canny import CannySettings
 
         return CannySettings.from_dict(data).as_dict()
     if method == Method.POSE:
+        # cv2/numpy: loaded on the workers, not by the web process
         from prep.extract.pose import PoseSettings
 
         return PoseSettings.from_dict(data).as_dict()
     if method == Method.DEPTH:
+        # cv2/numpy: loaded on the workers, not by the web process
         from prep.extract.depth import DepthSettings
 
         return DepthSettings.from_dict(data).as_dict()
@@ -176,6 +182,7 @@ def _make(extraction: Extraction, source: Path, scratch: Path,
     """(report, output video or None for captions)."""
     started = time.monotonic()
     if extraction.method == Method.CAPTION:
+        # cv2, numpy, then torch/transformers: the captioner runs on the workers only
         from prep.extract.captions import caption_clip, load_captioner
 
         problem = method_problem(Method.CAPTION)
@@ -193,14 +200,17 @@ def _make_video(extraction: Extraction, source: Path, output: Path, progress: An
     if problem:
         raise ExtractionError(problem)
     if extraction.method == Method.CANNY:
+        # prep.extract.* loads cv2 and numpy at its top: kept off the web process, which imports this module
         from prep.extract.canny import CannySettings, extract_canny
 
         return extract_canny(source, output, CannySettings.from_dict(extraction.settings), progress)
     if extraction.method == Method.POSE:
+        # cv2/numpy: loaded on the workers, not by the web process
         from prep.extract.pose import PoseSettings, extract_pose
 
         return extract_pose(source, output, PoseSettings.from_dict(extraction.settings), progress,
                             python=Path(settings.POSE_PYTHON))
+    # cv2/numpy: loaded on the workers, not by the web process
     from prep.extract.depth import DepthSettings, extract_depth, load_depth_model
 
     model = load_depth_model(str(settings.DEPTH_MODEL_PATH), device="auto")  # the GPU when the worker has one

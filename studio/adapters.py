@@ -19,10 +19,13 @@ from typing import IO, Any
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
+from config.files import delete_unreferenced_on_commit
 from engine.export import AdapterError, AdapterInfo, read_adapter
-from studio.models import Adapter
+from studio.models import Adapter, Generation
 from training.models import Checkpoint, TrainingRun
+from training.models_config import model_paths
 
 MAX_UPLOAD_BYTES = 4 * 1024**3
 MAX_HEADER_BYTES = 100 * 1024**2
@@ -34,13 +37,12 @@ class UploadRejected(ValueError):
 
 def base_transformer_skeleton() -> Any:
     """The configured base model's transformer with no weights (meta device): enough to check shapes."""
-    from training.models_config import model_paths
-
     return _skeleton(str(model_paths().configs / "transformer"))
 
 
 @lru_cache(maxsize=4)
 def _skeleton(config_folder: str) -> Any:
+    # diffusers/accelerate (seconds, with torch): loaded only to check an adapter, not by the web process
     from accelerate import init_empty_weights
     from diffusers import LTX2VideoTransformer3DModel
 
@@ -192,11 +194,6 @@ def delete_adapter(adapter: Adapter) -> None:
     """Delete an adapter; generations made with it stay (without it). Its file goes once the deletion commits,
     unless a checkpoint (an adapter tried from a run's page shares the checkpoint's file) or another adapter
     still uses it."""
-    from django.db.models import Q
-
-    from config.files import delete_unreferenced_on_commit
-    from studio.models import Generation
-
     with transaction.atomic():
         busy = Generation.objects.filter(Q(adapter=adapter) | Q(effect_adapter=adapter),
                                          state__in=Generation.ACTIVE_STATES)

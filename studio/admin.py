@@ -3,6 +3,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.admin import OperatorAccess
+from studio.generation import cancel_generation
 from studio.models import Adapter, Generation
 
 
@@ -24,8 +25,6 @@ class GenerationAdmin(OperatorAccess, admin.ModelAdmin[Generation]):
 
     @admin.action(description="Cancel the selected generations")
     def cancel(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
-        from studio.generation import cancel_generation  # keeps the ML stack out of Django's start-up
-
         cancelled = 0
         for generation in queryset:
             if cancel_generation(generation):

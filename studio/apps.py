@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from training.signals import adapter_trained
+
 
 class StudioConfig(AppConfig):
     name = "studio"
@@ -10,7 +12,6 @@ class StudioConfig(AppConfig):
         from jobs.lifecycle import register
         from studio.adapters import store_trained
         from studio.generation import KIND
-        from training.signals import adapter_trained
 
         register(KIND)
         adapter_trained.connect(store_trained, dispatch_uid="studio.adapters.store_trained")

@@ -18,31 +18,36 @@ from pathlib import Path
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.files import File
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
 
+from config.files import delete_unreferenced_on_commit
 from engine.captions import with_trigger
+from engine.export import AdapterError
 from engine.inference import (
-    MAX_STEPS,
     GenerationSpec,
     InferenceError,
     SettingsError,
     fit_to_reference,
-    number,
-    pick_seed,
+    generate,
     shape_name,
     snap_settings,
 )
-from engine.media import MAX_PHOTO_BYTES, MediaError, VideoInfo, normalized_photo, probe
+from engine.lora import quantize_int8
+from engine.media import MAX_PHOTO_BYTES, MediaError, VideoInfo, conform, normalized_photo, probe, write_mp4
 from engine.model_paths import SMALL_MODELS
 from jobs import lifecycle
 from jobs.enqueue import enqueue_on_commit
 from studio import masks
+from studio.adapters import plain_reason
 from studio.models import Adapter, Generation
 from studio.tasks import generate as generate_task
+from training.models_config import model_paths
+from training.storage import download
 
 log = logging.getLogger(__name__)
 State = Generation.State
@@ -108,16 +113,6 @@ def prompt_with_trigger(adapter: Adapter | None, prompt: str = "") -> str:
 # --- Creating a generation (web process)
 
 
-def _field(errors: dict[str, str], name: str, check: Any, *args: Any) -> Any:
-    try:
-        return check(*args)
-    except SettingsError as error:
-        errors[error.field or name] = error.message
-    except masks.MaskError as error:
-        errors[name] = str(error)
-    return None
-
-
 def _spool(source: UploadedFile | FieldFile, folder: Path, name: str) -> Path:
     suffix = Path(source.name or "").suffix.lower()
     path = folder / f"{name}{suffix}"
@@ -175,44 +170,63 @@ def _normalized(photo: UploadedFile) -> UploadedFile:
 
 @dataclass
 class _Request:
-    """The form's own values, checked (None where a field was refused)."""
+    """The form's checked values, blanks filled with the adapter's defaults."""
 
     prompt: str
     negative: str
-    seed: Any
-    fps: Any
+    seed: int
+    fps: float
     fast: bool
-    steps: Any
-    guidance: Any
-    adapter_scale: Any
-    strength: Any
-    effect_scale: Any
+    steps: int
+    guidance: float
+    adapter_scale: float
+    strength: float
+    effect_scale: float
+
+    @classmethod
+    def of(cls, cleaned: dict[str, Any], defaults: Defaults) -> _Request:
+        def given(name: str, default: Any) -> Any:
+            value = cleaned.get(name)
+            return default if value is None else value
+
+        return cls(
+            prompt=cleaned["prompt"], negative=str(cleaned.get("negative_prompt") or "").strip(), seed=cleaned["seed"],
+            fps=given("frame_rate", defaults.frame_rate), fast=bool(cleaned.get("fast_preview")) and
+            fast_preview_available(), steps=given("num_inference_steps", defaults.steps),
+            guidance=given("guidance_scale", defaults.guidance), adapter_scale=given("adapter_scale", 1.0),
+            strength=given("attention_strength", 1.0), effect_scale=given("effect_scale", 0.8),
+        )
 
 
 def create_generation(
     owner: Any,
     adapter: Adapter,
-    data: dict[str, Any],
+    cleaned: dict[str, Any],
     reference: UploadedFile | FieldFile | None,
-    mask_upload: UploadedFile | None = None,
     effect: Adapter | None = None,
 ) -> Generation:
-    """Check the request, snap frames and size (saving a note per change), store it and queue it.
+    """Check what needs the adapter and the reference, snap frames and size (saving a note per change), store the
+    generation and queue it.
 
-    `data` holds the form's raw values. Raises GenerationRefused with one message per bad field.
+    `cleaned` is a valid `studio.forms.GenerationForm`'s cleaned data. Raises GenerationRefused with one message
+    per bad field.
     """
     errors: dict[str, str] = {}
     defaults = defaults_for(adapter)
     _check_adapters(adapter, effect, errors)
-    request = _read_request(data, defaults, errors)
-    mask_settings = _mask_settings(data, errors, mask_upload)
+    request = _Request.of(cleaned, defaults)
+    mask_settings: dict[str, Any] = cleaned["mask_settings"]
+    mask_upload = cleaned.get("mask_upload") if mask_settings["mask_preset"] == "upload" else None
     reference, still = _check_reference(reference, mask_settings, errors)
     notes: list[str] = []
     with tempfile.TemporaryDirectory() as scratch:
         info = _probe_reference(reference, Path(scratch), errors)
-        snapped = _snap_shape(data, defaults, adapter, info, still, request.fps, notes, errors)
-        if mask_upload is not None and mask_settings.get("mask_preset") == "upload" and "mask" not in errors:
-            _field(errors, "mask", masks.check_file, _spool(mask_upload, Path(scratch), "mask"), 1, 8, 8)
+        snapped = _snap_shape(cleaned, defaults, adapter, info, still, request.fps, notes, errors)
+        if mask_upload is not None:
+            try:
+                masks.check_file(_spool(mask_upload, Path(scratch), "mask"), 1, 8, 8)
+            except masks.MaskError as error:
+                errors["mask"] = str(error)
     if errors:
         raise GenerationRefused(errors)
     assert snapped is not None and info is not None and reference is not None
@@ -222,23 +236,22 @@ def create_generation(
     spec = GenerationSpec(
         prompt=request.prompt, negative_prompt=request.negative, seed=request.seed, num_frames=snapped.num_frames,
         height=snapped.height, width=snapped.width, frame_rate=request.fps,
-        num_inference_steps=int(request.steps), guidance_scale=request.guidance,
+        num_inference_steps=request.steps, guidance_scale=request.guidance,
         adapter_scale=request.adapter_scale, attention_strength=request.strength,
         reference_downscale_factor=adapter.reference_downscale_factor,
         effect_scale=request.effect_scale if effect else 0.0, distilled=request.fast,
         max_sequence_length=defaults.max_sequence_length, still_reference=still,
     )
     stored_settings = {
-        **spec.as_dict(), **mask_settings, "compare": bool(data.get("compare")),
-        "fit_reference": bool(data.get("fit_reference")), "notes": notes,
-        "requested": {k: str(data.get(k, "")) for k in ("num_frames", "height", "width")},
+        **spec.as_dict(), **mask_settings, "compare": bool(cleaned.get("compare")),
+        "fit_reference": bool(cleaned.get("fit_reference")), "notes": notes,
+        "requested": {k: str(cleaned.get(k) or "") for k in ("num_frames", "height", "width")},
         "reference_name": Path(reference.name or "reference").name,
         "adapter_name": adapter.name, "effect_name": effect.name if effect else "",
     }
     generation = Generation(owner=owner, adapter=adapter, effect_adapter=effect, prompt=request.prompt,
                             negative_prompt=request.negative, settings=stored_settings)
-    mask = mask_upload if mask_settings.get("mask_preset") == "upload" else None
-    return _store_and_queue(generation, reference, mask)
+    return _store_and_queue(generation, reference, mask_upload)
 
 
 def _check_adapters(adapter: Adapter, effect: Adapter | None, errors: dict[str, str]) -> None:
@@ -246,31 +259,6 @@ def _check_adapters(adapter: Adapter, effect: Adapter | None, errors: dict[str, 
         errors["adapter"] = f"“{adapter.name}” is a style/effect LoRA; choose an IC-LoRA to follow a reference."
     if effect is not None and effect.kind != Adapter.Kind.EFFECT:
         errors["effect"] = "Choose a style/effect LoRA here (an ordinary LoRA), not an IC-LoRA."
-
-
-def _read_request(data: dict[str, Any], defaults: Defaults, errors: dict[str, str]) -> _Request:
-    prompt = str(data.get("prompt") or "").strip()
-    if not prompt:
-        errors["prompt"] = "Write a prompt: describe the video you want (scene, subject, look, motion)."
-
-    def ranged(name: str, label: str, value: Any, low: float, high: float) -> Any:
-        return _field(errors, name, number, value, name, label, low, high)
-
-    steps = ranged("num_inference_steps", "Steps", data.get("num_inference_steps") or defaults.steps, 1, MAX_STEPS)
-    if steps is not None and steps != int(steps):
-        errors["num_inference_steps"] = "Steps must be a whole number."
-    return _Request(
-        prompt=prompt,
-        negative=str(data.get("negative_prompt") or "").strip(),
-        seed=_field(errors, "seed", pick_seed, data.get("seed")),
-        fps=ranged("frame_rate", "Frame rate", data.get("frame_rate") or defaults.frame_rate, 1, 60),
-        fast=bool(data.get("fast_preview")) and fast_preview_available(),
-        steps=steps,
-        guidance=ranged("guidance_scale", "Guidance", data.get("guidance_scale") or defaults.guidance, 1, 20),
-        adapter_scale=ranged("adapter_scale", "Adapter scale", data.get("adapter_scale", 1.0), 0, 2),
-        strength=ranged("attention_strength", "Attention strength", data.get("attention_strength", 1.0), 0, 1),
-        effect_scale=ranged("effect_scale", "Effect LoRA scale", data.get("effect_scale", 0.8), 0, 2),
-    )
 
 
 def _check_reference(
@@ -316,8 +304,12 @@ def _snap_shape(
     if fitted is not None:
         width, height, note = fitted
         notes.append(note)
-    return _field(errors, "num_frames", snap_settings, data.get("num_frames") or defaults.num_frames,
-                  height, width, adapter.reference_downscale_factor, available)
+    try:
+        return snap_settings(data.get("num_frames") or defaults.num_frames, height, width,
+                             adapter.reference_downscale_factor, available)
+    except SettingsError as error:
+        errors[error.field or "num_frames"] = error.message
+        return None
 
 
 def _advice(adapter: Adapter, request: _Request, still: bool, info: VideoInfo) -> list[str]:
@@ -352,38 +344,6 @@ def _store_and_queue(
     return generation
 
 
-def _mask_settings(data: dict[str, Any], errors: dict[str, str], upload: UploadedFile | None) -> dict[str, Any]:
-    preset = str(data.get("mask_preset") or "whole")
-    if preset not in masks.PRESETS:
-        errors["mask_preset"] = "Choose one of the mask options."
-        return {"mask_preset": "whole"}
-    out: dict[str, Any] = {"mask_preset": preset}
-    if preset == "fade_in":
-        try:
-            over = int(str(data.get("mask_fade_frames") or "8"))
-            if not 1 <= over <= 256:
-                raise ValueError
-            out["mask_fade_frames"] = over
-        except ValueError:
-            errors["mask_fade_frames"] = "Fade in over a whole number of frames between 1 and 256."
-    elif preset == "region":
-        try:
-            edges = {edge: float(str(data.get(f"mask_{edge}", default))) / 100.0 for edge, default in
-                     (("left", 25), ("top", 25), ("right", 75), ("bottom", 75))}
-            masks.Region(**edges).checked()
-            out.update({f"mask_{edge}": value for edge, value in edges.items()})
-            out["mask_invert"] = bool(data.get("mask_invert"))
-        except ValueError as error:
-            errors["mask_region"] = str(error) if isinstance(error, masks.MaskError) else \
-                "The region's edges must be percentages between 0 and 100."
-    elif preset == "upload":
-        if upload is None:
-            errors["mask"] = "Choose a mask image or video (white = follow the reference, black = ignore it)."
-        elif Path(upload.name or "").suffix.lower() not in MASK_SUFFIXES:
-            errors["mask"] = "The mask must be an image (png, jpg) or a video (mp4, webm, mov)."
-    return out
-
-
 # --- Running a generation (worker)
 
 
@@ -393,8 +353,6 @@ def generation_group(generation_id: int) -> str:
 
 def push(generation: Generation) -> None:
     """Tell watching pages that the generation changed (best effort; they also poll the database)."""
-    from channels.layers import get_channel_layer
-
     layer = get_channel_layer()
     if layer is None:
         return
@@ -430,8 +388,6 @@ class GenerationCancelled(Exception):
 def delete_generation(generation: Generation) -> bool:
     """Delete an ended generation and its files (those no other row uses: a reused reference stays); False while
     it is still being made."""
-    from config.files import delete_unreferenced_on_commit
-
     with transaction.atomic():
         current = Generation.objects.select_for_update().get(pk=generation.pk)
         if current.state in Generation.ACTIVE_STATES:
@@ -464,8 +420,8 @@ _PIPELINES: dict[tuple[str, str, str], Any] = {}
 
 def pipeline_for(distilled: bool) -> Any:
     """The worker's pipeline, loaded once per process and model (LoRAs are unloaded after each use)."""
-    from engine.presets import load_pipeline, pick_device_and_dtype
-    from training.models_config import model_paths
+    # engine.loader imports torch: loaded on the GPU worker only, not by the web process
+    from engine.loader import load_pipeline, pick_device_and_dtype
 
     paths = model_paths(distilled=distilled)
     device, _dtype = pick_device_and_dtype()
@@ -474,8 +430,6 @@ def pipeline_for(distilled: bool) -> Any:
     if key not in _PIPELINES:
         _PIPELINES.clear()  # one model in memory at a time
         if quantize == "int8":
-            from engine.lora import quantize_int8
-
             # Quantized on the CPU first, so the full-precision weights never have to fit on the GPU; Gemma too,
             # since it stays loaded beside the transformer here (about 37 GB in all instead of about 66).
             pipe = load_pipeline(paths, device="cpu", int8_text_encoder=True)
@@ -495,19 +449,13 @@ def workdir(generation_id: int) -> Path:
 
 
 def _local(field: FieldFile, folder: Path, name: str) -> Path:
-    from training.storage import download
-
     return download(field, folder / f"{name}{Path(field.name or '').suffix.lower()}")
 
 
 def plain_error(error: BaseException, reference: str = "") -> str:
-    from engine.export import AdapterError
-
     if isinstance(error, SettingsError | masks.MaskError | MediaError | InferenceError):
         return str(error)
     if isinstance(error, AdapterError):
-        from studio.adapters import plain_reason
-
         return plain_reason(error, "The adapter")
     where = f" under the reference {reference}" if reference else ""
     return (f"Something went wrong while generating ({type(error).__name__}: {error}). "
@@ -542,9 +490,6 @@ def _check_cancel(holder: lifecycle.Holder) -> None:
 
 
 def _render(holder: lifecycle.Holder, folder: Path) -> None:
-    from engine.inference import generate
-    from engine.media import conform, write_mp4
-
     generation = holder.job
     assert isinstance(generation, Generation)
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import ffmpeg
+
 if TYPE_CHECKING:
     import numpy as np
     import torch
 
-PRESETS = {
+MASK_PRESETS = {
     "whole": "Whole frame, whole clip",
     "fade_in": "Fade in over the first frames",
     "region": "Only a region of the frame",
@@ -60,6 +62,7 @@ def _check_size(frames: int, height: int, width: int) -> None:
 
 def whole_frame(frames: int, height: int, width: int, value: float = 1.0) -> torch.Tensor:
     """The same weight everywhere (1 = the reference guides the whole clip, as in training)."""
+    # torch: loaded on the GPU worker only, not by the web process (which imports this module)
     import torch
 
     _check_size(frames, height, width)
@@ -70,6 +73,7 @@ def whole_frame(frames: int, height: int, width: int, value: float = 1.0) -> tor
 
 def fade_in(frames: int, height: int, width: int, over: int) -> torch.Tensor:
     """0 on the first frame, rising linearly to 1 at frame `over`, then 1: control fades in over `over` frames."""
+    # torch: loaded on the GPU worker only, not by the web process (which imports this module)
     import torch
 
     _check_size(frames, height, width)
@@ -81,6 +85,7 @@ def fade_in(frames: int, height: int, width: int, over: int) -> torch.Tensor:
 
 def region(frames: int, height: int, width: int, box: Region, invert: bool = False) -> torch.Tensor:
     """1 inside the rectangle (0 outside) on every frame; `invert` swaps them (everything but the region)."""
+    # torch: loaded on the GPU worker only, not by the web process (which imports this module)
     import torch
 
     _check_size(frames, height, width)
@@ -96,8 +101,6 @@ def region(frames: int, height: int, width: int, box: Region, invert: bool = Fal
 
 def _read_gray(path: Path, width: int, height: int, fps: float | None) -> tuple[bytes, int]:
     """All frames of an image or video as raw grayscale bytes stretched to the size, and how many frames."""
-    import ffmpeg
-
     stream = ffmpeg.input(str(path)).video
     if fps is not None:
         stream = stream.filter("fps", fps=fps)
@@ -116,6 +119,7 @@ def _read_gray(path: Path, width: int, height: int, fps: float | None) -> tuple[
 
 def _decode_gray(path: Path, width: int, height: int, fps: float | None) -> np.ndarray:
     """All frames of an image or video as grayscale uint8 (n, height, width), stretched to the size."""
+    # numpy: loaded on the GPU worker only, not by the web process (which imports this module)
     import numpy as np
 
     out, count = _read_gray(path, width, height, fps)
@@ -142,6 +146,7 @@ def from_file(path: str | Path, frames: int, height: int, width: int, fps: float
     An image applies to every frame. A video is resampled to `fps`; if it is shorter than the clip its last
     frame is held, if longer it is cut. Colour files are converted to grayscale.
     """
+    # numpy/torch: loaded on the GPU worker only, not by the web process (which imports this module)
     import numpy as np
     import torch
 

@@ -8,9 +8,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.buckets import Bucket, assign_bucket, parse_labels
+from engine.captions import with_trigger
+from engine.config import load_config
+from engine.export import read_adapter
+from engine.media import conform, probe, write_mp4
+
 
 def _build_tiny(args: argparse.Namespace) -> int:
-    from engine.presets import build_tiny_model
+    # torch (seconds): only the commands that run the model load it; `probe` and `--help` stay fast
+    from engine.tiny_model import build_tiny_model
 
     out = build_tiny_model(args.dir, seed=args.seed)
     print(f"tiny LTX-2 pipeline written to {out} (load it with LTX2InContextPipeline.from_pretrained)")
@@ -18,6 +25,7 @@ def _build_tiny(args: argparse.Namespace) -> int:
 
 
 def _build_demo(args: argparse.Namespace) -> int:
+    # torch (seconds): only the commands that run the model load it; `probe` and `--help` stay fast
     from engine.demo_model import BuildSettings, build_demo_model
 
     def log(line: str) -> None:
@@ -34,14 +42,13 @@ def _build_demo(args: argparse.Namespace) -> int:
 
 
 def _probe(args: argparse.Namespace) -> int:
-    from engine.media import probe
-
     for path in args.videos:
         print(json.dumps(probe(path).as_dict()))
     return 0
 
 
 def _demo_pairs(args: argparse.Namespace) -> int:
+    # engine.synthetic imports torch (via engine.dataset): only this command pays for it
     from engine.synthetic import make_pairs
 
     print(make_pairs(args.dir, args.count, width=args.width, height=args.height, seconds=args.seconds))
@@ -49,8 +56,8 @@ def _demo_pairs(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from engine.config import load_config
-    from engine.presets import load_pipeline
+    # torch (seconds): only the commands that run the model load it; `probe` and `--help` stay fast
+    from engine.loader import load_pipeline
     from engine.train import prepare_from_config
 
     cfg = load_config(args.config)
@@ -74,7 +81,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from engine.config import load_config
+    # torch (seconds): only the commands that run the model load it; `probe` and `--help` stay fast
     from engine.train import Progress, TrainingHooks, seconds_to_text, train
 
     cfg = load_config(args.config)
@@ -96,14 +103,11 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    # numpy, torch (seconds): only the commands that run the model load them; `probe` and `--help` stay fast
     import numpy as np
 
-    from engine.captions import with_trigger
-    from engine.dataset import Bucket
-    from engine.export import read_adapter
-    from engine.media import conform, write_mp4
-    from engine.presets import PathNames, load_pipeline
-    from engine.sample import generate, reference_frames
+    from engine.loader import PathNames, load_pipeline
+    from engine.sample import generate, reference_frames  # torch too
 
     pipe = load_pipeline(_model_spec(args), device=args.device, names=PathNames("--model", "--text-encoder"))
     downscale, prompt = args.downscale or 1, args.prompt
@@ -144,9 +148,6 @@ def _trained_bucket(text: str | None, reference: Path) -> Any:
     """The shape the adapter was trained at (its `bucket` metadata, e.g. 128x128x17@24); of several
     (comma-separated), the one closest to the reference's aspect ratio; LTX-2's usual 768x448x121@24 when the
     adapter recorded none."""
-    from engine.buckets import Bucket, assign_bucket, parse_labels
-    from engine.media import probe
-
     buckets = parse_labels(text) if text else []
     if len(buckets) < 2:
         return buckets[0] if buckets else Bucket(768, 448, 121, 24.0)

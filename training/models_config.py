@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 
 from engine.model_paths import (
     DEMO,
@@ -32,8 +33,6 @@ class ImproperlyConfiguredModel(RuntimeError):
 def model_paths(distilled: bool = False) -> ModelPaths:
     """The configured model (the distilled checkpoint when asked), its paths checked; tiny is built if needed."""
     if settings.MODEL_PRESET == TINY:
-        from django.core.management import call_command
-
         call_command("ensure_tiny_model")  # a fresh GPU machine builds it once
         return ModelPaths(path=Path(settings.TINY_MODEL_DIR), name=TINY)
     if settings.MODEL_PRESET == DEMO:

@@ -10,6 +10,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
+from datasets.models import DatasetFile
 from training.models import Checkpoint, TrainingRun
 
 GB = 1024**3
@@ -45,8 +46,6 @@ def limits_of(user: User) -> Limits:
 
 
 def usage_of(user: User, now: datetime | None = None) -> Usage:
-    from datasets.models import DatasetFile
-
     now = now or timezone.now()
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     runs = TrainingRun.objects.filter(owner=user)

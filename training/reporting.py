@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from training.events import record_event
 from training.models import RunEvent, RunMetric, TrainingRun
+from training.storage import store_checkpoint, store_samples
 
 if TYPE_CHECKING:
     from engine.train import Progress, TrainingHooks
@@ -35,6 +36,7 @@ class RunReporter:
         self._cancel = False
 
     def hooks(self) -> TrainingHooks:
+        # engine.train imports torch: loaded when training starts, not by the tests that import the runner
         from engine.train import TrainingHooks
 
         return TrainingHooks(
@@ -101,8 +103,6 @@ class RunReporter:
     # --- outputs
 
     def on_checkpoint(self, step: int, path: Path) -> None:
-        from training.storage import store_checkpoint
-
         self.flush()
         checkpoint = store_checkpoint(self.run_id, step, path)
         record_event(self.run_id, RunEvent.Kind.CHECKPOINT, {
@@ -111,8 +111,6 @@ class RunReporter:
         })
 
     def on_sample(self, step: int, files: list[Path]) -> None:
-        from training.storage import store_samples
-
         self.flush()
         for sample in store_samples(self.run_id, step, files):
             record_event(self.run_id, RunEvent.Kind.SAMPLE, {

@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from pydantic import ValidationError
 
+from engine.config import TrainConfig
+from engine.media import MediaError
+from engine.model_paths import ModelPathsError
+from engine.single_file import SingleFileError
 from jobs import lifecycle
 from training.models import TrainingRun
 from training.models_config import ImproperlyConfiguredModel, training_model
@@ -63,8 +68,6 @@ def claim(run_id: int, worker: str, task_id: str = "") -> TrainingRun | None:
 
 def training_config(run: TrainingRun, workdir: Path, manifest: Path) -> Any:
     """The engine's TrainConfig from the run's stored settings plus this machine's paths."""
-    from engine.config import TrainConfig
-
     raw: dict[str, Any] = copy.deepcopy(run.config)
     raw["output_dir"] = str(workdir / "output")
     raw["model"] = training_model()
@@ -83,6 +86,7 @@ def training_config(run: TrainingRun, workdir: Path, manifest: Path) -> Any:
 
 
 def _train(run: TrainingRun, holder: lifecycle.Holder) -> Any:
+    # engine.train imports torch: loaded when training starts, not by the tests that import the runner
     from engine.train import train
 
     workdir = run_workdir(run.pk)
@@ -121,12 +125,8 @@ def _fail(run: TrainingRun, error: Exception, holder: lifecycle.Holder) -> None:
 
 def explain(error: Exception, reference: str) -> tuple[str, str]:
     """(kind, plain-language message) for a training failure."""
-    from pydantic import ValidationError
-
+    # engine.dataset imports torch: loaded only once a run failed, not when the runner is imported
     from engine.dataset import PairError
-    from engine.media import MediaError
-    from engine.model_paths import ModelPathsError
-    from engine.single_file import SingleFileError
 
     text = str(error)
     if type(error).__name__ == "OutOfMemoryError" or "out of memory" in text.lower():

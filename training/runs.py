@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import copy
 from functools import partial
+from typing import Any
 
 from django.db import transaction
+from pydantic import ValidationError
 
+from config.files import delete_unreferenced_on_commit
+from engine.config import TrainConfig
 from jobs import lifecycle
 from jobs.enqueue import enqueue_on_commit
 from training.events import record_event
 from training.models import Checkpoint, RunEvent, TrainingRun
+from training.notify import notify_run_ended
+from training.quotas import QuotaExceeded, check_can_launch
 from training.tasks import train_run
 
 State = TrainingRun.State
@@ -30,8 +36,6 @@ def announce(run: TrainingRun, state: str, reason: str) -> None:
     label = State(state).label
     record_event(run.pk, RunEvent.Kind.STATE, {"state": state, "label": label, "message": reason or label})
     if state in TrainingRun.FINAL_STATES and run.started_at is not None:
-        from training.notify import notify_run_ended  # imports the mail and webhook code only where a run ends
-
         transaction.on_commit(partial(notify_run_ended, run.pk))
 
 
@@ -66,14 +70,35 @@ def runs_ahead(run: TrainingRun) -> int | None:
                if (broker_priority(other), other.queued_at, other.pk) < mine)
 
 
-def launch_run(run: TrainingRun) -> TrainingRun:
-    """Queue a draft run for training; the task is sent only once the transaction commits."""
-    from training.quotas import QuotaExceeded, check_can_launch
+def check_config(config: dict[str, Any]) -> None:
+    """Refuse, in words a creator can act on, a run config the engine would refuse on the GPU worker.
 
+    The worker adds what only it knows (its model, the run folder, the manifest of the clips it fetched, held-out
+    pairs as manifest rows; see training.runner.training_config): here those get stand-ins, so only the creator's
+    settings are judged, before any GPU time is spent.
+    """
+    raw = copy.deepcopy(config)
+    raw.pop("held_out_pairs", None)
+    raw["output_dir"] = "run"
+    raw.setdefault("data", {})["manifest"] = "manifest.jsonl"
+    try:
+        TrainConfig.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            ": ".join(filter(None, (".".join(str(part) for part in e["loc"]), e["msg"].removeprefix("Value error, "))))
+            for e in error.errors())
+        raise RunStateError(f"These training settings cannot be used ({problems}). Change them on the Settings "
+                            "step and launch again.") from error
+
+
+def launch_run(run: TrainingRun) -> TrainingRun:
+    """Queue a draft run for training, its settings checked first; the task is sent only once the transaction
+    commits."""
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().select_related("owner").get(pk=run.pk)
         if run.state != State.DRAFT:
             raise RunStateError(f"This run was already launched (it is {run.get_state_display().lower()}).")
+        check_config(run.config)
         try:
             check_can_launch(run.owner)
         except QuotaExceeded as error:
@@ -144,8 +169,6 @@ def delete_run(run: TrainingRun) -> None:
     """Delete a run that is not going (a draft or an ended run) with its history, checkpoints and samples, and
     their files once the deletion commits. Adapters made from it stay, with their files, even a file they share
     with one of its checkpoints."""
-    from config.files import delete_unreferenced_on_commit
-
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
         if run.is_active:

@@ -48,13 +48,16 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
 
 def _settings_class(method: str) -> type[Any]:
     if method == Method.CANNY:
+        # prep.extract.* loads cv2 and numpy at its top: kept off the web process until a form needs it
         from prep.extract.canny import CannySettings
 
         return CannySettings
     if method == Method.POSE:
+        # cv2/numpy, loaded on first use (see above)
         from prep.extract.pose import PoseSettings
 
         return PoseSettings
+    # cv2/numpy, loaded on first use (see above)
     from prep.extract.depth import DepthSettings
 
     return DepthSettings

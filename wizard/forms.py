@@ -10,8 +10,8 @@ from engine.buckets import frames_at
 from wizard.estimate import Estimate, estimate
 from wizard.plan import (
     FPS_CHOICES,
-    PRESETS,
     RANK_CHOICES,
+    TRAINING_PRESETS,
     ShapeUse,
     TrainingSettings,
     cropped_notes,
@@ -56,7 +56,7 @@ class SettingsForm(forms.Form):
     """The Config step. `pairs` are the dataset's pairs (for frame-length checks and validation choices)."""
 
     preset = forms.ChoiceField(
-        label="Preset", choices=[(p.slug, p.label) for p in PRESETS.values()], widget=forms.RadioSelect,
+        label="Preset", choices=[(p.slug, p.label) for p in TRAINING_PRESETS.values()], widget=forms.RadioSelect,
         help_text="Start from a preset; open Advanced to change any detail.",
     )
     width = forms.IntegerField(

@@ -45,7 +45,7 @@ SMALL_MODEL_LEARNING_RATE_FACTOR = {"tiny": 30.0, "demo": 10.0}
 # 2.0, 13.2 vs 12.4 dB); LTX-2.3 keeps ltx-trainer's video-only regime until it is measured on the real weights.
 TRAINING_AUDIO = {"demo": "silence"}
 
-PRESETS: dict[str, Preset] = {
+TRAINING_PRESETS: dict[str, Preset] = {
     "quick": Preset(
         "quick", "Quick test",
         "A short, small run to check that your pairs teach something before you spend hours. Not for final use.",
@@ -190,7 +190,7 @@ def preset_settings(preset_slug: str, recipe: Recipe, facts: ClipFacts, model: s
     """The preset's settings for this recipe, fitted to the clips: frame count, frame rate, and one shape per
     orientation the clips have (landscape, portrait, square; the most common first), each with about the preset's
     pixels, so no clip is cropped into a shape of the other orientation."""
-    preset = PRESETS.get(preset_slug, PRESETS["balanced"])
+    preset = TRAINING_PRESETS.get(preset_slug, TRAINING_PRESETS["balanced"])
     model = model or model_preset()
     width, height, frames, step_factor, rank = preset.shapes[model]
     defaults = recipe.defaults

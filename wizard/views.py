@@ -30,7 +30,7 @@ from training.models import TrainingRun
 from training.runs import RunStateError, launch_run
 from wizard.forms import CaptionForm, DatasetForm, SettingsForm, estimate_for, initial_from, without_shape
 from wizard.models import TrainingDraft
-from wizard.plan import PRESETS, ClipFacts, TrainingSettings, preset_settings, to_train_config, training_clips
+from wizard.plan import TRAINING_PRESETS, ClipFacts, TrainingSettings, preset_settings, to_train_config, training_clips
 from wizard.review import DatasetReview, review_dataset
 from wizard.uploads import SizeCapHandler
 
@@ -88,6 +88,7 @@ def _step_context(draft: TrainingDraft, current: str) -> dict[str, Any]:
 
 def _clips_context(draft: TrainingDraft) -> dict[str, Any]:
     """The clips step's context: references made on the server and captions need theirs on every partial."""
+    # breaks the cycle wizard.views_derive -> wizard.views -> wizard.views_derive
     from wizard.views_derive import derive_context
 
     return {**_step_context(draft, "clips"), **derive_context(draft)}
@@ -439,8 +440,8 @@ def _render_settings(request: AuthedRequest, draft: TrainingDraft, form: Setting
     """The whole page, or one of its partials (`settings-form`, `estimate`) for htmx."""
     metas = list(draft.dataset.pairs.values_list("target_meta", flat=True))
     estimate = estimate_for(values, metas) if values else None
-    context = {**_step_context(draft, "settings"), "form": form, "estimate": estimate, "presets": PRESETS.values(),
-               "pair_count": len(metas)}
+    context = {**_step_context(draft, "settings"), "form": form, "estimate": estimate,
+               "presets": TRAINING_PRESETS.values(), "pair_count": len(metas)}
     name = f"wizard/settings_step.html#{template}" if template else "wizard/settings_step.html"
     return render(request, name, context, status=status)
 
@@ -471,7 +472,7 @@ def launch_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
     context = {**_step_context(draft, "launch"), "values": values, "review": review, "settings_form": form,
                "settings_ok": settings_ok, "estimate": estimate_for(values, review.target_metas),
                "training_clips": training_clips(review.target_metas, values.frames, values.fps, values.whole_clips),
-               "preset": PRESETS.get(draft.preset), "sample_pairs": _sample_pairs(draft, values)}
+               "preset": TRAINING_PRESETS.get(draft.preset), "sample_pairs": _sample_pairs(draft, values)}
     return render(request, "wizard/launch_step.html", context)
 
 

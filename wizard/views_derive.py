@@ -104,6 +104,7 @@ def derive_preview(request: AuthedRequest, draft_id: int, method: str) -> HttpRe
 
 
 def _preview_png(pair: ClipPair, values: dict[str, Any]) -> bytes:
+    # prep.extract.canny loads cv2 and numpy: only when a preview is drawn, not by every web process
     from prep.extract.canny import CannySettings, canny_frame
 
     source = pair.target_source

@@ -78,6 +78,7 @@ class Captioner:
 
     def describe(self, frames: list[np.ndarray], instruction: str, max_new_tokens: int) -> str:
         """The model's raw answer (special tokens removed) to `instruction` about `frames`, each (H, W, 3) uint8."""
+        # torch: loaded only to run the model; the web process imports this module for its checks
         import torch
 
         vision = self.image_processor(images=frames, return_tensors="pt")
@@ -98,6 +99,7 @@ class Captioner:
         return str(self.tokenizer.decode(answer, skip_special_tokens=True))
 
     def _greedy(self, max_new_tokens: int) -> Any:
+        # torch/transformers: loaded only to run the model; the web process imports this module for its checks
         from transformers import GenerationConfig
 
         eos = self.model.generation_config.eos_token_id
@@ -134,6 +136,7 @@ def load_captioner(path: str | Path, device: str = "cpu") -> Captioner:
 
 
 def _load_uncached(folder: Path, device: torch.device) -> Captioner:
+    # torch/transformers: loaded only to run the model; the web process imports this module for its checks
     import torch
     from transformers import AutoImageProcessor, AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 

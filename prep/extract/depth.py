@@ -74,6 +74,7 @@ class DepthModel:
         Relative Depth Anything models already give disparity; metric ones give distance, inverted here so
         that near is always the larger value.
         """
+        # torch: loaded only to run the model; the web process imports this module for its checks
         import torch
 
         inputs = self.processor(images=list(frames), return_tensors="pt")
@@ -105,6 +106,7 @@ def load_depth_model(path: str | Path, device: str = "cpu") -> DepthModel:
 
 
 def _load_uncached(folder: Path, device: torch.device) -> DepthModel:
+    # torch/transformers: loaded only to run the model; the web process imports this module for its checks
     import torch
     from transformers import AutoImageProcessor, DepthAnythingForDepthEstimation
 

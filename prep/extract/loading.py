@@ -50,6 +50,7 @@ def model_folder_problem(folder: Path, label: str, model_types: Sequence[str], e
 
 def resolve_device(device: str) -> torch.device:
     """"cpu", "cuda", "cuda:N", or "auto" (the GPU when there is one) as a torch device."""
+    # torch: loaded only by a worker that runs a model, not by the checks the web process makes
     import torch
 
     if device == "auto":

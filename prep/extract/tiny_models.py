@@ -20,6 +20,7 @@ QWEN_SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_
 
 def build_tiny_depth_model(folder: Path, seed: int = 0) -> Path:
     """Save a ~70 k-parameter Depth Anything V2 model and its image processor (56 px working size) in `folder`."""
+    # transformers (~1 s): loaded only when a tiny model is built, not when the tests import this module
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
 
     # A wider initialisation than the default 0.02: with it the random network's disparity is ~1e-7 and half
@@ -49,6 +50,7 @@ def _tiny_qwen_tokenizer() -> Any:
 
     Only printable characters are in the vocabulary so that the random model's answers are visible text.
     """
+    # transformers (~1 s): loaded only when a tiny model is built, not when the tests import this module
     from tokenizers.pre_tokenizers import ByteLevel
     from transformers import Qwen2Tokenizer
 
@@ -66,6 +68,7 @@ def _tiny_qwen_tokenizer() -> Any:
 
 def build_tiny_captioner(folder: Path, seed: int = 0) -> Path:
     """Save a ~70 k-parameter Qwen2.5-VL model, its tokenizer and image processor (≤ 56x56 px images) in `folder`."""
+    # transformers (~1 s): loaded only when a tiny model is built, not when the tests import this module
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLImageProcessor
 
     tokenizer = _tiny_qwen_tokenizer()

@@ -201,6 +201,7 @@ class _TimedEncoder:
     down (measured: up to 30/255 apart after resampling both to 24 fps, against ~2 when the times are kept)."""
 
     def __init__(self, path: Path, fmt: ClipFormat, pix_fmt: str) -> None:
+        # av (PyAV, ~0.2 s): only the timed encoder needs it; the web process imports this module for settings checks
         import av
 
         assert fmt.frame_pts is not None and fmt.time_base is not None
@@ -224,6 +225,7 @@ class _TimedEncoder:
         self._stream.time_base = self._stream.codec_context.time_base = self._time_base
 
     def write(self, frame: np.ndarray, index: int) -> None:
+        # av (PyAV, ~0.2 s): only the timed encoder needs it; the web process imports this module for settings checks
         import av
 
         if index >= len(self._pts):
@@ -244,6 +246,7 @@ class _TimedEncoder:
 
     def finish(self) -> tuple[int, str]:
         """Flush the encoder and close the file: (0, "") or (1, why). Safe to call twice."""
+        # av (PyAV, ~0.2 s): only the timed encoder needs it; the web process imports this module for settings checks
         import av
 
         if not self._closed:

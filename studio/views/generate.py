@@ -18,6 +18,7 @@ from config.requests import AuthedRequest
 from datasets.models import ClipPair
 from studio import masks
 from studio.adapters import adapter_for_checkpoint
+from studio.forms import GenerationForm
 from studio.generation import (
     GenerationRefused,
     cancel_generation,
@@ -169,7 +170,7 @@ def _page_context(request: AuthedRequest, values: dict[str, Any], errors: dict[s
     effects = Adapter.objects.filter(owner=request.user, kind=Adapter.Kind.EFFECT).order_by("-created_at")[:100]
     return {
         "values": values, "errors": errors or {}, "adapter_choices": _adapter_choices(request), "pairs": pairs,
-        "effects": effects, "mask_presets": masks.PRESETS, "fast_preview": fast_preview_available(),
+        "effects": effects, "mask_presets": masks.MASK_PRESETS, "fast_preview": fast_preview_available(),
         "controls": made_controls(request.user),
         "recent": Generation.objects.filter(owner=request.user).select_related("adapter")[:4],
     }
@@ -186,7 +187,8 @@ def studio(request: AuthedRequest) -> HttpResponse:
     values["fit_reference"] = "fit_reference" in request.POST
     values["mask_invert"] = "mask_invert" in request.POST
     values["fast_preview"] = "fast_preview" in request.POST
-    errors: dict[str, str] = {}
+    form = GenerationForm(request.POST, request.FILES)
+    errors = {} if form.is_valid() else form.messages()
     adapter = _choice_adapter(request, values.get("adapter_choice", ""))
     if adapter is None:
         errors["adapter"] = "Choose the adapter to try."
@@ -200,9 +202,10 @@ def studio(request: AuthedRequest) -> HttpResponse:
         reference = _get_generation_for_user(request, _int_or_404(values["reuse_reference"])).reference_file
     if adapter is not None:
         values["adapter_choice"] = f"adapter-{adapter.pk}"
+    if not errors:  # what needs the adapter and the reference is checked once every field is readable
+        assert adapter is not None
         try:
-            generation = create_generation(request.user, adapter, values, reference,
-                                           request.FILES.get("mask_upload"), effect)
+            generation = create_generation(request.user, adapter, form.cleaned_data, reference, effect)
         except GenerationRefused as refused:
             errors.update(refused.errors)
         else:

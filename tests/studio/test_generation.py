@@ -11,6 +11,7 @@ from safetensors.torch import save
 
 from engine.media import probe
 from engine.synthetic import make_clip
+from studio.forms import GenerationForm
 from studio.generation import GenerationRefused, create_generation, run_generation
 from studio.models import Adapter, Generation
 from tests.factories import make_ready_dataset, make_run, sent_tasks
@@ -72,12 +73,30 @@ def upload_of(path) -> SimpleUploadedFile:
     return SimpleUploadedFile(path.name, path.read_bytes(), content_type="video/mp4")
 
 
-def form(**overrides):
+def fields(**overrides):
+    """The Studio form's fields as the page sends them."""
     data = {"prompt": "RESTORE a clean sunny street", "num_frames": "9", "width": "128", "height": "96",
             "num_inference_steps": "2", "seed": "5", "attention_strength": "1", "adapter_scale": "1",
             "mask_preset": "whole", "frame_rate": "24"}
     data.update(overrides)
     return data
+
+
+def form(**overrides):
+    """The form's checked values for these fields (the form must accept them), as the view hands them on."""
+    checked = GenerationForm(fields(**overrides))
+    assert checked.is_valid(), checked.errors
+    return checked.cleaned_data
+
+
+def refusals(creator, adapter, reference, **overrides) -> dict[str, str]:
+    """What the Studio page says about these fields: the form's messages, else the service's refusals."""
+    checked = GenerationForm(fields(**overrides))
+    if not checked.is_valid():
+        return checked.messages()
+    with pytest.raises(GenerationRefused) as refused:
+        create_generation(creator, adapter, checked.cleaned_data, reference)
+    return refused.value.errors
 
 
 def test_frames_and_size_are_snapped_with_notes_and_the_generation_is_queued_for_the_gpu(
@@ -116,9 +135,7 @@ def test_frames_and_size_are_snapped_with_notes_and_the_generation_is_queued_for
 def test_impossible_settings_are_refused_with_a_message_and_nothing_is_queued(creator, clip, overrides, field,
                                                                               message):
     adapter = random_adapter(creator)
-    with pytest.raises(GenerationRefused) as refused:
-        create_generation(creator, adapter, form(**overrides), upload_of(clip))
-    assert message in refused.value.errors[field]
+    assert message in refusals(creator, adapter, upload_of(clip), **overrides)[field]
     assert Generation.objects.count() == 0
 
 
@@ -133,7 +150,7 @@ def test_a_file_that_is_not_a_video_is_refused_as_a_reference(creator, tmp_path)
 def test_the_studio_page_shows_what_is_wrong_and_keeps_what_was_typed(client, creator, clip):
     adapter = random_adapter(creator)
     client.force_login(creator)
-    response = client.post(reverse("studio"), {**form(num_frames="0", prompt="RESTORE my words"),
+    response = client.post(reverse("studio"), {**fields(num_frames="0", prompt="RESTORE my words"),
                                                "adapter_choice": f"adapter-{adapter.pk}",
                                                "reference_upload": upload_of(clip)})
     page = response.content.decode()
@@ -160,14 +177,14 @@ def test_another_creators_adapters_checkpoints_clips_and_generations_are_not_fou
     ):
         assert client.get(url).status_code == 404, url
     for choice in (f"adapter-{adapter.pk}", f"checkpoint-{checkpoint.pk}"):
-        response = client.post(reverse("studio"), {**form(), "adapter_choice": choice,
+        response = client.post(reverse("studio"), {**fields(), "adapter_choice": choice,
                                                    "reference_upload": upload_of(clip)})
         assert response.status_code == 404
     mine = random_adapter(other_creator, name="Otto's")
-    response = client.post(reverse("studio"), {**form(), "adapter_choice": f"adapter-{mine.pk}",
+    response = client.post(reverse("studio"), {**fields(), "adapter_choice": f"adapter-{mine.pk}",
                                                "reference_pair": str(pair.pk)})
     assert response.status_code == 404
-    response = client.post(reverse("studio"), {**form(), "adapter_choice": f"adapter-{mine.pk}",
+    response = client.post(reverse("studio"), {**fields(), "adapter_choice": f"adapter-{mine.pk}",
                                                "effect_choice": str(adapter.pk), "reference_upload": upload_of(clip)})
     assert response.status_code == 404
     page = client.get(reverse("studio")).content.decode()

@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from studio import masks
 from engine.inference import GenerationSpec, SettingsError, check_spec, fit_to_reference, generate, snap_settings
+from studio import masks
 
 MODULES = ("attn1.to_q", "attn1.to_k", "attn1.to_v", "attn1.to_out.0", "ff.net.0.proj", "ff.net.2")
 
@@ -27,7 +27,7 @@ def tiny_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def pipe(tiny_dir: Path):
-    from engine.presets import load_pipeline
+    from engine.loader import load_pipeline
 
     return load_pipeline(tiny_dir, device="cpu")
 

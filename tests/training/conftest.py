@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from engine.presets import build_tiny_model, load_pipeline
+from engine.loader import load_pipeline
 from engine.synthetic import make_clip, make_pairs
+from engine.tiny_model import build_tiny_model
 
 SHARED_MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
 

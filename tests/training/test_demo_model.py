@@ -27,8 +27,8 @@ from engine.demo_model import (
     train_transformer,
     video_from_frames,
 )
+from engine.loader import SHIPPED_DEMO_MODEL, load_pipeline, resolve_model
 from engine.media import conform
-from engine.presets import SHIPPED_DEMO_MODEL, load_pipeline, resolve_model
 
 pytestmark = pytest.mark.backend_free
 

@@ -14,8 +14,8 @@ from safetensors.torch import load_file, save_file
 from engine.config import LORA_TARGETS
 from engine.dataset import Bucket
 from engine.export import AdapterError, read_adapter
-from engine.presets import TINY_LAYERS
 from engine.sample import generate
+from engine.tiny_model import TINY_LAYERS
 from engine.train import TrainResult, train
 
 BUCKET = Bucket(128, 128, 17, 24.0)

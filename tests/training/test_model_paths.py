@@ -20,14 +20,8 @@ from safetensors.torch import save_file
 from engine import single_file
 from engine.config import load_config
 from engine.dataset import Bucket
+from engine.loader import attach_transformer, ensure_text_encoder, load_pipeline, load_transformer, release_text_encoder
 from engine.model_paths import ModelPaths, ModelPathsError, PathNames, check_model_paths, model_label
-from engine.presets import (
-    attach_transformer,
-    ensure_text_encoder,
-    load_pipeline,
-    load_transformer,
-    release_text_encoder,
-)
 from engine.sample import generate
 from engine.single_file import COMPONENTS, LTX23_CONFIGS, SingleFileError, to_diffusers
 
@@ -359,7 +353,7 @@ def test_the_tiny_preset_stays_a_folder(settings: Any, tmp_path: Path) -> None:
 def test_the_demo_preset_is_the_shipped_folder_and_a_missing_one_says_how_to_rebuild_it(
     settings: Any, tmp_path: Path
 ) -> None:
-    from engine.presets import SHIPPED_DEMO_MODEL
+    from engine.loader import SHIPPED_DEMO_MODEL
     from training.models_config import ImproperlyConfiguredModel, model_paths, training_model
 
     settings.MODEL_PRESET = "demo"

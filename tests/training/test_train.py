@@ -241,7 +241,7 @@ def test_it_trains_on_int8_quantized_weights_on_cpu_and_encodes_captions_with_an
     weights = load_file(str(result.adapter_path))
     assert any(v.float().abs().sum() > 0 for k, v in weights.items() if "lora_B" in k)
 
-    from engine.presets import encoding_name, ensure_text_encoder
+    from engine.loader import encoding_name, ensure_text_encoder
     from engine.train import setup_model
 
     pipe, _ = setup_model(cfg)

@@ -18,7 +18,8 @@ class Command(BaseCommand):
         target = Path(settings.TINY_MODEL_DIR)
         if (target / "model_index.json").exists():
             return
-        from engine.presets import build_tiny_model
+        # torch/diffusers (seconds): loaded only when the model must be built, usually it is already there
+        from engine.tiny_model import build_tiny_model
 
         self.stdout.write(f"Building the tiny LTX-2 model in {target} (once, a few seconds)…")
         target.parent.mkdir(parents=True, exist_ok=True)

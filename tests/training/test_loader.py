@@ -11,14 +11,8 @@ import torch
 from diffusers import LTX2InContextPipeline
 from safetensors.torch import load_file
 
-from engine.presets import (
-    ModelPaths,
-    ModelPathsError,
-    build_tiny_model,
-    load_pipeline,
-    pick_device_and_dtype,
-    resolve_model,
-)
+from engine.loader import ModelPaths, ModelPathsError, load_pipeline, pick_device_and_dtype, resolve_model
+from engine.tiny_model import build_tiny_model
 
 
 def test_the_tiny_model_folder_loads_with_from_pretrained(tiny_model_dir: Path) -> None:
@@ -90,7 +84,7 @@ def test_the_real_model_preset_reads_the_web_apps_variables(monkeypatch: pytest.
 def test_every_stage_of_the_training_load_keeps_the_asked_precision(tiny_model_dir: Path) -> None:
     # On CUDA training asks for bf16: a stage that fell back to fp32 would need twice the memory (88 GB for the
     # real transformer).
-    from engine.presets import attach_transformer, ensure_text_encoder, load_transformer
+    from engine.loader import attach_transformer, ensure_text_encoder, load_transformer
 
     pipe = load_pipeline(tiny_model_dir, device="cpu", dtype=torch.bfloat16, with_text_encoder=False,
                          with_transformer=False)

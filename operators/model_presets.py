@@ -12,7 +12,7 @@ from operators import model_checks
 from operators.model_checks import PathCheck
 
 OK, OFF, PROBLEM = "ok", "off", "problem"
-PRESETS = {
+MODEL_PRESET_SUMMARIES = {
     "tiny": "A small random model built on this machine: CPU and tests; its pictures are colour static.",
     "demo": "A small trained model shipped with the app: real (small, blurry) pictures on a CPU, to show what an "
             "adapter does.",
@@ -73,7 +73,7 @@ def preset_summaries(rows: list[ModelRow]) -> list[PresetSummary]:
     active = str(settings.MODEL_PRESET)
     ready = not any(row.status == PROBLEM for row in rows if row.active)
     return [PresetSummary(name, text, name == active, ready if name == active else False)
-            for name, text in PRESETS.items()]
+            for name, text in MODEL_PRESET_SUMMARIES.items()]
 
 
 def _tiny_row(active: bool) -> ModelRow:
