@@ -12,7 +12,7 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
 
 from engine.dataset import Bucket, Pair, conform_pair, load_cache, prepare
-from engine.train import build_step_inputs, masked_mse, sample_sigmas, sigma_shift
+from engine.train import audio_token_shape, build_step_inputs, masked_mse, sample_sigmas, sigma_shift
 
 BUCKET = Bucket(width=128, height=128, frames=17, fps=24.0)
 SIGMA = 0.625  # exactly representable: the pipeline and the trainer compute sigma*1000 in float32 alike
@@ -33,10 +33,32 @@ VIDEO_KEYS = (
 )
 
 
+AUDIO_KEYS = (
+    "audio_hidden_states",
+    "audio_encoder_hidden_states",
+    "audio_encoder_attention_mask",
+    "audio_timestep",
+    "audio_sigma",
+    "audio_coords",
+    "audio_num_frames",
+    "isolate_modalities",
+)
+
+
+def _silent_audio_latents(pipe: Any, tokens: int) -> torch.Tensor:
+    """Unpacked audio latents (1, C, L, M) that the pipeline packs and normalises to exactly zero: the clean audio
+    of the trainer's "silence" regime."""
+    mean = pipe.audio_vae.latents_mean.float().view(1, 1, -1).expand(1, tokens, -1)
+    bins = pipe.audio_mel_bins // pipe.audio_vae_mel_compression_ratio
+    return pipe._unpack_audio_latents(mean.clone(), tokens, bins)
+
+
 def _pipeline_transformer_call(
-    pipe: Any, target_latents: torch.Tensor, ref_frames: np.ndarray, caption: str, downscale: int
+    pipe: Any, target_latents: torch.Tensor, ref_frames: np.ndarray, caption: str, downscale: int,
+    audio_latents: torch.Tensor | None = None,
 ) -> dict[str, Any]:
-    """Run LTX2InContextPipeline for one step from a known clean target at SIGMA; return the transformer kwargs."""
+    """Run LTX2InContextPipeline for one step from a known clean target at SIGMA (and known clean audio latents
+    when given, else the pipeline's own noise); return the transformer kwargs."""
     pipe.scheduler = FlowMatchEulerDiscreteScheduler()  # no shift: the first timestep is exactly SIGMA * 1000
     captured: dict[str, Any] = {}
     forward = pipe.transformer.forward
@@ -67,29 +89,44 @@ def _pipeline_transformer_call(
         audio_modality_scale=1.0,
         max_sequence_length=32,
         generator=torch.Generator().manual_seed(SEED),
+        audio_latents=audio_latents,
         output_type="latent",
     )
     pipe.transformer.forward = forward
     return captured
 
 
-def _compare_with_pipeline(pipe: Any, pair: Pair, downscale: int, tmp_path: Path) -> tuple[dict[str, Any], int, int]:
-    """Build our step inputs and the pipeline's for `pair`; assert they are identical; return ours."""
+def _compare_with_pipeline(
+    pipe: Any, pair: Pair, downscale: int, tmp_path: Path, audio: str = "silence"
+) -> tuple[dict[str, Any], int, int]:
+    """Build our step inputs in the `audio` regime and the pipeline's for `pair`; assert what is identical; return ours.
+
+    "silence" (the Studio's regime: the audio stream denoised alongside, as LTX2InContextPipeline generates) must
+    give every transformer input and both predictions exactly as the real pipeline call. "isolated" (ltx-trainer's
+    video-only regime) gives the same video inputs, but its audio stream is one token cut off from the video, so the
+    video prediction differs from the pipeline's: the test shows by how much instead of hiding it.
+    """
     prepare(pipe, [pair], BUCKET, tmp_path / "cache", downscale=downscale, max_sequence_length=32)
     cached = load_cache(tmp_path / "cache")[0]
     _, ref_frames, _ = conform_pair(pair, BUCKET, downscale)
 
-    expected = _pipeline_transformer_call(pipe, cached.target_latents, ref_frames, pair.caption, downscale)
-
     c, f, h, w = cached.target_latents.shape
     _, rf, rh, rw = cached.reference_latents.shape
     num_target, num_ref = f * h * w, rf * rh * rw
-    # The pipeline draws one noise tensor over target + reference tokens; the reference part is masked out.
-    noise = torch.randn((1, num_target + num_ref, c), generator=torch.Generator().manual_seed(SEED))[:, :num_target]
-    ours = build_step_inputs(pipe, [cached], torch.tensor([SIGMA]), noise, torch.tensor([False]), BUCKET.fps, downscale)
+    tokens, channels = audio_token_shape(pipe, BUCKET)
+    # The pipeline draws from one generator: noise over target + reference tokens (the reference part is masked
+    # out), then the audio noise.
+    gen = torch.Generator().manual_seed(SEED)
+    noise = torch.randn((1, num_target + num_ref, c), generator=gen)[:, :num_target]
+    audio_noise = torch.randn((1, tokens, channels), generator=gen)
+    silent = (torch.zeros(1, tokens, channels), audio_noise) if audio == "silence" else None
+    ours = build_step_inputs(pipe, [cached], torch.tensor([SIGMA]), noise, torch.tensor([False]), BUCKET.fps,
+                             downscale, silent)
     got = ours.model_kwargs
+    expected = _pipeline_transformer_call(pipe, cached.target_latents, ref_frames, pair.caption, downscale,
+                                          _silent_audio_latents(pipe, tokens))
 
-    for key in VIDEO_KEYS:
+    for key in VIDEO_KEYS + (AUDIO_KEYS if audio == "silence" else ()):
         a, b = got.get(key), expected.get(key)
         if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
             assert a.shape == b.shape and a.dtype == b.dtype, key
@@ -100,12 +137,15 @@ def _compare_with_pipeline(pipe: Any, pair: Pair, downscale: int, tmp_path: Path
     assert torch.all(got["timestep"][0, num_target:] == 0)
     assert torch.all(got["timestep"][0, :num_target] == SIGMA * 1000)
 
-    # The video prediction is the pipeline's: with isolate_modalities the audio stream cannot reach it, so the
-    # trainer's single dummy audio token gives the same video output as the pipeline's full audio latents.
     with torch.no_grad():
-        theirs = pipe.transformer(**{**expected, "isolate_modalities": True, "return_dict": False})[0]
-        mine = pipe.transformer(**got)[0]
-    assert torch.equal(mine, theirs)
+        theirs, their_audio = pipe.transformer(**{**expected, "return_dict": False})
+        mine, my_audio = pipe.transformer(**got)
+    if audio == "silence":
+        assert torch.equal(mine, theirs) and torch.equal(my_audio, their_audio)
+    else:
+        assert got["isolate_modalities"] is True and expected["isolate_modalities"] is False
+        assert got["audio_hidden_states"].shape[1] == 1 < expected["audio_hidden_states"].shape[1]
+        assert not torch.equal(mine, theirs), "the isolated regime's video prediction is not the pipeline's"
     return got, num_target, num_ref
 
 
@@ -119,6 +159,14 @@ def test_training_inputs_equal_the_pipelines_transformer_inputs(
     assert num_ref == num_target // downscale**2
     # Reference positions lie on the target grid scaled by d.
     assert got["video_coords"][0, 1, num_target:].max() == got["video_coords"][0, 1, :num_target].max()
+
+
+def test_ltx_trainers_video_only_regime_feeds_the_same_video_but_predicts_otherwise_than_the_pipeline(
+    load_tiny: Any, clip_factory: Any, tmp_path: Path
+) -> None:
+    pipe = load_tiny()
+    pair = Pair(0, "a moving test pattern", clip_factory("target", 1), clip_factory("reference", 1, degrade=True))
+    _compare_with_pipeline(pipe, pair, 1, tmp_path, audio="isolated")
 
 
 def test_a_still_image_reference_gives_the_pipelines_inputs_too(
