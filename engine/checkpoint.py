@@ -1,7 +1,9 @@
-"""Checkpoints: adapter + optimizer + LR schedule + RNG + step, so a resumed run continues exactly."""
+"""Checkpoints: adapter + optimizer + LR schedule + RNG + step, so a resumed run continues exactly, and the settings
+they were made with, so a run is never resumed with other ones."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,12 @@ def save_checkpoint(
     scheduler: Any,
     gen: torch.Generator,
     keep: int,
+    settings: dict[str, Any] | None = None,
 ) -> Path:
-    """Write `root/step_XXXXXX/` (adapter.safetensors + state.pt) atomically, then drop all but the newest `keep`."""
+    """Write `root/step_XXXXXX/` (adapter.safetensors + state.pt) atomically, then drop all but the newest `keep`.
+
+    `settings` (flat, JSON-able: `TrainConfig.resume_settings` and the dataset) are kept beside the state for
+    `check_resume`."""
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"{PREFIX}{step:06d}"
     tmp = root / f".tmp_{PREFIX}{step:06d}"
@@ -39,6 +45,7 @@ def save_checkpoint(
         "generator": gen.get_state(),
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "settings": json.dumps(settings or {}, sort_keys=True),
     }
     torch.save(state, tmp / "state.pt")
     shutil.rmtree(final, ignore_errors=True)
@@ -59,6 +66,28 @@ def list_checkpoints(root: Path) -> list[Path]:
 def latest_checkpoint(root: Path) -> Path | None:
     found = list_checkpoints(root)
     return found[-1] if found else None
+
+
+class ResumeMismatch(ValueError):
+    """The checkpoint was made with other settings than the run resuming it; the message says which."""
+
+
+def check_resume(path: Path, settings: dict[str, Any]) -> None:
+    """Refuse to resume from `path` when a setting it was made with differs from `settings` (flat dicts).
+
+    A setting known to only one side (a checkpoint from before a setting existed) is not compared; a checkpoint
+    from before settings were recorded resumes as it always did.
+    """
+    state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
+    saved = json.loads(state.get("settings") or "{}")
+    changed = [f"{key}: {saved[key]!r} → {settings[key]!r}" for key in sorted(saved.keys() & settings.keys())
+               if saved[key] != settings[key]]
+    if changed:
+        shown = "; ".join(changed[:5]) + (f"; and {len(changed) - 5} more" if len(changed) > 5 else "")
+        raise ResumeMismatch(
+            f"The checkpoint {path.name} in {path.parent} was made with other settings ({shown}). Resuming would "
+            "mix two trainings (a changed total of steps also changes the learning-rate schedule). Train into a new "
+            "output folder, or set checkpoint.resume to false to start again from step 0.")
 
 
 def load_checkpoint(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -219,6 +219,19 @@ class TrainConfig(_Strict):
     def cache_dir(self) -> Path:
         return self.data.cache_dir or self.output_dir / "cache"
 
+    def resume_settings(self) -> dict[str, Any]:
+        """The settings a checkpoint may only be resumed with, flattened ("optim.learning_rate": 1e-4, ...).
+
+        What shapes the training is in (schedule, data settings, buckets, LoRA, diffusion, seed); what belongs to the
+        machine is not (paths, device, the worker's int8 choice, recomputing activations), so a run still resumes on
+        another worker.
+        """
+        data = self.model_dump(mode="json", exclude={"output_dir", "checkpoint", "validation", "device", "model",
+                                                     "quantize", "gradient_checkpointing", "export"})
+        data["data"].pop("cache_dir", None)
+        data["data"].pop("manifest", None)
+        return flatten(data)
+
     def config_hash(self) -> str:
         """Short hash of everything that shapes the result (paths and schedule of saving excluded)."""
         data = self.model_dump(mode="json", exclude={"output_dir", "checkpoint", "validation", "device"})
@@ -234,6 +247,17 @@ class TrainConfig(_Strict):
             # saved before it existed still resume.
             data["gradient_checkpointing"] = True
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"optim": {"steps": 8}} -> {"optim.steps": 8}: settings named as a creator or a YAML file names them."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def load_config(path: str | Path, **overrides: object) -> TrainConfig:

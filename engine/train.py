@@ -31,7 +31,7 @@ from typing import Any
 import torch
 import yaml
 
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import check_resume, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .dataset import CachedPair, Pair, PairReport, load_cache, prepare, read_manifest
 from .export import export_adapter
@@ -349,6 +349,16 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
+def dataset_fingerprint(pairs: list[Pair]) -> list[list[Any]]:
+    """What identifies the training data across machines: each pair's caption and its files' names and sizes (a
+    worker that fetched the same files elsewhere has other paths and times, never other names, sizes or captions)."""
+    def file(path: Any) -> list[Any]:
+        path = Path(path)
+        return [path.name, path.stat().st_size if path.exists() else None]
+
+    return [[pair.caption, *file(pair.video), *file(pair.reference)] for pair in pairs]
+
+
 def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
     """Linear warm-up, then linear decay from 1 to `final_lr_fraction` at the last step."""
     total, warm, final = cfg.optim.steps, cfg.optim.warmup_steps, cfg.optim.final_lr_fraction
@@ -446,7 +456,9 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
     gen = torch.Generator().manual_seed(cfg.seed)
     start = 0
     ckpt_dir = out / "checkpoints"
+    settings = {**cfg.resume_settings(), "data.pairs": dataset_fingerprint(pairs)}
     if cfg.checkpoint.resume and (last := latest_checkpoint(ckpt_dir)) is not None:
+        check_resume(last, settings)
         start = load_checkpoint(last, pipe.transformer, opt, sched, gen)
         hooks.log(f"resumed from {last.name} at step {start}")
 
@@ -458,7 +470,7 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
 
     def checkpoint(step: int) -> None:
         """Save a resumable checkpoint, plus the adapter in ComfyUI form beside it for downloads and trials."""
-        path = save_checkpoint(ckpt_dir, step, pipe.transformer, opt, sched, gen, cfg.checkpoint.keep)
+        path = save_checkpoint(ckpt_dir, step, pipe.transformer, opt, sched, gen, cfg.checkpoint.keep, settings)
         export_adapter(pipe.transformer, path / CHECKPOINT_EXPORT, cfg, steps=step)
         result.checkpoints.append(path)
         if hooks.on_checkpoint is not None:

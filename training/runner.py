@@ -125,7 +125,8 @@ def _fail(run: TrainingRun, error: Exception, holder: lifecycle.Holder) -> None:
 
 def explain(error: Exception, reference: str) -> tuple[str, str]:
     """(kind, plain-language message) for a training failure."""
-    # engine.dataset imports torch: loaded only once a run failed, not when the runner is imported
+    # engine.dataset and engine.checkpoint import torch: loaded only once a run failed, not with the runner
+    from engine.checkpoint import ResumeMismatch
     from engine.dataset import PairError
 
     text = str(error)
@@ -140,6 +141,8 @@ def explain(error: Exception, reference: str) -> tuple[str, str]:
         return "bad_pair", f"A clip pair cannot be used: {text}"
     if isinstance(error, ValidationError | ImproperlyConfiguredModel | ModelPathsError | SingleFileError):
         return "bad_config", f"The training settings cannot be used: {text}"
+    if isinstance(error, ResumeMismatch):
+        return "bad_config", text
     return "internal", (
         f"Something went wrong on the worker ({type(error).__name__}). An operator can find the details in the "
         f"worker log under the reference {reference}."

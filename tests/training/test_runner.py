@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from engine.checkpoint import ResumeMismatch
 from engine.dataset import PairError
 from jobs.lifecycle import recover_lost_jobs
 from tests.factories import make_dataset, make_run, sent_tasks, tiny_run_config
@@ -180,6 +181,8 @@ def test_failures_are_explained_in_plain_words():
     assert kind == "bad_pair" and "pair 3" in message
     kind, message = explain(KeyError("boom"), "trainingrun-7-0a1b2c3d")
     assert kind == "internal" and "under the reference trainingrun-7-0a1b2c3d" in message
+    mismatch = ResumeMismatch("The checkpoint step_000002 in /w/checkpoints was made with other settings (x).")
+    assert explain(mismatch, "ref") == ("bad_config", str(mismatch))
 
 
 def test_state_changes_are_recorded_as_events_in_order(creator, django_capture_on_commit_callbacks):

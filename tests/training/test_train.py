@@ -14,10 +14,11 @@ from pydantic import ValidationError
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from engine.checkpoint import ResumeMismatch
 from engine.config import TrainConfig, load_config
-from engine.dataset import load_cache
+from engine.dataset import Pair, load_cache, read_manifest, write_manifest
 from engine.media import probe
-from engine.train import Progress, TrainingHooks, evaluate, train
+from engine.train import Progress, TrainingHooks, audio_token_shape, draw_step, evaluate, setup_model, train
 from tests.training.conftest import tiny_config
 
 HELD_OUT = [28, 29]
@@ -333,9 +334,6 @@ def test_relative_paths_in_a_yaml_config_are_relative_to_the_yaml(tmp_path: Path
 def test_the_silence_audio_regime_trains_with_the_audio_stream_joined_as_the_pipeline_generates(
     make_config: Any, three_pairs: Path
 ) -> None:
-    from engine.dataset import load_cache
-    from engine.train import audio_token_shape, draw_step, setup_model
-
     isolated = make_config(three_pairs)
     silence = make_config(three_pairs, diffusion={"audio": "silence"}, optim={"steps": 2})
     assert silence.config_hash() != isolated.config_hash()
@@ -348,3 +346,47 @@ def test_the_silence_audio_regime_trains_with_the_audio_stream_joined_as_the_pip
     tokens, _ = audio_token_shape(pipe, silence.bucket.to_bucket())
     assert inputs.model_kwargs["audio_num_frames"] == tokens > 1  # the clip's whole soundtrack, as the pipeline
     assert draw_step(pipe, pairs, isolated, torch.Generator().manual_seed(0)).model_kwargs["isolate_modalities"]
+
+
+def test_a_checkpoint_is_resumed_only_with_the_settings_and_data_it_was_made_with(
+    make_config: Any, three_pairs: Path, tmp_path: Path
+) -> None:
+    out = str(tmp_path / "run")
+    first = _losses(make_config(three_pairs, output_dir=out, optim={"steps": 4}), stop_at=2)
+    assert sorted(first) == [1, 2]  # the cancel saved step 2
+
+    with pytest.raises(ResumeMismatch, match=r"optim\.learning_rate: 0\.001 → 0\.002.*new output folder"):
+        train(make_config(three_pairs, output_dir=out, optim={"steps": 4, "learning_rate": 2e-3}))
+    with pytest.raises(ResumeMismatch, match=r"optim\.steps: 4 → 8.*learning-rate schedule"):
+        train(make_config(three_pairs, output_dir=out, optim={"steps": 8}))
+    rows = read_manifest(three_pairs)
+    recaptioned = write_manifest([Pair(p.index, f"{p.caption}, slowly" if p.index == 0 else p.caption, p.video,
+                                       p.reference) for p in rows], tmp_path / "recaptioned.jsonl")
+    with pytest.raises(ResumeMismatch, match=r"data\.pairs"):
+        train(make_config(recaptioned, output_dir=out, optim={"steps": 4}))
+
+    # The same files fetched elsewhere (another worker: other paths, same names and sizes) resume.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    moved = []
+    for p in rows:
+        video, reference = elsewhere / Path(p.video).name, elsewhere / Path(p.reference).name
+        shutil.copyfile(p.video, video)
+        shutil.copyfile(p.reference, reference)
+        moved.append(Pair(p.index, p.caption, video, reference))
+    rest = _losses(make_config(write_manifest(moved, elsewhere / "manifest.jsonl"), output_dir=out,
+                               optim={"steps": 4}))
+    assert sorted(rest) == [3, 4]
+
+
+def test_a_checkpoint_from_before_settings_were_recorded_still_resumes(
+    make_config: Any, three_pairs: Path, tmp_path: Path
+) -> None:
+    cfg = make_config(three_pairs, output_dir=str(tmp_path / "run"), optim={"steps": 4})
+    _losses(cfg, stop_at=2)
+    state_path = tmp_path / "run" / "checkpoints" / "step_000002" / "state.pt"
+    state = torch.load(state_path, weights_only=True)
+    del state["settings"]  # as written by the versions before this check
+    torch.save(state, state_path)
+    assert sorted(_losses(make_config(three_pairs, output_dir=str(tmp_path / "run"),
+                                      optim={"steps": 4, "learning_rate": 2e-3}))) == [3, 4]
