@@ -397,16 +397,17 @@ class CachedPair:
     prompt_attention_mask: torch.Tensor
     caption: str
     bucket: Bucket
+    row: int = -1  # the manifest row it came from: the windows of one long clip share it (-1: not known)
 
 
-def load_cached_pair(path: str | Path) -> CachedPair:
+def load_cached_pair(path: str | Path, row: int = -1) -> CachedPair:
     tensors = load_file(str(path))
     with safe_open(str(path), "pt") as f:
         meta = f.metadata() or {}
     bucket = Bucket.from_label(meta["bucket"])
     if "fps" in meta:  # caches written before several buckets existed have the label only
         bucket = replace(bucket, fps=float(meta["fps"]))
-    return CachedPair(caption=meta.get("caption", ""), bucket=bucket, **tensors)
+    return CachedPair(caption=meta.get("caption", ""), bucket=bucket, row=row, **tensors)
 
 
 def load_cache(cache_dir: str | Path, rows: list[int] | None = None) -> list[CachedPair]:
@@ -419,5 +420,5 @@ def load_cache(cache_dir: str | Path, rows: list[int] | None = None) -> list[Cac
     names = index["files"]
     of_row = index.get("rows", list(range(len(names))))  # caches from before windows: one file per row
     wanted = set(rows) if rows is not None else None
-    return [load_cached_pair(Path(cache_dir) / name) for name, row in zip(names, of_row, strict=True)
+    return [load_cached_pair(Path(cache_dir) / name, row) for name, row in zip(names, of_row, strict=True)
             if wanted is None or row in wanted]

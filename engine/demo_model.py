@@ -475,7 +475,10 @@ def build_demo_model(
     c, _, h, w = saved["latents"].shape[1:]
     no_reference = torch.zeros(c, 0, h, w)
     pairs = [
-        CachedPair(target_latents=lat, reference_latents=no_reference, caption=cap, bucket=DEMO_BUCKET, **embeds[cap])
+        CachedPair(target_latents=lat, reference_latents=no_reference, caption=cap, bucket=DEMO_BUCKET,
+                   video_prompt_embeds=embeds[cap]["video_prompt_embeds"],
+                   audio_prompt_embeds=embeds[cap]["audio_prompt_embeds"],
+                   prompt_attention_mask=embeds[cap]["prompt_attention_mask"])
         for lat, cap in zip(saved["latents"], captions, strict=True)
     ]
     log(f"[4/5] transformer ({sum(p.numel() for p in pipe.transformer.parameters()) / 1e6:.1f} M parameters) "

@@ -252,15 +252,28 @@ def draw_step(pipe: Any, pairs: list[CachedPair], cfg: TrainConfig, gen: torch.G
 EVAL_SIGMAS = (0.15, 0.3, 0.45, 0.6, 0.75, 0.9)
 
 
+def swap_partner(pair: CachedPair, pairs: list[CachedPair]) -> CachedPair:
+    """The next pair after `pair` in its bucket that comes from another clip (manifest row), wrapping around."""
+    same = [p for p in pairs if p.bucket == pair.bucket]
+    position = next(i for i, p in enumerate(same) if p is pair)
+    for step in range(1, len(same)):
+        other = same[(position + step) % len(same)]
+        if other.row != pair.row or pair.row < 0:
+            return other
+    raise ValueError(f"Swapping references needs held-out pairs from at least two clips in the bucket "
+                     f"{pair.bucket.label()}: every held-out pair there is a window of manifest row {pair.row}.")
+
+
 @torch.no_grad()
 def evaluate(
     pipe: Any, pairs: list[CachedPair], downscale: int, swap_references: bool = False, seed: int = 1234,
     audio: str = "isolated",
 ) -> float:
-    """Deterministic eval loss: every pair at fixed sigmas with fixed noise, no first-frame conditioning, each at
-    its own bucket's shape and fps.
+    """Deterministic eval loss in the `audio` regime (the run's diffusion.audio): every pair at fixed sigmas with
+    fixed noise, no first-frame conditioning, each at its own bucket's shape and fps.
 
-    `swap_references=True` gives each pair the reference of the next pair in its bucket (same shape): if the
+    `swap_references=True` gives each pair the reference of the next pair in its bucket (same shape) that comes from
+    another clip (another manifest row: a window of the same long clip would lend nearly the same reference): if the
     adapter uses the reference, the loss must be clearly higher then.
     """
     gen = torch.Generator().manual_seed(seed)
@@ -269,9 +282,7 @@ def evaluate(
     pipe.transformer.eval()
     for pair in pairs:
         if swap_references:
-            same = [p for p in pairs if p.bucket == pair.bucket]
-            position = next(i for i, p in enumerate(same) if p is pair)
-            other = same[(position + 1) % len(same)]
+            other = swap_partner(pair, pairs)
             pair = CachedPair(**{**pair.__dict__, "reference_latents": other.reference_latents})
         c, f, h, w = pair.target_latents.shape
         for sigma in EVAL_SIGMAS:
@@ -568,7 +579,8 @@ def _validate(
 ) -> None:
     if eval_pairs:
         result.eval_loss = evaluate(pipe, eval_pairs, cfg.data.reference_downscale_factor, audio=cfg.diffusion.audio)
-        hooks.log(f"step {step}: eval loss {result.eval_loss:.4f} on {len(eval_pairs)} held-out pairs")
+        hooks.log(f"step {step}: eval loss {result.eval_loss:.4f} on {len(eval_pairs)} held-out pairs "
+                  f"({cfg.diffusion.audio} audio regime)")
     files = validation.render(pipe, step, Path(cfg.output_dir) / "samples")
     result.samples.extend(files)
     if files and hooks.on_sample is not None:

@@ -16,9 +16,18 @@ from safetensors.torch import load_file
 
 from engine.checkpoint import ResumeMismatch
 from engine.config import TrainConfig, load_config
-from engine.dataset import Pair, load_cache, read_manifest, write_manifest
+from engine.dataset import Bucket, CachedPair, Pair, load_cache, read_manifest, write_manifest
 from engine.media import probe
-from engine.train import Progress, TrainingHooks, audio_token_shape, draw_step, evaluate, setup_model, train
+from engine.train import (
+    Progress,
+    TrainingHooks,
+    audio_token_shape,
+    draw_step,
+    evaluate,
+    setup_model,
+    swap_partner,
+    train,
+)
 from tests.training.conftest import tiny_config
 
 HELD_OUT = [28, 29]
@@ -142,10 +151,11 @@ def test_with_whole_clips_a_run_trains_on_every_window_and_holds_out_all_of_a_he
         "pair 1: resize and centre-crop target 160x128 -> 128x128, resize and centre-crop reference 160x128 -> "
         "128x128, cut 48 frames into 2 clips of 17"]
     assert len(load_cache(cfg.cache_dir, [0, 1])) == 4 and len(load_cache(cfg.cache_dir, [2])) == 2
+    assert [line for line in log if "eval loss" in line][-1].endswith("on 2 held-out pairs (isolated audio regime)")
+    assert {p.row for p in load_cache(cfg.cache_dir)} == {0, 1, 2}  # each window knows its clip
 
 
 def test_a_batch_never_mixes_buckets_and_every_bucket_gets_trained() -> None:
-    from engine.dataset import Bucket, CachedPair
     from engine.train import draw_batch
 
     def pair(bucket: Bucket) -> CachedPair:
@@ -162,6 +172,21 @@ def test_a_batch_never_mixes_buckets_and_every_bucket_gets_trained() -> None:
     assert [[pairs.index(p) for p in draw_batch(pairs, 3, gen)] for _ in range(40)] == [
         [pairs.index(p) for p in batch] for batch in batches
     ]  # the generator alone decides: a resumed run draws the same batches
+
+
+def test_the_swapped_reference_evaluation_borrows_from_another_clip_not_another_window_of_the_same_one() -> None:
+    wide = Bucket(128, 96, 17, 24.0)
+
+    def window(row: int) -> CachedPair:
+        empty = torch.zeros(1)
+        return CachedPair(empty, empty, empty, empty, empty, "", wide, row)
+
+    first, second, other_clip = window(0), window(0), window(1)  # two windows of one long clip, then another clip
+    pairs = [first, second, other_clip]
+    assert swap_partner(first, pairs) is other_clip and swap_partner(second, pairs) is other_clip
+    assert swap_partner(other_clip, pairs) is first
+    with pytest.raises(ValueError, match="at least two clips in the bucket 128x96x17"):
+        swap_partner(first, [first, second])
 
 
 def test_hooks_report_progress_and_obey_save_sample_and_cancel(
