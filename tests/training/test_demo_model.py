@@ -116,11 +116,9 @@ def test_an_interrupted_transformer_build_continues_to_the_same_weights_as_one_s
         return pipe
 
     gen = torch.Generator().manual_seed(0)
-    text = {"video_prompt_embeds": torch.randn(8, 192, generator=gen),
-            "audio_prompt_embeds": torch.randn(8, 16, generator=gen),
-            "prompt_attention_mask": torch.ones(8, dtype=torch.int64)}
-    pairs = [CachedPair(torch.randn(128, 3, 5, 8, generator=gen), torch.zeros(128, 0, 5, 8), caption="c",
-                        bucket=DEMO_BUCKET, **text) for _ in range(3)]
+    video_text, audio_text = torch.randn(8, 192, generator=gen), torch.randn(8, 16, generator=gen)
+    pairs = [CachedPair(torch.randn(128, 3, 5, 8, generator=gen), torch.zeros(128, 0, 5, 8), video_text, audio_text,
+                        torch.ones(8, dtype=torch.int64), caption="c", bucket=DEMO_BUCKET) for _ in range(3)]
     settings = BuildSettings(transformer_steps=3, transformer_batch=2, checkpoint_every=1)
     straight, split, resumed = fresh(), fresh(), fresh()
     train_transformer(straight, pairs, settings, tmp_path / "straight.pt", print)
