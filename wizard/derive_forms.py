@@ -1,21 +1,22 @@
-"""Forms for the settings of references made on the server, built from each method's settings dataclass."""
+"""Forms for the settings of references made on the server, built from each method's settings model."""
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from typing import Any
 
 from django import forms
+from pydantic.fields import FieldInfo
 
 from datasets.models import Dataset
 from prep.extract.base import ExtractionError
+from prep.extract.settings import ExtractionSettings
 from prep.models import Extraction
 from wizard.derive import save_settings, settings_for
 
 Method = Extraction.Method
 
-# Label and help per method and field; fields not listed still get a form field named after themselves.
+# Label and help per method and field; fields not listed still get a form field named after themselves, with the
+# setting's description as help.
 TEXTS: dict[str, dict[str, tuple[str, str]]] = {
     Method.CANNY: {
         "low_threshold": ("Low threshold", "Edges weaker than this are dropped. Lower it to keep faint detail."),
@@ -46,7 +47,7 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
-def _settings_class(method: str) -> type[Any]:
+def _settings_class(method: str) -> type[ExtractionSettings]:
     if method == Method.CANNY:
         # prep.extract.* loads cv2 and numpy at its top: kept off the web process until a form needs it
         from prep.extract.canny import CannySettings
@@ -63,8 +64,9 @@ def _settings_class(method: str) -> type[Any]:
     return DepthSettings
 
 
-def _form_field(field: dataclasses.Field[Any], kind: Any, value: Any, method: str) -> forms.Field:
-    label, help_text = TEXTS.get(method, {}).get(field.name, (field.name.replace("_", " ").capitalize(), ""))
+def _form_field(name: str, field: FieldInfo, value: Any, method: str) -> forms.Field:
+    kind = field.annotation
+    label, help_text = TEXTS.get(method, {}).get(name, (name.replace("_", " ").capitalize(), field.description or ""))
     if kind is bool:
         return forms.BooleanField(label=label, help_text=help_text, required=False, initial=value)
     # Not required: a value left out keeps the dataset's current one (the live preview sends what it has).
@@ -80,11 +82,9 @@ class DeriveSettingsForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.dataset, self.method = dataset, method
         current = settings_for(dataset, method)
-        hints = typing.get_type_hints(_settings_class(method))
-        for field in dataclasses.fields(_settings_class(method)):
-            kind = hints.get(field.name)
-            if kind in (int, float, bool):
-                self.fields[field.name] = _form_field(field, kind, current.get(field.name), method)
+        for name, field in _settings_class(method).model_fields.items():
+            if field.annotation in (int, float, bool):
+                self.fields[name] = _form_field(name, field, current.get(name), method)
 
     def values(self) -> dict[str, Any]:
         """The dataset's current settings with what the form was given on top (call after is_valid)."""

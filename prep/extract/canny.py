@@ -7,59 +7,48 @@ are then thickened by a dilation so their width looks the same on every frame an
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
+from pydantic import Field, model_validator
 
 from prep.extract.base import ExtractionError, ExtractionReport, ProgressFn
-from prep.extract.settings import Limit, read_values
+from prep.extract.settings import ExtractionSettings, WholeNumber, rule_broken
 from prep.extract.video import FrameWriter, clip_format, read_frames
-
-_LIMITS = {
-    "low_threshold": Limit("The low edge threshold", 1, 500),
-    "high_threshold": Limit("The high edge threshold", 1, 500),
-    "blur": Limit("The blur size", 0, 31),
-    "thickness": Limit("The line thickness", 0, 15),
-}
 
 # With thickness 0 ("automatic") edges get one pixel of width per this many pixels of the frame's short side,
 # so a 1080p clip and its 540p copy give edge maps that look alike once both are shown at the same size.
 _AUTO_THICKNESS_PER_PIXELS = 480
 
 
-@dataclass(frozen=True)
-class CannySettings:
-    """How edges are found and drawn.
+class CannySettings(ExtractionSettings):
+    """How edges are found and drawn (read with `from_dict`, stored with `as_dict`)."""
 
-    low_threshold / high_threshold: Canny's hysteresis thresholds on the gradient (higher = fewer edges).
-    blur: odd Gaussian kernel size applied before detection; 0 turns the blur off.
-    thickness: edge width in pixels; 0 picks it from the frame size (see `line_width`).
-    """
+    kind = "edge"
 
-    low_threshold: int = 100
-    high_threshold: int = 200
-    blur: int = 3
-    thickness: int = 0
+    low_threshold: WholeNumber = Field(
+        default=100, ge=1, le=500, title="The low edge threshold",
+        description="Canny's lower hysteresis threshold on the gradient: weaker edges are dropped (higher = fewer "
+        "edges); below high_threshold.")
+    high_threshold: WholeNumber = Field(
+        default=200, ge=1, le=500, title="The high edge threshold",
+        description="Canny's upper hysteresis threshold on the gradient: stronger edges are always kept (higher = "
+        "fewer edges).")
+    blur: WholeNumber = Field(
+        default=3, ge=0, le=31, title="The blur size",
+        description="Odd Gaussian kernel size in pixels applied before detection; 0 turns the blur off.")
+    thickness: WholeNumber = Field(
+        default=0, ge=0, le=15, title="The line thickness",
+        description="Edge width in pixels; 0 picks it from the frame size (see `line_width`).")
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CannySettings:
-        """Settings from a creator's form or stored JSON; missing keys keep their defaults.
-
-        Unknown keys and out-of-range values raise `ExtractionError` with a sentence a creator understands.
-        """
-        settings = cls(**read_values(data, _LIMITS, "edge"))
-        if settings.low_threshold >= settings.high_threshold:
-            raise ExtractionError("The low edge threshold must be below the high one.")
-        if settings.blur % 2 == 0 and settings.blur:
-            raise ExtractionError(f"The blur size must be an odd number, or 0 for no blur (it is {settings.blur}).")
-        return settings
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+    @model_validator(mode="after")
+    def _thresholds_in_order_and_odd_blur(self) -> CannySettings:
+        if self.low_threshold >= self.high_threshold:
+            raise rule_broken("The low edge threshold must be below the high one.")
+        if self.blur % 2 == 0 and self.blur:
+            raise rule_broken(f"The blur size must be an odd number, or 0 for no blur (it is {self.blur}).")
+        return self
 
     def line_width(self, width: int, height: int) -> int:
         """Edge width in pixels for a frame of this size (the setting, or the automatic choice for 0)."""

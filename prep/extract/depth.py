@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
+from pydantic import Field, model_validator
 
 from prep.extract.base import ExtractionError, ExtractionReport, ProgressFn
 from prep.extract.loading import FolderCache, model_folder_problem, resolve_device, short_reason
-from prep.extract.settings import Limit, read_values
+from prep.extract.settings import ExtractionSettings, Number, WholeNumber, rule_broken
 from prep.extract.video import ClipFormat, FrameWriter, clip_format, read_frames
 
 if TYPE_CHECKING:  # torch is imported where it is used: the web process never needs it
@@ -127,41 +128,32 @@ def _load_uncached(folder: Path, device: torch.device) -> DepthModel:
 # --- Settings --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DepthSettings:
-    """How a depth video is made. Every field has a default that suits ordinary footage."""
+class DepthSettings(ExtractionSettings):
+    """How a depth video is made (read with `from_dict`, stored with `as_dict`). Every field has a default that
+    suits ordinary footage."""
 
-    smoothing: float = 1.0
-    """Temporal smoothing strength: the Gaussian's spread in frames (0 = off). Higher removes more flicker but
-    smears fast motion."""
-    batch_size: int = 8
-    """Frames inferred at once; larger is faster on a GPU and uses more memory."""
-    near_percentile: float = 98.0
-    """Depth at or beyond this percentile of the whole clip is pure white (nearest)."""
-    far_percentile: float = 2.0
-    """Depth at or below this percentile of the whole clip is pure black (farthest)."""
+    kind = "depth"
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> DepthSettings:
-        """Settings from a creator's form or stored JSON; missing keys keep their defaults.
+    smoothing: Number = Field(
+        default=1.0, ge=0.0, le=5.0, title="The temporal smoothing",
+        description="Temporal smoothing strength: the Gaussian's spread in frames (0 = off). Higher removes more "
+        "flicker but smears fast motion.")
+    batch_size: WholeNumber = Field(
+        default=8, ge=1, le=64, title="The batch size",
+        description="Frames inferred at once; larger is faster on a GPU and uses more memory.")
+    near_percentile: Number = Field(
+        default=98.0, ge=50.0, le=100.0, title="The near percentile",
+        description="Depth at or beyond this percentile of the whole clip is pure white (nearest).")
+    far_percentile: Number = Field(
+        default=2.0, ge=0.0, le=50.0, title="The far percentile",
+        description="Depth at or below this percentile of the whole clip is pure black (farthest); below "
+        "near_percentile.")
 
-        Unknown keys and out-of-range values raise ExtractionError with a sentence a creator understands.
-        """
-        settings = cls(**read_values(data or {}, _LIMITS, "depth"))
-        if settings.far_percentile >= settings.near_percentile:
-            raise ExtractionError("The far percentile must be below the near percentile.")
-        return settings
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-_LIMITS = {
-    "smoothing": Limit("The temporal smoothing", 0.0, 5.0, whole=False),
-    "batch_size": Limit("The batch size", 1, 64),
-    "near_percentile": Limit("The near percentile", 50.0, 100.0, whole=False),
-    "far_percentile": Limit("The far percentile", 0.0, 50.0, whole=False),
-}
+    @model_validator(mode="after")
+    def _far_below_near(self) -> DepthSettings:
+        if self.far_percentile >= self.near_percentile:
+            raise rule_broken("The far percentile must be below the near percentile.")
+        return self
 
 
 # --- Clip-wide normalisation and temporal smoothing --------------------------------------------------------------

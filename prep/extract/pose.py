@@ -13,17 +13,17 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import cv2
 import numpy as np
+from pydantic import Field
 
 from engine.media import sdr_filters
 from prep.extract.base import ExtractionError, ExtractionReport, ProgressFn
-from prep.extract.settings import Limit, read_values
+from prep.extract.settings import ExtractionSettings, Number, WholeNumber
 from prep.extract.video import ClipFormat, FrameWriter, clip_format
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,39 +44,24 @@ COLORS = ((255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0)
           (170, 0, 255), (255, 0, 255), (255, 0, 170), (255, 0, 85))
 LIMB_SHADE = 0.6  # limbs are drawn at 60 % of their colour and the joints on top at full colour, as OpenPose does
 
-_LIMITS = {
-    "min_visibility": Limit("The keypoint confidence", 0, 1, whole=False),
-    "min_confidence": Limit("The person detection confidence", 0, 1, whole=False),
-    "max_gap": Limit("The longest gap to fill", 0, 120),
-    "line_width": Limit("The line width", 0, 40),
-}
 
+class PoseSettings(ExtractionSettings):
+    """How people are found and drawn (read with `from_dict`, stored with `as_dict`)."""
 
-@dataclass(frozen=True)
-class PoseSettings:
-    """How people are found and drawn.
+    kind = "pose"
 
-    min_visibility: a keypoint MediaPipe is less sure of than this (0..1) counts as unseen on that frame.
-    min_confidence: MediaPipe's confidence for finding and then tracking the person (0..1).
-    max_gap: unseen keypoints (or a whole missed person) are interpolated across at most this many frames.
-    line_width: limb thickness in pixels; 0 picks it from the frame size (see `limb_width`).
-    """
-
-    min_visibility: float = 0.5
-    min_confidence: float = 0.5
-    max_gap: int = 8
-    line_width: int = 0
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PoseSettings:
-        """Settings from a creator's form or stored JSON; missing keys keep their defaults.
-
-        Unknown keys and out-of-range values raise `ExtractionError` with a sentence a creator understands.
-        """
-        return cls(**read_values(data, _LIMITS, "pose"))
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    min_visibility: Number = Field(
+        default=0.5, ge=0, le=1, title="The keypoint confidence",
+        description="A keypoint MediaPipe is less sure of than this (0..1) counts as unseen on that frame.")
+    min_confidence: Number = Field(
+        default=0.5, ge=0, le=1, title="The person detection confidence",
+        description="MediaPipe's confidence for finding and then tracking the person (0..1).")
+    max_gap: WholeNumber = Field(
+        default=8, ge=0, le=120, title="The longest gap to fill",
+        description="Unseen keypoints (or a whole missed person) are interpolated across at most this many frames.")
+    line_width: WholeNumber = Field(
+        default=0, ge=0, le=40, title="The line width",
+        description="Limb thickness in pixels; 0 picks it from the frame size (see `limb_width`).")
 
     def limb_width(self, width: int, height: int) -> int:
         """Limb thickness in pixels: the setting, or for 0 OpenPose's 8 px per 512 px of the frame's short side."""

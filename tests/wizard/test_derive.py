@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django import forms
 from django.test import Client
 
 from datasets.models import ClipPair
@@ -12,8 +13,10 @@ from prep.extract.video import clip_format
 from prep.models import Extraction
 from prep.services import run_extraction
 from tests.clips import NO_REAL_MEDIA, REAL_MEDIA
-from tests.factories import sent_tasks
+from tests.factories import make_dataset, sent_tasks
 from tests.wizard.flow import pairs, start, upload
+from wizard.derive import settings_for
+from wizard.derive_forms import DeriveSettingsForm
 from wizard.models import TrainingDraft
 from wizard.review import review_dataset
 
@@ -238,3 +241,29 @@ def test_pose_skeletons_are_made_from_a_real_clip_of_a_person(maya, settings):
     assert pair.status in (ClipPair.Status.OK, ClipPair.Status.WARNING), pair.messages
     assert pair.reference_meta["frames"] == pair.target_meta["frames"]
     assert extraction.report["empty_frames"] < pair.target_meta["frames"] // 5
+
+
+@pytest.mark.parametrize(("method", "stored", "whole", "number"), [
+    ("canny", {"blur": 5}, ["low_threshold", "high_threshold", "blur", "thickness"], []),
+    ("pose", {"max_gap": 12}, ["max_gap", "line_width"], ["min_visibility", "min_confidence"]),
+    ("depth", {"batch_size": 4}, ["batch_size"], ["smoothing", "near_percentile", "far_percentile"]),
+])
+def test_the_settings_form_has_a_field_per_setting_showing_the_stored_values(creator, method, stored, whole, number):
+    dataset = make_dataset(creator, recipe=method, derive_settings={method: stored})
+    form = DeriveSettingsForm(dataset, method)
+    assert sorted(form.fields) == sorted(whole + number)
+    assert all(type(form.fields[name]) is forms.IntegerField for name in whole)
+    assert all(type(form.fields[name]) is forms.FloatField for name in number)
+    assert {name: form.fields[name].initial for name in form.fields} == settings_for(dataset, method)
+    assert all(form.fields[name].initial == value for name, value in stored.items())
+
+
+def test_the_settings_form_stores_typed_values_and_refuses_out_of_range_ones_in_plain_words(creator):
+    dataset = make_dataset(creator, recipe="depth")
+    saved = DeriveSettingsForm(dataset, "depth", {"smoothing": "2.5", "batch_size": "16"}).save()
+    assert saved == {"smoothing": 2.5, "batch_size": 16, "near_percentile": 98.0, "far_percentile": 2.0}
+    refused = DeriveSettingsForm(dataset, "depth", {"far_percentile": "60"})
+    assert refused.save() is None
+    assert refused.non_field_errors() == ["The far percentile must be between 0 and 50 (it is 60)."]
+    dataset.refresh_from_db()
+    assert dataset.derive_settings["depth"] == saved
