@@ -19,6 +19,11 @@ TIE = 1e-6
 LABEL_RE = re.compile(r"^(\d+)x(\d+)x(\d+)@([\d.]+)$")
 
 
+def ordinal(n: int) -> str:
+    """2 -> "2nd", 3 -> "3rd", 4 -> "4th" (1 to 20, all a frame step needs)."""
+    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n if n < 20 else n % 10, 'th') }"
+
+
 @dataclass(frozen=True)
 class Bucket:
     """The shape every target clip of the bucket is conformed to; the reference gets `width/d x height/d`."""
@@ -28,7 +33,7 @@ class Bucket:
     frames: int
     fps: float
 
-    def check(self, downscale: int = 1) -> None:
+    def check(self, downscale: int = 1, temporal: int = 1) -> None:
         step = 32 * downscale
         if self.width % step or self.height % step:
             raise ValueError(
@@ -36,8 +41,18 @@ class Bucket:
             )
         if self.frames < 1 or (self.frames - 1) % 8:
             raise ValueError(f"bucket frames {self.frames} must be 8n+1 (1, 9, 17, ..., 121)")
+        if temporal > 1 and (self.frames - 1) % (8 * temporal):
+            raise ValueError(
+                f"bucket frames {self.frames} must be {8 * temporal}n+1 (e.g. {8 * temporal + 1}, {16 * temporal + 1}) "
+                f"with reference temporal scale factor {temporal}: the reference keeps every {ordinal(temporal)} "
+                "frame and needs 8n+1 frames itself")
         if self.fps <= 0:
             raise ValueError(f"bucket fps must be positive, got {self.fps}")
+
+    def reference_frames(self, temporal: int = 1) -> int:
+        """Frames of a video reference: every `temporal`-th frame of the bucket's (ltx-trainer's
+        reference temporal scale factor: the reference at fps / temporal over the same time)."""
+        return (self.frames - 1) // temporal + 1
 
     def label(self) -> str:
         return f"{self.width}x{self.height}x{self.frames}@{self.fps:g}"

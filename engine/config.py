@@ -61,6 +61,11 @@ class DataConfig(_Strict):
     reference_downscale_factor: int = Field(
         default=1, ge=1, le=4, description="Reference is W/d x H/d; positions are scaled by d so both share one grid."
     )
+    reference_temporal_scale_factor: int = Field(
+        default=1, ge=1, le=8,
+        description="Reference at fps / S: it keeps every S-th frame over the same time and its time positions are "
+        "spread by S (ltx-trainer's --reference-temporal-scale-factor). Bucket frames must then be 8*S*n+1.",
+    )
     trigger: str = Field(
         default="", description="Phrase prepended to every caption and stored in the adapter metadata."
     )
@@ -201,7 +206,7 @@ class TrainConfig(_Strict):
     @model_validator(mode="after")
     def _cross_checks(self) -> TrainConfig:
         for bucket in self.buckets:
-            bucket.check(self.data.reference_downscale_factor)
+            bucket.check(self.data.reference_downscale_factor, self.data.reference_temporal_scale_factor)
         labels = [b.label() for b in self.buckets]
         if len(set(labels)) != len(labels):
             raise ValueError(f"buckets {labels} list the same bucket twice")
@@ -240,6 +245,8 @@ class TrainConfig(_Strict):
             del data["extra_buckets"]
         if not data["data"]["whole_clips"]:  # likewise for configs from before whole_clips
             del data["data"]["whole_clips"]
+        if data["data"]["reference_temporal_scale_factor"] == 1:  # likewise for configs from before it existed
+            del data["data"]["reference_temporal_scale_factor"]
         if data["diffusion"]["audio"] == "isolated":  # likewise for configs from before the audio regimes
             del data["diffusion"]["audio"]
         if data["gradient_checkpointing"] == "auto":

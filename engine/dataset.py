@@ -226,15 +226,18 @@ def plan_pair(pair: Pair, buckets: list[Bucket], downscale: int, whole_clips: bo
     return PairPlan(assignment, _actions(target, ref, bucket, downscale, windows), windows)
 
 
-def conform_pair(pair: Pair, bucket: Bucket, downscale: int) -> tuple[np.ndarray, np.ndarray, PairReport]:
-    """Check and decode one pair. Returns target frames (F, H, W, 3), reference (F, H/d, W/d, 3), report."""
+def conform_pair(
+    pair: Pair, bucket: Bucket, downscale: int, temporal: int = 1
+) -> tuple[np.ndarray, np.ndarray, PairReport]:
+    """Check and decode one pair. Returns target frames (F, H, W, 3), reference ((F-1)/S+1, H/d, W/d, 3) at fps / S
+    (S = `temporal`, the reference temporal scale factor; one frame for a still image), report."""
     target, ref, actions = check_pair(pair, bucket, downscale)
     try:
         target_frames = conform(pair.video, bucket.fps, bucket.width, bucket.height, bucket.frames, pair.start)
         still = ref.frames == 1
         ref_frames = conform(
-            pair.reference, bucket.fps, bucket.width // downscale, bucket.height // downscale,
-            1 if still else bucket.frames, 0.0 if still else pair.start,
+            pair.reference, bucket.fps / temporal, bucket.width // downscale, bucket.height // downscale,
+            1 if still else bucket.reference_frames(temporal), 0.0 if still else pair.start,
         )
     except MediaError as err:
         raise PairError(f"{pair.name()}: {err}") from err
@@ -296,7 +299,8 @@ def _file_key(path: Path) -> str:
 
 
 def cache_key(
-    pair: Pair, caption: str, bucket: Bucket, downscale: int, model_name: str, max_sequence_length: int
+    pair: Pair, caption: str, bucket: Bucket, downscale: int, model_name: str, max_sequence_length: int,
+    temporal: int = 1,
 ) -> str:
     """Changes whenever anything that shaped the cached tensors changes (files, caption, bucket, model)."""
     parts = [
@@ -309,6 +313,8 @@ def cache_key(
         model_name,
         str(max_sequence_length),
     ]
+    if temporal != 1:  # caches written before the temporal scale factor existed keep their keys
+        parts.append(f"temporal={temporal}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -321,6 +327,7 @@ def prepare(
     trigger: str = "",
     max_sequence_length: int = 1024,
     whole_clips: bool = False,
+    temporal: int = 1,
 ) -> list[PairReport]:
     """Conform, encode and cache every pair in its bucket; reuse cache files whose key still matches.
 
@@ -334,7 +341,7 @@ def prepare(
     """
     buckets = [buckets] if isinstance(buckets, Bucket) else list(buckets)
     for bucket in buckets:
-        bucket.check(downscale)
+        bucket.check(downscale, temporal)
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     plans = [plan_pair(pair, buckets, downscale, whole_clips) for pair in pairs]
@@ -342,13 +349,15 @@ def prepare(
     for pair, plan in zip(pairs, plans, strict=True):
         caption = with_trigger(trigger, pair.caption)
         for window, clip in enumerate(plan.window_pairs(pair)):
-            report = _cache_pair(pipe, clip, caption, plan.bucket, cache, downscale, max_sequence_length, window)
+            report = _cache_pair(pipe, clip, caption, plan.bucket, cache, downscale, max_sequence_length, window,
+                                 temporal)
             report.bucket, report.bucket_reason, report.actions = (
                 plan.bucket.label(), plan.assignment.reason, plan.actions)
             reports.append(report)
     index = {
         "buckets": [asdict(b) for b in buckets],
         "downscale": downscale,
+        "temporal": temporal,
         "files": [Path(r.cache_file).name for r in reports],
         "rows": [r.index for r in reports],
         "pair_buckets": [r.bucket for r in reports],
@@ -360,10 +369,11 @@ def prepare(
 def _cache_pair(
     pipe: Any, pair: Pair, caption: str, bucket: Bucket, cache: Path, downscale: int, max_sequence_length: int,
     window: int = 0,
+    temporal: int = 1,
 ) -> PairReport:
     """Encode one pair (or one window of it) at `bucket` into `cache`, or return the report of the cache file that
     still matches."""
-    key = cache_key(pair, caption, bucket, downscale, encoding_name(pipe), max_sequence_length)
+    key = cache_key(pair, caption, bucket, downscale, encoding_name(pipe), max_sequence_length, temporal)
     out = cache / (f"pair_{pair.index:04d}.safetensors" if window == 0 else
                    f"pair_{pair.index:04d}_w{window:02d}.safetensors")
     report_file = out.with_suffix(".json")
@@ -371,7 +381,7 @@ def _cache_pair(
         old = json.loads(report_file.read_text())
         if old.get("key") == key:
             return PairReport(**{**old["report"], "cached": True})
-    target_frames, ref_frames, report = conform_pair(pair, bucket, downscale)
+    target_frames, ref_frames, report = conform_pair(pair, bucket, downscale, temporal)
     tensors = {
         "target_latents": encode_video(pipe, target_frames),
         "reference_latents": encode_video(pipe, ref_frames),

@@ -59,6 +59,8 @@ def export_adapter(transformer: Any, path: str | Path, cfg: Any, steps: int) -> 
         "format": FORMAT,
         "reference_downscale_factor": d,
         "ss_reference_downscale_factor": d,  # the name kohya-style tools write
+        # ltx-trainer's name: the reference at fps / S (every S-th frame); the Studio conditions the same way.
+        "reference_temporal_scale_factor": str(cfg.data.reference_temporal_scale_factor),
         "base_model": model_label(cfg.model),
         "rank": str(cfg.lora.rank),
         "alpha": str(cfg.lora.effective_alpha),
@@ -87,6 +89,7 @@ class AdapterInfo:
     reference_downscale_factor: int
     metadata: dict[str, str]
     notes: list[str] = field(default_factory=list)
+    reference_temporal_scale_factor: int = 1
 
     @property
     def trigger(self) -> str:
@@ -154,6 +157,13 @@ def read_adapter(path: str | Path, transformer: Any | None = None) -> AdapterInf
         raise AdapterError(f"{path.name}: reference_downscale_factor {raw_d!r} is not a number") from err
     if downscale < 1:
         raise AdapterError(f"{path.name}: reference_downscale_factor {downscale} must be >= 1")
+    raw_s = metadata.get("reference_temporal_scale_factor", "1")  # absent: a reference at the target's frame rate
+    try:
+        temporal = int(float(raw_s))
+    except ValueError as err:
+        raise AdapterError(f"{path.name}: reference_temporal_scale_factor {raw_s!r} is not a number") from err
+    if not 1 <= temporal <= 8:
+        raise AdapterError(f"{path.name}: reference_temporal_scale_factor {temporal} must be between 1 and 8")
 
     if transformer is not None:
         _check_against(path.name, pairs, transformer)
@@ -167,6 +177,7 @@ def read_adapter(path: str | Path, transformer: Any | None = None) -> AdapterInf
         reference_downscale_factor=downscale,
         metadata=metadata,
         notes=notes,
+        reference_temporal_scale_factor=temporal,
     )
 
 

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .buckets import ordinal
+
 if TYPE_CHECKING:
     import numpy as np
     import torch
@@ -68,11 +70,18 @@ class GenerationSpec:
     distilled: bool = False  # fixed distilled sigmas, no guidance (fast previews on the distilled checkpoint)
     max_sequence_length: int = 256
     still_reference: bool = False  # one still image (identity adapters) instead of a video
+    reference_temporal_scale_factor: int = 1  # the adapter's: its reference keeps every S-th frame (fps / S)
 
     @property
     def reference_frames(self) -> int:
-        """Frames of the conformed reference (and of its attention mask): 1 for a still image."""
-        return 1 if self.still_reference else self.num_frames
+        """Frames of the conformed reference (and of its attention mask): 1 for a still image, else every S-th of
+        the output's frames."""
+        return 1 if self.still_reference else (self.num_frames - 1) // self.reference_temporal_scale_factor + 1
+
+    @property
+    def reference_fps(self) -> float:
+        """The frame rate the reference is conformed at: the output's, divided by S."""
+        return self.frame_rate / self.reference_temporal_scale_factor
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,20 +121,25 @@ def number(value: Any, field_name: str, label: str, low: float, high: float) -> 
     return result
 
 
-def snap_frames(frames: int, available: int | None = None) -> tuple[int, str | None]:
-    """The nearest valid frame count 8n+1 (at most `available`, the reference's length), with a note."""
+def snap_frames(frames: int, available: int | None = None, temporal: int = 1) -> tuple[int, str | None]:
+    """The nearest valid frame count 8n+1 (8·S·n+1 for an adapter whose reference keeps every S-th frame; at most
+    `available`, the reference's length), with a note."""
     if frames < 1:
         raise SettingsError("num_frames", "The number of frames must be at least 1.")
     if frames > MAX_FRAMES:
         raise SettingsError("num_frames", f"At most {MAX_FRAMES} frames per generation (asked for {frames}).")
-    snapped = 8 * round((frames - 1) / 8) + 1
+    unit = 8 * temporal
+    snapped = unit * round((frames - 1) / unit) + 1
     note = None
     if snapped != frames:
-        note = f"Frames: {frames} → {snapped} (the model makes 8n+1 frames: 9, 17, 25, 33…)."
+        rule = ("the model makes 8n+1 frames: 9, 17, 25, 33…" if temporal == 1 else
+                f"this adapter's reference keeps every {ordinal(temporal)} frame, so {unit}n+1 frames: {unit + 1}, "
+                f"{2 * unit + 1}, {3 * unit + 1}…")
+        note = f"Frames: {frames} → {snapped} ({rule})."
     if available is not None and snapped > available:
         if available < 1:
             raise SettingsError("reference", "The reference video has no frames.")
-        shorter = 8 * ((available - 1) // 8) + 1
+        shorter = unit * ((available - 1) // unit) + 1
         note = f"Frames: {frames} → {shorter} (the reference video has only {available} frames at this frame rate)."
         snapped = shorter
     return snapped, note
@@ -144,12 +158,14 @@ def snap_side(value: int, unit: int, field_name: str, label: str) -> tuple[int, 
 
 
 def snap_settings(
-    num_frames: Any, height: Any, width: Any, downscale: int = 1, available_frames: int | None = None
+    num_frames: Any, height: Any, width: Any, downscale: int = 1, available_frames: int | None = None,
+    temporal: int = 1,
 ) -> Snapped:
-    """Snap frames to 8n+1 and the size to multiples of 32·d; refuse what cannot be snapped sensibly."""
+    """Snap frames to 8·S·n+1 (8n+1 when S = 1) and the size to multiples of 32·d; refuse what cannot be snapped
+    sensibly."""
     if downscale < 1:
         raise SettingsError("reference_downscale_factor", "The reference downscale factor must be 1 or more.")
-    frames, frame_note = snap_frames(_whole(num_frames, "num_frames", "Frames"), available_frames)
+    frames, frame_note = snap_frames(_whole(num_frames, "num_frames", "Frames"), available_frames, temporal)
     unit = 32 * downscale
     h, h_note = snap_side(_whole(height, "height", "Height"), unit, "height", "height")
     w, w_note = snap_side(_whole(width, "width", "Width"), unit, "width", "width")
@@ -199,7 +215,8 @@ def pick_seed(value: Any) -> int:
 
 def check_spec(spec: GenerationSpec) -> None:
     """Refuse anything the pipeline would crash on, with a plain message (call before `generate`)."""
-    snapped = snap_settings(spec.num_frames, spec.height, spec.width, spec.reference_downscale_factor)
+    snapped = snap_settings(spec.num_frames, spec.height, spec.width, spec.reference_downscale_factor,
+                            temporal=spec.reference_temporal_scale_factor)
     if (snapped.num_frames, snapped.height, snapped.width) != (spec.num_frames, spec.height, spec.width):
         raise SettingsError("num_frames", "; ".join(snapped.notes))
     if not spec.prompt.strip():
@@ -240,6 +257,16 @@ class GenerationResult:
 ProgressCallback = Callable[[int, int], None]
 
 
+def spread_reference_time(coords: torch.Tensor, scale: int, fps: float) -> torch.Tensor:
+    """Reference positions (B, 3, R, 2) of a reference at fps / `scale` (every `scale`-th frame), as Lightricks'
+    ltx-core places them: time spread by `scale`, then moved back by (scale - 1) target frames so the reference's last
+    patch ends with the target's, the causal first patch clamped to start at 0. `coords` were made at `fps` (the
+    target's rate), as `rope.prepare_video_coords` makes them; returns a new tensor."""
+    spread = coords.clone()
+    spread[:, 0] = (coords[:, 0] * scale - (scale - 1) / fps).clamp(min=0)
+    return spread
+
+
 def call_pipeline(
     pipe: Any,
     reference: np.ndarray,
@@ -262,6 +289,7 @@ def call_pipeline(
     lora_scale: float = 1.0,
     max_sequence_length: int = 1024,
     callback: Callable[..., dict[str, Any]] | None = None,
+    temporal: int = 1,
 ) -> np.ndarray:
     """One video (F, H, W, 3) float in [0, 1] from a conformed reference (F_ref, H/d, W/d, 3) uint8.
 
@@ -270,7 +298,9 @@ def call_pipeline(
     modality guidance are off, so each step costs one transformer call (two with CFG). `distilled` uses the
     distilled checkpoint's fixed sigmas without guidance. `attention_mask` is a pixel-space mask (1, 1, F_ref, H/d,
     W/d) in [0, 1] on the reference tokens; `lora_scale` scales every loaded LoRA at once (per-adapter weights are
-    set with `pipe.set_adapters`). `callback` is the pipeline's `callback_on_step_end`.
+    set with `pipe.set_adapters`). `callback` is the pipeline's `callback_on_step_end`. `temporal` is the adapter's
+    reference temporal scale factor S: the reference then has (F-1)/S+1 frames at fps / S, and `pipe` must be an
+    `engine.pipeline.ICLoRAPipeline` (what `engine.loader` loads).
     """
     # Only where a generation runs: the web process imports this module for its checks, without torch.
     import numpy as np
@@ -292,6 +322,11 @@ def call_pipeline(
         kwargs["num_inference_steps"] = len(DISTILLED_SIGMA_VALUES)
     else:
         kwargs["num_inference_steps"] = num_inference_steps
+    if temporal != 1:
+        if not hasattr(pipe, "reference_temporal_scale_factor"):
+            raise InferenceError("This adapter's reference runs at a lower frame rate, which this pipeline cannot "
+                                 "place in time: load it with engine.loader.")
+        kwargs["reference_temporal_scale_factor"] = temporal
     if attention_mask is not None:
         device = getattr(pipe, "_execution_device", torch.device("cpu"))
         kwargs["conditioning_attention_mask"] = attention_mask.to(device=device, dtype=torch.float32)
@@ -409,6 +444,7 @@ def _generate(
                 guidance_scale=spec.guidance_scale, attention_strength=spec.attention_strength, attention_mask=mask,
                 lora_scale=1.0,  # per-adapter weights are set above
                 max_sequence_length=spec.max_sequence_length, callback=callback,
+                temporal=spec.reference_temporal_scale_factor,
             )
 
         output = run_pass()

@@ -194,22 +194,24 @@ def attach_transformer(pipe: Any, transformer: Any) -> None:
 
 def _pipeline_from_folder(paths: ModelPaths, dtype: torch.dtype, overrides: dict[str, Any]) -> Any:
     # diffusers (seconds): loaded only when a pipeline is built, not by every module that imports this one
-    from diffusers import LTX2InContextPipeline
+    from .pipeline import ICLoRAPipeline
 
-    return LTX2InContextPipeline.from_pretrained(str(paths.path), dtype=dtype, **overrides)
+    return ICLoRAPipeline.from_pretrained(str(paths.path), dtype=dtype, **overrides)
 
 
 def _pipeline_from_single_file(
     paths: ModelPaths, dtype: torch.dtype, text_encoder: Any, with_transformer: bool = True
 ) -> Any:
     # diffusers/transformers (seconds): loaded only when a pipeline is built, not by every importer
-    from diffusers import FlowMatchEulerDiscreteScheduler, LTX2InContextPipeline
+    from diffusers import FlowMatchEulerDiscreteScheduler
     from transformers import AutoTokenizer
+
+    from .pipeline import ICLoRAPipeline
 
     configs = paths.configs
     # A config folder may carry the tokenizer; Lightricks' layout has it in the Gemma folder.
     tokenizer_dir = configs / "tokenizer" if (configs / "tokenizer").is_dir() else paths.text_encoder
-    return LTX2InContextPipeline(
+    return ICLoRAPipeline(
         scheduler=FlowMatchEulerDiscreteScheduler.from_pretrained(str(configs), subfolder="scheduler"),
         tokenizer=AutoTokenizer.from_pretrained(str(tokenizer_dir)),
         text_encoder=text_encoder,

@@ -33,9 +33,11 @@ def generate(
     seed: int = 0,
     lora_scale: float = 1.0,
     max_sequence_length: int = 1024,
+    temporal: int = 1,
 ) -> np.ndarray:
-    """One video (F, H, W, 3) float in [0, 1] at `bucket` from a conformed reference (F, H/d, W/d, 3) uint8, with
-    the Studio's pipeline call (`inference.call_pipeline`) and the transformer in eval mode meanwhile."""
+    """One video (F, H, W, 3) float in [0, 1] at `bucket` from a conformed reference ((F-1)/S+1, H/d, W/d, 3) uint8
+    (S = `temporal`), with the Studio's pipeline call (`inference.call_pipeline`) and the transformer in eval mode
+    meanwhile."""
     was_training = pipe.transformer.training
     pipe.transformer.eval()
     try:
@@ -43,15 +45,16 @@ def generate(
             pipe, reference, height=bucket.height, width=bucket.width, num_frames=bucket.frames, frame_rate=bucket.fps,
             seed=seed, downscale=downscale, prompt=prompt, prompt_embeds=prompt_embeds, negative_embeds=negative_embeds,
             num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, lora_scale=lora_scale,
-            max_sequence_length=max_sequence_length,
+            max_sequence_length=max_sequence_length, temporal=temporal,
         )
     finally:
         pipe.transformer.train(was_training)
 
 
-def reference_frames(path: str | Path, bucket: Bucket) -> int:
-    """Frames a reference is conformed to: the bucket's, or one for a still image (identity adapters)."""
-    return 1 if probe(path).frames == 1 else bucket.frames
+def reference_frames(path: str | Path, bucket: Bucket, temporal: int = 1) -> int:
+    """Frames a reference is conformed to: the bucket's (every `temporal`-th), or one for a still image (identity
+    adapters)."""
+    return 1 if probe(path).frames == 1 else bucket.reference_frames(temporal)
 
 
 def validation_bucket(info: VideoInfo, buckets: list[Bucket]) -> tuple[Bucket, str]:
@@ -108,6 +111,7 @@ class ValidationSet:
     guidance: float = 1.0
     seed: int = 0
     max_sequence_length: int = 1024
+    temporal: int = 1
 
     @classmethod
     @torch.no_grad()
@@ -128,14 +132,16 @@ class ValidationSet:
             bucket, why = validation_bucket(info, cfg.buckets)
             if log is not None and len(cfg.buckets) > 1:
                 log(f"sample {i:02d}: bucket {bucket.label()} ({why})")
-            frames = 1 if info.frames == 1 else bucket.frames
-            ref = conform(ref_path, bucket.fps, bucket.width // d, bucket.height // d, frames)
+            s = cfg.data.reference_temporal_scale_factor
+            frames = 1 if info.frames == 1 else bucket.reference_frames(s)
+            ref = conform(ref_path, bucket.fps / s, bucket.width // d, bucket.height // d, frames)
             embeds = encode_prompt_cached(
                 pipe, prompt, Path(cfg.cache_dir) / "prompts", v.guidance_scale > 1.0, cfg.data.max_sequence_length
             )
             negative = (embeds["neg"], embeds["neg_mask"]) if "neg" in embeds else None
             items.append(ValidationItem(f"{i:02d}", ref, (embeds["pos"], embeds["pos_mask"]), negative, bucket))
-        return cls(items, d, v.num_inference_steps, v.guidance_scale, v.seed, cfg.data.max_sequence_length)
+        return cls(items, d, v.num_inference_steps, v.guidance_scale, v.seed, cfg.data.max_sequence_length,
+                   cfg.data.reference_temporal_scale_factor)
 
     def render(self, pipe: Any, step: int, out_dir: Path) -> list[Path]:
         """Write one mp4 per item as `step_000250_00.mp4`, each at its item's bucket, and return the paths."""
@@ -152,6 +158,7 @@ class ValidationSet:
                 guidance_scale=self.guidance,
                 seed=self.seed,
                 max_sequence_length=self.max_sequence_length,
+                temporal=self.temporal,
             )
             files.append(write_mp4(video, out_dir / f"step_{step:06d}_{item.name}.mp4", item.bucket.fps))
         return files

@@ -35,6 +35,7 @@ from .checkpoint import check_resume, latest_checkpoint, load_checkpoint, save_c
 from .config import TrainConfig
 from .dataset import CachedPair, Pair, PairReport, load_cache, prepare, read_manifest
 from .export import export_adapter
+from .inference import spread_reference_time
 from .loader import attach_transformer, load_pipeline, load_transformer, pick_device_and_dtype, release_text_encoder
 from .lora import add_lora, quantize_int8
 from .sample import ValidationSet
@@ -102,6 +103,7 @@ def build_step_inputs(
     fps: float,
     downscale: int,
     audio: tuple[torch.Tensor, torch.Tensor] | None = None,
+    temporal: int = 1,
 ) -> StepInputs:
     """Assemble the IC-LoRA transformer input for a batch of cached pairs.
 
@@ -110,7 +112,9 @@ def build_step_inputs(
     has no frames (C, 0, h, w) gives plain text-to-video inputs (the demo model's pretraining).
     `audio` = (clean packed audio latents, noise), both (B, A, Ca): the audio stream is noised at the same sigma and
     denoised alongside with `isolate_modalities=False`, as the pipeline generates; None keeps one zero audio token
-    cut off from the video (video-only training).
+    cut off from the video (video-only training). `temporal` is the reference temporal scale factor S: the cached
+    reference was made at fps / S, and its time positions are spread as Lightricks' ltx-core places them
+    (`inference.spread_reference_time`, as `pipeline.ICLoRAPipeline` does at inference).
     """
     transformer = pipe.transformer
     device, dtype = transformer.device, transformer.dtype
@@ -148,6 +152,8 @@ def build_step_inputs(
     if downscale != 1:
         ref_coords[:, 1, :, :] = ref_coords[:, 1, :, :] * downscale
         ref_coords[:, 2, :, :] = ref_coords[:, 2, :, :] * downscale
+    if temporal != 1 and not text_to_video:
+        ref_coords = spread_reference_time(ref_coords, temporal, fps)
     video_coords = torch.cat([target_coords, ref_coords.expand(b, -1, -1, -1)], dim=2)
 
     audio_velocity = None
@@ -245,7 +251,8 @@ def draw_step(pipe: Any, pairs: list[CachedPair], cfg: TrainConfig, gen: torch.G
     clean_first = torch.rand(b, generator=gen) < cfg.diffusion.first_frame_conditioning_p
     audio = silent_audio(pipe, batch[0].bucket, b, gen) if cfg.diffusion.audio == "silence" else None
     return build_step_inputs(
-        pipe, batch, sigmas, noise, clean_first, batch[0].bucket.fps, cfg.data.reference_downscale_factor, audio
+        pipe, batch, sigmas, noise, clean_first, batch[0].bucket.fps, cfg.data.reference_downscale_factor, audio,
+        cfg.data.reference_temporal_scale_factor,
     )
 
 
@@ -267,7 +274,7 @@ def swap_partner(pair: CachedPair, pairs: list[CachedPair]) -> CachedPair:
 @torch.no_grad()
 def evaluate(
     pipe: Any, pairs: list[CachedPair], downscale: int, swap_references: bool = False, seed: int = 1234,
-    audio: str = "isolated",
+    audio: str = "isolated", temporal: int = 1,
 ) -> float:
     """Deterministic eval loss in the `audio` regime (the run's diffusion.audio): every pair at fixed sigmas with
     fixed noise, no first-frame conditioning, each at its own bucket's shape and fps.
@@ -289,7 +296,8 @@ def evaluate(
             noise = torch.randn(1, f * h * w, c, generator=gen)
             sound = silent_audio(pipe, pair.bucket, 1, gen) if audio == "silence" else None
             inputs = build_step_inputs(
-                pipe, [pair], torch.tensor([sigma]), noise, torch.tensor([False]), pair.bucket.fps, downscale, sound
+                pipe, [pair], torch.tensor([sigma]), noise, torch.tensor([False]), pair.bucket.fps, downscale, sound,
+                temporal,
             )
             losses.append(step_loss(pipe, inputs).item())
     pipe.transformer.train(was_training)
@@ -428,7 +436,7 @@ def prepare_from_config(pipe: Any, cfg: TrainConfig) -> tuple[list[Pair], list[P
     pairs = read_manifest(cfg.data.manifest)
     reports = prepare(
         pipe, pairs, cfg.buckets, cfg.cache_dir, cfg.data.reference_downscale_factor, cfg.data.trigger,
-        cfg.data.max_sequence_length, cfg.data.whole_clips,
+        cfg.data.max_sequence_length, cfg.data.whole_clips, cfg.data.reference_temporal_scale_factor,
     )
     return pairs, reports
 
@@ -578,7 +586,8 @@ def _validate(
     hooks: TrainingHooks,
 ) -> None:
     if eval_pairs:
-        result.eval_loss = evaluate(pipe, eval_pairs, cfg.data.reference_downscale_factor, audio=cfg.diffusion.audio)
+        result.eval_loss = evaluate(pipe, eval_pairs, cfg.data.reference_downscale_factor, audio=cfg.diffusion.audio,
+                                    temporal=cfg.data.reference_temporal_scale_factor)
         hooks.log(f"step {step}: eval loss {result.eval_loss:.4f} on {len(eval_pairs)} held-out pairs "
                   f"({cfg.diffusion.audio} audio regime)")
     files = validation.render(pipe, step, Path(cfg.output_dir) / "samples")

@@ -106,6 +106,14 @@ def defaults_for(adapter: Adapter | None) -> Defaults:
     return base
 
 
+def temporal_scale_of(adapter: Adapter) -> int:
+    """The adapter's reference temporal scale factor S (its reference keeps every S-th frame), from its metadata."""
+    try:
+        return max(1, int(float(adapter.metadata.get("reference_temporal_scale_factor", 1))))
+    except (TypeError, ValueError):
+        return 1
+
+
 def prompt_with_trigger(adapter: Adapter | None, prompt: str = "") -> str:
     return with_trigger(adapter.trigger_phrase if adapter else "", prompt.strip())
 
@@ -239,6 +247,7 @@ def create_generation(
         num_inference_steps=request.steps, guidance_scale=request.guidance,
         adapter_scale=request.adapter_scale, attention_strength=request.strength,
         reference_downscale_factor=adapter.reference_downscale_factor,
+        reference_temporal_scale_factor=temporal_scale_of(adapter),
         effect_scale=request.effect_scale if effect else 0.0, distilled=request.fast,
         max_sequence_length=defaults.max_sequence_length, still_reference=still,
     )
@@ -306,7 +315,7 @@ def _snap_shape(
         notes.append(note)
     try:
         return snap_settings(data.get("num_frames") or defaults.num_frames, height, width,
-                             adapter.reference_downscale_factor, available)
+                             adapter.reference_downscale_factor, available, temporal_scale_of(adapter))
     except SettingsError as error:
         errors[error.field or "num_frames"] = error.message
         return None
@@ -498,10 +507,10 @@ def _render(holder: lifecycle.Holder, folder: Path) -> None:
     if generation.adapter is None:
         raise InferenceError("The adapter of this generation was deleted.")
     d = spec.reference_downscale_factor
-    reference = conform(_local(generation.reference_file, folder, "reference"), spec.frame_rate,
+    reference = conform(_local(generation.reference_file, folder, "reference"), spec.reference_fps,
                         spec.width // d, spec.height // d, spec.reference_frames)
     mask_path = _local(generation.mask_file, folder, "mask") if generation.mask_file else None
-    mask = masks.build(stored, spec.reference_frames, spec.height // d, spec.width // d, mask_path, spec.frame_rate)
+    mask = masks.build(stored, spec.reference_frames, spec.height // d, spec.width // d, mask_path, spec.reference_fps)
     adapter_path = _local(generation.adapter.file, folder, "adapter")
     effect_path = _local(generation.effect_adapter.file, folder, "effect") if generation.effect_adapter else None
 
@@ -522,8 +531,10 @@ def _render(holder: lifecycle.Holder, folder: Path) -> None:
     files = {
         "output_file": write_mp4(result.output, folder / "output.mp4", spec.frame_rate),
         # A still is shown for the whole clip, so it plays in step with the output like a video reference.
-        "reference_preview_file": write_mp4(reference.repeat(spec.num_frames // len(reference), axis=0),
-                                            folder / "reference_preview.mp4", spec.frame_rate),
+        "reference_preview_file": (
+            write_mp4(reference.repeat(spec.num_frames, axis=0), folder / "reference_preview.mp4", spec.frame_rate)
+            if spec.still_reference else  # a video reference plays at its own rate, so as long as the output
+            write_mp4(reference, folder / "reference_preview.mp4", spec.reference_fps)),
     }
     if result.baseline is not None:
         files["baseline_file"] = write_mp4(result.baseline, folder / "baseline.mp4", spec.frame_rate)

@@ -208,6 +208,20 @@ def test_a_generation_runs_once_and_a_second_delivery_leaves_it_alone(creator, c
     assert (generation.finished_at, generation.output_file.name, generation.worker) == (finished, output, "here")
 
 
+def test_an_adapter_whose_reference_runs_at_half_the_frame_rate_gets_every_second_frame(creator, clip):
+    adapter = random_adapter(creator, metadata={"reference_temporal_scale_factor": "2"})
+    generation = create_generation(creator, adapter, form(num_frames="20"), upload_of(clip))
+    s = generation.settings
+    assert (s["num_frames"], s["reference_temporal_scale_factor"]) == (17, 2)
+    assert any("20 → 17" in note and "every 2nd frame, so 16n+1 frames" in note for note in s["notes"])
+    run_generation(generation.pk, "here")
+    generation.refresh_from_db()
+    assert generation.state == Generation.State.SUCCEEDED, generation.error_message
+    assert probe(generation.output_file.path).frames == 17
+    preview = probe(generation.reference_preview_file.path)  # the reference as the model was given it
+    assert (preview.frames, round(preview.fps)) == (9, 12)
+
+
 def test_a_trained_adapter_generates_through_the_real_worker_and_differs_from_the_no_adapter_baseline(
     transactional_db, celery_worker, creator, tmp_path
 ):

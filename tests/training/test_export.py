@@ -72,7 +72,7 @@ def test_the_metadata_tells_a_user_and_comfyui_what_they_need(trained: tuple[Any
     cfg, result = trained
     with safe_open(str(result.adapter_path), "pt") as f:
         meta = f.metadata()
-    assert meta["reference_downscale_factor"] == "2"
+    assert meta["reference_downscale_factor"] == "2" and meta["reference_temporal_scale_factor"] == "1"
     assert meta["base_model"] == "model" and meta["rank"] == "8" and meta["alpha"] == "16.0"
     assert meta["recipe"] == "restore" and meta["trigger"] == "RESTORE"
     assert meta["bucket"] == "128x128x17@24" and meta["steps"] == "12"
@@ -182,3 +182,24 @@ def test_an_adapter_without_downscale_metadata_is_read_as_factor_1_with_a_note(
     assert info.reference_downscale_factor == 1 and info.notes == [
         "no reference_downscale_factor in metadata; assuming 1"
     ]
+
+
+def test_an_adapter_says_at_which_frame_rate_its_reference_runs_and_a_bad_value_is_refused(
+    trained: tuple[Any, TrainResult], tmp_path: Path
+) -> None:
+    _, result = trained
+    assert result.adapter_path is not None
+    tensors = load_file(str(result.adapter_path))
+    with safe_open(str(result.adapter_path), "pt") as f:
+        meta = dict(f.metadata() or {})
+    assert read_adapter(result.adapter_path).reference_temporal_scale_factor == 1
+    half_rate = tmp_path / "half_rate.safetensors"
+    save_file(tensors, str(half_rate), metadata={**meta, "reference_temporal_scale_factor": "2"})
+    assert read_adapter(half_rate).reference_temporal_scale_factor == 2
+    older = tmp_path / "older.safetensors"  # adapters from before the factor existed, and other trainers'
+    save_file(tensors, str(older), metadata={k: v for k, v in meta.items() if k != "reference_temporal_scale_factor"})
+    assert read_adapter(older).reference_temporal_scale_factor == 1
+    bad = tmp_path / "bad.safetensors"
+    save_file(tensors, str(bad), metadata={**meta, "reference_temporal_scale_factor": "half"})
+    with pytest.raises(AdapterError, match="reference_temporal_scale_factor 'half' is not a number"):
+        read_adapter(bad)

@@ -55,7 +55,7 @@ def _silent_audio_latents(pipe: Any, tokens: int) -> torch.Tensor:
 
 def _pipeline_transformer_call(
     pipe: Any, target_latents: torch.Tensor, ref_frames: np.ndarray, caption: str, downscale: int,
-    audio_latents: torch.Tensor | None = None,
+    audio_latents: torch.Tensor | None = None, temporal: int = 1,
 ) -> dict[str, Any]:
     """Run LTX2InContextPipeline for one step from a known clean target at SIGMA (and known clean audio latents
     when given, else the pipeline's own noise); return the transformer kwargs."""
@@ -91,13 +91,14 @@ def _pipeline_transformer_call(
         generator=torch.Generator().manual_seed(SEED),
         audio_latents=audio_latents,
         output_type="latent",
+        **({"reference_temporal_scale_factor": temporal} if temporal != 1 else {}),
     )
     pipe.transformer.forward = forward
     return captured
 
 
 def _compare_with_pipeline(
-    pipe: Any, pair: Pair, downscale: int, tmp_path: Path, audio: str = "silence"
+    pipe: Any, pair: Pair, downscale: int, tmp_path: Path, audio: str = "silence", temporal: int = 1
 ) -> tuple[dict[str, Any], int, int]:
     """Build our step inputs in the `audio` regime and the pipeline's for `pair`; assert what is identical; return ours.
 
@@ -106,9 +107,9 @@ def _compare_with_pipeline(
     video-only regime) gives the same video inputs, but its audio stream is one token cut off from the video, so the
     video prediction differs from the pipeline's: the test shows by how much instead of hiding it.
     """
-    prepare(pipe, [pair], BUCKET, tmp_path / "cache", downscale=downscale, max_sequence_length=32)
+    prepare(pipe, [pair], BUCKET, tmp_path / "cache", downscale=downscale, max_sequence_length=32, temporal=temporal)
     cached = load_cache(tmp_path / "cache")[0]
-    _, ref_frames, _ = conform_pair(pair, BUCKET, downscale)
+    _, ref_frames, _ = conform_pair(pair, BUCKET, downscale, temporal)
 
     c, f, h, w = cached.target_latents.shape
     _, rf, rh, rw = cached.reference_latents.shape
@@ -121,10 +122,10 @@ def _compare_with_pipeline(
     audio_noise = torch.randn((1, tokens, channels), generator=gen)
     silent = (torch.zeros(1, tokens, channels), audio_noise) if audio == "silence" else None
     ours = build_step_inputs(pipe, [cached], torch.tensor([SIGMA]), noise, torch.tensor([False]), BUCKET.fps,
-                             downscale, silent)
+                             downscale, silent, temporal)
     got = ours.model_kwargs
     expected = _pipeline_transformer_call(pipe, cached.target_latents, ref_frames, pair.caption, downscale,
-                                          _silent_audio_latents(pipe, tokens))
+                                          _silent_audio_latents(pipe, tokens), temporal)
 
     for key in VIDEO_KEYS + (AUDIO_KEYS if audio == "silence" else ()):
         a, b = got.get(key), expected.get(key)
@@ -159,6 +160,20 @@ def test_training_inputs_equal_the_pipelines_transformer_inputs(
     assert num_ref == num_target // downscale**2
     # Reference positions lie on the target grid scaled by d.
     assert got["video_coords"][0, 1, num_target:].max() == got["video_coords"][0, 1, :num_target].max()
+
+
+def test_a_reference_at_half_the_frame_rate_gives_the_pipelines_inputs_and_ends_with_the_target(
+    load_tiny: Any, clip_factory: Any, tmp_path: Path
+) -> None:
+    """Reference temporal scale factor 2 (ltx-trainer's): every 2nd frame, time positions spread over the target's."""
+    pipe = load_tiny()
+    pair = Pair(0, "a moving test pattern", clip_factory("target", 1), clip_factory("reference", 1, degrade=True))
+    got, num_target, num_ref = _compare_with_pipeline(pipe, pair, 1, tmp_path, temporal=2)
+    target_frames, ref_frames = (BUCKET.frames - 1) // 8 + 1, (BUCKET.frames // 2) // 8 + 1  # 3 and 2 latent frames
+    assert num_ref * target_frames == num_target * ref_frames
+    time = got["video_coords"][0, 0]
+    assert time[num_target:, 1].max() == time[:num_target, 1].max()  # the reference ends with the target
+    assert time[num_target:, 0].min() == 0  # and its causal first patch starts at 0
 
 
 def test_ltx_trainers_video_only_regime_feeds_the_same_video_but_predicts_otherwise_than_the_pipeline(

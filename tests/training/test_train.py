@@ -297,6 +297,9 @@ def test_unknown_config_keys_are_rejected_with_their_name(tmp_path: Path, three_
          "bucket 96x160 must be a multiple of 64"),
         ({"extra_buckets": [{"frames": 20}]}, "must be 8n\\+1"),
         ({"extra_buckets": [{}]}, "list the same bucket twice"),
+        ({"bucket": {"frames": 25}, "data": {"reference_temporal_scale_factor": 2}},
+         "must be 16n\\+1 \\(e.g. 17, 33\\) with reference temporal scale factor 2: the reference keeps every 2nd"),
+        ({"data": {"reference_temporal_scale_factor": 9}}, "less than or equal to 8"),
     ],
 )
 def test_impossible_settings_are_clear_errors(change: dict[str, Any], message: str, three_pairs: Path) -> None:
