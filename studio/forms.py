@@ -1,5 +1,5 @@
-"""The Studio's generation form: what a creator types, each field checked with the engine's own plain-language
-checks (engine.inference), so the page and the worker refuse alike.
+"""The Studio's forms. The generation form: what a creator types, each field checked with the engine's own
+plain-language checks (engine.inference), so the page and the worker refuse alike.
 
 What depends on the reference and the adapter is checked where both are known, by the service
 (studio.generation.create_generation): frames and size snapped to them, a blank field filled with the adapter's
@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from engine.inference import MAX_STEPS, SettingsError, number, pick_seed
 from studio import masks
 from studio.generation import MASK_SUFFIXES
+from studio.models import Adapter
 
 REGION_DEFAULTS = (("left", 25), ("top", 25), ("right", 75), ("bottom", 75))
 # Where the page shows a field's message: the region's edges share one line, the mask file has its own.
@@ -131,3 +132,17 @@ class GenerationForm(forms.Form):
             elif Path(upload.name or "").suffix.lower() not in MASK_SUFFIXES:
                 self.add_error("mask_upload", "The mask must be an image (png, jpg) or a video (mp4, webm, mov).")
         return out
+
+
+class AdapterUploadForm(forms.Form):
+    """An adapter file from elsewhere (ComfyUI, ltx-trainer, another server): the file itself is checked by the
+    service (studio.adapters.upload_adapter), which reads it."""
+
+    name = forms.CharField(required=False, max_length=200)
+    kind = forms.ChoiceField(choices=Adapter.Kind.choices, error_messages={
+        "required": "Say what kind of LoRA this is.", "invalid_choice": "Say what kind of LoRA this is."})
+    file = forms.FileField(error_messages={"required": "Choose a .safetensors file to upload."})
+
+    def first_error(self) -> str:
+        """The one message the upload page shows (the page has a single alert)."""
+        return next((str(e) for errors in self.errors.values() for e in errors), "")

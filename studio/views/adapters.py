@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from config.requests import AuthedRequest
 from studio.adapters import AdapterInUse, UploadRejected, delete_adapter, upload_adapter
+from studio.forms import AdapterUploadForm
 from studio.models import Adapter
 
 
@@ -62,15 +63,14 @@ def adapter_upload(request: AuthedRequest) -> HttpResponse:
     values = {"name": "", "kind": Adapter.Kind.ICLORA.value}
     error = ""
     if request.method == "POST":
+        form = AdapterUploadForm(request.POST, request.FILES)
         values = {"name": request.POST.get("name", ""), "kind": request.POST.get("kind", "iclora")}
-        upload = request.FILES.get("file")
-        if values["kind"] not in Adapter.Kind.values:
-            error = "Say what kind of LoRA this is."
-        elif upload is None:
-            error = "Choose a .safetensors file to upload."
+        if not form.is_valid():
+            error = form.first_error()
         else:
             try:
-                adapter = upload_adapter(request.user, upload, values["name"], values["kind"])
+                adapter = upload_adapter(request.user, form.cleaned_data["file"], form.cleaned_data["name"],
+                                         form.cleaned_data["kind"])
             except UploadRejected as rejected:
                 error = str(rejected)
             else:

@@ -99,6 +99,21 @@ def test_the_upload_page_shows_the_reason_and_keeps_nothing(client, creator):
     assert Adapter.objects.count() == 0
 
 
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"kind": "iclora", "name": "x"}, "Choose a .safetensors file to upload."),
+    ({"kind": "checkpoint", "name": "x", "file": "a file"}, "Say what kind of LoRA this is."),
+    ({"name": "x", "file": "a file"}, "Say what kind of LoRA this is."),
+])
+def test_the_upload_form_asks_for_the_file_and_its_kind_in_plain_words(client, creator, fields, message):
+    client.force_login(creator)
+    if "file" in fields:
+        fields = {**fields, "file": upload("x.safetensors", b"garbage!")}
+    response = client.post(reverse("studio_adapter_upload"), fields)
+    page = response.content.decode()
+    assert response.status_code == 400 and message in page and 'value="x"' in page  # what was typed stays
+    assert Adapter.objects.count() == 0
+
+
 def test_an_uploaded_adapter_opens_the_studio_with_it_selected(client, creator, skeleton):
     client.force_login(creator)
     content = as_file(lora_tensors(skeleton), {"trigger": "DEBLUR"})
