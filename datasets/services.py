@@ -29,7 +29,7 @@ from datasets.recipes import get_recipe
 from datasets.signals import clips_arrived
 from datasets.sniff import Kind, sniff_stream, text_role
 from datasets.validation import Finding, check_clip, check_pair, status_of
-from engine.media import MAX_PHOTO_BYTES, normalized_photo, standard_range
+from engine.media import MAX_PHOTO_BYTES, fps_text, normalized_photo, standard_range
 
 CHUNK = 1024 * 1024
 MAX_TEXT_BYTES = 1024 * 1024  # captions and manifests are small; anything bigger is not one
@@ -383,7 +383,7 @@ def meta_summary(meta: dict[str, Any]) -> str:
     if meta.get("frames") == 1:
         return f"{meta['width']}×{meta['height']} still"
     size = f"{meta['width']}×{meta['height']}"
-    return f"{size} · {meta['fps']:g} fps · {meta['frames']} frames · {meta['duration']:.1f} s"
+    return f"{size} · {fps_text(meta['fps'])} fps · {meta['frames']} frames · {meta['duration']:.1f} s"
 
 
 class DatasetInUse(ValueError):

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from datasets.decoding import Decoded, decode_to_end
 from datasets.sniff import Kind, sniff_path
 from engine.buckets import Bucket, assign_bucket, frames_at, window_count
-from engine.media import MediaError, probe
+from engine.media import MediaError, fps_text, probe
 
 Level = Literal["error", "warning", "info"]
 FPS_TOLERANCE = 0.01  # 29.97 and 30000/1001 are the same rate
@@ -191,7 +191,7 @@ def check_pair(target: dict[str, Any], reference: dict[str, Any], reference_is_i
     if not variable and abs(target["fps"] - reference["fps"]) > FPS_TOLERANCE:
         findings.append(Finding(
             "error", "fps_mismatch",
-            f"Different frame rates: target {target['fps']:g} fps, reference {reference['fps']:g} fps. "
+            f"Different frame rates: target {fps_text(target['fps'])} fps, reference {fps_text(reference['fps'])} fps. "
             "Frames would not line up. Export both at the same frame rate."))
     if target["frames"] != reference["frames"]:
         findings.append(Finding(
@@ -228,8 +228,8 @@ def check_against_shape(target: dict[str, Any], shape: Shape, whole_clips: bool 
                   if fits >= 9 else "Use a longer clip.")
         findings.append(Finding(
             "error", "too_short",
-            f"Too short: {target['duration']:.2f} s gives {available} frames at {shape.fps:g} fps, and training "
-            f"uses {shape.frames} frames ({seconds:.2f} s). It would be skipped. {advice}"))
+            f"Too short: {target['duration']:.2f} s gives {available} frames at {fps_text(shape.fps)} fps, and "
+            f"training uses {shape.frames} frames ({seconds:.2f} s). It would be skipped. {advice}"))
         return findings
     windows = window_count(available, shape.frames)
     if whole_clips and windows > 1:
@@ -241,7 +241,8 @@ def check_against_shape(target: dict[str, Any], shape: Shape, whole_clips: bool 
         findings.append(Finding("info", "trimmed", f"Training uses the first {seconds:.2f} s "
                                 f"({shape.frames} frames) of {target['duration']:.2f} s.{hint}"))
     if abs(target["fps"] - shape.fps) > FPS_TOLERANCE:
-        findings.append(Finding("info", "resampled", f"Resampled from {target['fps']:g} to {shape.fps:g} fps."))
+        findings.append(Finding("info", "resampled",
+                                f"Resampled from {fps_text(target['fps'])} to {fps_text(shape.fps)} fps."))
     findings.extend(_size_findings(target["width"], target["height"], shape))
     return findings
 

@@ -60,6 +60,12 @@ SDR_FILTERS: dict[str, list[tuple[str, dict[str, str]]]] = {
 }
 
 
+def fps_text(fps: float) -> str:
+    """A frame rate as people write it: at most two decimals, none when whole (14.99985 -> "15", 30.1205 ->
+    "30.12", 29.97 -> "29.97"); a phone's variable rate is measured to many digits nobody needs to read."""
+    return f"{round(fps, 2):g}"
+
+
 def hdr_kind(stream: dict[str, Any]) -> str:
     """"hlg" or "pq" for an ffprobe video stream in HDR, else ""."""
     return HDR_TRANSFERS.get(str(stream.get("color_transfer") or ""), "")

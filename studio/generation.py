@@ -38,7 +38,16 @@ from engine.inference import (
     snap_settings,
 )
 from engine.lora import quantize_int8
-from engine.media import MAX_PHOTO_BYTES, MediaError, VideoInfo, conform, normalized_photo, probe, write_mp4
+from engine.media import (
+    MAX_PHOTO_BYTES,
+    MediaError,
+    VideoInfo,
+    conform,
+    fps_text,
+    normalized_photo,
+    probe,
+    write_mp4,
+)
 from engine.model_paths import SMALL_MODELS
 from jobs import lifecycle
 from jobs.enqueue import enqueue_on_commit
@@ -332,7 +341,8 @@ def _advice(adapter: Adapter, request: _Request, still: bool, info: VideoInfo) -
     if still and adapter.recipe and adapter.recipe != "identity":
         notes.append("This adapter was trained on reference videos; a still image may steer it only weakly.")
     if abs(info.fps - request.fps) > 0.5 and not still:
-        notes.append(f"The reference plays at {info.fps:g} fps; it is resampled to {request.fps:g} fps.")
+        notes.append(f"The reference plays at {fps_text(info.fps)} fps; it is resampled to "
+                     f"{fps_text(request.fps)} fps.")
     return notes
 
 

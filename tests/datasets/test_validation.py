@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from datasets.decoding import decode_to_end
+from datasets.services import meta_summary
 from datasets.validation import (
     Shape,
     assigned_shape,
@@ -320,3 +321,8 @@ def test_real_montage_footage_has_its_cuts_found_and_a_single_shot_none():
     [cuts] = [f for f in montage if f.code == "scene_cut"]
     assert cuts.text.startswith("The shot changes at 1.2 s, 3.04 s, 5.48 s and 2 more.")
     assert "scene_cut" not in codes(single)
+
+
+def test_a_pairs_summary_rounds_a_phones_measured_frame_rate() -> None:
+    meta = {"width": 1080, "height": 1920, "fps": 30.120482, "frames": 151, "duration": 5.013}
+    assert meta_summary(meta) == "1080×1920 · 30.12 fps · 151 frames · 5.0 s"

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine.media import MediaError, conform, normalized_photo, probe, write_mp4
+from engine.media import MediaError, conform, fps_text, normalized_photo, probe, write_mp4
 from tests.helpers import hdr_copy, sideways_photo, viewed_pixels
 
 
@@ -111,3 +111,9 @@ def test_real_ntsc_footage_is_probed_and_conformed(shared_media: Path) -> None:
     assert info.fps == pytest.approx(29.97, abs=0.01) and (info.width, info.height) == (176, 144)
     frames = conform(shared_media / "cityCC0.mpg", fps=24.0, width=256, height=128, frames=25)
     assert frames.shape == (25, 128, 256, 3)
+
+
+@pytest.mark.parametrize(("fps", "shown"), [(14.99985, "15"), (30.1205, "30.12"), (29.97, "29.97"), (24.0, "24"),
+                                            (23.976023, "23.98"), (15.0, "15")])
+def test_frame_rates_are_shown_as_people_write_them(fps: float, shown: str) -> None:
+    assert fps_text(fps) == shown
