@@ -42,6 +42,10 @@ def _load_settings() -> Any:
     return settings
 
 
+def running_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
 def programs(settings: Any, port: int, redis_command: list[str] | None) -> list[tuple[str, list[str], int]]:
     """(name, command, priority): supervisord starts the lower priorities first and stops them last."""
     python = sys.executable
@@ -50,8 +54,12 @@ def programs(settings: Any, port: int, redis_command: list[str] | None) -> list[
     listed: list[tuple[str, list[str], int]] = []
     if redis_command is not None:
         listed.append(("redis", redis_command, 10))
+    # Celery warns at length about a worker run as root; on one's own machine that is how `make run` is often
+    # started, so the start message says it once, calmly (the deploy/ images run everything as a plain user).
+    quiet_root = ["-W", "ignore:You're running the worker with superuser privileges"] if running_as_root() else []
+    worker = [python, *quiet_root, "-m", "celery", "-A", "config"]
     listed += [
-        ("worker", [*celery, "worker", "-Q", "cpu,gpu", "--concurrency", "2", "--hostname", "local@%h",
+        ("worker", [*worker, "worker", "-Q", "cpu,gpu", "--concurrency", "2", "--hostname", "local@%h",
                     "--loglevel", "INFO", "--without-mingle", "--without-gossip"], 20),
         # Beat only sends the hourly housekeeping tasks; the job watchdog is a process of its own (see
         # jobs/management/commands/watchdog.py).
@@ -161,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
             f"  `.venv/bin/supervisorctl -c {config_path} status`.\n"
             "  Create an account on the sign-up page; to make an operator account run\n"
             "  `.venv/bin/python manage.py createsuperuser`.\n"
-            "  Press Ctrl-C to stop everything.\n",
+            "  Press Ctrl-C to stop everything.\n"
+            + ("  Running as root: fine for trying it on your own machine; the images in deploy/ run as a plain "
+               "user.\n" if running_as_root() else ""),
             flush=True,
         )
     except RuntimeError as error:

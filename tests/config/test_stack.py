@@ -87,6 +87,8 @@ def test_the_run_command_serves_a_working_site_and_stops_everything_on_ctrl_c(tm
     output = (tmp_path / "stack.log").read_text()
     assert exit_code == 0, output[-3000:]
     assert f"ICLoRA Studio is running at http://127.0.0.1:{port}/" in output
+    assert "absolutely not recommended" not in output  # Celery's warning for a worker run as root
+    assert ("Running as root: fine for trying it" in output) == (os.geteuid() == 0)
     assert not (data_dir / "run" / "redis.sock").exists()
     with pytest.raises(OSError):
         urllib.request.urlopen(base + "/healthz", timeout=2)
