@@ -30,7 +30,8 @@ $(STAMP): pyproject.toml
 	@echo "Installing Python packages into $(VENV) (the first time takes a few minutes)…"
 	@$(PY) -m pip install -q --upgrade pip $(PIP_QUIET)
 	@$(PY) -m pip install -q "$(TORCH_SPEC)" $(PIP_QUIET)
-	@$(PY) -m pip install -q -e ".[dev]" $(PIP_QUIET)
+	@# setuptools explains editable installs at length on every install; the app runs from this folder anyway.
+	@PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -q -e ".[dev]" $(PIP_QUIET)
 	@$(PY) -c "import django, torch, diffusers, celery, channels" # fails loudly if an install step failed
 	@touch $(STAMP)
 
