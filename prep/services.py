@@ -47,6 +47,22 @@ def method_problem(method: str) -> str | None:
     return problem
 
 
+# What a creator is told when a method cannot run here: what to do, never a setting's name or a path (the
+# operator console, /ops/models/, names those: see operators/model_checks.py).
+CREATOR_PROBLEMS = {
+    Method.DEPTH: "This server cannot make depth maps yet: its operator has not added a depth model.",
+    Method.POSE: "This server cannot make pose skeletons yet: its operator has not set up pose extraction.",
+    Method.CAPTION: "This server cannot write captions yet: its operator has not added a captioning model.",
+}
+
+
+def creator_problem(method: str) -> str | None:
+    """Why `method` cannot run here, in words for a creator (None when it can); `method_problem` has the details."""
+    if method_problem(method) is None:
+        return None
+    return CREATOR_PROBLEMS.get(Method(method), "This server cannot make these yet.")
+
+
 def _check(method: str, where: Any) -> str | None:
     if method == Method.CANNY:
         return None

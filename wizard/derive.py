@@ -13,11 +13,11 @@ from typing import Any
 from django.db import transaction
 
 from datasets.models import ClipPair, Dataset
-from datasets.recipes import Recipe, get_recipe
+from datasets.recipes import RECIPES, Recipe, get_recipe
 from datasets.services import run_checks
 from prep.extract.base import ExtractionError
 from prep.models import Extraction
-from prep.services import clean_settings, method_problem, request_extraction
+from prep.services import clean_settings, creator_problem, method_problem, request_extraction
 
 Method = Extraction.Method
 NOUNS: dict[str, str] = {Method.DEPTH: "depth map", Method.CANNY: "edge map", Method.POSE: "pose skeleton"}
@@ -28,8 +28,13 @@ def noun(method: str) -> str:
 
 
 def method_problems(recipe: Recipe) -> dict[str, str]:
-    """The recipe's methods this server cannot run, each with the reason in plain words."""
-    return {m: problem for m in recipe.derive_methods if (problem := method_problem(m))}
+    """The recipe's methods this server cannot run, each with the reason in a creator's words."""
+    return {m: problem for m in recipe.derive_methods if (problem := creator_problem(m))}
+
+
+def derived_here() -> set[str]:
+    """Slugs of the recipes whose references this server can make now (at least one of their methods runs)."""
+    return {r.slug for r in RECIPES.values() if r.reference_derivable and usable_methods(r)}
 
 
 def usable_methods(recipe: Recipe) -> list[str]:
@@ -104,8 +109,8 @@ def derive_pair(pair: ClipPair, method: str, *, force: bool = False) -> ClipPair
 
 
 def _refuse(pair: ClipPair, method: str, problem: str) -> None:
-    text = (f"The {noun(method)} cannot be made on this server: {problem} Upload a reference for this clip "
-            f"instead, named {pair.name}_ref.mp4.")
+    text = (f"{creator_problem(method) or problem} Upload a reference for this clip instead, named "
+            f"{pair.name}_ref.mp4.")
     pair.extraction, pair.derive_method, pair.status = None, method, ClipPair.Status.ERROR
     pair.messages = [{"level": "error", "code": "derive_unavailable", "text": text}]
     pair.save()
@@ -135,7 +140,7 @@ def request_captions(dataset: Dataset) -> int:
 
     Raises ExtractionError with a plain message when this server has no captioner.
     """
-    problem = method_problem(Method.CAPTION)
+    problem = creator_problem(Method.CAPTION)
     if problem:
         raise ExtractionError(problem)
     asked = 0

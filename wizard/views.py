@@ -28,6 +28,7 @@ from datasets.recipes import RECIPES, get_recipe
 from datasets.zipsafe import UnsafeArchive
 from training.models import TrainingRun
 from training.runs import RunStateError, launch_run
+from wizard import derive
 from wizard.forms import CaptionForm, DatasetForm, SettingsForm, estimate_for, initial_from, without_shape
 from wizard.models import TrainingDraft
 from wizard.plan import TRAINING_PRESETS, ClipFacts, TrainingSettings, preset_settings, to_train_config, training_clips
@@ -119,7 +120,8 @@ STEP_URLS = {
 def index(request: AuthedRequest) -> HttpResponse:
     drafts = TrainingDraft.objects.filter(owner=request.user, run__isnull=True).select_related("dataset")[:20]
     datasets = Dataset.objects.filter(owner=request.user).prefetch_related("pairs")[:20]
-    return render(request, "wizard/index.html", {"recipes": RECIPES.values(), "drafts": drafts, "datasets": datasets})
+    return render(request, "wizard/index.html", {"recipes": RECIPES.values(), "drafts": drafts, "datasets": datasets,
+                                                 "derived_here": derive.derived_here()})
 
 
 @login_required
@@ -127,7 +129,8 @@ def index(request: AuthedRequest) -> HttpResponse:
 def recipe_detail(request: AuthedRequest, slug: str) -> HttpResponse:
     if slug not in RECIPES:
         raise Http404("No such recipe.")
-    return render(request, "wizard/recipe_detail.html", {"recipe": RECIPES[slug]})
+    return render(request, "wizard/recipe_detail.html",
+                  {"recipe": RECIPES[slug], "derived_here": derive.derived_here()})
 
 
 @login_required
@@ -172,7 +175,8 @@ def recipe_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
             services.schedule_checks(dataset, wizard_limits.current())
         return redirect("wizard:clips", draft.pk)
     _remember_step(draft, TrainingDraft.Step.RECIPE)
-    return render(request, "wizard/recipe_step.html", {**_step_context(draft, "recipe"), "recipes": RECIPES.values()})
+    return render(request, "wizard/recipe_step.html", {**_step_context(draft, "recipe"), "recipes": RECIPES.values(),
+                                                       "derived_here": derive.derived_here()})
 
 
 @login_required

@@ -20,7 +20,7 @@ from datasets.recipes import get_recipe
 from prep.extract.base import ExtractionError
 from prep.models import Extraction
 from prep.preview import side_by_side_png, still_frame
-from prep.services import clean_settings, method_problem
+from prep.services import clean_settings, creator_problem
 from wizard import derive
 from wizard.derive_forms import DeriveSettingsForm
 from wizard.forms import DatasetForm
@@ -44,7 +44,7 @@ def derive_panels(dataset: Dataset, bound: tuple[str, DeriveSettingsForm] | None
     """One panel per method of the dataset's recipe: its settings form, or why it cannot run here."""
     panels = []
     for method in get_recipe(dataset.recipe).derive_methods:
-        problem = method_problem(method)
+        problem = creator_problem(method)
         form = None
         if not problem:
             form = bound[1] if bound and bound[0] == method else DeriveSettingsForm(dataset, method)
@@ -53,8 +53,9 @@ def derive_panels(dataset: Dataset, bound: tuple[str, DeriveSettingsForm] | None
 
 
 def derive_context(draft: TrainingDraft, bound: tuple[str, DeriveSettingsForm] | None = None) -> dict[str, Any]:
-    return {"derive_panels": derive_panels(draft.dataset, bound),
-            "caption_problem": method_problem(Method.CAPTION)}
+    panels = derive_panels(draft.dataset, bound)
+    return {"derive_panels": panels, "derive_available": any(not panel.problem for panel in panels),
+            "caption_problem": creator_problem(Method.CAPTION)}
 
 
 def _method_or_404(draft: TrainingDraft, method: str) -> str:

@@ -19,7 +19,7 @@ from datasets.models import ClipPair
 from datasets.sniff import Kind, sniff_stream
 from prep.extract.base import ExtractionError
 from prep.models import Extraction
-from prep.services import VIDEO_METHODS, method_problem, request_extraction
+from prep.services import VIDEO_METHODS, creator_problem, request_extraction
 
 Method = Extraction.Method
 
@@ -44,7 +44,7 @@ def made_controls(owner: Any) -> list[Extraction]:
 
 
 def _methods() -> list[dict[str, Any]]:
-    return [{"value": m.value, "label": m.label, "problem": method_problem(m)} for m in VIDEO_METHODS]
+    return [{"value": m.value, "label": m.label, "problem": creator_problem(m)} for m in VIDEO_METHODS]
 
 
 def _sha256(upload: UploadedFile) -> str:
@@ -87,7 +87,7 @@ def controls(request: AuthedRequest) -> HttpResponse:
     try:
         if method not in VIDEO_METHODS:
             raise ExtractionError("Choose what to make: a depth map, an edge map or a pose skeleton.")
-        problem = method_problem(method)
+        problem = creator_problem(method)
         if problem:
             raise ExtractionError(problem)
         source, name, sha, owns = _source(request)

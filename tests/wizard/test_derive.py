@@ -123,8 +123,13 @@ def test_a_method_this_server_cannot_run_is_said_plainly_and_blocks_the_pair(may
     pair = pairs(draft)["walk"]
     assert pair.status == ClipPair.Status.ERROR
     text = pair.messages[0]["text"]
-    assert "The depth map cannot be made on this server" in text and "walk_ref.mp4" in text
-    assert "DEPTH_MODEL_PATH" in maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    assert "This server cannot make depth maps yet" in text and "walk_ref.mp4" in text
+    page = maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    assert "its operator has not added a depth model" in page
+    assert "DEPTH_MODEL_PATH" not in page and "made for you" not in page  # creators never see setting names
+    cards = maya.get("/wizard/").content.decode()
+    assert "This server cannot make depth maps yet: you upload them with your clips." in cards
+    assert "Just your clips: the edge maps are made for you." in cards  # edges are made with OpenCV, always
     assert not Extraction.objects.exists()
 
 
@@ -134,7 +139,7 @@ def test_union_takes_turns_among_the_kinds_this_server_can_make(maya, clips):
     pair = pairs(draft)["b"]
     maya.post(f"/wizard/{draft.pk}/pairs/{pair.pk}/rederive/", {"method": "pose"})
     pair.refresh_from_db()
-    assert pair.status == ClipPair.Status.ERROR and "pose skeleton cannot be made" in pair.messages[0]["text"]
+    assert pair.status == ClipPair.Status.ERROR and "cannot make pose skeletons yet" in pair.messages[0]["text"]
 
 
 def test_a_failed_extraction_is_a_plain_error_on_its_pair_and_can_be_tried_again(maya, clips):
@@ -208,7 +213,8 @@ def test_the_captioner_writes_captions_the_creator_then_owns(maya, clips, settin
     maya.post(f"/wizard/{draft.pk}/pairs/{typed.pk}/caption/", {"caption": "my own words"})
     settings.CAPTION_MODEL_PATH = None
     refused = maya.post(f"/wizard/{draft.pk}/captions/auto/", follow=True).content.decode()
-    assert "CAPTION_MODEL_PATH" in refused and not Extraction.objects.exists()
+    assert "This server cannot write captions yet" in refused and "CAPTION_MODEL_PATH" not in refused
+    assert not Extraction.objects.exists()
     settings.CAPTION_MODEL_PATH = str(tiny_models["caption"])
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         maya.post(f"/wizard/{draft.pk}/captions/auto/")
