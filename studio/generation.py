@@ -221,12 +221,14 @@ def create_generation(
     cleaned: dict[str, Any],
     reference: UploadedFile | FieldFile | None,
     effect: Adapter | None = None,
+    reference_name: str = "",
 ) -> Generation:
     """Check what needs the adapter and the reference, snap frames and size (saving a note per change), store the
     generation and queue it.
 
-    `cleaned` is a valid `studio.forms.GenerationForm`'s cleaned data. Raises GenerationRefused with one message
-    per bad field.
+    `cleaned` is a valid `studio.forms.GenerationForm`'s cleaned data; `reference_name` is what the creator calls the
+    reference (a dataset clip's or control video's name; an upload's own file name otherwise). Raises
+    GenerationRefused with one message per bad field.
     """
     errors: dict[str, str] = {}
     defaults = defaults_for(adapter)
@@ -264,7 +266,7 @@ def create_generation(
         **spec.as_dict(), **mask_settings, "compare": bool(cleaned.get("compare")),
         "fit_reference": bool(cleaned.get("fit_reference")), "notes": notes,
         "requested": {k: str(cleaned.get(k) or "") for k in ("num_frames", "height", "width")},
-        "reference_name": Path(reference.name or "reference").name,
+        "reference_name": reference_name or Path(reference.name or "reference").name,
         "adapter_name": adapter.name, "effect_name": effect.name if effect else "",
     }
     generation = Generation(owner=owner, adapter=adapter, effect_adapter=effect, prompt=request.prompt,

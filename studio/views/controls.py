@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models.fields.files import FieldFile
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from config.requests import AuthedRequest
@@ -73,11 +75,22 @@ def _source(request: AuthedRequest) -> tuple[UploadedFile | FieldFile, str, str,
     raise ExtractionError("Upload a video, or pick one of your clips.")
 
 
+STUDIO_CHOICE = re.compile(r"(adapter|checkpoint)-\d+")
+
+
+def studio_choice(request: AuthedRequest) -> str:
+    """The adapter the creator had chosen in the Studio before this detour (`for`), carried back to it; the Studio
+    checks it belongs to them when it loads."""
+    value = request.GET.get("for") or request.POST.get("for") or ""
+    return value if STUDIO_CHOICE.fullmatch(value) else ""
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def controls(request: AuthedRequest) -> HttpResponse:
     """Choose a clip and a kind of control video; the page of the new extraction follows."""
     context: dict[str, Any] = {"methods": _methods(), "made": made_controls(request.user), "chosen": "depth",
+                               "for": studio_choice(request),
                                "clips": ClipPair.objects.filter(dataset__owner=request.user).exclude(target_file="")
                                .select_related("dataset").order_by("dataset__name", "position")[:300]}
     if request.method == "GET":
@@ -95,7 +108,8 @@ def controls(request: AuthedRequest) -> HttpResponse:
     except ExtractionError as err:
         context["error"] = str(err)
         return render(request, "studio/studio/controls.html", context, status=400)
-    return redirect("studio_control", extraction.pk)
+    target = reverse("studio_control", args=[extraction.pk])
+    return redirect(f"{target}?for={context['for']}" if context["for"] else target)
 
 
 @login_required
@@ -103,9 +117,11 @@ def controls(request: AuthedRequest) -> HttpResponse:
 def control_detail(request: AuthedRequest, extraction_id: int) -> HttpResponse:
     extraction = _get_control_for_user(request, extraction_id)
     template = "studio/studio/control.html#progress" if request.htmx else "studio/studio/control.html"
-    return render(request, template, {"extraction": extraction})
+    return render(request, template, {"extraction": extraction, "for": studio_choice(request)})
 
 
-def reference_from_control(request: AuthedRequest, value: str) -> FieldFile:
-    """The output of the creator's finished control video `value` (an id), for the Studio form."""
-    return _get_control_for_user(request, value, done=True).output
+def reference_from_control(request: AuthedRequest, value: str) -> tuple[FieldFile, str]:
+    """The output of the creator's finished control video `value` (an id), for the Studio form, and its name as the
+    creator knows it ("Edge map of tree.mp4")."""
+    extraction = _get_control_for_user(request, value, done=True)
+    return extraction.output, f"{extraction.get_method_display()} of {extraction.source_name}"

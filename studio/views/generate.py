@@ -144,7 +144,11 @@ def _initial_values(request: AuthedRequest) -> dict[str, Any]:
         return values
     if request.GET.get("control"):
         values["reference_control"] = request.GET["control"]
-    if request.GET.get("adapter"):
+    if request.GET.get("choice"):  # back from making a control video: the adapter chosen before the detour
+        adapter = _choice_adapter(request, request.GET["choice"])
+    if adapter is not None:
+        values["adapter_choice"] = f"adapter-{adapter.pk}"
+    elif request.GET.get("adapter"):
         adapter = get_adapter_for_user(request, request.GET["adapter"])
         values["adapter_choice"] = f"adapter-{adapter.pk}"
     elif request.GET.get("checkpoint"):
@@ -194,18 +198,21 @@ def studio(request: AuthedRequest) -> HttpResponse:
         errors["adapter"] = "Choose the adapter to try."
     effect = get_adapter_for_user(request, values["effect_choice"]) if values.get("effect_choice") else None
     reference: Any = request.FILES.get("reference_upload")
+    reference_name = ""  # what the creator calls it; an upload keeps its own file name
     if reference is None and values.get("reference_pair"):
-        reference = _get_pair_for_user(request, values["reference_pair"]).reference_file
+        pair = _get_pair_for_user(request, values["reference_pair"])
+        reference, reference_name = pair.reference_file, f"{pair.name} ({pair.dataset.name})"
     if reference is None and values.get("reference_control"):
-        reference = reference_from_control(request, values["reference_control"])
+        reference, reference_name = reference_from_control(request, values["reference_control"])
     if reference is None and values.get("reuse_reference"):
-        reference = _get_generation_for_user(request, _int_or_404(values["reuse_reference"])).reference_file
+        earlier = _get_generation_for_user(request, _int_or_404(values["reuse_reference"]))
+        reference, reference_name = earlier.reference_file, str(earlier.settings.get("reference_name", ""))
     if adapter is not None:
         values["adapter_choice"] = f"adapter-{adapter.pk}"
     if not errors:  # what needs the adapter and the reference is checked once every field is readable
         assert adapter is not None
         try:
-            generation = create_generation(request.user, adapter, form.cleaned_data, reference, effect)
+            generation = create_generation(request.user, adapter, form.cleaned_data, reference, effect, reference_name)
         except GenerationRefused as refused:
             errors.update(refused.errors)
         else:

@@ -97,3 +97,35 @@ def test_another_creator_can_neither_see_nor_use_the_control_video(maya, clip, o
     assert stranger.get(f"/prep/extractions/{extraction.pk}/source/").status_code == 404
     assert "street.mp4" not in stranger.get("/studio/controls/").content.decode()
     assert stranger.post("/studio/", {"reference_control": extraction.pk, "prompt": "x"}).status_code in (400, 404)
+
+
+def test_making_a_control_video_from_the_studio_comes_back_with_the_same_adapter_and_its_frame_rate(
+    maya, clip, creator
+):
+    from studio.models import Adapter, Generation
+
+    adapter = Adapter.objects.create(owner=creator, name="edges at 30", source=Adapter.Source.UPLOADED,
+                                     file="x.safetensors", metadata={"bucket": "192x128x25@30"})
+    choice = f"adapter-{adapter.pk}"
+    studio = maya.get(f"/studio/?adapter={adapter.pk}").content.decode()
+    assert f'href="/studio/controls/?for={choice}"' in studio  # the detour carries the choice
+    response = maya.post("/studio/controls/", {"method": "canny", "video": upload(clip), "for": choice})
+    extraction = Extraction.objects.get()
+    assert response["Location"] == f"/studio/controls/{extraction.pk}/?for={choice}"
+    run_extraction(extraction.pk, "test-worker")
+    page = maya.get(response["Location"]).content.decode()
+    back = f"/studio/?control={extraction.pk}&amp;choice={choice}"
+    assert f'href="{back}"' in page
+    studio = maya.get(back.replace("&amp;", "&")).content.decode()
+    assert f'<option value="{choice}" data-trigger="" selected>' in studio  # the adapter is still chosen
+    assert 'name="frame_rate" type="number" min="1" max="60" step="any" value="30"' in studio  # its own fps
+    response = maya.post("/studio/", {"adapter_choice": choice, "reference_control": extraction.pk,
+                                      "prompt": "a neon city", "num_frames": 25, "width": 192, "height": 128,
+                                      "frame_rate": 30, "mask_preset": "whole"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Generation.objects.get().settings["reference_name"] == "Edge map of street.mp4"  # not the stored name
+
+
+def test_a_studio_choice_that_is_not_an_adapter_reference_is_not_carried(maya):
+    page = maya.get('/studio/controls/?for="><script>').content.decode()
+    assert 'name="for"' not in page and "<script>\"" not in page
