@@ -75,13 +75,15 @@ def _facts(dataset: Dataset) -> ClipFacts:
 
 def _step_context(draft: TrainingDraft, current: str) -> dict[str, Any]:
     names = [name for name, _ in STEPS]
+    # A pair that needs attention marks the Clips step in every step's bar, never "done" in green.
+    needs_attention = {"clips"} if draft.dataset.pairs.filter(status=ClipPair.Status.ERROR).exists() else set()
     return {
         "draft": draft,
         "dataset": draft.dataset,
         "recipe": get_recipe(draft.dataset.recipe),
         "steps": [
             {"name": name, "label": label, "number": i + 1, "url": reverse(f"wizard:{name}", args=[draft.pk]),
-             "current": name == current, "done": names.index(current) > i}
+             "current": name == current, "done": names.index(current) > i, "attention": name in needs_attention}
             for i, (name, label) in enumerate(STEPS)
         ],
     }

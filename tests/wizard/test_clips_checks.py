@@ -21,6 +21,17 @@ def test_a_pair_with_problems_shows_plain_messages_and_blocks_launch(maya, clips
     assert not TrainingRun.objects.exists()
 
 
+def test_a_pair_that_needs_attention_marks_the_clips_step_on_every_steps_bar(maya, clips):
+    draft = start(maya)
+    upload(maya, draft, {"good.mp4": clips("t.mp4"), "good_ref.mp4": clips.ref()})
+    settings = maya.get(f"/wizard/{draft.pk}/settings/").content.decode()
+    assert '<li class="done">' in settings and "needs attention" not in settings  # all well: Clips is done
+    upload(maya, draft, {"bad.mp4": clips("t.mp4", fps=24), "bad_ref.mp4": clips("r.mp4", fps=30)})
+    for step in ("settings", "launch"):
+        page = maya.get(f"/wizard/{draft.pk}/{step}/").content.decode()
+        assert '<li class="attention">' in page and "Clips<span class=\"visually-hidden\"> (needs attention)" in page
+
+
 def test_orphans_on_either_side_are_called_out(maya, clips):
     draft = start(maya)
     upload(maya, draft, {"lonely.mp4": clips("t.mp4"), "ghost_ref.mp4": clips.ref()})
