@@ -217,8 +217,16 @@ def clips_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def pairs_partial(request: AuthedRequest, draft_id: int) -> HttpResponse:
+    """The pair list alone, which htmx asks for every 2 s while pairs are checked: only what it renders (the
+    review, the recipe, the kinds of reference each pair can be made again with), not the step bar (a query of its
+    own) or the rest of the page."""
+    # breaks the cycle wizard.views_derive -> wizard.views -> wizard.views_derive
+    from wizard.views_derive import derive_panels
+
     draft = _get_draft_for_user(request, draft_id)
-    return render(request, "wizard/clips_step.html#pairs", {**_clips_context(draft), "review": _review(draft)})
+    context = {"draft": draft, "recipe": get_recipe(draft.dataset.recipe),
+               "derive_panels": derive_panels(draft.dataset), "review": _review(draft)}
+    return render(request, "wizard/clips_step.html#pairs", context)
 
 
 def _incoming(request: AuthedRequest, uploads: list[UploadedFile]) -> list[services.Incoming]:

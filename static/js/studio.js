@@ -1,5 +1,6 @@
-// Studio page helpers: live strength value, mask options, trigger phrase; generation page: websocket nudges
-// (the status part re-reads the database; htmx also polls every second) and synchronised playback.
+// Studio page helpers: live strength value, mask options, trigger phrase; generation page: live progress from the
+// websocket (the status part re-reads the database when the state changes; htmx also polls every 10 s) and
+// synchronised playback.
 (function () {
   // --- The form
   const strength = document.getElementById("attention_strength");
@@ -33,22 +34,50 @@
   const root = document.getElementById("generation");
   if (!root) return;
 
+  // The worker pushes the state and progress over the websocket (at most twice a second). The bar and the
+  // percentage follow each push here; the status part (htmx, `gen:update`) is fetched again only when the state
+  // changes. htmx also asks every 10 s by itself: a push lost while the socket stays open, or no socket at all.
+  const ACTIVE = ["queued", "running"];
+  function shownState() {
+    const result = document.getElementById("generation-result");
+    return result ? result.dataset.state : "";
+  }
   function nudge() { document.body.dispatchEvent(new Event("gen:update")); }
+  function showProgress(progress) {
+    const percent = Math.floor(100 * Math.max(0, Math.min(1, progress)));
+    const bar = document.getElementById("generation-bar");
+    if (bar) {
+      bar.style.width = `${percent}%`;
+      bar.parentElement.setAttribute("aria-valuenow", percent);
+    }
+    const text = document.getElementById("generation-progress");
+    if (text && text.hasAttribute("data-generating")) text.textContent = `Generating: ${percent}%`;
+  }
   let socket = null;
+  let retry = 1000;
+  let ended = false; // a push said it finished: nothing more will come
   function connect() {
-    const state = document.getElementById("generation-result");
-    if (!state || !["queued", "running"].includes(state.dataset.state)) return;
+    if (ended || !ACTIVE.includes(shownState())) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}${root.dataset.wsPath}`);
-    socket.onopen = () => { root.dataset.live = "socket"; };
+    socket.onopen = () => { retry = 1000; root.dataset.live = "socket"; };
     socket.onmessage = (message) => {
       const data = JSON.parse(message.data);
-      const bar = document.getElementById("generation-bar");
-      if (bar && data.progress != null) bar.style.width = `${Math.floor(100 * data.progress)}%`;
-      nudge();
-      if (!["queued", "running"].includes(data.state)) socket.close();
+      if (data.state !== shownState()) nudge();
+      else if (data.state === "running" && data.progress != null) showProgress(data.progress);
+      if (!ACTIVE.includes(data.state)) {
+        ended = true;
+        socket.close();
+      }
     };
-    socket.onclose = () => { root.dataset.live = "polling"; };
+    socket.onclose = () => {
+      root.dataset.live = "polling";
+      // Connection lost while it is still being made: try again, less and less often (htmx polls meanwhile).
+      if (ACTIVE.includes(shownState())) {
+        setTimeout(connect, retry);
+        retry = Math.min(retry * 2, 30000);
+      }
+    };
   }
   connect();
 

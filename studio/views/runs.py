@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Callable
 from pathlib import PurePosixPath
 
 from django.contrib import messages
@@ -17,7 +20,7 @@ from studio.masks import STILL_SUFFIXES
 from studio.sample_grid import sample_grid
 from studio.views.adapters import get_adapter_for_user
 from training.events import events_after
-from training.models import Checkpoint, TrainingRun, ValidationSample
+from training.models import Checkpoint, RunEvent, TrainingRun, ValidationSample
 from training.runs import RunStateError, continue_run, delete_run, request_cancel, request_flag, runs_ahead
 
 MAX_EXTRA_STEPS = 100_000
@@ -42,17 +45,62 @@ def _get_sample_for_user(request: AuthedRequest, sample_id: int) -> ValidationSa
     return get_object_or_404(samples, pk=sample_id)
 
 
-def _run_context(run: TrainingRun) -> dict[str, object]:
-    events = list(run.events.order_by("-seq")[:300])
+# The page's log: the log lines, state changes and errors among the run's last RECENT_EVENTS events, at most
+# LOG_LINES of them (the page script adds newer ones as they arrive).
+RECENT_EVENTS = 300
+LOG_LINES = 80
+LOG_KINDS = (RunEvent.Kind.LOG, RunEvent.Kind.STATE, RunEvent.Kind.ERROR)
+
+
+def _checkpoints(run: TrainingRun) -> list[Checkpoint]:
+    return list(run.checkpoints.order_by("-step").only("pk", "run", "step", "size_bytes"))
+
+
+def _status_context(run: TrainingRun) -> dict[str, object]:
+    """What the status part shows: the run's own fields, its adapter once made, its place in the queue."""
     return {
         "run": run,
-        "last_seq": events[0].seq if events else 0,
-        "logs": [event for event in reversed(events) if event.kind in ("log", "state", "error")][-80:],
-        "loss_points": list(run.metrics.order_by("step").values_list("step", "loss")),
-        "checkpoints": run.checkpoints.order_by("-step"),
-        "grid": sample_grid(run.samples.all(), run.checkpoints.all(), run.config or {}),
-        "adapter": run.adapters.order_by("-created_at").first(),
+        "adapter": run.adapters.order_by("-created_at").only("pk", "run", "name").first(),
         "runs_ahead": runs_ahead(run),
+    }
+
+
+def _samples_context(run: TrainingRun, checkpoints: list[Checkpoint] | None = None) -> dict[str, object]:
+    """What the samples part shows: the grid of validation samples, with the checkpoint kept at each step."""
+    samples = run.samples.order_by("step", "pk").only("pk", "run", "step", "prompt")
+    kept = _checkpoints(run) if checkpoints is None else checkpoints
+    return {"run": run, "grid": sample_grid(samples, kept, run.config or {})}
+
+
+def _checkpoints_context(run: TrainingRun) -> dict[str, object]:
+    return {"run": run, "checkpoints": _checkpoints(run)}
+
+
+def _delete_context(run: TrainingRun) -> dict[str, object]:
+    return {"run": run, "checkpoints": run.checkpoints.only("pk", "run")}
+
+
+# Each part of the run page htmx refreshes, with only what that part renders: a refresh costs the same whatever
+# the run's history (events, loss points, samples).
+PARTS: dict[str, Callable[[TrainingRun], dict[str, object]]] = {
+    "status": _status_context, "checkpoints": _checkpoints_context, "samples": _samples_context,
+    "delete": _delete_context,
+}
+
+
+def _run_context(run: TrainingRun) -> dict[str, object]:
+    """The whole page: every part, the loss curve and the log."""
+    recent = list(run.events.order_by("-seq").values_list("seq", flat=True)[:RECENT_EVENTS])
+    logs = (list(run.events.filter(seq__gte=recent[-1], kind__in=LOG_KINDS).order_by("-seq")
+                 .only("pk", "run", "seq", "payload", "created_at")[:LOG_LINES]) if recent else [])
+    checkpoints = _checkpoints(run)
+    return {
+        **_status_context(run),
+        **_samples_context(run, checkpoints),
+        "checkpoints": checkpoints,
+        "last_seq": recent[0] if recent else 0,
+        "logs": logs[::-1],
+        "loss_points": list(run.metrics.order_by("step").values_list("step", "loss")),
     }
 
 
@@ -67,10 +115,10 @@ def run_detail(request: AuthedRequest, run_id: int) -> HttpResponse:
 @require_GET
 def run_part(request: AuthedRequest, run_id: int, part: str) -> HttpResponse:
     """One named partial of the run page, rebuilt from the database (htmx refreshes these)."""
-    if part not in ("status", "checkpoints", "samples", "delete"):
+    if part not in PARTS:
         return HttpResponse(status=404)
     run = _get_run_for_user(request, run_id)
-    return render(request, f"studio/run_detail.html#{part}", _run_context(run))
+    return render(request, f"studio/run_detail.html#{part}", PARTS[part](run))
 
 
 @login_required
@@ -103,7 +151,7 @@ def run_action(request: AuthedRequest, run_id: int, action: str) -> HttpResponse
         messages.error(request, str(error))
     if request.htmx:
         run.refresh_from_db()
-        return render(request, "studio/run_detail.html#status", _run_context(run))
+        return render(request, "studio/run_detail.html#status", _status_context(run))
     return redirect("run_detail", run.pk)
 
 
@@ -153,8 +201,14 @@ def adapter_download(request: AuthedRequest, adapter_id: int) -> HttpResponseBas
 
 
 def _safetensors_download(request: AuthedRequest, field: FieldFile, stem: str) -> HttpResponseBase:
-    name = f"{stem}.safetensors".replace("/", "-")
-    return serve_file(request, field, "application/octet-stream", download_name=name)
+    return serve_file(request, field, "application/octet-stream", download_name=f"{file_stem(stem)}.safetensors")
+
+
+def file_stem(name: str) -> str:
+    """A name that stays one word in ComfyUI's LoRA list and in a shell: "Walks · step 250" -> "Walks_step_250"
+    (accents kept as their plain letters, anything else between words becomes one underscore)."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", plain).strip("_.") or "adapter"
 
 
 @login_required

@@ -11,6 +11,7 @@ from safetensors.torch import save, save_file
 
 from studio.adapters import UploadRejected, adapter_for_checkpoint, base_transformer_skeleton, upload_adapter
 from studio.models import Adapter
+from studio.views.runs import file_stem
 from tests.factories import make_run
 from training.models import Checkpoint
 
@@ -203,3 +204,11 @@ def test_another_creator_cannot_see_or_delete_an_adapter(creator, other_creator)
     assert otto.get(f"/studio/adapters/{adapter.pk}/").status_code == 404
     assert otto.post(f"/studio/adapters/{adapter.pk}/delete/").status_code == 404
     assert Adapter.objects.filter(pk=adapter.pk).exists()
+
+
+@pytest.mark.parametrize(("name", "stem"), [
+    ("Walks · step 250", "Walks_step_250"), ("Canny v1-step250", "Canny_v1-step250"), ("Café crème", "Cafe_creme"),
+    ("../../etc", "etc"), ("···", "adapter"),
+])
+def test_downloaded_adapters_have_one_word_names_for_comfyui(name, stem):
+    assert file_stem(name) == stem

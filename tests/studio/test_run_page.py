@@ -1,5 +1,6 @@
 """The run page and its controls, rebuilt from the database; every object checked for ownership."""
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from tests.factories import make_run, sent_tasks
 from training.events import record_event
-from training.models import Checkpoint, RunMetric, TrainingRun, ValidationSample
+from training.models import Checkpoint, RunEvent, RunMetric, TrainingRun, ValidationSample
 
 pytestmark = pytest.mark.django_db
 State = TrainingRun.State
@@ -135,7 +136,7 @@ def test_a_checkpoint_downloads_as_a_named_safetensors_file(client: Client, crea
     checkpoint = _checkpoint(run, step=250)
     client.force_login(creator)
     response = client.get(f"/checkpoints/{checkpoint.pk}/download/")
-    assert response["Content-Disposition"] == 'attachment; filename="Canny v1-step250.safetensors"'
+    assert response["Content-Disposition"] == 'attachment; filename="Canny_v1-step250.safetensors"'  # one word
     assert b"".join(response.streaming_content) == b"12345"  # type: ignore[attr-defined]
 
 
@@ -211,3 +212,119 @@ def test_another_creator_cannot_delete_a_run(client: Client, creator, other_crea
     client.force_login(other_creator)
     assert client.post(f"/runs/{run.pk}/delete/").status_code == 404
     assert TrainingRun.objects.filter(pk=run.pk).exists()
+
+
+# --- Each part htmx refreshes renders what it shows, and costs the same whatever the run's history
+
+
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
+
+
+def _normalized(html: str) -> str:
+    """Without the CSRF tokens (masked anew at every render) and the whitespace between tags."""
+    return re.sub(r">\s+<", "><", CSRF.sub('name="csrfmiddlewaretoken"', html)).strip()
+
+
+def _with_history(creator, *, state=State.TRAINING, events=300, steps=2000, every=250, clips=4) -> TrainingRun:
+    """A run with a long history: `events` events, a loss point per step, a checkpoint and `clips` validation
+    samples every `every` steps, and its adapter."""
+    from studio.models import Adapter
+
+    config = {"validation": {"prompts": [f"clip {i}" for i in range(clips)]}}
+    run = make_run(creator, state=state, step=steps, total_steps=steps, loss=0.05, config=config,
+                   worker="gpu-1" if state == State.TRAINING else "", heartbeat_at=timezone.now())
+    kinds = ["progress"] * 8 + ["log", "checkpoint"]
+    RunEvent.objects.bulk_create([
+        RunEvent(run=run, seq=seq, kind=kinds[seq % len(kinds)],
+                 payload={"message": f"line {seq}", "step": seq, "points": [[seq, 0.1]]})
+        for seq in range(1, events + 1)])
+    RunMetric.objects.bulk_create([RunMetric(run=run, step=s, loss=1.0 / s) for s in range(1, steps + 1)])
+    marks = range(every, steps + 1, every)
+    Checkpoint.objects.bulk_create([Checkpoint(run=run, step=s, size_bytes=5, adapter_file=f"c/{run.pk}/{s}.st")
+                                    for s in marks])
+    ValidationSample.objects.bulk_create([ValidationSample(run=run, step=s, prompt=f"clip {i}", video_file=f"s/{s}_{i}")
+                                          for s in marks for i in range(clips)])
+    if state == State.SUCCEEDED:
+        Adapter.objects.create(owner=creator, name="Depth adapter", source=Adapter.Source.TRAINED, run=run,
+                               file="a/final.safetensors")
+    return run
+
+
+PARTS = ("status", "checkpoints", "samples", "delete")
+
+
+@pytest.mark.parametrize("state", [State.TRAINING, State.SUCCEEDED, State.QUEUED])
+@pytest.mark.parametrize("part", PARTS)
+def test_each_part_renders_what_the_page_shows_in_its_place(client: Client, creator, state, part):
+    run = _with_history(creator, state=state, events=40, steps=500, every=100)
+    if state == State.QUEUED:
+        make_run(creator, state=State.QUEUED, queued_at=timezone.now() - timedelta(minutes=5))
+        TrainingRun.objects.filter(pk=run.pk).update(queued_at=timezone.now())
+    client.force_login(creator)
+    page = _normalized(client.get(f"/runs/{run.pk}/").content.decode())
+    html = _normalized(client.get(f"/runs/{run.pk}/part/{part}/", HTTP_HX_REQUEST="true").content.decode())
+    assert html.startswith(("<section", "<details")) and f'id="run-{part}"' in html
+    assert html in page  # the very same markup, links included
+
+
+def test_the_parts_show_the_run_state_checkpoints_samples_and_adapter(client: Client, creator):
+    run = _with_history(creator, state=State.SUCCEEDED, events=40, steps=500, every=100, clips=2)
+    client.force_login(creator)
+
+    def part(name: str) -> str:
+        return client.get(f"/runs/{run.pk}/part/{name}/", HTTP_HX_REQUEST="true").content.decode()
+
+    status = part("status")
+    assert "Finished" in status and "500</span> / <span id=\"run-total\">500" in status
+    assert "Your adapter is ready." in status and "Download Depth adapter.safetensors" in status
+    checkpoints = part("checkpoints")
+    assert [f"Step {s} " in checkpoints for s in (500, 100)] == [True, True]
+    assert checkpoints.index("Step 500 ") < checkpoints.index("Step 100 ") and "Continue training" in checkpoints
+    samples = part("samples")
+    assert samples.count('src="/samples/') == 10 and "“clip 1”" in samples and samples.count("Try in Studio") == 5
+    assert "5 checkpoints" in part("delete")
+
+
+@pytest.mark.parametrize(("part", "most"), [("status", 4), ("checkpoints", 4), ("samples", 5), ("delete", 4)])
+def test_a_part_takes_the_same_few_queries_whatever_the_runs_history(
+    client: Client, creator, django_assert_max_num_queries, part, most
+):
+    short = _with_history(creator, state=State.SUCCEEDED, events=5, steps=10, every=5, clips=1)
+    long = _with_history(creator, state=State.SUCCEEDED, events=300, steps=2000, every=250, clips=4)
+    client.force_login(creator)
+    counts = []
+    for run in (short, long):
+        client.get(f"/runs/{run.pk}/part/{part}/", HTTP_HX_REQUEST="true")  # the session is loaded once
+        with django_assert_max_num_queries(most) as queries:
+            assert client.get(f"/runs/{run.pk}/part/{part}/", HTTP_HX_REQUEST="true").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+def test_the_whole_page_takes_the_same_queries_whatever_the_runs_history(
+    client: Client, creator, django_assert_max_num_queries
+):
+    short = _with_history(creator, state=State.SUCCEEDED, events=5, steps=10, every=5, clips=1)
+    long = _with_history(creator, state=State.SUCCEEDED, events=300, steps=2000, every=250, clips=4)
+    client.force_login(creator)
+    counts = []
+    for run in (short, long):
+        with django_assert_max_num_queries(9) as queries:
+            assert client.get(f"/runs/{run.pk}/").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+def test_the_page_log_is_the_last_lines_among_the_runs_recent_events(client: Client, creator):
+    run = make_run(creator, state=State.TRAINING)
+    # 100 early log lines, 200 progress events, then 100 more log lines: the page looks at the last 300 events
+    # (seq 101-400) and shows the last 80 log lines among them, oldest first.
+    kinds = {seq: "log" if seq <= 100 or seq > 300 else "progress" for seq in range(1, 401)}
+    RunEvent.objects.bulk_create([RunEvent(run=run, seq=seq, kind=kind, payload={"message": f"line {seq}."})
+                                  for seq, kind in kinds.items()])
+    client.force_login(creator)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    log = page.split('id="run-log"')[1].split("</ol>")[0]
+    assert log.count("<li>") == 80 and "line 320." not in log and "line 100." not in log
+    assert log.index("line 321.") < log.index("line 400.")
+    assert 'data-last-seq="400"' in page
