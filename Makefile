@@ -20,7 +20,7 @@ PIP_QUIET := 2>&1 | grep -v -e "is ignored: it is neither a file nor a directory
 help:
 	@echo "make run   start ICLoRA Studio (web, worker, Redis) on http://127.0.0.1:$${PORT:-8000}"
 	@echo "make test  run the checks and the whole test suite"
-	@echo "make test-fast  the unit and view tests only: no browser, worker process or slow test (under 2 minutes)"
+	@echo "make test-fast  the unit and view tests only: no browser, worker process, training or slow test (under 2 minutes)"
 
 $(STAMP): pyproject.toml
 	@deploy/system-packages.sh ffmpeg=ffmpeg ffprobe=ffmpeg
@@ -74,4 +74,4 @@ pytest: $(STAMP) $(POSE_STAMP) $(LTX_CORE_STAMP)
 test: lint pytest
 
 test-fast: $(STAMP)
-	$(VENV)/bin/pytest -m "not browser and not worker and not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not browser and not worker and not training and not slow" $(PYTEST_ARGS)

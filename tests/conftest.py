@@ -68,8 +68,12 @@ SLOW_TESTS = frozenset(
 )
 
 
+# Fixtures that give a test a training config or a trained adapter: such a test trains (marked `training`).
+TRAINING_FIXTURES = frozenset({"make_config", "raw_config", "trained"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks each test for the subsets (`browser`, `worker`, `slow`, `backend_free`), and runs browser tests
+    """Marks each test for the subsets (`browser`, `worker`, `training`, `slow`, `backend_free`), and runs browser tests
     last: Playwright keeps an event loop in the main thread for the rest of the session, where the other tests'
     `async_to_sync` would refuse to run."""
     for item in items:
@@ -81,6 +85,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.backend_free)
         if WORKER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.worker)
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.training)
         if nodeid in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -28,6 +28,40 @@ MAX_SHAPES = 3  # one per orientation: landscape, portrait, square
 SIZE_NAMES = [("width", "height")] + [(f"width_{n}", f"height_{n}") for n in range(2, MAX_SHAPES + 1)]
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFiles(forms.FileField):
+    """Several files under one name (the clips page sends `files` many times), cleaned one by one: a list of
+    UploadedFile (Django's documented way to take multiple files)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(**kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        one = super().clean
+        items = data if isinstance(data, list | tuple) and data else [data]  # none at all: `required` answers
+        return [one(item, initial) for item in items]
+
+
+class UploadForm(forms.Form):
+    """Clips, references, captions, ZIPs or a manifest for the dataset; `paths` are the names with their folders
+    (targets/clip.mp4) when a folder was dropped, one per file in the same order. The files themselves are judged by
+    the datasets service (sniffed, paired, checked), which reads them."""
+
+    # The page posts them as `files`. Django takes declared fields off the class, so `BaseForm.files` (the request's
+    # files) is untouched; mypy sees only the class body.
+    files = MultipleFiles(error_messages={"required": "Choose one or more files to upload."})  # type: ignore[assignment]
+    paths = forms.CharField(required=False)
+
+    def named_files(self, paths: list[str]) -> list[tuple[str, Any]]:
+        """(name as uploaded, file) for each file: its folder path when the page sent one, else its own name."""
+        return [(paths[i] if i < len(paths) and paths[i] else (upload.name or "unnamed"), upload)
+                for i, upload in enumerate(self.cleaned_data["files"])]
+
+
 class DatasetForm(forms.ModelForm[Dataset]):
     class Meta:
         model = Dataset

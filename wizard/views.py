@@ -29,7 +29,15 @@ from datasets.zipsafe import UnsafeArchive
 from training.models import TrainingRun
 from training.runs import RunStateError, launch_run
 from wizard import derive
-from wizard.forms import CaptionForm, DatasetForm, SettingsForm, estimate_for, initial_from, without_shape
+from wizard.forms import (
+    CaptionForm,
+    DatasetForm,
+    SettingsForm,
+    UploadForm,
+    estimate_for,
+    initial_from,
+    without_shape,
+)
 from wizard.models import TrainingDraft
 from wizard.plan import TRAINING_PRESETS, ClipFacts, TrainingSettings, preset_settings, to_train_config, training_clips
 from wizard.review import DatasetReview, review_dataset
@@ -229,15 +237,9 @@ def pairs_partial(request: AuthedRequest, draft_id: int) -> HttpResponse:
     return render(request, "wizard/clips_step.html#pairs", context)
 
 
-def _incoming(request: AuthedRequest, uploads: list[UploadedFile]) -> list[services.Incoming]:
-    paths = request.POST.getlist("paths")
-    items = []
-    for i, upload in enumerate(uploads):
-        # The browser's relative path (dropped folders) when the page script sends it; else the file name.
-        name = paths[i] if i < len(paths) and paths[i] else (upload.name or "unnamed")
-        stream = cast(IO[bytes], upload.file)
-        items.append(services.Incoming(services.clean_name(name), stream, upload.size or 0))
-    return items
+def _incoming(named: list[tuple[str, UploadedFile]]) -> list[services.Incoming]:
+    return [services.Incoming(services.clean_name(name), cast(IO[bytes], upload.file), upload.size or 0)
+            for name, upload in named]
 
 
 @csrf_exempt  # upload handlers must be set before the CSRF check reads the body; checked just below
@@ -253,15 +255,16 @@ def upload(request: AuthedRequest, draft_id: int) -> HttpResponse:
 @csrf_protect
 def _upload(request: AuthedRequest, draft_id: int, limits: wizard_limits.Limits, cap: SizeCapHandler) -> HttpResponse:
     draft = _get_draft_for_user(request, draft_id)
-    uploads = request.FILES.getlist("files")
+    form = UploadForm(request.POST, request.FILES)
     problems = [f"{name} is larger than the {limits.max_file_bytes // 1024**2} MB limit per file."
                 for name in cap.too_big]
     outcome = services.UploadOutcome()
-    if not uploads and not problems:
-        problems.append("Choose one or more files to upload.")
+    if not form.is_valid() and not problems:
+        problems += [str(error) for errors in form.errors.values() for error in errors]
     if not problems:
         try:
-            outcome = services.store_incoming(draft.dataset, _incoming(request, uploads), limits)
+            named = form.named_files(request.POST.getlist("paths"))
+            outcome = services.store_incoming(draft.dataset, _incoming(named), limits)
         except services.UploadRefused as refused:
             problems = refused.problems
         except UnsafeArchive as unsafe:

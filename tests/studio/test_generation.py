@@ -222,6 +222,7 @@ def test_an_adapter_whose_reference_runs_at_half_the_frame_rate_gets_every_secon
     assert (preview.frames, round(preview.fps)) == (9, 12)
 
 
+@pytest.mark.training
 def test_a_trained_adapter_generates_through_the_real_worker_and_differs_from_the_no_adapter_baseline(
     transactional_db, celery_worker, creator, tmp_path
 ):

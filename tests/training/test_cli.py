@@ -49,6 +49,7 @@ def test_prepare_says_how_many_training_clips_whole_clips_make(
     assert "2 pairs ready as 4 training clips in" in out
 
 
+@pytest.mark.training
 def test_prepare_train_and_generate_from_a_yaml_config(
     tmp_path: Path, three_pairs: Path, tiny_model_dir: Path, raw_config: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

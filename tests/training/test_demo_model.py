@@ -106,6 +106,7 @@ def test_the_demo_vae_is_nearly_linear_so_latents_can_be_mixed_like_pictures() -
         assert torch.allclose(mixed, 0.5 * encode(a) + 0.5 * encode(b), atol=0.01)
 
 
+@pytest.mark.training
 def test_an_interrupted_transformer_build_continues_to_the_same_weights_as_one_straight_run(tmp_path: Path) -> None:
     from diffusers import LTX2InContextPipeline as Pipeline
 
@@ -152,6 +153,7 @@ GAIN_TARGETS = {"restoration": 2.0}
 GAIN_BUCKET = Bucket(256, 160, 17, 24.0)  # the demo model's quick preset
 
 
+@pytest.mark.training
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("recipe", sorted(GAIN_TARGETS))
 def test_an_adapter_trained_on_the_demo_model_follows_its_reference_in_the_pipeline(

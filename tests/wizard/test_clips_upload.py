@@ -41,6 +41,15 @@ def test_an_upload_answers_json_for_the_page_script(maya, clips):
                                "ignored": []}
 
 
+def test_an_upload_without_files_asks_for_them_plainly(maya):
+    draft = start(maya)
+    response = maya.post(f"/wizard/{draft.pk}/clips/upload/", {"paths": ["targets/walk.mp4"]},
+                         HTTP_ACCEPT="application/json")
+    assert response.status_code == 400
+    assert response.json()["problems"] == ["Choose one or more files to upload."]
+    assert not draft.dataset.files.exists()
+
+
 def test_a_batch_with_one_bad_file_stores_nothing(maya, clips, creator):
     draft = start(maya)
     response = upload(maya, draft, {"walk.mp4": clips("t.mp4"), "walk_ref.mp4": b"I am not a video at all\n"})
