@@ -75,7 +75,7 @@ def test_a_creator_watches_a_run_from_launch_to_the_finished_adapter(
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Download Restore demo.safetensors").click()
-    assert download.value.suggested_filename == "Restore demo.safetensors"
+    assert download.value.suggested_filename == "Restore_demo.safetensors"  # one word, as ComfyUI lists it
 
 
 def test_another_creator_gets_a_not_found_page_for_the_run(page: Page, live_asgi_url: str, creator, other_creator):

@@ -241,14 +241,16 @@ def test_a_resumed_run_with_every_caption_cached_never_loads_the_text_encoder(
 ) -> None:
     model = shutil.copytree(tiny_model_dir, tmp_path / "model")
     cfg = TrainConfig.model_validate(
-        tiny_config(tmp_path, three_pairs, model, optim={"steps": 2}, checkpoint={"every": 2})
+        tiny_config(tmp_path, three_pairs, model, optim={"steps": 4}, checkpoint={"every": 2})
     )
     first: list[str] = []
-    assert train(cfg, TrainingHooks(on_log=first.append)).status == "finished"
+    steps: list[int] = []
+    stopped = train(cfg, TrainingHooks(on_log=first.append, on_progress=lambda p: steps.append(p.step),
+                                       should_cancel=lambda: bool(steps) and steps[-1] == 2))
+    assert stopped.status == "cancelled" and stopped.steps == 2  # a worker that stopped half-way
     assert "captions and sample prompts encoded and cached; text encoder unloaded to free memory for training" in first
 
     shutil.rmtree(model / "text_encoder")  # a resumed run that reached for Gemma would fail now
-    cfg.optim.steps = 4
     second: list[str] = []
     result = train(cfg, TrainingHooks(on_log=second.append))
     assert result.status == "finished" and result.steps == 4
