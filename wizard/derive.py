@@ -32,9 +32,16 @@ def method_problems(recipe: Recipe) -> dict[str, str]:
     return {m: problem for m in recipe.derive_methods if (problem := creator_problem(m))}
 
 
-def derived_here() -> set[str]:
-    """Slugs of the recipes whose references this server can make now (at least one of their methods runs)."""
-    return {r.slug for r in RECIPES.values() if r.reference_derivable and usable_methods(r)}
+def derived_here() -> dict[str, str]:
+    """{slug: what the server makes} for the recipes whose references it can make now: the recipe's own noun when
+    every method runs, else only the kinds it can make ("edge maps and pose skeletons" for Union without depth)."""
+    made = {}
+    for r in RECIPES.values():
+        usable = usable_methods(r) if r.reference_derivable else []
+        if usable:
+            nouns = [f"{noun(m)}s" for m in usable]
+            made[r.slug] = r.derived_noun if len(usable) == len(r.derive_methods) else " and ".join(nouns)
+    return made
 
 
 def usable_methods(recipe: Recipe) -> list[str]:

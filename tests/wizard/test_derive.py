@@ -130,6 +130,8 @@ def test_a_method_this_server_cannot_run_is_said_plainly_and_blocks_the_pair(may
     cards = maya.get("/wizard/").content.decode()
     assert "This server cannot make depth maps yet: you upload them with your clips." in cards
     assert "Just your clips: the edge maps are made for you." in cards  # edges are made with OpenCV, always
+    assert "Just your clips: the edge maps are made for you." in cards and "depth, edge and pose videos" not in cards
+    assert "the edge maps are made for you" in cards.split("Union control")[1]  # Union says only what it can make
     assert not Extraction.objects.exists()
 
 
