@@ -265,30 +265,22 @@ def make_fixtures(folder: Path, args: argparse.Namespace) -> Fixtures:
     """A creator, a ready dataset of synthetic restoration pairs, a random IC-LoRA for the tiny model and a
     reference clip for the Studio."""
     import torch
-    from django.core.files import File
     from django.core.files.base import ContentFile
     from django.core.management import call_command
     from safetensors.torch import save
 
     from accounts.models import User
-    from datasets.models import ClipPair, Dataset
     from engine.synthetic import make_clip
     from studio.adapters import base_transformer_skeleton
     from studio.models import Adapter
+    from tests.factories import make_ready_dataset  # the tests' pairs; needs Django set up, as above
 
     folder.mkdir(parents=True, exist_ok=True)
     call_command("ensure_tiny_model")
     user = User.objects.create_user(username="drill", email="drill@example.com", password=os.urandom(16).hex(),
                                      max_concurrent_runs=20)
-    dataset = Dataset.objects.create(owner=user, name="Drill pairs", recipe="restoration", trigger_phrase=TRIGGER)
-    for index in range(args.pairs):
-        pair = ClipPair(dataset=dataset, name=f"clip{index}", position=index, caption=f"a generated scene {index}",
-                        status=ClipPair.Status.OK)
-        for field_name, degrade in (("target_file", False), ("reference_file", True)):
-            path = make_clip(folder / f"{field_name}_{index}.mp4", seed=index, degrade=degrade)
-            with path.open("rb") as handle:
-                getattr(pair, field_name).save(path.name, File(handle), save=False)
-        pair.save()
+    # The tests' ready pairs: real generated restoration pairs, checked OK.
+    dataset = make_ready_dataset(user, folder, args.pairs, name="Drill pairs", trigger_phrase=TRIGGER)
 
     # A random LoRA on the tiny transformer's attention and feed-forward layers (ComfyUI key form, bf16).
     generator = torch.Generator().manual_seed(0)

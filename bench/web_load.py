@@ -378,12 +378,10 @@ def make_creators(count: int) -> list[Creator]:
 def start_training(folder: Path) -> int:
     """A ready dataset of real generated pairs and a training run on the tiny model, launched as the wizard
     launches it; long enough to outlast the measurement (it is stopped at the end)."""
-    from django.core.files import File
     from django.core.management import call_command
 
     from accounts.models import User
-    from datasets.models import ClipPair, Dataset
-    from engine.synthetic import make_clip
+    from tests.factories import make_ready_dataset  # the tests' pairs; needs Django set up, as above
     from training.models import TrainingRun
     from training.runs import launch_run
 
@@ -391,17 +389,8 @@ def start_training(folder: Path) -> int:
     user = User(username="trainer", email="trainer@example.com", max_concurrent_runs=0)
     user.set_unusable_password()
     user.save()
-    dataset = Dataset.objects.create(owner=user, name="Restoration pairs", recipe="restoration",
-                                     trigger_phrase="RESTORE")
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(4):
-        pair = ClipPair(dataset=dataset, name=f"clip{index}", position=index, caption=f"a generated scene {index}",
-                        status=ClipPair.Status.OK)
-        for field_name, degrade in (("target_file", False), ("reference_file", True)):
-            path = make_clip(folder / f"{field_name}_{index}.mp4", seed=index, degrade=degrade)
-            with path.open("rb") as handle:
-                getattr(pair, field_name).save(path.name, File(handle), save=False)
-        pair.save()
+    # The tests' ready pairs: real generated restoration pairs, checked OK.
+    dataset = make_ready_dataset(user, folder, 4, name="Restoration pairs", trigger_phrase="RESTORE")
     steps = 100_000
     config: dict[str, Any] = {
         "bucket": {"width": 128, "height": 96, "frames": 9, "fps": 24},
