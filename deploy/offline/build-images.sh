@@ -7,20 +7,28 @@
 #   iclora-offline/redis            for redis:7 (Debian's Redis 7.0)
 #   iclora-offline/s3               for minio/minio (moto's S3 server, in memory)
 # It also fills a small package index with the CPU build of torch, which deploy/Dockerfile otherwise fetches
-# from download.pytorch.org; deploy/smoke-test.sh --offline serves it to the build.
+# from download.pytorch.org; deploy/smoke/run.sh --offline serves it to the build.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 work=${OFFLINE_WORK_DIR:-$root/data/offline-images}
 mkdir -p "$work"
 
+# The minimal Debian is also kept as a tarball outside the checkout (OFFLINE_CACHE_DIR), so an engine whose data was
+# wiped, or a fresh clone on the same machine (CI), imports it in seconds instead of running debootstrap again.
+cache=${OFFLINE_CACHE_DIR:-/var/cache/iclora-offline}
+base_tar="$cache/debian-bookworm-minbase.tar"
 if ! docker image inspect iclora-offline/debian:bookworm >/dev/null 2>&1; then
-  "$root/deploy/system-packages.sh" debootstrap=debootstrap
-  echo "Making a minimal Debian bookworm with debootstrap (a few minutes)…"
-  rm -rf "$work/rootfs"
-  debootstrap --variant=minbase --include=ca-certificates bookworm "$work/rootfs" http://deb.debian.org/debian >/dev/null
-  tar -C "$work/rootfs" -c . | docker import - iclora-offline/debian:bookworm >/dev/null
-  rm -rf "$work/rootfs"
+  if [ ! -s "$base_tar" ]; then
+    "$root/deploy/system-packages.sh" debootstrap=debootstrap
+    echo "Making a minimal Debian bookworm with debootstrap (a few minutes)…"
+    rm -rf "$work/rootfs"
+    debootstrap --variant=minbase --include=ca-certificates bookworm "$work/rootfs" http://deb.debian.org/debian >/dev/null
+    mkdir -p "$cache"
+    tar -C "$work/rootfs" -cf "$base_tar.part" . && mv "$base_tar.part" "$base_tar"
+    rm -rf "$work/rootfs"
+  fi
+  docker import - iclora-offline/debian:bookworm <"$base_tar" >/dev/null
 fi
 
 # The host's extra certificate authorities travel into the Python image (for pip behind a TLS-inspecting proxy).

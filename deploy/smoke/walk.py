@@ -1,6 +1,9 @@
 """Walks a running deployment in Chromium as a new creator: sign-up, the wizard, a live run, the adapter, the Studio.
 
-    python deploy/smoke/walk.py http://127.0.0.1:8000 SCREENSHOT_DIR
+    python deploy/smoke/walk.py http://127.0.0.1:8000 SCREENSHOT_DIR [--fault COMMAND]
+
+With --fault, COMMAND runs once the GPU worker holds the run (it kills that worker, say); the walk then expects the
+page to say the machine stopped answering, and the run to continue and finish on the restarted worker.
 
 Everything goes through the deployment's own services: the web server (uvicorn, websockets), the cpu worker (pair
 checks), the gpu worker (training and generation, with the tiny model when MODEL_PRESET=tiny), PostgreSQL, Redis
@@ -9,10 +12,10 @@ and the S3 bucket. Exits non-zero with Playwright's message at the first thing a
 
 from __future__ import annotations
 
+import argparse
 import re
 import secrets
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -68,10 +71,16 @@ def launch_restoration(page: Page, files: list[Path], shots: Path) -> None:
     expect(page.locator("#run")).to_have_attribute("data-live", "socket")
 
 
-def watch_run(page: Page, shots: Path) -> None:
-    expect(page.locator("#run-speed")).to_contain_text("steps/s", timeout=300_000)
-    page.screenshot(path=shots / "smoke-2-training.png", full_page=True)
-    expect(page.locator("#run-state")).to_have_text(re.compile("Finished|Failed|Cancelled"), timeout=600_000)
+def watch_run(page: Page, shots: Path, fault: str | None) -> None:
+    if fault:
+        # The run is held by the GPU worker from the moment it prepares the clips.
+        expect(page.locator("#run-state")).to_have_text(re.compile("Preparing|Training"), timeout=300_000)
+        subprocess.run(fault, check=True)
+        # The watchdog sends it back to the queue once the worker has been silent for WORKER_STALE_SECONDS (45 s).
+        expect(page.locator("#run-log")).to_contain_text("stopped answering", timeout=240_000)
+        page.screenshot(path=shots / "smoke-2-worker-lost.png", full_page=True)
+        print("the worker was killed; the run went back to the queue", flush=True)
+    expect(page.locator("#run-state")).to_have_text(re.compile("Finished|Failed|Cancelled"), timeout=900_000)
     if page.locator("#run-state").inner_text() != "Finished":
         raise AssertionError("the run did not finish: " + page.locator("#run-log").inner_text()[-2000:])
     page.screenshot(path=shots / "smoke-3-finished.png", full_page=True)
@@ -101,7 +110,7 @@ def try_in_studio(page: Page, reference: Path, shots: Path) -> None:
     page.screenshot(path=shots / "smoke-4-studio.png", full_page=True)
 
 
-def main(url: str, shots: Path) -> None:
+def main(url: str, shots: Path, fault: str | None) -> None:
     shots.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, sync_playwright() as playwright:
         files = dataset(Path(scratch))
@@ -112,7 +121,7 @@ def main(url: str, shots: Path) -> None:
             print("signed up", flush=True)
             launch_restoration(page, files, shots)
             print("launched", page.url, flush=True)
-            watch_run(page, shots)
+            watch_run(page, shots, fault)
             print("run finished, adapter downloaded", flush=True)
             try_in_studio(page, files[1], shots)
             print("Studio generated a video", flush=True)
@@ -124,4 +133,9 @@ def main(url: str, shots: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1].rstrip("/"), Path(sys.argv[2]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url", help="the deployment's address, e.g. http://127.0.0.1:8000")
+    parser.add_argument("shots", type=Path, help="folder for the screenshots")
+    parser.add_argument("--fault", help="a command run once the GPU worker holds the run (kills it, say)")
+    args = parser.parse_args()
+    main(args.url.rstrip("/"), args.shots, args.fault)

@@ -3,6 +3,7 @@ Docker engine, so it is not part of this suite); these tests catch a file that d
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -70,15 +71,20 @@ def test_the_example_environment_names_only_settings_the_app_reads():
     assert not unknown, f"production.env.example sets {unknown}, which settings never read"
 
 
-class ComposeLoader(yaml.SafeLoader):
-    """Reads compose's own `!reset` tag (an override that removes a key) as an empty value."""
-
-
-ComposeLoader.add_constructor("!reset", lambda loader, node: None)
-
-
 def load_compose(path: Path) -> dict:
-    return yaml.load(path.read_text(), Loader=ComposeLoader)
+    """A compose file as Debian's docker-compose 1.29 reads it: plain YAML, so no tag of newer Compose releases
+    (`!reset`, `!override`) can slip in."""
+    return yaml.safe_load(path.read_text())
+
+
+def merged_services(*paths: Path) -> dict[str, dict]:
+    """The services of several compose files, each later file's keys over the earlier's (one level deep, which is
+    all these overrides use)."""
+    services: dict[str, dict] = {}
+    for path in paths:
+        for name, service in load_compose(path)["services"].items():
+            services[name] = {**services.get(name, {}), **service}
+    return services
 
 
 def build_args(dockerfile: Path) -> set[str]:
@@ -87,9 +93,30 @@ def build_args(dockerfile: Path) -> set[str]:
 
 def test_the_smoke_and_offline_overrides_change_only_services_of_the_compose_file():
     services = set(load_compose(DEPLOY / "docker-compose.yml")["services"])
-    for override in (DEPLOY / "smoke" / "compose.yml", DEPLOY / "offline" / "compose.offline.yml"):
-        named = set(load_compose(override)["services"])
-        assert named <= services, f"{override.name} names {named - services}, which the compose file does not have"
+    smoke = set(load_compose(DEPLOY / "smoke" / "compose.yml")["services"])
+    assert smoke - services == {"gpu-worker-on-cpu"}
+    offline = set(load_compose(DEPLOY / "offline" / "compose.offline.yml")["services"])
+    assert offline <= services | smoke, f"compose.offline.yml names {offline - services - smoke}, which no file has"
+
+
+def test_the_smokes_gpu_worker_on_the_cpu_is_the_gpu_worker_without_its_gpu_reservation():
+    compose = load_compose(DEPLOY / "docker-compose.yml")["services"]
+    smoke = load_compose(DEPLOY / "smoke" / "compose.yml")["services"]
+    real, on_cpu = compose["gpu-worker"], smoke["gpu-worker-on-cpu"]
+    assert smoke["gpu-worker"] == {"profiles": ["gpu"]}, "the smoke stack must leave the reserving service out"
+    assert "deploy" in real and "deploy" not in on_cpu
+    for key in ("image", "build", "command", "env_file", "environment", "healthcheck", "restart", "depends_on",
+                "volumes"):
+        assert on_cpu.get(key) == real.get(key), key
+
+
+def test_every_service_built_from_our_dockerfiles_gets_the_offline_build():
+    stack = merged_services(DEPLOY / "docker-compose.yml", DEPLOY / "smoke" / "compose.yml")
+    offline = load_compose(DEPLOY / "offline" / "compose.offline.yml")["services"]
+    built = {name for name, service in stack.items() if "build" in service}
+    assert built >= {"web", "gpu-worker-on-cpu"}
+    missing = sorted(name for name in built if "build" not in offline.get(name, {}))
+    assert not missing, f"compose.offline.yml gives no offline build to {missing}: they would pull from a registry"
 
 
 def test_the_offline_builds_pass_only_build_arguments_the_dockerfiles_declare():
@@ -121,8 +148,6 @@ def test_every_offline_stand_in_the_override_uses_is_built_by_the_offline_script
 
 
 def test_the_web_image_starts_the_same_web_server_as_make_run():
-    import json
-
     from config.processes import web_server_command
 
     text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
