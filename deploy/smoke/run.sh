@@ -75,9 +75,11 @@ show_failing_services() {
   for id in $(docker ps -aq --filter "label=com.docker.compose.project=$project"); do
     IFS='|' read -r name state health code < <(docker inspect -f \
       '{{index .Config.Labels "com.docker.compose.service"}}|{{.State.Status}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}|{{.State.ExitCode}}' "$id")
+    # "created": compose made it but it never started (a port taken, a dependency that failed).
     if { [ "$state" = exited ] && [ "$code" != 0 ]; } || [ "$state" = restarting ] || [ "$state" = dead ] \
-        || [ "$health" = unhealthy ]; then
+        || [ "$state" = created ] || [ "$health" = unhealthy ]; then
       echo "--- $name ($state${health:+, $health}, exit $code): last lines ---" >&2
+      docker inspect -f '{{with .State.Error}}  Docker: {{.}}{{end}}' "$id" | grep . >&2 || true
       docker logs --tail 40 "$id" 2>&1 | sed 's/^/  /' >&2
       shown=true
     fi
