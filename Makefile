@@ -15,12 +15,14 @@ LTX_CORE_STAMP := bench/.ltx-core/.installed
 TORCH_SPEC ?= torch==2.13.0
 PIP_QUIET := 2>&1 | grep -v -e "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help run test test-fast lint pytest
+.PHONY: help run test test-fast lint pytest smoke
 
 help:
 	@echo "make run   start ICLoRA Studio (web, worker, Redis) on http://127.0.0.1:$${PORT:-8000}"
 	@echo "make test  run the checks and the whole test suite"
 	@echo "make test-fast  the unit and view tests only: no browser, worker process, training or slow test (under 2 minutes)"
+	@echo "make smoke  build the Docker images and walk the whole compose stack in a browser (docs/deploy.md; root on Debian"
+	@echo "            starts a Docker engine of its own when none runs; SMOKE_ARGS= to use the registry's images)"
 
 $(STAMP): pyproject.toml
 	@deploy/system-packages.sh ffmpeg=ffmpeg ffprobe=ffmpeg
@@ -75,3 +77,8 @@ test: lint pytest
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -m "not browser and not worker and not training and not slow" $(PYTEST_ARGS)
+
+# The production deployment built and walked (deploy/smoke/run.sh); --offline builds the registry images' stand-ins.
+SMOKE_ARGS ?= --offline
+smoke:
+	deploy/smoke/run.sh $(SMOKE_ARGS)

@@ -10,6 +10,12 @@
 # it starts a private one for the check (deploy/engine/start.sh) and stops it afterwards, leaving the host as it was.
 # Compose: `docker compose` (v2) where it is installed, else Debian's `docker-compose` 1.29.
 set -euo pipefail
+offline=false
+case "${1:-}" in
+  --offline) offline=true ;;
+  "") ;;
+  *) echo "Usage: deploy/smoke/run.sh [--offline]" >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 out="$root/data/smoke"
@@ -38,8 +44,6 @@ ENV
 mkdir -p "$out/models"
 export ENV_FILE="$env_file" WEB_PORT="$port" MODELS_DIR="$out/models"
 files=(-f deploy/docker-compose.yml -f deploy/smoke/compose.yml)
-offline=false
-[ "${1:-}" = "--offline" ] && offline=true
 
 engine_started=false
 if ! docker info >/dev/null 2>&1; then
