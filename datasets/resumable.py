@@ -9,10 +9,14 @@ or nothing.
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Any
+from uuid import UUID
 
 from django.core.files import File
 from django.db import transaction
@@ -89,7 +93,11 @@ def append(upload: PartialUpload, offset: int, stream: IO[bytes], length: int) -
             piece.save()
     if not moved:
         piece.file.storage.delete(piece.file.name)
-        upload.refresh_from_db()
+        try:
+            upload.refresh_from_db()
+        except PartialUpload.DoesNotExist:  # the creator discarded it from the clips page meanwhile
+            raise UploadRefused([f"The upload of {upload.name} was discarded. Drop the file again to upload it "
+                                 "anew."]) from None
         raise OffsetMismatch(upload.received)
     upload.received = offset + length
     return upload
@@ -158,3 +166,56 @@ def drop_stale(now: datetime | None = None) -> int:
     for upload in stale:
         drop(upload)
     return len(stale)
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """An upload the creator left part-way (a reload, a closed tab), as the clips page lists it."""
+
+    key: UUID
+    name: str
+    received: int
+    size: int
+
+    @property
+    def arrived(self) -> str:
+        """How much arrived, e.g. "42 MB of 120 MB"."""
+        return arrived_text(self.received, self.size)
+
+
+def unfinished(dataset: Dataset) -> list[Unfinished]:
+    """The uploads into `dataset` that still wait for pieces (or for being put together), the oldest first."""
+    uploads = dataset.partial_uploads.filter(outcome__isnull=True).order_by("created_at", "pk")
+    return [Unfinished(u.key, u.name, u.received, u.size) for u in uploads]
+
+
+def arrived_text(received: int, size: int) -> str:
+    """`received` of `size` bytes in the unit that suits the whole file: "42 MB of 120 MB", "0.5 GB of 1.2 GB"."""
+    unit, scale = next(((unit, scale) for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024))
+                        if size >= scale), ("bytes", 1))
+
+    def shown(count: int, rounding: Callable[[float], int]) -> str:
+        value = count / scale
+        if value >= 10 or scale == 1:
+            return str(int(rounding(value)))
+        return f"{rounding(value * 10) / 10:.1f}".removesuffix(".0")
+
+    # What arrived is rounded down: a file is never said to be all there before its last byte is.
+    return f"{shown(received, math.floor)} {unit} of {shown(size, round)} {unit}"
+
+
+def discard(upload: PartialUpload, now: datetime | None = None) -> bool:
+    """Forget an unfinished upload the creator gave up on and, once that commits, delete its pieces. False, with
+    nothing changed, when it is not unfinished any more (stored or refused) or every byte is in and a request may
+    be putting the file together right now (that file is about to be stored whole, not half)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = PartialUpload.objects.select_for_update().filter(pk=upload.pk, outcome__isnull=True).first()
+        if locked is None:
+            return False
+        if locked.received >= locked.size and locked.updated_at >= now - FINISH_STALE:
+            return False
+        names = list(locked.pieces.values_list("file", flat=True))
+        locked.delete()
+        delete_unreferenced_on_commit(names)
+    return True

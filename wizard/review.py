@@ -126,6 +126,16 @@ class DatasetReview:
         return sum(1 for p in self.pairs if p.deriving)
 
     @property
+    def uncaptioned(self) -> int:
+        return sum(1 for p in self.pairs if not p.pair.caption.strip() and not p.captioning)
+
+    @property
+    def needs_look(self) -> bool:
+        """Whether the clips page shows every pair unfolded: while pairs are checked or references made, or when
+        one needs attention or its caption; a long list that needs nothing stays folded under its summary."""
+        return bool(self.errors or self.checking or self.deriving or self.uncaptioned)
+
+    @property
     def can_launch(self) -> bool:
         return not self.blocking
 

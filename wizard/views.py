@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import PurePosixPath
 from typing import IO, Any, cast
 
@@ -21,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from config.delivery import safe_content_type, serve_file, serve_made_file
 from config.requests import AuthedRequest
-from datasets import caption_edits, export, services, splitting
+from datasets import caption_edits, export, resumable, services, splitting
 from datasets import limits as wizard_limits
 from datasets.models import ClipPair, Dataset, DatasetFile
 from datasets.recipes import RECIPES, get_recipe
@@ -29,6 +28,7 @@ from datasets.zipsafe import UnsafeArchive
 from training.models import TrainingRun
 from training.runs import RunStateError, launch_run
 from wizard import derive
+from wizard.drafts import clip_facts, plan_for, settings_of
 from wizard.forms import (
     CaptionForm,
     DatasetForm,
@@ -39,7 +39,7 @@ from wizard.forms import (
     without_shape,
 )
 from wizard.models import TrainingDraft
-from wizard.plan import TRAINING_PRESETS, ClipFacts, TrainingSettings, preset_settings, to_train_config, training_clips
+from wizard.plan import TRAINING_PRESETS, TrainingSettings, preset_settings, to_train_config, training_clips
 from wizard.review import DatasetReview, review_dataset
 from wizard.uploads import SizeCapHandler
 
@@ -66,19 +66,6 @@ def _get_file_for_user(request: AuthedRequest, file_id: int) -> DatasetFile:
 
 
 # --- Helpers
-
-
-def _settings_of(draft: TrainingDraft) -> TrainingSettings:
-    """The draft's saved settings, or the recipe's Balanced preset fitted to the clips."""
-    if draft.settings:
-        with contextlib.suppress(TypeError):
-            return TrainingSettings.from_dict(draft.settings)
-    return preset_settings(draft.preset, get_recipe(draft.dataset.recipe), _facts(draft.dataset))
-
-
-def _facts(dataset: Dataset) -> ClipFacts:
-    metas = [p.target_meta for p in dataset.pairs.all() if p.status in (ClipPair.Status.OK, ClipPair.Status.WARNING)]
-    return ClipFacts.from_metas(metas)
 
 
 def _step_context(draft: TrainingDraft, current: str) -> dict[str, Any]:
@@ -202,8 +189,8 @@ def resume(request: AuthedRequest, draft_id: int) -> HttpResponse:
 
 
 def _review(draft: TrainingDraft) -> DatasetReview:
-    values = _settings_of(draft)
-    return review_dataset(draft.dataset, values.shapes, values.whole_clips)
+    """The pairs as the Clips step shows them: at the draft's plan, the one the Launch step summarises."""
+    return plan_for(draft).review
 
 
 @login_required
@@ -217,7 +204,7 @@ def clips_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
         return redirect("wizard:clips", draft.pk)
     _remember_step(draft, TrainingDraft.Step.DATASET)
     context = {**_clips_context(draft), "form": form, "review": _review(draft),
-               "limits": wizard_limits.current(),
+               "limits": wizard_limits.current(), "unfinished": resumable.unfinished(draft.dataset),
                "caption_undo": bool(request.session.get(caption_edits.undo_key(draft.dataset_id)))}
     return render(request, "wizard/clips_step.html", context)
 
@@ -421,9 +408,15 @@ def settings_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
     action = request.POST.get("action", "save")
     if request.method == "POST" and action == "preset":
         preset = request.POST.get("preset", draft.preset)
-        values = preset_settings(preset, get_recipe(draft.dataset.recipe), _facts(draft.dataset))
+        values = preset_settings(preset, get_recipe(draft.dataset.recipe), clip_facts(draft.dataset))
         values.trigger_phrase = request.POST.get("trigger_phrase", values.trigger_phrase)
-        form = _settings_form(draft, initial=initial_from(_default_validation(values, draft), preset))
+        initial = initial_from(_default_validation(values, draft), preset)
+        chosen = _settings_form(draft, initial)
+        if chosen.is_valid():  # a chosen preset is kept like any valid change: Clips and Launch follow it at once
+            draft.preset = chosen.cleaned_data["preset"]
+            draft.settings = chosen.settings().as_dict()
+            draft.save()
+        form = _settings_form(draft, initial=initial)
         return _render_settings(request, draft, form, values, template="settings-form" if request.htmx else None)
     if request.method == "POST":
         data = request.POST
@@ -447,7 +440,7 @@ def settings_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
         return _render_settings(request, draft, form, None, template="settings-form" if request.htmx else None,
                                 status=200 if request.htmx else 422)
     _remember_step(draft, TrainingDraft.Step.CONFIG)
-    values = _default_validation(_settings_of(draft), draft)
+    values = _default_validation(settings_of(draft), draft)
     form = _settings_form(draft, initial=initial_from(values, draft.preset))
     return _render_settings(request, draft, form, values)
 
@@ -474,8 +467,8 @@ def launch_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
         if request.method == "POST":
             return redirect("run_detail", draft.run_id)
         messages.info(request, "This training was already launched.")
-    values = _settings_of(draft)
-    review = review_dataset(draft.dataset, values.shapes, values.whole_clips)
+    plan = plan_for(draft)  # the Clips step's notes come from the same plan
+    values, review = plan.values, plan.review
     form = _settings_form(draft, initial_from(values, draft.preset))
     settings_ok = form.is_valid()
     if request.method == "POST" and not draft.run_id:

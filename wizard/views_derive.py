@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from config.requests import AuthedRequest
 from datasets import limits as wizard_limits
+from datasets import resumable
 from datasets.models import ClipPair, Dataset
 from datasets.recipes import get_recipe
 from prep.extract.base import ExtractionError
@@ -75,7 +76,8 @@ def derive_settings(request: AuthedRequest, draft_id: int, method: str) -> HttpR
         messages.success(request, f"Settings saved. Every {derive.noun(method)} is being made again with them.")
         return redirect(reverse("wizard:clips", args=[draft.pk]) + "#derive")
     context = {**_step_context(draft, "clips"), **derive_context(draft, (method, form)), "review": _review(draft),
-               "form": DatasetForm(instance=draft.dataset), "limits": wizard_limits.current()}
+               "form": DatasetForm(instance=draft.dataset), "limits": wizard_limits.current(),
+               "unfinished": resumable.unfinished(draft.dataset)}
     return render(request, "wizard/clips_step.html", context, status=400)
 
 

@@ -1,6 +1,7 @@
-"""Uploads in pieces (datasets.resumable): start or find an upload, send a piece, ask how much has arrived.
+"""Uploads in pieces (datasets.resumable): start or find an upload, send a piece, ask how much has arrived; the
+clips page's list of unfinished uploads, each of which can be discarded.
 
-The page script uses these for files larger than one piece; answers are JSON for it to act on.
+The page script uses the first three for files larger than one piece; answers are JSON for it to act on.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import tempfile
 from typing import IO, cast
 from uuid import UUID
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
-from django.shortcuts import get_object_or_404
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.requests import AuthedRequest
 from datasets import limits as wizard_limits
@@ -103,3 +105,37 @@ def _store_piece(request: AuthedRequest, upload: PartialUpload, offset: int, len
 
 def _final(answer: dict[str, object]) -> JsonResponse:
     return JsonResponse(answer, status=200 if answer["ok"] else 400)
+
+
+# --- Unfinished uploads on the clips page
+
+
+def _render_unfinished(request: AuthedRequest, draft: TrainingDraft, said: str = "") -> HttpResponse:
+    context = {"draft": draft, "unfinished": resumable.unfinished(draft.dataset), "unfinished_said": said}
+    return render(request, "wizard/clips_step.html#unfinished", context)
+
+
+@login_required
+@require_GET
+def unfinished_uploads(request: AuthedRequest, draft_id: int) -> HttpResponse:
+    """The clips page's list of unfinished uploads alone: the page script asks for it once its uploads end."""
+    draft = _get_draft_for_user(request, draft_id)
+    return _render_unfinished(request, draft)
+
+
+@login_required
+@require_POST
+def discard_upload(request: AuthedRequest, draft_id: int, key: UUID) -> HttpResponse:
+    """Give up an unfinished upload: what arrived of it is deleted, and nothing of it is stored."""
+    draft = _get_draft_for_user(request, draft_id)
+    upload = _get_upload_for_user(draft, key)
+    if resumable.discard(upload):
+        said = f"The unfinished upload of {upload.name} was discarded."
+    elif PartialUpload.objects.filter(pk=upload.pk, outcome__isnull=True).exists():
+        said = f"All of {upload.name} has arrived and is being stored: it appears among your clips in a moment."
+    else:
+        said = f"The upload of {upload.name} has already ended."
+    if request.htmx:
+        return _render_unfinished(request, draft, said)
+    messages.info(request, said)
+    return redirect("wizard:clips", draft.pk)

@@ -1,7 +1,24 @@
 // Drag-and-drop upload with one request per file, so each shows its own progress and a refused file
-// never takes the others down. Files larger than one piece go in pieces (wizard/resumable.py): a dropped
+// never takes the others down. Files larger than one piece go in pieces (datasets/resumable.py): a dropped
 // connection is retried from the last stored byte, and the same file dropped again after a reload goes on
-// where it stopped. Without this script the form still posts all files at once.
+// where it stopped (the page lists such unfinished uploads). Without this script the form still posts all files
+// at once.
+
+// A link to one pair (#pair-12) opens the folded pair list it is in.
+(function () {
+  "use strict";
+  function reveal() {
+    const target = location.hash.length > 1 && document.getElementById(location.hash.slice(1));
+    let opened = false;
+    for (let el = target && target.parentElement; el; el = el.parentElement) {
+      if (el.tagName === "DETAILS" && !el.open) { el.open = true; opened = true; }
+    }
+    if (opened) target.scrollIntoView();
+  }
+  window.addEventListener("hashchange", reveal);
+  if (location.hash) document.addEventListener("DOMContentLoaded", reveal);
+})();
+
 (function () {
   "use strict";
   const form = document.querySelector("form[data-upload]");
@@ -9,8 +26,28 @@
   const input = form.querySelector("input[type=file]");
   const zone = form.querySelector(".dropzone");
   const list = form.querySelector("[data-upload-list]");
+  const fold = form.querySelector("[data-upload-fold]");
+  const summary = form.querySelector("[data-upload-summary]");
   const submit = form.querySelector(".upload-submit");
   const token = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+
+  // The rows fold under one line: open while files are sent, closed once all arrived, open on any problem.
+  function tell() {
+    const rows = Array.from(list.children);
+    const count = function (state) { return rows.filter(function (li) { return li.dataset.state === state; }).length; };
+    const sent = count("done");
+    const failed = count("failed");
+    const busy = rows.length - sent - failed;
+    const files = function (n) { return n + (n === 1 ? " file" : " files"); };
+    if (busy) summary.textContent = "Uploading " + files(rows.length) + ": " + sent + " sent so far";
+    else if (!failed) summary.textContent = files(sent) + " uploaded";
+    else summary.textContent = sent + " of " + files(rows.length) + " uploaded; " + failed + " not, see why below";
+  }
+
+  function settle(ui, state) {
+    ui.li.dataset.state = state;
+    tell();
+  }
 
   function row(name) {
     const li = document.createElement("li");
@@ -23,6 +60,7 @@
     bar.max = 100; bar.value = 0;
     bar.setAttribute("aria-label", "Upload progress of " + name);
     li.append(label, state, bar);
+    li.dataset.state = "waiting";
     list.append(li);
     return { li, state, bar };
   }
@@ -43,11 +81,13 @@
         let body = {};
         try { body = JSON.parse(xhr.responseText); } catch (err) { body = { ok: false, problems: ["The server answered " + xhr.status + "."] }; }
         ui.bar.value = 100;
-        if (body.ok) { ui.state.textContent = "uploaded"; ui.state.className = "good"; }
+        if (body.ok) { ui.state.textContent = "uploaded"; ui.state.className = "good"; settle(ui, "done"); }
         else refuse(ui, body.problems);
         resolve(body.ok);
       };
-      xhr.onerror = function () { ui.state.textContent = "connection lost"; ui.state.className = "bad"; resolve(false); };
+      xhr.onerror = function () {
+        ui.state.textContent = "connection lost"; ui.state.className = "bad"; settle(ui, "failed"); resolve(false);
+      };
       ui.state.textContent = "0%";
       xhr.send(data);
     });
@@ -65,6 +105,7 @@
     why.className = "bad";
     why.textContent = (problems || []).join(" ");
     ui.li.append(why);
+    settle(ui, "failed");
     return false;
   }
 
@@ -105,6 +146,7 @@
         await waitAndSay(ui, attempt);
       }
     }
+    unlist(upload.url);
     let received = upload.received;
     const show = function (extra) {
       ui.bar.value = Math.floor(100 * (received + extra) / file.size);
@@ -141,6 +183,7 @@
       }
       if (!answer.body.ok) return refuse(ui, answer.body.problems);
       ui.bar.value = 100; ui.state.textContent = "uploaded"; ui.state.className = "good";
+      settle(ui, "done");
       return true;
     }
   }
@@ -148,7 +191,16 @@
   function pause(ui, why) {
     ui.state.textContent = "paused at " + ui.bar.value + "%: " + why;
     ui.state.className = "bad";
+    settle(ui, "failed");
     return false;
+  }
+
+  // This upload goes on here: its line among the unfinished uploads (listed after a reload) would only repeat it.
+  function unlist(url) {
+    const box = document.getElementById("unfinished");
+    if (!box) return;
+    box.querySelectorAll("li[data-upload-url]").forEach(function (li) { if (li.dataset.uploadUrl === url) li.hidden = true; });
+    if (!box.querySelector("li[data-upload-url]:not([hidden])")) box.hidden = true;
   }
 
   async function waitAndSay(ui, attempt) {
@@ -163,6 +215,9 @@
     if (!entries.length) return;
     submit.disabled = true;
     const rows = entries.map(function (e) { return row(e.path); });
+    fold.hidden = false;
+    fold.open = true;
+    tell();
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i];
       if (chunkBytes && form.dataset.resumableUrl && entry.file.size > chunkBytes) await sendInPieces(entry.file, entry.path, rows[i]);
@@ -170,7 +225,12 @@
     }
     submit.disabled = false;
     input.value = "";
-    if (window.htmx) htmx.ajax("GET", form.dataset.pairsUrl || location.pathname + "pairs/", { target: "#pairs", swap: "outerHTML" });
+    if (!list.querySelector("li[data-state=failed]")) fold.open = false;
+    if (window.htmx) {
+      htmx.ajax("GET", form.dataset.pairsUrl || location.pathname + "pairs/", { target: "#pairs", swap: "outerHTML" });
+      const unfinished = document.getElementById("unfinished");
+      if (unfinished) htmx.ajax("GET", unfinished.dataset.unfinishedUrl, { target: "#unfinished", swap: "outerHTML" });
+    }
   }
 
   // Folders dropped from the desktop keep their structure (targets/, references/).

@@ -1,5 +1,6 @@
-"""A large clip goes up in pieces: a dropped connection is retried by itself, and after a reload the same file
-dropped again goes on from the last stored piece instead of starting over."""
+"""A large clip goes up in pieces: a dropped connection is retried by itself, and after a reload the page lists
+what is unfinished; the same file dropped again goes on from the last stored piece instead of starting over, or the
+creator discards what arrived."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from datasets.models import DatasetFile
+from datasets.models import DatasetFile, PartialUpload, UploadPiece
 from tests.clips import make_clip
 from tests.helpers import sign_in
 
@@ -99,31 +100,63 @@ def test_a_lost_answer_to_the_last_piece_is_asked_for_instead_of_failing(
     assert stored_bytes("harbour.mp4") == big_clip.read_bytes()
 
 
-def test_after_a_reload_the_same_file_goes_on_where_it_stopped(
-    page: Page, live_asgi_url: str, creator, big_clip: Path
+def cut_off_after_two_pieces(route: Route) -> None:
+    offset = route.request.headers.get("upload-offset")
+    if offset is not None and int(offset) >= 2 * PIECE:
+        route.abort("internetdisconnected")
+    else:
+        route.continue_()
+
+
+def test_after_a_reload_the_page_lists_the_unfinished_upload_and_the_same_file_goes_on_where_it_stopped(
+    page: Page, live_asgi_url: str, creator, big_clip: Path, screenshots_dir: Path
 ):
     open_clips_step(page, live_asgi_url, creator.username)
-
-    def cut_off_after_two_pieces(route: Route) -> None:
-        offset = route.request.headers.get("upload-offset")
-        if offset is not None and int(offset) >= 2 * PIECE:
-            route.abort("internetdisconnected")
-        else:
-            route.continue_()
-
     page.route("**/wizard/*/uploads/*/", cut_off_after_two_pieces)
     page.locator("#id_files").set_input_files(big_clip)
     expect(page.locator(".upload-list li").first).to_contain_text("connection lost", timeout=15_000)
 
     page.unroute("**/wizard/*/uploads/*/")
     page.reload()
+    # The page says what is left unfinished, how much of it arrived and how to finish it.
+    unfinished = page.locator("#unfinished")
+    expect(unfinished).to_contain_text("harbour.mp4")
+    expect(unfinished).to_contain_text(f"128 KB of {round(big_clip.stat().st_size / 1024)} KB")
+    expect(unfinished).to_contain_text("Drop or choose the same file again to finish it; the part already sent is "
+                                       "kept.")
+    page.screenshot(path=screenshots_dir / "upload-unfinished-after-reload.png", full_page=True)
     sent = offsets_sent(page)
     page.locator("#id_files").set_input_files(big_clip)
+    expect(unfinished).to_be_hidden()  # the upload going on below says it all
 
     row = page.locator(".upload-list li").first
     expect(row.locator(".good")).to_have_text("uploaded", timeout=30_000)
+    expect(page.locator("#unfinished")).not_to_contain_text("harbour.mp4")
     assert sent[0] == 2 * PIECE, sent
     assert stored_bytes("harbour.mp4") == big_clip.read_bytes()
+
+
+def test_an_unfinished_upload_can_be_discarded_from_the_clips_page(
+    page: Page, live_asgi_url: str, creator, big_clip: Path, screenshots_dir: Path
+):
+    open_clips_step(page, live_asgi_url, creator.username)
+    page.route("**/wizard/*/uploads/*/", cut_off_after_two_pieces)
+    page.locator("#id_files").set_input_files(big_clip)
+    expect(page.locator(".upload-list li").first).to_contain_text("connection lost", timeout=15_000)
+    page.unroute("**/wizard/*/uploads/*/")
+    page.reload()
+
+    page.get_by_role("button", name="Discard the unfinished upload of harbour.mp4").click()
+
+    expect(page.locator("#unfinished")).to_contain_text("The unfinished upload of harbour.mp4 was discarded.")
+    expect(page.locator("#unfinished")).not_to_contain_text("Drop or choose the same file again")
+    page.screenshot(path=screenshots_dir / "upload-unfinished-discarded.png", full_page=True)
+    assert not PartialUpload.objects.exists() and not UploadPiece.objects.exists()
+    assert not DatasetFile.objects.exists()
+    sent = offsets_sent(page)
+    page.locator("#id_files").set_input_files(big_clip)  # dropped again, it starts from the beginning
+    expect(page.locator(".upload-list li").first.locator(".good")).to_have_text("uploaded", timeout=30_000)
+    assert sent[0] == 0, sent
 
 
 def test_a_file_too_large_for_the_dataset_is_refused_before_any_piece_is_sent(

@@ -17,7 +17,7 @@ from django.utils import timezone
 from datasets import resumable
 from datasets.limits import Limits
 from datasets.models import ClipPair, PartialUpload, UploadPiece
-from datasets.services import delete_dataset
+from datasets.services import UploadRefused, delete_dataset
 from tests.wizard.flow import pairs, start, zip_bytes
 from wizard import views_resumable
 from wizard.models import TrainingDraft
@@ -336,3 +336,122 @@ def test_a_file_name_too_long_to_keep_is_refused_before_any_piece(maya):
 
     assert response.status_code == 400 and "the limit is 255" in response.json()["problems"][0]
     assert not PartialUpload.objects.exists()
+
+
+# --- Unfinished uploads on the clips page
+
+
+def test_after_a_reload_the_clips_page_lists_an_unfinished_upload_with_how_much_arrived(maya, clips):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    state = begin(maya, draft, "targets/walk.mp4", data).json()
+    send_rest(maya, state["url"], data[:2 * PIECE], 0)
+
+    page = maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+
+    assert "Unfinished upload" in page and "<code class=\"unfinished-name\">targets/walk.mp4</code>" in page
+    assert f"32 KB of {round(len(data) / 1024)} KB" in page
+    assert "Drop or choose the same file again to finish it; the part already sent is kept." in page
+    assert f'action="{state["url"]}discard/"' in page
+
+
+def test_a_stored_upload_is_not_listed_as_unfinished(maya, clips):
+    draft = start(maya)
+    send_all(maya, draft, "walk.mp4", clips("t.mp4").read_bytes())
+
+    page = maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
+    part = maya.get(f"/wizard/{draft.pk}/uploads/unfinished/", HTTP_HX_REQUEST="true").content.decode()
+
+    assert "Unfinished upload" not in page and "Unfinished upload" not in part
+    assert part.strip().startswith('<div id="unfinished"') and part.strip() in page
+
+
+def test_discarding_an_unfinished_upload_deletes_what_arrived_and_stores_nothing(
+    maya, clips, django_capture_on_commit_callbacks
+):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    state, piece = first_piece(maya, draft, data)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        part = maya.post(f"{state['url']}discard/", HTTP_HX_REQUEST="true").content.decode()
+
+    assert "The unfinished upload of walk.mp4 was discarded." in part and "Unfinished upload" not in part
+    assert not PartialUpload.objects.exists() and not UploadPiece.objects.exists()
+    assert not default_storage.exists(piece) and not draft.dataset.files.exists()
+    assert maya.get(state["url"]).status_code == 404
+    again = begin(maya, draft, "walk.mp4", data).json()  # the same file dropped again starts from nothing
+    assert again["received"] == 0
+
+
+def test_without_scripts_discarding_comes_back_to_the_clips_page_and_says_so(maya, clips):
+    draft = start(maya)
+    state, _ = first_piece(maya, draft, clips("t.mp4").read_bytes())
+
+    response = maya.post(f"{state['url']}discard/", follow=True)
+
+    assert response.redirect_chain == [(f"/wizard/{draft.pk}/clips/", 302)]
+    assert "The unfinished upload of walk.mp4 was discarded." in response.content.decode()
+
+
+def test_a_file_whose_every_byte_arrived_is_not_discarded_while_it_may_be_put_together(maya, clips):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    state = begin(maya, draft, "walk.mp4", data).json()
+    upload = PartialUpload.objects.get()
+    for offset in range(0, len(data), PIECE):  # every piece in; the request putting it together is still at work
+        with io.BytesIO(data[offset:offset + PIECE]) as piece:
+            upload = resumable.append(upload, offset, piece, len(data[offset:offset + PIECE]))
+
+    busy = maya.post(f"{state['url']}discard/", HTTP_HX_REQUEST="true").content.decode()
+    PartialUpload.objects.update(updated_at=timezone.now() - resumable.FINISH_STALE - timedelta(seconds=1))
+    abandoned = maya.post(f"{state['url']}discard/", HTTP_HX_REQUEST="true").content.decode()
+
+    assert "All of walk.mp4 has arrived and is being stored" in busy
+    assert "was discarded" in abandoned and not PartialUpload.objects.exists()
+
+
+def test_a_piece_that_arrives_after_its_upload_was_discarded_is_refused_plainly(maya, clips, settings):
+    draft = start(maya)
+    data = clips("t.mp4").read_bytes()
+    state = begin(maya, draft, "walk.mp4", data).json()
+    upload = PartialUpload.objects.get()  # a request that read the upload just before the creator discarded it
+    maya.post(f"{state['url']}discard/")
+
+    with io.BytesIO(data[:PIECE]) as piece, pytest.raises(UploadRefused) as refused:
+        resumable.append(upload, 0, piece, PIECE)
+
+    assert refused.value.problems == ["The upload of walk.mp4 was discarded. Drop the file again to upload it anew."]
+    assert not stored_pieces()
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+
+
+def test_another_creator_can_neither_see_nor_discard_my_unfinished_uploads(maya, clips, other_creator):
+    draft = start(maya)
+    state, _ = first_piece(maya, draft, clips("t.mp4").read_bytes())
+    intruder = Client()
+    intruder.force_login(other_creator)
+    their_own = start(intruder)
+    key = state["url"].split("/")[-2]
+
+    assert intruder.get(f"/wizard/{draft.pk}/clips/").status_code == 404
+    assert intruder.get(f"/wizard/{draft.pk}/uploads/unfinished/").status_code == 404
+    assert intruder.post(f"{state['url']}discard/").status_code == 404
+    assert intruder.post(f"/wizard/{their_own.pk}/uploads/{key}/discard/").status_code == 404
+    assert "Unfinished upload" not in intruder.get(f"/wizard/{their_own.pk}/clips/").content.decode()
+    assert PartialUpload.objects.get().received == PIECE and len(stored_pieces()) == 1
+
+
+@pytest.mark.parametrize(
+    ("received", "size", "says"),
+    [
+        (42 * 1024**2, 120 * 1024**2, "42 MB of 120 MB"),
+        (0, 120 * 1024**2, "0 MB of 120 MB"),
+        (int(119.9 * 1024**2), 120 * 1024**2, "119 MB of 120 MB"),  # never "all of it" before the last byte
+        (int(0.55 * 1024**3), int(1.2 * 1024**3), "0.5 GB of 1.2 GB"),
+        (32 * 1024, 400 * 1024, "32 KB of 400 KB"),
+        (500, 900, "500 bytes of 900 bytes"),
+    ],
+)
+def test_how_much_arrived_is_said_in_the_unit_of_the_whole_file(received, size, says):
+    assert resumable.arrived_text(received, size) == says

@@ -71,3 +71,44 @@ def test_the_pair_list_takes_the_same_queries_whatever_the_number_of_pairs(
             _pairs(maya, draft)
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def _fold(part: str) -> str:
+    """The opening tag of the folding pair list."""
+    found = re.search(r'<details class="pair-fold"[^>]*>', part)
+    assert found is not None, part
+    return found.group(0)
+
+
+def test_a_long_list_that_needs_nothing_folds_under_a_summary(maya: Client, creator: User):
+    part = _pairs(maya, _draft(creator, 27))
+    summary = _normalized(part.split('<summary class="summary">')[1].split("</summary>")[0])
+
+    assert " open" not in _fold(part) and part.count('<article class="pair') == 27
+    assert "All 27 checked:" in summary and "27 ready" in summary and "need" not in summary
+    assert "Show each pair" in summary
+
+
+def test_the_list_is_open_while_pairs_are_checked(maya: Client, creator: User):
+    part = _pairs(maya, _draft(creator, 27, status=ClipPair.Status.CHECKING))
+    assert _fold(part).endswith(" open>") and "Checking…" in part
+
+
+def test_the_list_is_open_when_a_pair_needs_attention_and_says_how_many(maya: Client, creator: User):
+    draft = _draft(creator, 27)
+    draft.dataset.pairs.filter(name__in=["walk3", "walk4", "walk5"]).update(
+        status=ClipPair.Status.ERROR, messages=[{"level": "error", "code": "length_mismatch", "text": "Too short."}])
+
+    part = _pairs(maya, draft)
+
+    assert _fold(part).endswith(" open>")
+    assert "24 ready" in part and "3 need attention" in part
+
+
+def test_the_list_is_open_when_a_pair_still_needs_its_caption(maya: Client, creator: User):
+    draft = _draft(creator, 27)
+    draft.dataset.pairs.filter(name="walk7").update(caption="")
+
+    part = _pairs(maya, draft)
+
+    assert _fold(part).endswith(" open>") and "1 without a caption" in part
