@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import mimetypes
 import re
+import shutil
+import tempfile
+from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path, PurePosixPath
 from typing import Any, cast
 
 from django.conf import settings
+from django.core.files import File
 from django.db.models.fields.files import FieldFile
 from django.http import (
     FileResponse,
@@ -24,6 +29,8 @@ from django.http import (
 )
 from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
+
+from config.files import poster_name
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 STREAM_CHUNK = 256 * 1024
@@ -141,3 +148,53 @@ def serve_file(request: HttpRequest, field_file: FieldFile, content_type: str,
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+# What makes a poster: (video path, JPEG path to write), raising ValueError (engine.media.MediaError) when the video
+# has no frame to show. The callers pass engine.media.write_poster: these shared helpers import no app or engine.
+PosterMaker = Callable[[Path, Path], Any]
+
+
+def stored_poster(video: FieldFile, make: PosterMaker, local: Path | None = None) -> FieldFile | None:
+    """The poster of the stored `video`, made with `make` and stored beside it the first time it is asked for (from
+    `local`, the video's own copy on this machine, when the caller has one); None when no frame can be shown."""
+    if not video or not video.name:
+        return None
+    storage = video.storage
+    name = poster_name(video.name)
+    # No instance: the poster is no field's value, and must not become one (a FieldFile's save sets its field).
+    poster = FieldFile(None, video.field, name)  # type: ignore[arg-type]
+    if storage.exists(name):
+        return poster
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "poster.jpg"
+        try:
+            make(local or _copy_here(video, Path(scratch)), out)
+        except (ValueError, OSError):
+            return None
+        with out.open("rb") as handle:
+            saved = storage.save(name, File(handle))
+    if saved != name:  # another request made it meanwhile: theirs is the same picture
+        storage.delete(saved)
+    return poster
+
+
+def _copy_here(video: FieldFile, folder: Path) -> Path:
+    """A path ffmpeg can read: the stored file itself on local disk, else a copy in `folder`."""
+    try:
+        return Path(video.path)
+    except NotImplementedError:  # a bucket: no path of its own
+        pass
+    copy = folder / f"video{PurePosixPath(video.name or '').suffix}"
+    with video.open("rb") as source, copy.open("wb") as out:
+        shutil.copyfileobj(source, out, STREAM_CHUNK)
+    return copy
+
+
+def serve_poster(request: HttpRequest, video: FieldFile, make: PosterMaker) -> HttpResponseBase:
+    """The poster of `video` (made on first request), for a view that has checked who may see the video: 404 when
+    there is no video or no frame to show."""
+    poster = stored_poster(video, make)
+    if poster is None:
+        raise Http404("This video has no picture to show.")
+    return serve_file(request, poster, "image/jpeg")

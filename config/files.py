@@ -12,6 +12,13 @@ from django.core.files.storage import default_storage
 from django.db import models, transaction
 
 BATCH = 500  # names per query, well under SQLite's limit on query parameters
+POSTER_SUFFIX = ".poster.jpg"
+
+
+def poster_name(video_name: str) -> str:
+    """Where the poster of the stored video `video_name` is kept (config.delivery makes it): beside the video, under
+    the video's whole name, so no field needs to name it and it is deleted with the video."""
+    return f"{video_name}{POSTER_SUFFIX}"
 
 
 def still_referenced(names: Iterable[str], ignoring: Iterable[models.Field] = ()) -> set[str]:
@@ -33,6 +40,7 @@ def still_referenced(names: Iterable[str], ignoring: Iterable[models.Field] = ()
 def _delete_unreferenced(names: list[str]) -> None:
     for name in set(names) - still_referenced(names):
         default_storage.delete(name)
+        default_storage.delete(poster_name(name))  # its poster, if one was made (deleting none is no error)
 
 
 def delete_unreferenced_on_commit(names: Iterable[str]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -328,6 +328,7 @@ def prepare(
     max_sequence_length: int = 1024,
     whole_clips: bool = False,
     temporal: int = 1,
+    on_clip: Callable[[int, int], None] | None = None,
 ) -> list[PairReport]:
     """Conform, encode and cache every pair in its bucket; reuse cache files whose key still matches.
 
@@ -337,7 +338,8 @@ def prepare(
     with f, h, w those of the pair's bucket. The key includes the bucket: a pair moved to another bucket (a bucket
     added or removed) is encoded again, the others are reused. With `whole_clips`, a pair longer than its bucket
     is cut into windows, each cached as one more training clip (`pair_XXXX_wNN`); reports are per window, and
-    `index.json` names the manifest row of each file.
+    `index.json` names the manifest row of each file. `on_clip(i, n)` is called before the i-th of the n training
+    clips (1-based) is encoded or found in the cache, so a page can say how far preparation is.
     """
     buckets = [buckets] if isinstance(buckets, Bucket) else list(buckets)
     for bucket in buckets:
@@ -345,10 +347,13 @@ def prepare(
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     plans = [plan_pair(pair, buckets, downscale, whole_clips) for pair in pairs]
-    reports = []
+    total = sum(plan.windows for plan in plans)
+    reports: list[PairReport] = []
     for pair, plan in zip(pairs, plans, strict=True):
         caption = with_trigger(trigger, pair.caption)
         for window, clip in enumerate(plan.window_pairs(pair)):
+            if on_clip is not None:
+                on_clip(len(reports) + 1, total)
             report = _cache_pair(pipe, clip, caption, plan.bucket, cache, downscale, max_sequence_length, window,
                                  temporal)
             report.bucket, report.bucket_reason, report.actions = (

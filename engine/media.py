@@ -291,3 +291,29 @@ def write_mp4(frames: np.ndarray, path: str | Path, fps: float) -> Path:
     except ffmpeg.Error as err:
         raise MediaError(f"could not write {out.name} ({_ffmpeg_message(err)})") from err
     return out
+
+
+POSTER_WIDTH = 640  # posters are what a player shows before it plays: a page's size, not the clip's
+
+
+def write_poster(video: str | Path, out: str | Path) -> Path:
+    """A JPEG of the frame a third of the way into `video` (the first frame of a clip too short to seek in), at most
+    POSTER_WIDTH wide and in standard colours: what a page's player shows before anything plays. Raises
+    `MediaError` when the file has no frame to show."""
+    source, target = Path(video), Path(out)
+    try:
+        seconds = float(ffmpeg.probe(str(source), select_streams="v:0")["format"].get("duration") or 0)
+    except (ffmpeg.Error, KeyError, ValueError) as err:
+        raise MediaError(f"{source.name}: not a readable video") from err
+    scale = standard_range(source, f"scale='min({POSTER_WIDTH},iw)':-2")
+    for start in (seconds / 3, 0.0):  # seeking near the end of a short clip can land past its last frame
+        target.unlink(missing_ok=True)
+        try:
+            (ffmpeg.input(str(source), ss=f"{start:.3f}")
+             .output(str(target), vframes=1, vf=scale, **{"q:v": 4}, loglevel="error")
+             .overwrite_output().run(capture_stdout=True, capture_stderr=True))
+        except ffmpeg.Error as err:
+            raise MediaError(f"{source.name}: no frame could be read ({_ffmpeg_message(err)})") from err
+        if target.exists() and target.stat().st_size:
+            return target
+    raise MediaError(f"{source.name}: no frame could be read")

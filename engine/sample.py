@@ -143,10 +143,14 @@ class ValidationSet:
         return cls(items, d, v.num_inference_steps, v.guidance_scale, v.seed, cfg.data.max_sequence_length,
                    cfg.data.reference_temporal_scale_factor)
 
-    def render(self, pipe: Any, step: int, out_dir: Path) -> list[Path]:
-        """Write one mp4 per item as `step_000250_00.mp4`, each at its item's bucket, and return the paths."""
+    def render(self, pipe: Any, step: int, out_dir: Path,
+               on_item: Callable[[int, int], None] | None = None) -> list[Path]:
+        """Write one mp4 per item as `step_000250_00.mp4`, each at its item's bucket, and return the paths.
+        `on_item(i, n)` is called before the i-th of the n samples (1-based) is made."""
         files = []
-        for item in self.items:
+        for number, item in enumerate(self.items, start=1):
+            if on_item is not None:
+                on_item(number, len(self.items))
             video = generate(
                 pipe,
                 item.reference,

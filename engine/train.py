@@ -325,6 +325,12 @@ def _never() -> bool:
     return False
 
 
+# The stages `on_stage` reports, besides the training steps themselves (`on_progress`).
+PREPARING = "preparing"  # conforming, encoding and caching the training clips: (clip i, of n)
+LOADING = "loading"  # the clips are ready; the sample prompts are encoded and the model made ready to train
+SAMPLING = "sampling"  # validation: the eval loss, then (sample i, of n); (0, n) while the eval loss is measured
+
+
 @dataclass
 class TrainingHooks:
     """Callbacks a worker passes to `train`. The flag functions are polled after every step and must be cheap.
@@ -332,7 +338,9 @@ class TrainingHooks:
     on_progress(Progress) after every step; should_cancel() stops after the current step (a checkpoint is saved,
     nothing is exported); should_save() saves a checkpoint now; should_sample() writes validation samples now;
     on_checkpoint(step, path) and on_sample(step, [mp4 paths]) report what was written; on_log(message) gets
-    human-readable lines (preparation report, eval losses).
+    human-readable lines (preparation report, eval losses); on_stage(stage, i, n) says what happens outside the
+    steps (PREPARING clip i of n, LOADING, SAMPLING sample i of n), so a page can show every stage with its own
+    progress.
     """
 
     on_progress: Callable[[Progress], None] | None = None
@@ -342,10 +350,15 @@ class TrainingHooks:
     on_checkpoint: Callable[[int, Path], None] | None = None
     on_sample: Callable[[int, list[Path]], None] | None = None
     on_log: Callable[[str], None] | None = None
+    on_stage: Callable[[str, int, int], None] | None = None
 
     def log(self, message: str) -> None:
         if self.on_log is not None:
             self.on_log(message)
+
+    def stage(self, stage: str, done: int = 0, total: int = 0) -> None:
+        if self.on_stage is not None:
+            self.on_stage(stage, done, total)
 
 
 @dataclass
@@ -431,12 +444,14 @@ def setup_model(cfg: TrainConfig) -> tuple[Any, list[torch.nn.Parameter]]:
     return pipe, setup_transformer(pipe, cfg)
 
 
-def prepare_from_config(pipe: Any, cfg: TrainConfig) -> tuple[list[Pair], list[PairReport]]:
+def prepare_from_config(
+    pipe: Any, cfg: TrainConfig, on_clip: Callable[[int, int], None] | None = None
+) -> tuple[list[Pair], list[PairReport]]:
     """Conform and cache the manifest's pairs as `cfg` says (once; later calls reuse the cache)."""
     pairs = read_manifest(cfg.data.manifest)
     reports = prepare(
         pipe, pairs, cfg.buckets, cfg.cache_dir, cfg.data.reference_downscale_factor, cfg.data.trigger,
-        cfg.data.max_sequence_length, cfg.data.whole_clips, cfg.data.reference_temporal_scale_factor,
+        cfg.data.max_sequence_length, cfg.data.whole_clips, cfg.data.reference_temporal_scale_factor, on_clip,
     )
     return pairs, reports
 
@@ -458,6 +473,7 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
     pipe = load_encoders(cfg)
     device = pipe.vae.device
     pairs, train_pairs, eval_pairs = _load_data(pipe, cfg, hooks)
+    hooks.stage(LOADING)
     validation = ValidationSet.build(pipe, cfg, pairs, hooks.log)
     if pipe.text_encoder is not None:
         release_text_encoder(pipe)
@@ -554,7 +570,7 @@ def _load_data(
 ) -> tuple[list[Pair], list[CachedPair], list[CachedPair]]:
     """Prepare (cached) and load the pairs: (manifest pairs, training pairs, held-out pairs), logging per pair what
     conforming does and, with several buckets, which bucket it trains in and why."""
-    pairs, reports = prepare_from_config(pipe, cfg)
+    pairs, reports = prepare_from_config(pipe, cfg, lambda done, total: hooks.stage(PREPARING, done, total))
     several = len(cfg.buckets) > 1
     for r in reports:
         where = f"bucket {r.bucket} ({r.bucket_reason}): " if several else ""
@@ -585,12 +601,14 @@ def _validate(
     result: TrainResult,
     hooks: TrainingHooks,
 ) -> None:
+    hooks.stage(SAMPLING, 0, len(validation.items))
     if eval_pairs:
         result.eval_loss = evaluate(pipe, eval_pairs, cfg.data.reference_downscale_factor, audio=cfg.diffusion.audio,
                                     temporal=cfg.data.reference_temporal_scale_factor)
         hooks.log(f"step {step}: eval loss {result.eval_loss:.4f} on {len(eval_pairs)} held-out pairs "
                   f"({cfg.diffusion.audio} audio regime)")
-    files = validation.render(pipe, step, Path(cfg.output_dir) / "samples")
+    files = validation.render(pipe, step, Path(cfg.output_dir) / "samples",
+                              lambda done, total: hooks.stage(SAMPLING, done, total))
     result.samples.extend(files)
     if files and hooks.on_sample is not None:
         hooks.on_sample(step, files)

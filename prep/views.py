@@ -8,8 +8,9 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
-from config.delivery import serve_file, serve_made_file
+from config.delivery import serve_file, serve_made_file, serve_poster
 from config.requests import AuthedRequest
+from engine.media import write_poster
 from prep.models import Extraction
 
 
@@ -29,6 +30,22 @@ def output(request: AuthedRequest, extraction_id: int) -> HttpResponseBase:
 def source(request: AuthedRequest, extraction_id: int) -> HttpResponseBase:
     extraction = _get_extraction_for_user(request, extraction_id)
     return serve_file(request, extraction.source, "video/mp4")
+
+
+@login_required
+@require_GET
+def output_poster(request: AuthedRequest, extraction_id: int) -> HttpResponseBase:
+    """A still of the extraction's video (the edge map, pose skeleton or depth map), shown before it plays."""
+    extraction = _get_extraction_for_user(request, extraction_id)
+    return serve_poster(request, extraction.output, write_poster)
+
+
+@login_required
+@require_GET
+def source_poster(request: AuthedRequest, extraction_id: int) -> HttpResponseBase:
+    """A still of the clip the extraction was made from, shown before it plays."""
+    extraction = _get_extraction_for_user(request, extraction_id)
+    return serve_poster(request, extraction.source, write_poster)
 
 
 @login_required

@@ -25,6 +25,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
 
+from config.delivery import stored_poster
 from config.files import delete_unreferenced_on_commit
 from engine.captions import with_trigger
 from engine.export import AdapterError
@@ -47,6 +48,7 @@ from engine.media import (
     normalized_photo,
     probe,
     write_mp4,
+    write_poster,
 )
 from engine.model_paths import SMALL_MODELS
 from jobs import lifecycle
@@ -113,6 +115,56 @@ def defaults_for(adapter: Adapter | None) -> Defaults:
         w, h, f, fps = match.groups()
         return Defaults(int(f), int(w), int(h), float(fps), base.steps, base.guidance, base.max_sequence_length)
     return base
+
+
+def trained_frame_rate(adapter: Adapter | None) -> float | None:
+    """The frame rate the adapter was trained at (its first bucket's), or None when it does not say (an adapter
+    uploaded without that metadata, or no adapter)."""
+    bucket = ((adapter.metadata.get("bucket", "") if adapter else "") or "").split(",")[0].strip()
+    match = BUCKET_LABEL.fullmatch(bucket)
+    return float(match.group(4)) if match and float(match.group(4)) > 0 else None
+
+
+@dataclass(frozen=True)
+class FrameRateDefault:
+    """What a blank frame rate becomes, and the form's words for it. `fps` None: the reference video's own rate,
+    known only once the reference is read (the model's usual rate for a still image)."""
+
+    fps: float | None
+    help: str
+
+
+def trained_rate(name: str, fps: float) -> FrameRateDefault:
+    return FrameRateDefault(fps, f"Frame rate {fps_text(fps)} fps: the rate “{name}” was trained at.")
+
+
+def reference_rate(fps: float, name: str) -> FrameRateDefault | None:
+    """The rate of a reference chosen on the page (a control video, a dataset clip); None when it is not usable."""
+    if not usable_frame_rate(fps):
+        return None
+    return FrameRateDefault(round(fps, 2), f"Frame rate {fps_text(fps)} fps: the rate of your reference “{name}”.")
+
+
+def blank_rate() -> FrameRateDefault:
+    usual = fps_text(defaults_for(None).frame_rate)
+    return FrameRateDefault(None, f"Frame rate left blank: the rate of your reference video ({usual} fps, the "
+                            "model's usual rate, for a still image).")
+
+
+def frame_rate_default(adapter: Adapter | None, reference: FrameRateDefault | None = None) -> FrameRateDefault:
+    """A blank frame rate is the rate the adapter was trained at when it says; else the rate of the reference chosen
+    on the page (`reference_rate`), when there is one; else, once the reference is read, its own rate (the model's
+    usual rate for a still image)."""
+    trained = trained_frame_rate(adapter)
+    if adapter is not None and trained:
+        return trained_rate(adapter.name, trained)
+    return reference or blank_rate()
+
+
+def usable_frame_rate(fps: float) -> bool:
+    """Whether a reference's own rate can be the output's: within what the form accepts (a phone's slow motion at
+    240 fps is not)."""
+    return 1 <= fps <= 60
 
 
 def temporal_scale_of(adapter: Adapter) -> int:
@@ -240,6 +292,8 @@ def create_generation(
     notes: list[str] = []
     with tempfile.TemporaryDirectory() as scratch:
         info = _probe_reference(reference, Path(scratch), errors)
+        if cleaned.get("frame_rate") is None:
+            request.fps = _blank_frame_rate(adapter, info, still, notes)
         snapped = _snap_shape(cleaned, defaults, adapter, info, still, request.fps, notes, errors)
         if mask_upload is not None:
             try:
@@ -272,6 +326,21 @@ def create_generation(
     generation = Generation(owner=owner, adapter=adapter, effect_adapter=effect, prompt=request.prompt,
                             negative_prompt=request.negative, settings=stored_settings)
     return _store_and_queue(generation, reference, mask_upload)
+
+
+def _blank_frame_rate(adapter: Adapter, info: VideoInfo | None, still: bool, notes: list[str]) -> float:
+    """The frame rate the creator left blank (`frame_rate_default`), with a note saying which it is when it is not
+    the adapter's own."""
+    default = frame_rate_default(adapter)
+    if default.fps is not None:
+        return default.fps
+    since = f" (“{adapter.name}” does not say what rate it was trained at)"
+    if info is not None and not still and usable_frame_rate(info.fps):
+        notes.append(f"Frame rate: {fps_text(info.fps)} fps, your reference video's own{since}.")
+        return round(info.fps, 2)
+    usual = defaults_for(None).frame_rate
+    notes.append(f"Frame rate: {fps_text(usual)} fps, the model's usual rate{since}.")
+    return usual
 
 
 def _check_adapters(adapter: Adapter, effect: Adapter | None, errors: dict[str, str]) -> None:
@@ -556,8 +625,10 @@ def _render(holder: lifecycle.Holder, folder: Path) -> None:
             field = getattr(generation, field_name)
             field.save(path.name, File(handle), save=False)
             names[field_name] = field.name
+    posters = [stored_poster(getattr(generation, field_name), write_poster, local=path)  # shown before they play
+               for field_name, path in files.items()]
     if not holder.end(State.SUCCEEDED, "", progress=1.0, settings={**stored, "seconds": round(result.seconds, 2)},
                       **names):
-        for field_name in names:
-            getattr(generation, field_name).delete(save=False)  # a worker that lost the job leaves no file behind
+        for field in [*(getattr(generation, field_name) for field_name in names), *filter(None, posters)]:
+            field.storage.delete(field.name)  # a worker that lost the job leaves no file behind
         raise lifecycle.JobLost

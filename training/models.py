@@ -27,6 +27,15 @@ class TrainingRun(Job):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Stage(models.TextChoices):
+        """What the worker does within the held states, as the engine reports it (engine.train's stages)."""
+
+        NONE = "", "Nothing reported yet"
+        PREPARING = "preparing", "Preparing the clips"
+        LOADING = "loading", "Getting the model ready"
+        TRAINING = "training", "Training"
+        SAMPLING = "sampling", "Making samples"
+
     ACTIVE_STATES = (State.QUEUED, State.PREPARING, State.TRAINING, State.FINISHING)
     FINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
     QUEUED, RUNNING, FAILED, CANCELLED = State.QUEUED, State.PREPARING, State.FAILED, State.CANCELLED
@@ -52,6 +61,12 @@ class TrainingRun(Job):
     steps_per_second = models.FloatField(null=True, blank=True)
     eta_seconds = models.FloatField(null=True, blank=True)
     peak_memory_bytes = models.BigIntegerField(null=True, blank=True)
+    stage = models.CharField(
+        max_length=12, choices=Stage.choices, blank=True, default=Stage.NONE,
+        help_text="What the worker does now: the run page shows each stage with its own progress.",
+    )
+    stage_done = models.PositiveIntegerField(default=0, help_text="Clip or sample the stage is at (1-based).")
+    stage_total = models.PositiveIntegerField(default=0, help_text="Clips or samples the stage has in all.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -93,11 +93,11 @@ def _train(run: TrainingRun, holder: lifecycle.Holder) -> Any:
     manifest = materialize_dataset(run, workdir)
     cfg = training_config(run, workdir, manifest)
     resumed_from = restore_latest_checkpoint(run, Path(cfg.output_dir) / "checkpoints")
-    reporter = RunReporter(holder)
-    holder.update(total_steps=cfg.optim.steps)
     reason = "Training." if resumed_from is None else f"Training, resumed at step {resumed_from}."
-    if not holder.end(State.TRAINING, reason):
-        raise lifecycle.JobLost
+    # The run stays "preparing" until the engine has its clips ready (the reporter then moves it to training);
+    # a stage left from an earlier attempt is cleared, so the page never shows one this attempt has not reached.
+    reporter = RunReporter(holder, training_reason=reason)
+    holder.update(total_steps=cfg.optim.steps, stage=TrainingRun.Stage.NONE, stage_done=0, stage_total=0)
     result = train(cfg, reporter.hooks())
     reporter.flush()
     return result

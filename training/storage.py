@@ -16,7 +16,9 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
 
+from config.delivery import stored_poster
 from datasets.models import ClipPair, DatasetFile
+from engine.media import write_poster
 from training.models import Checkpoint, TrainingRun, ValidationSample
 
 # The random prefix wizard.models and prep.models store uploads under, so two files of one name never meet.
@@ -177,6 +179,7 @@ def store_samples(run_id: int, step: int, files: list[Path]) -> list[ValidationS
         with path.open("rb") as handle:
             sample.video_file.save(f"samples/step_{step:06d}_{index}{path.suffix}", File(handle), save=False)
         sample.save()
+        stored_poster(sample.video_file, write_poster, local=path)  # here, from the local copy: no download later
         samples.append(sample)
     return samples
 

@@ -20,9 +20,13 @@
 
   function drawChart() {
     const box = document.getElementById("loss-chart");
-    if (!box || typeof uPlot === "undefined") return;
+    if (!box || typeof uPlot === "undefined" || !steps.length) return;
+    // Until the first point the page says so in a sentence; the chart (and its legend) come with the data.
+    const empty = document.getElementById("loss-empty");
+    if (empty) empty.hidden = true;
+    box.hidden = false;
     const data = [steps, losses, smooth(losses, 0.9)];
-    if (chart) { chart.setData(data); return; }
+    if (chart) { chart.setData(data); showLatest(); return; }
     chart = new uPlot({
       width: box.clientWidth || 480, height: 240,
       scales: { x: { time: false } },
@@ -32,17 +36,37 @@
         { label: "smoothed", stroke: "#5b4bdb", width: 2 }],
     }, data, box);
     window.addEventListener("resize", () => chart.setSize({ width: box.clientWidth, height: 240 }));
+    box.addEventListener("mouseleave", () => setTimeout(showLatest, 0));
+    showLatest();
+  }
+
+  // Away from the chart its legend shows the latest point (uPlot's own shows "--" until the pointer is on it).
+  function showLatest() {
+    if (chart && steps.length) chart.setLegend({ idx: steps.length - 1 });
   }
 
   function text(id, value) { const el = document.getElementById(id); if (el) el.textContent = value; }
 
-  function formatEta(seconds) {
-    if (seconds == null || !isFinite(seconds)) return "–";
-    const s = Math.max(0, Math.round(seconds));
-    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    if (h) return `about ${h} h ${m} min`;
-    if (m) return `about ${m} min ${r} s`;
-    return `about ${r} s`;
+  // The stage the status part shows (the run's `stage` field as the server rendered it).
+  function shownStage() {
+    const status = document.getElementById("run-status");
+    return status ? status.dataset.stage : null;
+  }
+
+  // A progress event of the stage the page shows updates that stage in place: its words (written by the worker,
+  // durations included, so the page and a reload say the same) and its bar. Any other stage: the status part is
+  // rebuilt from the database, which already holds it.
+  function showStage(stage, p) {
+    if (shownStage() !== stage) { document.body.dispatchEvent(new Event("run:state")); return; }
+    const detail = stage === "training" && p.eta_text ? `${p.text} · ${p.eta_text}` : p.text;
+    if (detail) text("stage-detail", detail);
+    const percent = stage === "training" ? Math.floor((100 * p.step) / Math.max(1, p.total))
+      : (p.total && p.done ? Math.floor((100 * (p.done - 1)) / p.total) : null);
+    const bar = document.getElementById("stage-bar");
+    if (bar && percent !== null) {
+      bar.style.width = `${percent}%`;
+      bar.parentElement.setAttribute("aria-valuenow", percent);
+    }
   }
 
   function appendLog(message, at) {
@@ -63,19 +87,15 @@
     lastSeq = event.seq;
     const p = event.payload;
     if (event.kind === "progress") {
-      for (const [step, loss] of p.points || []) { steps.push(step); losses.push(loss); }
-      drawChart();
-      text("run-step", p.step); text("run-total", p.total);
-      text("run-loss", p.loss.toFixed(4));
-      text("run-speed", `${p.steps_per_second.toFixed(2)} steps/s`);
-      text("run-eta", formatEta(p.eta_seconds));
-      const percent = Math.floor((100 * p.step) / Math.max(1, p.total));
-      const bar = document.getElementById("run-bar");
-      if (bar) bar.style.width = `${percent}%`;
-      document.title = `${percent}% · ${pageTitle}`;
-      // Progress means training: if a state change was missed, rebuild the status from the database.
-      const state = document.getElementById("run-state");
-      if (state && !state.classList.contains("state-training")) document.body.dispatchEvent(new Event("run:state"));
+      const stage = p.stage || "training"; // events from before stages were reported are training steps
+      if (stage === "training") {
+        for (const [step, loss] of p.points || []) { steps.push(step); losses.push(loss); }
+        drawChart();
+        text("run-loss", p.loss.toFixed(4));
+        text("run-speed", `${p.steps_per_second.toFixed(2)} steps/s`);
+        document.title = `${Math.floor((100 * p.step) / Math.max(1, p.total))}% · ${pageTitle}`;
+      }
+      showStage(stage, p);
       return;
     }
     appendLog(p.message, event.at);

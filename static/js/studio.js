@@ -30,6 +30,23 @@
     });
   }
 
+  // The frame rate follows its default while the creator has not typed one: the chosen adapter's training rate,
+  // else the chosen control video's or dataset clip's own rate, else blank (the reference's own, once read). The
+  // words come from the server with each choice; the help says which default it is.
+  const rate = document.getElementById("frame_rate");
+  const rateHelp = document.getElementById("frame-rate-help");
+  if (rate && rateHelp) {
+    let autoRate = rate.value;
+    const sources = ["adapter_choice", "reference_control", "reference_pair"]
+      .map((id) => document.getElementById(id)).filter(Boolean);
+    const followDefault = () => {
+      const picked = sources.map((select) => select.selectedOptions[0]).find((option) => option && option.dataset.fps);
+      if (rate.value === autoRate) { rate.value = picked ? picked.dataset.fps : ""; autoRate = rate.value; }
+      rateHelp.textContent = picked ? picked.dataset.fpsHelp : rate.dataset.blankHelp;
+    };
+    sources.forEach((select) => select.addEventListener("change", followDefault));
+  }
+
   // --- The generation page
   const root = document.getElementById("generation");
   if (!root) return;

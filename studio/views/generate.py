@@ -8,25 +8,32 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
+from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.delivery import serve_file
+from config.delivery import serve_file, serve_poster
 from config.requests import AuthedRequest
 from datasets.models import ClipPair
+from engine.media import fps_text, write_poster
 from studio import masks
 from studio.adapters import adapter_for_checkpoint
 from studio.forms import GenerationForm
 from studio.generation import (
+    FrameRateDefault,
     GenerationRefused,
+    blank_rate,
     cancel_generation,
     create_generation,
     defaults_for,
     delete_generation,
     fast_preview_available,
     prompt_with_trigger,
+    reference_rate,
+    trained_frame_rate,
+    trained_rate,
 )
 from studio.models import Adapter, Generation
 from studio.views.adapters import get_adapter_for_user
@@ -88,20 +95,56 @@ def _choice_adapter(request: AuthedRequest, choice: str) -> Adapter | None:
     return None
 
 
+def _rate(rate: FrameRateDefault | None) -> dict[str, str]:
+    """A choice's frame rate for the form (`fps` "" when the choice does not fix one) and the help saying so."""
+    if rate is None or rate.fps is None:
+        return {"fps": "", "fps_help": ""}
+    return {"fps": fps_text(rate.fps), "fps_help": rate.help}
+
+
 def _adapter_choices(request: AuthedRequest) -> list[dict[str, Any]]:
-    """Every IC-LoRA the creator can try: their adapters, then checkpoints that are not adapters yet."""
+    """Every IC-LoRA the creator can try: their adapters, then checkpoints that are not adapters yet, each with the
+    frame rate it was trained at when known."""
     owner = request.user
-    choices = [
-        {"value": f"adapter-{a.pk}", "label": a.name, "detail": _adapter_detail(a), "trigger": a.trigger_phrase}
-        for a in Adapter.objects.filter(owner=owner, kind=Adapter.Kind.ICLORA).order_by("-created_at")[:200]
-    ]
+    choices = []
+    for a in Adapter.objects.filter(owner=owner, kind=Adapter.Kind.ICLORA).order_by("-created_at")[:200]:
+        trained = trained_frame_rate(a)
+        choices.append({"value": f"adapter-{a.pk}", "label": a.name, "detail": _adapter_detail(a),
+                        "trigger": a.trigger_phrase, **_rate(trained_rate(a.name, trained) if trained else None)})
     checkpoints = (Checkpoint.objects.filter(run__owner=owner, adapter__isnull=True).exclude(adapter_file="")
                    .select_related("run").order_by("-created_at")[:200])
     for c in checkpoints:
-        trigger = (c.run.config.get("data") or {}).get("trigger", "") if isinstance(c.run.config, dict) else ""
-        choices.append({"value": f"checkpoint-{c.pk}", "label": f"{c.run.name} · step {c.step}",
-                        "detail": "checkpoint", "trigger": trigger})
+        config = c.run.config if isinstance(c.run.config, dict) else {}
+        label = f"{c.run.name} · step {c.step}"
+        fps = float((config.get("bucket") or {}).get("fps") or 0)
+        choices.append({"value": f"checkpoint-{c.pk}", "label": label, "detail": "checkpoint",
+                        "trigger": (config.get("data") or {}).get("trigger", ""),
+                        **_rate(trained_rate(label, fps) if fps > 0 else None)})
     return choices
+
+
+def _reference_choices(pairs: Any, controls: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The dataset clips and control videos the creator can use as the reference, each with its own frame rate."""
+    def choice(value: int, label: str, fps: Any) -> dict[str, Any]:
+        rate = reference_rate(float(fps), label) if isinstance(fps, int | float) and fps > 0 else None
+        return {"value": str(value), "label": label, **_rate(rate)}
+
+    pair_choices = [choice(pair.pk, f"{pair.dataset.name} · {pair.name}", (pair.reference_meta or {}).get("fps")
+                           if (pair.reference_meta or {}).get("frames", 0) != 1 else None) for pair in pairs]
+    control_choices = [choice(c.pk, f"{c.get_method_display()} of {c.source_name}", (c.report or {}).get("fps"))
+                       for c in controls]
+    return pair_choices, control_choices
+
+
+def _frame_rate(values: dict[str, Any], *choices: tuple[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """The frame rate a blank field becomes with what the form has chosen: the adapter's training rate, else the
+    chosen control video's or dataset clip's own rate, else the reference's own once it is read (`choices` is
+    (field, its choices), in that order)."""
+    for field, options in choices:
+        chosen = next((c for c in options if c["value"] == str(values.get(field) or "")), None)
+        if chosen is not None and chosen["fps"]:
+            return {"fps": chosen["fps"], "fps_help": chosen["fps_help"]}
+    return {"fps": "", "fps_help": blank_rate().help}
 
 
 def _adapter_detail(adapter: Adapter) -> str:
@@ -162,9 +205,11 @@ def _initial_values(request: AuthedRequest) -> dict[str, Any]:
 
 
 def _defaults_values(adapter: Adapter | None) -> dict[str, Any]:
+    """Starting values from the adapter; the frame rate is left to `_page_context`, which also knows the reference
+    chosen."""
     d = defaults_for(adapter)
-    return {"num_frames": d.num_frames, "width": d.width, "height": d.height, "frame_rate": f"{d.frame_rate:g}",
-            "num_inference_steps": d.steps, "guidance_scale": f"{d.guidance:g}"}
+    return {"num_frames": d.num_frames, "width": d.width, "height": d.height, "num_inference_steps": d.steps,
+            "guidance_scale": f"{d.guidance:g}"}
 
 
 def _page_context(request: AuthedRequest, values: dict[str, Any], errors: dict[str, str] | None = None
@@ -172,10 +217,15 @@ def _page_context(request: AuthedRequest, values: dict[str, Any], errors: dict[s
     pairs = (ClipPair.objects.filter(dataset__owner=request.user).exclude(reference_file="")
              .select_related("dataset").order_by("dataset__name", "position", "name")[:300])
     effects = Adapter.objects.filter(owner=request.user, kind=Adapter.Kind.EFFECT).order_by("-created_at")[:100]
+    adapter_choices = _adapter_choices(request)
+    pair_choices, control_choices = _reference_choices(pairs, made_controls(request.user))
+    rate = _frame_rate(values, ("adapter_choice", adapter_choices), ("reference_control", control_choices),
+                       ("reference_pair", pair_choices))
+    values.setdefault("frame_rate", rate["fps"])  # a fresh page starts at the default; a sent form keeps its value
     return {
-        "values": values, "errors": errors or {}, "adapter_choices": _adapter_choices(request), "pairs": pairs,
+        "values": values, "errors": errors or {}, "adapter_choices": adapter_choices, "pairs": pair_choices,
         "effects": effects, "mask_presets": masks.MASK_PRESETS, "fast_preview": fast_preview_available(),
-        "controls": made_controls(request.user),
+        "controls": control_choices, "frame_rate_help": rate["fps_help"], "blank_rate_help": blank_rate().help,
         "recent": Generation.objects.filter(owner=request.user).select_related("adapter")[:4],
     }
 
@@ -262,15 +312,29 @@ def generation_cancel(request: AuthedRequest, generation_id: int) -> HttpRespons
     return redirect("studio_generation", generation.pk)
 
 
-@login_required
-@require_GET
-def generation_media(request: AuthedRequest, generation_id: int, kind: str) -> HttpResponseBase:
+def _media_field(request: AuthedRequest, generation_id: int, kind: str) -> tuple[Generation, FieldFile]:
+    """The generation's video of `kind` (reference, output, baseline), if it was made and the creator may see it."""
     generation = _get_generation_for_user(request, generation_id)
     field = getattr(generation, MEDIA_FIELDS.get(kind, ""), None)
     if not field:
         raise Http404("Not made (yet)")
+    return generation, field
+
+
+@login_required
+@require_GET
+def generation_media(request: AuthedRequest, generation_id: int, kind: str) -> HttpResponseBase:
+    generation, field = _media_field(request, generation_id, kind)
     name = f"generation-{generation.pk}-{kind}.mp4" if "download" in request.GET else None
     return serve_file(request, field, "video/mp4", download_name=name)
+
+
+@login_required
+@require_GET
+def generation_poster(request: AuthedRequest, generation_id: int, kind: str) -> HttpResponseBase:
+    """A still of the generation's video of `kind`, shown before it plays (made by the worker with the video)."""
+    _generation, field = _media_field(request, generation_id, kind)
+    return serve_poster(request, field, write_poster)
 
 
 def _gallery_queryset(request: AuthedRequest) -> QuerySet[Generation]:

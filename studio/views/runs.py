@@ -13,14 +13,16 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from config.delivery import safe_content_type, serve_file
+from config.delivery import safe_content_type, serve_file, serve_poster
 from config.requests import AuthedRequest
 from datasets.models import ClipPair
+from engine.media import write_poster
 from studio.masks import STILL_SUFFIXES
 from studio.sample_grid import sample_grid
 from studio.views.adapters import get_adapter_for_user
 from training.events import events_after
 from training.models import Checkpoint, RunEvent, TrainingRun, ValidationSample
+from training.progress import run_stages
 from training.runs import RunStateError, continue_run, delete_run, request_cancel, request_flag, runs_ahead
 
 MAX_EXTRA_STEPS = 100_000
@@ -57,11 +59,12 @@ def _checkpoints(run: TrainingRun) -> list[Checkpoint]:
 
 
 def _status_context(run: TrainingRun) -> dict[str, object]:
-    """What the status part shows: the run's own fields, its adapter once made, its place in the queue."""
+    """What the status part shows: the run's own fields, its stages (the one it is in with its own progress, its
+    place in the queue while it waits), its adapter once made."""
     return {
         "run": run,
         "adapter": run.adapters.order_by("-created_at").only("pk", "run", "name").first(),
-        "runs_ahead": runs_ahead(run),
+        "stages": run_stages(run, runs_ahead(run)),
     }
 
 
@@ -211,11 +214,8 @@ def file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "_", plain).strip("_.") or "adapter"
 
 
-@login_required
-@require_GET
-def validation_reference(request: AuthedRequest, run_id: int, index: int) -> HttpResponseBase:
-    """The reference clip of the run's validation sample row `index`, as stored with the dataset."""
-    run = _get_run_for_user(request, run_id)
+def _validation_reference(run: TrainingRun, index: int) -> tuple[FieldFile, str]:
+    """The stored reference clip of the run's validation sample row `index` and its kind ("video" or "image")."""
     names = (run.config or {}).get("validation", {}).get("reference_videos", [])
     if index >= len(names):
         raise Http404("This run has no such validation clip.")
@@ -223,8 +223,25 @@ def validation_reference(request: AuthedRequest, run_id: int, index: int) -> Htt
     stored = FieldFile(None, ClipPair._meta.get_field("reference_file"), name)  # type: ignore[arg-type]
     if not stored.storage.exists(name):
         raise Http404("This validation clip is no longer stored.")
-    kind = "image" if PurePosixPath(name).suffix.lower() in STILL_SUFFIXES else "video"
-    return serve_file(request, stored, safe_content_type(kind, name))
+    return stored, "image" if PurePosixPath(name).suffix.lower() in STILL_SUFFIXES else "video"
+
+
+@login_required
+@require_GET
+def validation_reference(request: AuthedRequest, run_id: int, index: int) -> HttpResponseBase:
+    """The reference clip of the run's validation sample row `index`, as stored with the dataset."""
+    stored, kind = _validation_reference(_get_run_for_user(request, run_id), index)
+    return serve_file(request, stored, safe_content_type(kind, stored.name or ""))
+
+
+@login_required
+@require_GET
+def validation_reference_poster(request: AuthedRequest, run_id: int, index: int) -> HttpResponseBase:
+    """A still of the validation reference clip, shown before it plays."""
+    stored, kind = _validation_reference(_get_run_for_user(request, run_id), index)
+    if kind != "video":
+        raise Http404("A still reference is its own picture.")
+    return serve_poster(request, stored, write_poster)
 
 
 @login_required
@@ -232,3 +249,11 @@ def validation_reference(request: AuthedRequest, run_id: int, index: int) -> Htt
 def sample_video(request: AuthedRequest, sample_id: int) -> HttpResponseBase:
     sample = _get_sample_for_user(request, sample_id)
     return serve_file(request, sample.video_file, "video/mp4")
+
+
+@login_required
+@require_GET
+def sample_poster(request: AuthedRequest, sample_id: int) -> HttpResponseBase:
+    """A still of the validation sample, shown before it plays (made by the worker with the sample)."""
+    sample = _get_sample_for_user(request, sample_id)
+    return serve_poster(request, sample.video_file, write_poster)

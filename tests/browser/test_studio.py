@@ -9,6 +9,8 @@ from playwright.sync_api import Page, expect
 from safetensors.torch import save
 
 from engine.synthetic import make_clip
+from prep.models import Extraction
+from studio.models import Adapter
 from tests.factories import make_run
 from tests.helpers import random_adapter_tensors, sign_in
 from training.models import Checkpoint
@@ -36,6 +38,18 @@ def _video_plays(page: Page, selector: str) -> None:
     page.wait_for_function(
         "s => { const v = document.querySelector(s); return v && v.readyState >= 2 && v.videoWidth > 0; }",
         arg=selector, timeout=30_000)
+
+
+def _posters_show(page: Page, selector: str, count: int) -> None:
+    """Every video matching `selector` has a poster the browser can show as a picture."""
+    page.wait_for_function("""async ([selector, count]) => {
+      const videos = [...document.querySelectorAll(selector)];
+      const shown = await Promise.all(videos.map(v => new Promise(ok => {
+        if (!v.poster) return ok(false);
+        const image = new Image(); image.onload = () => ok(image.naturalWidth > 0); image.onerror = () => ok(false);
+        image.src = v.poster; })));
+      return shown.length === count && shown.every(Boolean);
+    }""", arg=[selector, count], timeout=30_000)
 
 
 def test_a_creator_tries_a_checkpoint_from_the_finished_run_and_plays_the_result_beside_the_baseline(
@@ -69,6 +83,8 @@ def test_a_creator_tries_a_checkpoint_from_the_finished_run_and_plays_the_result
     expect(page.get_by_text("Frames: 10 → 9")).to_be_visible()
     for label in ("Reference video", "Result with the adapter", "Result without the adapter"):
         expect(page.get_by_label(label)).to_be_visible()
+    _posters_show(page, "#compare video", 3)  # a picture in each before anything plays
+    page.screenshot(path=screenshots_dir / "studio-result-before-play.png", full_page=True)
     for kind in ("reference", "output", "baseline"):
         _video_plays(page, f'#compare video[src$="/{kind}.mp4"]')
     page.get_by_role("button", name="Play together").click()
@@ -115,7 +131,43 @@ def test_a_creator_makes_an_edge_video_from_an_ordinary_clip_and_uses_it_as_the_
     use = page.get_by_role("link", name="Use it as the reference in the Studio")
     expect(use).to_be_visible(timeout=60_000)
     _video_plays(page, "#control-progress video")
+    _posters_show(page, "#control-progress video", 2)
     page.screenshot(path=screenshots_dir / "studio-control.png", full_page=True)
     use.click()
     expect(page.get_by_label("…or a control video you made").locator("option:checked")).to_have_text(
         "Edge map of street.mp4")
+
+
+def test_the_frame_rate_follows_the_chosen_adapter_or_reference_and_says_which_it_is(
+    page: Page, live_asgi_url: str, creator, screenshots_dir
+):
+    Adapter.objects.create(owner=creator, name="Depth v2", source=Adapter.Source.TRAINED, file="a/depth.safetensors",
+                           metadata={"bucket": "128x96x9@12"})
+    Adapter.objects.create(owner=creator, name="Old LoRA", source=Adapter.Source.UPLOADED, file="a/old.safetensors")
+    Extraction.objects.create(owner=creator, method=Extraction.Method.CANNY, state=Extraction.State.DONE,
+                              source="p/walk.mp4", source_name="walk.mp4", source_sha256="0" * 64, settings_key="k",
+                              output="p/walk_edges.mp4", report={"fps": 30.0, "frames": 60}, finished_at=timezone.now())
+    sign_in(page, live_asgi_url, creator.username)
+    page.goto(live_asgi_url + "/studio/")
+    rate, help_text = page.get_by_label("Frame rate"), page.locator("#frame-rate-help")
+    blank = ("Frame rate left blank: the rate of your reference video (24 fps, the model's usual rate, for a still "
+             "image).")
+    expect(rate).to_have_value("")  # no adapter chosen yet
+    expect(help_text).to_have_text(blank)
+
+    adapter = page.get_by_label("IC-LoRA to try")
+    adapter.select_option(label="Depth v2 (trained here)")
+    expect(rate).to_have_value("12")
+    expect(help_text).to_have_text("Frame rate 12 fps: the rate “Depth v2” was trained at.")
+    adapter.select_option(label="Old LoRA (uploaded)")  # it does not say what rate it was trained at
+    expect(rate).to_have_value("")
+    expect(help_text).to_have_text(blank)
+    page.get_by_label("…or a control video you made").select_option(label="Edge map of walk.mp4")
+    expect(rate).to_have_value("30")
+    expect(help_text).to_have_text("Frame rate 30 fps: the rate of your reference “Edge map of walk.mp4”.")
+    page.locator("#s-size").scroll_into_view_if_needed()
+    page.locator("section[aria-labelledby='s-size']").screenshot(path=screenshots_dir / "studio-frame-rate.png")
+
+    rate.fill("25")  # the creator's own rate is kept whatever is chosen next
+    adapter.select_option(label="Depth v2 (trained here)")
+    expect(rate).to_have_value("25")

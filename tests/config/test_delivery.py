@@ -9,8 +9,10 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from config.files import poster_name
 from datasets.models import DatasetFile
-from studio.models import Adapter
+from engine.synthetic import make_clip
+from studio.models import Adapter, Generation
 from tests.factories import make_dataset
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +95,16 @@ def test_without_direct_downloads_the_web_server_sends_the_file_itself(s3_storag
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"adapter weights"
     assert response["Content-Disposition"] == 'attachment; filename="edges.safetensors"'
+
+
+def test_a_poster_is_made_from_the_buckets_copy_kept_there_and_sent_from_there(direct: str, maya, creator, tmp_path):
+    generation = Generation.objects.create(owner=creator, prompt="p", reference_file="users/1/clip.mp4",
+                                           state=Generation.State.SUCCEEDED)
+    generation.output_file.save("out.mp4", ContentFile(make_clip(tmp_path / "out.mp4", 1, 96, 64).read_bytes()))
+
+    response = maya.get(f"/studio/generations/{generation.pk}/output.jpg")
+
+    assert response.status_code == 302 and response["Location"].startswith(direct)
+    assert default_storage.exists(poster_name(generation.output_file.name))
+    with _fetch(response["Location"]) as answer:
+        assert answer.headers["Content-Type"] == "image/jpeg" and answer.read(3) == b"\xff\xd8\xff"

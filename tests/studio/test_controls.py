@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,7 @@ def test_the_made_control_video_is_offered_and_used_as_the_studio_reference(maya
     run_extraction(extraction.pk, "test-worker")
     extraction.refresh_from_db()
     page = maya.get(f"/studio/?control={extraction.pk}").content.decode()
-    assert f'<option value="{extraction.pk}" selected>Edge map of street.mp4</option>' in page
+    assert re.search(rf'<option value="{extraction.pk}" [^>]* selected>Edge map of street.mp4</option>', page)
     adapter = Adapter.objects.create(owner=creator, name="edges", source=Adapter.Source.UPLOADED, file="x.safetensors")
     response = maya.post("/studio/", {"adapter_choice": f"adapter-{adapter.pk}", "reference_control": extraction.pk,
                                       "prompt": "a neon city", "num_frames": 25, "width": 192, "height": 128,
@@ -117,7 +118,7 @@ def test_making_a_control_video_from_the_studio_comes_back_with_the_same_adapter
     back = f"/studio/?control={extraction.pk}&amp;choice={choice}"
     assert f'href="{back}"' in page
     studio = maya.get(back.replace("&amp;", "&")).content.decode()
-    assert f'<option value="{choice}" data-trigger="" selected>' in studio  # the adapter is still chosen
+    assert f'<option value="{choice}" data-trigger="" selected ' in studio  # the adapter is still chosen
     assert 'name="frame_rate" type="number" min="1" max="60" step="any" value="30"' in studio  # its own fps
     response = maya.post("/studio/", {"adapter_choice": choice, "reference_control": extraction.pk,
                                       "prompt": "a neon city", "num_frames": 25, "width": 192, "height": 128,
@@ -129,3 +130,23 @@ def test_making_a_control_video_from_the_studio_comes_back_with_the_same_adapter
 def test_a_studio_choice_that_is_not_an_adapter_reference_is_not_carried(maya):
     page = maya.get('/studio/controls/?for="><script>').content.decode()
     assert 'name="for"' not in page and "<script>\"" not in page
+
+
+def test_the_clip_and_its_control_video_have_posters_their_creator_sees_and_nobody_else(maya, clip, other_creator):
+    extraction = make_edges(maya, clip)
+    run_extraction(extraction.pk, "test-worker")
+    posters = set()
+    for url in (f"/studio/controls/{extraction.pk}/", "/studio/controls/"):
+        videos = re.findall(r"<video [^>]*>", maya.get(url).content.decode())
+        assert videos and all('poster="' in video for video in videos), url
+        posters |= {re.search(r'poster="([^"]+)"', video).group(1) for video in videos}  # type: ignore[union-attr]
+    assert posters == {f"/prep/extractions/{extraction.pk}/video/poster/",
+                       f"/prep/extractions/{extraction.pk}/source/poster/"}
+    for url in posters:
+        response = maya.get(url)
+        assert response.status_code == 200 and response["Content-Type"] == "image/jpeg", url
+        assert b"".join(response.streaming_content)[:3] == b"\xff\xd8\xff"
+    stranger = Client()
+    stranger.force_login(other_creator)
+    for url in posters:
+        assert stranger.get(url).status_code == 404, url

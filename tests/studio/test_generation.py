@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from safetensors.torch import save
 
+from config.files import poster_name
 from engine.media import probe
 from engine.synthetic import make_clip
 from studio.forms import GenerationForm
@@ -477,3 +481,102 @@ def test_a_generation_being_made_is_not_deleted_and_another_creator_cannot_delet
     response = client.post(reverse("studio_delete", args=[generation.pk]), follow=True)
     assert "still being made: cancel it first" in response.content.decode()
     assert Generation.objects.filter(pk=generation.pk).exists()
+
+
+def test_every_video_of_a_generation_has_a_poster_its_owner_sees_and_nobody_else(client, creator, other_creator,
+                                                                                 clip):
+    generation = create_generation(creator, random_adapter(creator), form(compare="on"), upload_of(clip))
+    run_generation(generation.pk, "here")
+    generation.refresh_from_db()
+    for video in (generation.output_file, generation.baseline_file, generation.reference_preview_file):
+        assert default_storage.exists(poster_name(video.name)), video.name  # made by the worker with the videos
+    client.force_login(creator)
+    posters = []
+    for url, count in ((reverse("studio_generation", args=[generation.pk]), 3), (reverse("studio_gallery"), 1)):
+        videos = re.findall(r"<video [^>]*>", client.get(url).content.decode())
+        assert len(videos) == count and all('poster="' in video for video in videos), videos
+        posters += [re.search(r'poster="([^"]+)"', video).group(1) for video in videos]  # type: ignore[union-attr]
+    assert set(posters) == {f"/studio/generations/{generation.pk}/{kind}.jpg"
+                            for kind in ("reference", "output", "baseline")}
+    for url in posters:
+        response = client.get(url)
+        assert response.status_code == 200 and response["Content-Type"] == "image/jpeg", url
+        assert b"".join(response.streaming_content)[:3] == b"\xff\xd8\xff"
+    client.force_login(other_creator)
+    for url in set(posters):
+        assert client.get(url).status_code == 404, url
+
+
+# --- The frame rate a blank field becomes, and the form's words for it
+
+
+def test_a_blank_frame_rate_is_the_rate_the_adapter_was_trained_at(creator, clip):
+    adapter = random_adapter(creator, metadata={"bucket": "128x96x9@12"})
+    s = create_generation(creator, adapter, form(frame_rate=""), upload_of(clip)).settings
+    assert s["frame_rate"] == 12.0 and not any(note.startswith("Frame rate") for note in s["notes"])
+
+
+def test_an_adapter_that_does_not_say_its_rate_makes_the_video_at_the_references_own_rate_and_says_so(
+    creator, tmp_path
+):
+    thirty = make_clip(tmp_path / "thirty.mp4", seed=3, width=160, height=128, fps=30.0, seconds=1.0)
+    adapter = random_adapter(creator, name="Old LoRA")  # uploaded without a bucket in its metadata
+    s = create_generation(creator, adapter, form(frame_rate=""), upload_of(thirty)).settings
+    assert s["frame_rate"] == 30.0
+    assert "Frame rate: 30 fps, your reference video's own (“Old LoRA” does not say what rate it was trained at)." \
+        in s["notes"]
+
+
+def test_a_still_reference_with_no_rate_to_go_by_gets_the_models_usual_rate(creator, tmp_path):
+    import subprocess
+
+    still = tmp_path / "face.png"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=160x128", "-frames:v", "1",
+                    str(still)], check=True)
+    adapter = random_adapter(creator, name="Faces", recipe="identity")
+    s = create_generation(creator, adapter, form(frame_rate="", num_frames="9"), upload_of(still)).settings
+    assert s["frame_rate"] == 24.0
+    assert "Frame rate: 24 fps, the model's usual rate (“Faces” does not say what rate it was trained at)." \
+        in s["notes"]
+
+
+def test_a_reference_too_fast_to_follow_gets_the_models_usual_rate(creator, tmp_path):
+    slow_motion = make_clip(tmp_path / "slowmo.mp4", seed=3, width=160, height=128, fps=120.0, seconds=0.5)
+    s = create_generation(creator, random_adapter(creator), form(frame_rate=""), upload_of(slow_motion)).settings
+    assert s["frame_rate"] == 24.0 and any(note.startswith("Frame rate: 24 fps, the model's") for note in s["notes"])
+
+
+def _frame_rate_field(page: str) -> tuple[str, str]:
+    """(the frame rate field's value, the help under it) as the Studio page shows them."""
+    value = re.search(r'<input id="frame_rate" [^>]*value="([^"]*)"', page)
+    help_text = re.search(r'<p class="help" id="frame-rate-help">([^<]*)</p>', page)
+    assert value and help_text, "the frame rate field and its help"
+    return value.group(1), help_text.group(1)
+
+
+def test_the_studio_form_starts_from_the_default_frame_rate_and_says_which_it_is(client, creator, tmp_path):
+    client.force_login(creator)
+    blank = ("Frame rate left blank: the rate of your reference video (24 fps, the model&#x27;s usual rate, for a "
+             "still image).")
+    assert _frame_rate_field(client.get(reverse("studio")).content.decode()) == ("", blank)  # no adapter chosen
+
+    trained = random_adapter(creator, name="Depth v2", metadata={"bucket": "128x96x9@12"})
+    page = client.get(reverse("studio") + f"?adapter={trained.pk}").content.decode()
+    assert _frame_rate_field(page) == ("12", "Frame rate 12 fps: the rate “Depth v2” was trained at.")
+
+    unknown = random_adapter(creator, name="Old LoRA")
+    page = client.get(reverse("studio") + f"?adapter={unknown.pk}").content.decode()
+    assert _frame_rate_field(page) == ("", blank)
+
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=1)
+    pair = dataset.pairs.get()
+    pair.reference_meta = {**pair.reference_meta, "fps": 30.0, "frames": 30}
+    pair.save()
+    sent = {**fields(frame_rate="", prompt=""), "adapter_choice": f"adapter-{unknown.pk}", "reference_pair": pair.pk}
+    page = client.post(reverse("studio"), sent).content.decode()  # refused (no prompt): the form is shown again
+    said = f"Frame rate 30 fps: the rate of your reference “{dataset.name} · {pair.name}”."
+    assert _frame_rate_field(page) == ("", said)
+    # Each choice carries its rate and words, so the page script follows the choice the creator makes.
+    assert f'value="adapter-{trained.pk}" data-trigger="RESTORE" data-fps="12" data-fps-help="Frame rate 12 fps' in page
+    assert f'value="adapter-{unknown.pk}" data-trigger="RESTORE" selected data-fps="" data-fps-help=""' in page
+    assert f'value="{pair.pk}" data-fps="30" data-fps-help="Frame rate 30 fps: the rate of your reference' in page

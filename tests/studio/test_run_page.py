@@ -10,9 +10,15 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from django.utils import timezone
 
+from engine.synthetic import make_clip
+from jobs.lifecycle import Holder
 from tests.factories import make_run, sent_tasks
 from training.events import record_event
 from training.models import Checkpoint, RunEvent, RunMetric, TrainingRun, ValidationSample
+from training.progress import time_left
+from training.reporting import RunReporter
+from training.runner import claim
+from training.runs import transition
 
 pytestmark = pytest.mark.django_db
 State = TrainingRun.State
@@ -275,7 +281,7 @@ def test_the_parts_show_the_run_state_checkpoints_samples_and_adapter(client: Cl
         return client.get(f"/runs/{run.pk}/part/{name}/", HTTP_HX_REQUEST="true").content.decode()
 
     status = part("status")
-    assert "Finished" in status and "500</span> / <span id=\"run-total\">500" in status
+    assert "Finished" in status and '<span class="stage-detail">500 steps</span>' in status
     assert "Your adapter is ready." in status and "Download Depth adapter.safetensors" in status
     checkpoints = part("checkpoints")
     assert [f"Step {s} " in checkpoints for s in (500, 100)] == [True, True]
@@ -328,3 +334,75 @@ def test_the_page_log_is_the_last_lines_among_the_runs_recent_events(client: Cli
     assert log.count("<li>") == 80 and "line 320." not in log and "line 100." not in log
     assert log.index("line 321.") < log.index("line 400.")
     assert 'data-last-seq="400"' in page
+
+
+# --- Each stage with its own progress, one way of saying time, posters (issue 20: what a creator sees is true)
+
+
+def test_a_page_reloaded_mid_preparation_shows_the_clip_being_prepared(client: Client, creator):
+    run = make_run(creator, total_steps=100)
+    transition(run, State.QUEUED, "Waiting for a GPU worker.")
+    claimed = claim(run.pk, "gpu-1")
+    assert claimed is not None
+    reporter = RunReporter(Holder(claimed), flush_seconds=0)
+    for clip in (1, 2, 3):
+        reporter.on_stage(TrainingRun.Stage.PREPARING, clip, 9)  # as the engine reports it, on the one path
+    client.force_login(creator)
+    for url in (f"/runs/{run.pk}/", f"/runs/{run.pk}/part/status/"):
+        status = _normalized(client.get(url, HTTP_HX_REQUEST="true" if "part" in url else "").content.decode())
+        assert ('<li class="stage current" data-stage="preparing" aria-current="step">' in status
+                and '<span class="stage-detail" id="stage-detail">Preparing clip 3 of 9</span>' in status), url
+        assert '<li class="stage done" data-stage="waiting">' in status and 'aria-valuenow="22"' in status
+        assert 'data-stage="preparing" hx-get' in status  # the page script compares live events with it
+        assert ">Training<" not in status.split('id="run-state">')[1][:20]  # the badge says preparing
+
+
+def test_the_time_left_is_said_the_one_way_the_worker_says_it_live(client: Client, creator):
+    run = make_run(creator, state=State.TRAINING, started_at=timezone.now(), stage="training", step=40,
+                   total_steps=100, eta_seconds=125.0, loss=0.2, steps_per_second=0.5)
+    client.force_login(creator)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    assert "Step 40 of 100 · about 2 min left" in page and "125" not in page
+    assert time_left(125.0) == "about 2 min left"  # what the progress events carry (training.reporting)
+
+
+def test_before_the_first_steps_the_loss_chart_is_a_sentence(client: Client, creator):
+    run = make_run(creator, state=State.PREPARING)
+    client.force_login(creator)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    assert '<p id="loss-empty" class="chart-empty muted">The loss curve appears after the first steps.</p>' in page
+    assert 'class="chart" aria-label="Loss over training steps" hidden>' in page
+    RunMetric.objects.create(run=run, step=1, loss=0.3)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    assert '<p id="loss-empty" class="chart-empty muted" hidden>' in page
+    assert 'class="chart" aria-label="Loss over training steps">' in page
+
+
+def _video(tmp_path, name: str, seed: int) -> bytes:
+    return make_clip(tmp_path / name, seed=seed, width=96, height=64, seconds=0.5).read_bytes()
+
+
+def test_every_video_on_the_run_page_has_a_poster_its_owner_sees_and_nobody_else(
+    client: Client, creator, other_creator, tmp_path
+):
+    reference = default_storage.save("clips/ref.mp4", ContentFile(_video(tmp_path, "ref.mp4", 1)))
+    still = default_storage.save("clips/face.png", ContentFile(b"a photo"))
+    run = make_run(creator, state=State.SUCCEEDED, config={"validation": {
+        "prompts": ["a street", "a face"], "reference_videos": [reference, still]}})
+    for index in (0, 1):
+        sample = ValidationSample(run=run, step=10, prompt="p")
+        sample.video_file.save(f"s{index}.mp4", ContentFile(_video(tmp_path, f"s{index}.mp4", 2 + index)), save=True)
+    client.force_login(creator)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    videos = re.findall(r"<video [^>]*>", page)
+    posters = [re.search(r'poster="([^"]+)"', video) for video in videos]
+    assert len(videos) == 3 and all(posters), videos  # the video reference and both samples; the photo is an <img>
+    urls = [poster.group(1) for poster in posters if poster]
+    for url in urls:
+        response: Any = client.get(url)
+        assert response.status_code == 200 and response["Content-Type"] == "image/jpeg", url
+        assert b"".join(response.streaming_content)[:3] == b"\xff\xd8\xff"
+    assert client.get(f"/runs/{run.pk}/validation/1/poster/").status_code == 404  # a photo needs no poster
+    client.force_login(other_creator)
+    for url in urls:
+        assert client.get(url).status_code == 404, url

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine.media import MediaError, conform, fps_text, normalized_photo, probe, write_mp4
+from engine.media import MediaError, conform, fps_text, normalized_photo, probe, write_mp4, write_poster
 from tests.helpers import hdr_copy, sideways_photo, viewed_pixels
 
 
@@ -117,3 +117,39 @@ def test_real_ntsc_footage_is_probed_and_conformed(shared_media: Path) -> None:
                                             (23.976023, "23.98"), (15.0, "15")])
 def test_frame_rates_are_shown_as_people_write_them(fps: float, shown: str) -> None:
     assert fps_text(fps) == shown
+
+
+def _colour_clip(path: Path, parts: list[tuple[str, float]], size: str = "1280x720") -> Path:
+    """A clip of solid colours, one after the other: [(colour, seconds), ...]."""
+    inputs = [arg for colour, seconds in parts
+              for arg in ("-f", "lavfi", "-i", f"color={colour}:s={size}:r=24:d={seconds}")]
+    joined = "".join(f"[{i}:v]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=1[v]"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *inputs, "-filter_complex", joined, "-map", "[v]", "-pix_fmt",
+                    "yuv420p", str(path)], check=True)
+    return path
+
+
+def test_a_poster_is_a_page_sized_jpeg_of_the_frame_a_third_of_the_way_in(tmp_path: Path) -> None:
+    clip = _colour_clip(tmp_path / "rgb.mp4", [("red", 0.5), ("lime", 2.0), ("blue", 0.5)])
+    poster = write_poster(clip, tmp_path / "poster.jpg")
+    data = poster.read_bytes()
+    assert data[:3] == b"\xff\xd8\xff"  # a JPEG
+    pixels = viewed_pixels(data).astype(float)
+    assert pixels.shape == (360, 640, 3)  # at most 640 wide, in the clip's shape
+    red, green, blue = pixels.reshape(-1, 3).mean(axis=0)
+    assert green > 200 and red < 40 and blue < 40  # the green second, not the red start
+
+
+def test_a_clip_too_short_to_seek_in_still_gets_its_first_frame_as_poster(tmp_path: Path) -> None:
+    one = tmp_path / "one.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=blue:s=96x64:r=24", "-frames:v", "1",
+                    "-pix_fmt", "yuv420p", str(one)], check=True)
+    pixels = viewed_pixels(write_poster(one, tmp_path / "one.jpg").read_bytes()).astype(float)
+    assert pixels.shape == (64, 96, 3) and pixels[..., 2].mean() > 200
+
+
+def test_a_file_with_no_frame_gives_no_poster(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all")
+    with pytest.raises(MediaError):
+        write_poster(bad, tmp_path / "bad.jpg")

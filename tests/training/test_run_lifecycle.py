@@ -64,9 +64,20 @@ def test_a_run_trains_to_the_end_and_its_watcher_gets_every_event_in_order(
     assert [message["seq"] for message in received] == list(range(1, len(received) + 1))
     states = [m["payload"]["state"] for m in received if m["kind"] == "state"]
     assert states == ["queued", "preparing", "training", "finishing", "succeeded"]
-    progress = [m["payload"] for m in received if m["kind"] == "progress"]
+    progress = [m["payload"] for m in received if m["kind"] == "progress" and m["payload"]["stage"] == "training"]
     assert progress[-1]["step"] == 12 and progress[-1]["total"] == 12
     assert sum(len(p["points"]) for p in progress) == 12
+    # Every stage reached the page through the same events, clip by clip and sample by sample, in order: the
+    # state says "training" only once the clips are prepared.
+    stages = [(m["payload"].get("stage") or m["payload"]["state"], m["payload"].get("text"))
+              for m in received if m["kind"] in ("progress", "state")]
+    order = [stage for i, (stage, _) in enumerate(stages) if i == 0 or stage != stages[i - 1][0]]
+    assert order == ["queued", "preparing", "training", "loading", "training", "sampling", "finishing", "succeeded"]
+    preparing = [text for stage, text in stages if stage == "preparing" and text]
+    assert preparing[0] == "Preparing clip 1 of 3" and preparing[-1] == "Preparing clip 3 of 3"
+    made = [text for stage, text in stages if stage == "sampling"]
+    assert made == ["Measuring how well it does on the held-out clips", "Making sample 1 of 1"]
+    assert all(p["eta_text"] == "" or p["eta_text"].startswith(("about ", "a few")) for p in progress)
     assert [m["payload"]["step"] for m in received if m["kind"] == "checkpoint"] == [6, 12]
 
     assert (run.step, run.total_steps, run.attempts) == (12, 12, 1)

@@ -216,6 +216,21 @@ def test_hooks_report_progress_and_obey_save_sample_and_cancel(
     assert last.lr == pytest.approx(1e-3 * (1 - 0.9 * 5 / 10))  # linear decay to 0.1x
 
 
+def test_hooks_say_each_stage_clip_by_clip_and_sample_by_sample_around_the_steps(
+    make_config: Any, three_pairs: Path
+) -> None:
+    """What the run page shows between the steps: preparing clip i of n, getting the model ready, making samples."""
+    from engine.train import LOADING, PREPARING, SAMPLING
+
+    cfg = make_config(three_pairs, optim={"steps": 4}, validation={"every": 2})
+    said: list[tuple[str, int, int]] = []
+    train(cfg, TrainingHooks(on_stage=lambda stage, done, total: said.append((stage, done, total)),
+                             on_progress=lambda p: said.append(("step", p.step, p.total))))
+    samples = [(SAMPLING, 0, 1), (SAMPLING, 1, 1)]  # the eval loss first (none held out here), then each sample
+    assert said == [(PREPARING, 1, 3), (PREPARING, 2, 3), (PREPARING, 3, 3), (LOADING, 0, 0),
+                    ("step", 1, 4), ("step", 2, 4), *samples, ("step", 3, 4), ("step", 4, 4), *samples]
+
+
 def test_validation_samples_are_made_from_a_still_image_reference(
     make_config: Any, three_pairs: Path, clip_factory: Any, load_tiny: Any, tmp_path: Path
 ) -> None:

@@ -67,6 +67,10 @@ def test_the_made_edge_map_becomes_the_reference_and_is_checked_like_an_upload(m
     page = maya.get(f"/wizard/{draft.pk}/clips/").content.decode()
     assert f"/prep/extractions/{extraction.pk}/video/" in page
     assert maya.get(f"/prep/extractions/{extraction.pk}/video/").status_code == 200
+    # The edge map shows a frame before it plays, not a black box.
+    assert f'poster="/prep/extractions/{extraction.pk}/video/poster/"' in page
+    poster = maya.get(f"/prep/extractions/{extraction.pk}/video/poster/")
+    assert poster.status_code == 200 and poster["Content-Type"] == "image/jpeg"
 
 
 def test_an_uploaded_reference_wins_over_a_made_one(maya, clips):
