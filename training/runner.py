@@ -27,11 +27,11 @@ from training.runs import State
 from training.signals import adapter_trained
 from training.storage import (
     DatasetNotReady,
+    claim_workdir,
     fetch_stored,
     manifest_rows_of,
     materialize_dataset,
     restore_latest_checkpoint,
-    run_workdir,
 )
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def _train(run: TrainingRun, holder: lifecycle.Holder) -> Any:
     # engine.train imports torch: loaded when training starts, not by the tests that import the runner
     from engine.train import train
 
-    workdir = run_workdir(run.pk)
+    workdir = claim_workdir(run)
     manifest = materialize_dataset(run, workdir)
     cfg = training_config(run, workdir, manifest)
     resumed_from = restore_latest_checkpoint(run, Path(cfg.output_dir) / "checkpoints")

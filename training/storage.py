@@ -37,6 +37,24 @@ def run_workdir(run_id: int) -> Path:
     return Path(settings.DATA_DIR) / "work" / "runs" / str(run_id)
 
 
+# Written in a run's working folder: which run it belongs to, beyond the id a database may give again.
+WORKDIR_OWNER = "run.txt"
+
+
+def claim_workdir(run: TrainingRun) -> Path:
+    """The run's working folder, emptied first when it was left by another run with the same id (a database made
+    again, a restored backup, SQLite giving the newest deleted id again): its checkpoints would otherwise be taken
+    for this run's and resumed from, or refused as made with other settings."""
+    folder = run_workdir(run.pk)
+    owner = f"{run.pk} {run.created_at.isoformat()}\n"
+    marker = folder / WORKDIR_OWNER
+    if folder.exists() and (not marker.exists() or marker.read_text() != owner):
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    marker.write_text(owner)
+    return folder
+
+
 def download(field: FieldFile, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists() or target.stat().st_size != field.size:

@@ -14,6 +14,7 @@ from tests.factories import make_dataset, make_run, sent_tasks, tiny_run_config
 from training.models import RunEvent, TrainingRun
 from training.runner import claim, explain, training_config
 from training.runs import RunStateError, launch_run
+from training.storage import claim_workdir, run_workdir
 
 pytestmark = pytest.mark.django_db
 State = TrainingRun.State
@@ -229,3 +230,24 @@ def test_pairs_the_creator_kept_out_of_training_become_the_engines_held_out_mani
     without = training_config(make_run(creator, dataset=dataset, config=tiny_run_config()), tmp_path / "w2",
                               tmp_path / "manifest.csv")
     assert without.data.validation_indices == []
+
+
+def test_a_working_folder_left_by_another_run_with_the_same_id_is_emptied_and_the_runs_own_is_kept(
+    creator, settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    run = make_run(creator)
+    folder = run_workdir(run.pk)
+    # A database made again gives this id to a new run; the old run's checkpoint is still on the worker's disk.
+    (folder / "output" / "checkpoints" / "step_000100").mkdir(parents=True)
+    (folder / "output" / "checkpoints" / "step_000100" / "state.pt").write_bytes(b"another run's")
+    assert claim_workdir(run) == folder
+    assert not (folder / "output").exists()
+    # The run's own folder, from an earlier attempt on this machine, is what it resumes from: kept.
+    (folder / "output" / "checkpoints" / "step_000020").mkdir(parents=True)
+    claim_workdir(run)
+    assert (folder / "output" / "checkpoints" / "step_000020").is_dir()
+    # Another life of the same id (a run created later) empties it again.
+    run.created_at += timedelta(days=1)
+    claim_workdir(run)
+    assert not (folder / "output").exists()
