@@ -187,3 +187,34 @@ class WorkerHeartbeat(models.Model):
             updated = cls.objects.filter(hostname=hostname).update(queues=queues, pid=pid, info=info, last_seen=now)
             if not updated:
                 cls.objects.create(hostname=hostname, queues=queues, pid=pid, info=info, started_at=now, last_seen=now)
+
+
+class MeasuredSpeed(models.Model):
+    """How fast this server did one stage of a finished run, per model and training size: the wizard's estimate
+    uses these before any benchmark table (training.speeds records them; wizard.estimate reads them)."""
+
+    class Stage(models.TextChoices):
+        PREPARE = "prepare", "Preparing, per clip"
+        LOAD = "load", "Getting the model ready, per run"
+        STEP = "step", "Training, per step"
+        SAMPLE = "sample", "Making samples, per sample"
+        SAVE = "save", "Saving the adapter, per run"
+
+    model = models.CharField(max_length=40, help_text="The MODEL_PRESET the worker trained with.")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    frames = models.PositiveIntegerField()
+    reference_downscale = models.PositiveSmallIntegerField(default=1)
+    rank = models.PositiveIntegerField()
+    stage = models.CharField(max_length=8, choices=Stage.choices)
+    seconds = models.FloatField(help_text="Seconds per clip, step, sample or run: the mean of the last runs.")
+    runs = models.PositiveIntegerField(default=0, help_text="Finished runs measured so far.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["model", "width", "height", "frames", "reference_downscale", "rank", "stage"],
+            name="unique_measured_speed")]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.width}×{self.height}×{self.frames} r{self.rank} {self.stage}: {self.seconds:.3f} s"

@@ -17,6 +17,7 @@ from jobs.lifecycle import JobLost
 from training.events import record_event
 from training.models import RunEvent, RunMetric, TrainingRun
 from training.progress import stage_text, step_text, time_left
+from training.speeds import StageClock
 from training.storage import store_checkpoint, store_samples
 
 if TYPE_CHECKING:
@@ -30,11 +31,14 @@ Stage = TrainingRun.Stage
 class RunReporter:
     """Hooks for one run. Progress is flushed at most every `flush_seconds`; flags are read as often.
 
-    `training_reason` is what the page says once the clips are prepared and the run moves to training.
+    `training_reason` is what the page says once the clips are prepared and the run moves to training; `clock`
+    times each stage for this server's measured speeds (training.speeds).
     """
 
-    def __init__(self, holder: Holder, flush_seconds: float = 1.0, training_reason: str = "Training.") -> None:
+    def __init__(self, holder: Holder, flush_seconds: float = 1.0, training_reason: str = "Training.",
+                 clock: StageClock | None = None) -> None:
         self.holder = holder
+        self.clock = clock or StageClock()
         self.run_id = holder.job.pk
         self.flush_seconds = flush_seconds
         self.training_reason = training_reason
@@ -64,6 +68,7 @@ class RunReporter:
     # --- progress
 
     def on_progress(self, progress: Progress) -> None:
+        self.clock.stepped(progress.step, progress.total)
         self._latest = progress
         self._points.append(
             RunMetric(run_id=self.run_id, step=progress.step, loss=progress.loss, learning_rate=progress.lr)
@@ -109,6 +114,7 @@ class RunReporter:
         """A stage outside the steps (preparing clip i of n, getting the model ready, making sample i of n): saved
         on the run and sent as a progress event, at most every `flush_seconds` within a stage (its first and last
         clip or sample always), so a page shows it live and a reload shows it too."""
+        self._time_stage(stage, total)
         now = time.monotonic()
         changed = stage != self._stage
         if not changed and done not in (1, total) and now - self._last_stage_write < self.flush_seconds:
@@ -123,6 +129,14 @@ class RunReporter:
             self.holder.update(stage=stage, stage_done=done, stage_total=total)
             record_event(self.run_id, RunEvent.Kind.PROGRESS,
                          {"stage": stage, "done": done, "total": total, "text": text})
+
+    def _time_stage(self, stage: str, total: int) -> None:
+        if stage == Stage.PREPARING:
+            self.clock.preparing(total)
+        elif stage == Stage.LOADING:
+            self.clock.loading()
+        elif stage == Stage.SAMPLING:
+            self.clock.sampling(total)
 
     def _start_training(self) -> None:
         """The clips are prepared: the run is training from here (the state the page and its buttons go by)."""
@@ -156,6 +170,7 @@ class RunReporter:
         })
 
     def on_sample(self, step: int, files: list[Path]) -> None:
+        self.clock.sampled(step, self._latest.total if self._latest else step)
         self.flush()
         for sample in store_samples(self.run_id, step, files):
             record_event(self.run_id, RunEvent.Kind.SAMPLE, {

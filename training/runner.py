@@ -25,6 +25,7 @@ from training.models_config import ImproperlyConfiguredModel, training_model
 from training.reporting import RunReporter
 from training.runs import State
 from training.signals import adapter_trained
+from training.speeds import SpeedKey, StageClock, key_of, record_speeds
 from training.storage import (
     DatasetNotReady,
     claim_workdir,
@@ -42,9 +43,10 @@ def execute(run_id: int, worker: str, task_id: str = "") -> None:
     if run is None:
         return
     holder = lifecycle.Holder(run)
+    clock = StageClock()  # from taking the run to storing its adapter: the launch-to-ready time a creator waits
     try:
         with lifecycle.Heartbeat(holder):
-            result = _train(run, holder)
+            result, key = _train(run, holder, clock)
             if holder.lost.is_set():
                 raise lifecycle.JobLost
             if result.status == "cancelled":
@@ -53,6 +55,9 @@ def execute(run_id: int, worker: str, task_id: str = "") -> None:
             holder.end(State.FINISHING, "Saving the adapter.")
             adapter = _store_adapter(run, result.adapter_path)
             holder.end(State.SUCCEEDED, f"Your adapter “{adapter.name}” is ready.", step=result.steps)
+            clock.stop()
+            if key is not None:
+                _record_speeds(run, key, clock)
     except lifecycle.JobLost:
         # Taken over while this worker was silent, or stopped meanwhile: the new holder (or the stop) decides.
         log.warning("Run %s is no longer held by %s (lease %s); leaving it", run.pk, worker, holder.lease)
@@ -85,7 +90,17 @@ def training_config(run: TrainingRun, workdir: Path, manifest: Path) -> Any:
     return TrainConfig.model_validate(raw)
 
 
-def _train(run: TrainingRun, holder: lifecycle.Holder) -> Any:
+def _record_speeds(run: TrainingRun, key: SpeedKey, clock: StageClock) -> None:
+    """This server's speeds from a finished run; the adapter is stored already, so a failure here only logs."""
+    try:
+        record_speeds(key, clock)
+    except Exception:
+        log.exception("Could not record the measured speeds of run %s", run.pk)
+
+
+def _train(run: TrainingRun, holder: lifecycle.Holder, clock: StageClock) -> tuple[Any, SpeedKey | None]:
+    """The engine's result, and the size to record this attempt's speeds under (None for a resumed attempt, whose
+    stages are only part of a run)."""
     # engine.train imports torch: loaded when training starts, not by the tests that import the runner
     from engine.train import train
 
@@ -96,11 +111,12 @@ def _train(run: TrainingRun, holder: lifecycle.Holder) -> Any:
     reason = "Training." if resumed_from is None else f"Training, resumed at step {resumed_from}."
     # The run stays "preparing" until the engine has its clips ready (the reporter then moves it to training);
     # a stage left from an earlier attempt is cleared, so the page never shows one this attempt has not reached.
-    reporter = RunReporter(holder, training_reason=reason)
+    reporter = RunReporter(holder, training_reason=reason, clock=clock)
     holder.update(total_steps=cfg.optim.steps, stage=TrainingRun.Stage.NONE, stage_done=0, stage_total=0)
     result = train(cfg, reporter.hooks())
     reporter.flush()
-    return result
+    first_attempt = resumed_from is None and run.attempts <= 1
+    return result, (key_of(settings.MODEL_PRESET, cfg) if first_attempt else None)
 
 
 def _store_adapter(run: TrainingRun, path: Path | None) -> Any:

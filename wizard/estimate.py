@@ -1,4 +1,13 @@
-"""Rough training time and GPU memory for a set of settings, scaled from measured reference points.
+"""Training time and GPU memory for a set of settings.
+
+Time is launch-to-ready without the wait for a machine: preparing the clips, getting the model ready, the steps,
+the samples and saving the adapter. Each of the five comes, in this order of preference, from
+1. this server's own measurements at exactly this size (`Measured`, from training.speeds: the worker records the
+   speeds of every run it finishes),
+2. the benchmark tables below, measured on a machine of the kind the model runs on (tiny, demo), or
+3. the design figures (LTX-2.3 until this server has trained at the size),
+and the estimate says which in a creator's words (`Estimate.basis`); `Estimate.source` keeps the operator's
+detail (which benchmark, which shape).
 
 Reference points:
 - tiny: measured by bench/engine_cpu.py (docs/benchmarks.md, "CPU: tiny preset"): 0.083 s per step at
@@ -18,6 +27,7 @@ Reference points:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,6 +39,12 @@ LTX23_TRANSFORMER_GIB = 35.37
 LTX23_OTHER_GIB = 7.60
 LTX23_LORA_PARAMS_PER_RANK = 5_111_808  # the engine's default targets in all 48 blocks
 RUNTIME_ALLOWANCE_GIB = 2.0  # CUDA context, allocator slack: an allowance, not a measurement
+
+# The stages outside the steps, at the benchmark's size: model ready + first step, one sample, saving. Allowances
+# until bench/estimates.py is run on an idle machine (docs/benchmarks.md, "Estimates against measured times": the one
+# run so far, on a machine shared by other jobs, took far longer); a server's own runs replace them (training.speeds).
+TINY_LOAD_S, TINY_SAMPLE_S, TINY_SAVE_S = 3.0, 2.0, 1.0
+DEMO_LOAD_S, DEMO_SAMPLE_S, DEMO_SAVE_S = 6.0, 6.0, 2.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,11 @@ class Benchmark:
     int8_saving_gib: float = 0.0  # weights memory saved when the frozen transformer is stored in int8
     int8_time_factor: float = 1.0  # step time in int8 over step time in bf16
     time_exponent: float = 1.15  # step time grows as tokens ** time_exponent
+    # Outside the steps (at `tokens`; a sample's time grows with its tokens like a step's):
+    load_seconds: float = 0.0  # model ready to train, and the first step's one-off costs, per run
+    seconds_per_sample: float = 0.0  # one validation sample
+    save_seconds: float = 0.0  # the final checkpoint, the adapter file and storing it, per run
+    measured: bool = True  # False: design figures, not measured on any machine
 
 
 def latent_tokens(width: int, height: int, frames: int, downscale: int = 1) -> int:
@@ -56,11 +77,13 @@ def latent_tokens(width: int, height: int, frames: int, downscale: int = 1) -> i
 TINY = Benchmark(
     tokens=latent_tokens(128, 128, 17), seconds_per_step=0.083, base_memory_gib=0.3, memory_per_token_mib=0.5,
     lora_params_per_rank=20_000, gpu_memory_gib=8.0, prepare_seconds_per_pair=2.4,
+    load_seconds=TINY_LOAD_S, seconds_per_sample=TINY_SAMPLE_S, save_seconds=TINY_SAVE_S,
     source="our CPU benchmark of the tiny model, 128×128×17, rank 32 (docs/benchmarks.md)",
 )
 DEMO = Benchmark(
     tokens=latent_tokens(256, 160, 17), seconds_per_step=0.27, base_memory_gib=0.5, memory_per_token_mib=0.5,
     lora_params_per_rank=40_000, gpu_memory_gib=8.0, prepare_seconds_per_pair=0.8,
+    load_seconds=DEMO_LOAD_S, seconds_per_sample=DEMO_SAMPLE_S, save_seconds=DEMO_SAVE_S,
     source="our CPU measurement of the demo model, 256×160×17, rank 32: 24 pairs prepared and 400 steps in "
            "128 s (docs/benchmarks.md, demo model)",
 )
@@ -70,6 +93,8 @@ LTX23_DESIGN_NOTES = Benchmark(
     lora_params_per_rank=LTX23_LORA_PARAMS_PER_RANK, gpu_memory_gib=80.0, prepare_seconds_per_pair=20.0,
     source="LTX-2.3 on one 80 GB GPU, 768×448×121, rank 32 (recipe notes: 2000–3000 steps in 1–2 h)",
     int8_saving_gib=LTX23_TRANSFORMER_GIB / 2,  # int8 halves the transformer; the rest stays bf16
+    # Allowances, not measurements: loading 22 B parameters from disk, a 30-step sample at 768×448×121, saving.
+    load_seconds=180.0, seconds_per_sample=120.0, save_seconds=60.0, measured=False,
 )
 
 
@@ -103,11 +128,39 @@ BENCHMARKS = {"tiny": TINY, "demo": DEMO, "ltx-2.3": ltx23_benchmark()}
 
 
 @dataclass(frozen=True)
+class Measured:
+    """This server's speed at one stage and size (training.models.MeasuredSpeed): seconds per clip, run, step or
+    sample, and over how many finished runs."""
+
+    seconds: float
+    runs: int
+
+
+STAGES = ("prepare", "load", "step", "sample", "save")
+WINDOW = 5  # the running mean spans the last 5 runs (training.speeds.WINDOW)
+
+# What the estimate is based on, weakest last; said to the creator on the Settings and Launch pages.
+THIS_SERVER, THIS_KIND, GUESS = "server", "machine", "guess"
+
+
+def basis_text(basis: str, runs: int = 0) -> str:
+    """Where the time comes from, in words for a creator: no file names, sizes or settings."""
+    if basis == THIS_SERVER:
+        shown = min(runs, WINDOW)
+        return f"based on the last {shown} run{'s' if shown != 1 else ''} on this server"
+    if basis == THIS_KIND:
+        return "based on measurements of this kind of machine; this server has not trained at this size yet"
+    return "a rough guess: this server has not trained at this size yet"
+
+
+@dataclass(frozen=True)
 class Estimate:
     seconds: float
     memory_gib: float
     gpu_memory_gib: float
-    source: str
+    source: str  # for operators: the benchmark and shape behind the figures
+    basis: str = ""  # for creators: `basis_text`
+    stage_seconds: tuple[tuple[str, float], ...] = ()  # (stage, seconds) in STAGES order
 
     @property
     def fits(self) -> bool:
@@ -130,15 +183,31 @@ class Estimate:
 
 
 def estimate(model: str, width: int, height: int, frames: int, downscale: int, rank: int, steps: int,
-             pairs: int, *, int8: bool = False, gpu_memory_gib: float | None = None) -> Estimate:
-    """Time and peak GPU memory of a run; `int8` when the workers store the transformer in int8
-    (`TRAINING_QUANTIZE`), `gpu_memory_gib` the memory of their GPUs (`TRAINING_GPU_MEMORY_GB`)."""
+             pairs: int, *, int8: bool = False, gpu_memory_gib: float | None = None, samples: int = 0,
+             measured: Mapping[str, Measured] | None = None) -> Estimate:
+    """Launch-to-ready time and peak GPU memory of a run of `pairs` training clips making `samples` validation
+    samples; `int8` when the workers store the transformer in int8 (`TRAINING_QUANTIZE`), `gpu_memory_gib` the
+    memory of their GPUs (`TRAINING_GPU_MEMORY_GB`); `measured` this server's speeds at this size, by stage."""
     bench = BENCHMARKS.get(model, BENCHMARKS["ltx-2.3"])
     tokens = latent_tokens(width, height, frames, downscale)
-    per_step = bench.seconds_per_step * (tokens / bench.tokens) ** bench.time_exponent
+    scale = tokens / bench.tokens
+    per_step = bench.seconds_per_step * scale ** bench.time_exponent
     if int8:
         per_step *= bench.int8_time_factor
-    seconds = per_step * steps + bench.prepare_seconds_per_pair * pairs
+    tables = {"prepare": bench.prepare_seconds_per_pair, "load": bench.load_seconds, "step": per_step,
+              "sample": bench.seconds_per_sample * scale, "save": bench.save_seconds}
+    counts = {"prepare": pairs, "load": 1, "step": steps, "sample": samples, "save": 1}
+    measured = measured or {}
+    # Every stage this run has must be measured here for the whole to be "this server's"; one that is not falls
+    # back to the tables, and the estimate says the weaker basis.
+    used = [stage for stage in STAGES if counts[stage]]
+    here = all(stage in measured for stage in used)
+    parts = tuple((stage, (measured[stage].seconds if here else tables[stage]) * counts[stage]) for stage in STAGES)
+    seconds = sum(part for _, part in parts)
+    if here:
+        basis = basis_text(THIS_SERVER, min(measured[stage].runs for stage in used))
+    else:
+        basis = basis_text(THIS_KIND if bench.measured else GUESS)
     weights = bench.base_memory_gib - (bench.int8_saving_gib if int8 else 0.0)
     lora = bench.lora_params_per_rank * rank * LORA_BYTES_PER_PARAM / GIB
     memory = weights + tokens * bench.memory_per_token_mib / 1024 + lora
@@ -149,4 +218,4 @@ def estimate(model: str, width: int, height: int, frames: int, downscale: int, r
     else:
         source = bench.source
     return Estimate(seconds=seconds, memory_gib=memory, gpu_memory_gib=gpu_memory_gib or bench.gpu_memory_gib,
-                    source=source)
+                    source=source, basis=basis, stage_seconds=parts)

@@ -3,11 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from datasets.models import ClipPair, Dataset
 from datasets.validation import Shape, largest_frames_at_most
 from engine.buckets import frames_at
-from wizard.estimate import Estimate, estimate
+from training.models import MeasuredSpeed
+from wizard.estimate import Estimate, Measured, estimate
 from wizard.plan import (
     FPS_CHOICES,
     RANK_CHOICES,
@@ -18,6 +20,7 @@ from wizard.plan import (
     frames_problems,
     model_preset,
     orientation,
+    sample_count,
     shape_uses,
     size_problems,
     training_clips,
@@ -295,9 +298,13 @@ class SettingsForm(forms.Form):
         width, height = max(self._sizes(data), key=lambda size: size[0] * size[1])
         clips = training_clips([p.target_meta for p in self.pairs], data["frames"], data["fps"],
                                bool(data.get("whole_clips")))
+        samples = sample_count(data["steps"], data.get("validation_every") or 0,
+                               len(data.get("validation_pairs") or []))
         self.estimate = estimate(model_preset(), width, height, data["frames"],
                                  data["reference_downscale_factor"], data["rank"], data["steps"], clips,
-                                 **training_hardware())
+                                 samples=samples, **training_hardware(),
+                                 measured=measured_speeds(width, height, data["frames"],
+                                                          data["reference_downscale_factor"], data["rank"]))
         if not self.estimate.fits:
             self.add_error(None, f"These settings need about {self.estimate.memory_gib:.0f} GB of GPU memory, more "
                            f"than the {self.estimate.gpu_memory_gib:.0f} GB GPU they are planned for. Use fewer "
@@ -348,5 +355,16 @@ def estimate_for(values: TrainingSettings, metas: list[dict[str, Any]]) -> Estim
     """Time and memory at the largest shape, for pairs whose targets have these facts."""
     largest = values.largest
     clips = training_clips(metas, values.frames, values.fps, values.whole_clips)
+    samples = sample_count(values.steps, values.validation_every, len(values.validation_pairs))
+    measured = measured_speeds(largest.width, largest.height, values.frames, values.reference_downscale_factor,
+                               values.rank)
     return estimate(model_preset(), largest.width, largest.height, values.frames, values.reference_downscale_factor,
-                    values.rank, values.steps, clips, **training_hardware())
+                    values.rank, values.steps, clips, samples=samples, measured=measured, **training_hardware())
+
+
+def measured_speeds(width: int, height: int, frames: int, downscale: int, rank: int) -> dict[str, Measured]:
+    """This server's recorded speeds at this size, by stage, for the model its workers train (training.speeds
+    records them under the workers' MODEL_PRESET, which the web app shares)."""
+    rows = MeasuredSpeed.objects.filter(model=settings.MODEL_PRESET, width=width, height=height, frames=frames,
+                                        reference_downscale=downscale, rank=rank)
+    return {row.stage: Measured(row.seconds, row.runs) for row in rows}

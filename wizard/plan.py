@@ -229,6 +229,13 @@ def training_clips(metas: list[dict[str, Any]], frames: int, fps: float, whole_c
     return total
 
 
+def sample_count(steps: int, validation_every: int, chosen: int) -> int:
+    """Validation samples a run makes: one per chosen clip (the first pair when none is chosen) every
+    `validation_every` steps before the end, and once more at the end (engine.train always samples last)."""
+    rounds = (steps - 1) // validation_every + 1 if validation_every else 1
+    return rounds * max(1, chosen)
+
+
 def size_for(kind: str, width: int, height: int, block: int) -> tuple[int, int]:
     """The preset's landscape size turned to an orientation with about the same pixels: landscape as is, portrait
     turned, square the side nearest √(w·h) in whole blocks (32, or 32 × the reference downscale)."""

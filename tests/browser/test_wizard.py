@@ -126,7 +126,7 @@ def test_a_new_creator_walks_the_wizard_from_sign_up_to_launch(
     expect(page.locator("#estimate")).to_contain_text("20 frames does not work")
     frames.fill("17")
     frames.press("Tab")
-    expect(page.locator("#estimate")).to_contain_text("Training time")
+    expect(page.locator("#estimate")).to_contain_text("Until the adapter is ready")
     expect(page.locator("#estimate")).to_contain_text("An estimate")
     shot(page, screenshots_dir, "4-settings")
     page.get_by_role("button", name="Save and review").click()

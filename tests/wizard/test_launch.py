@@ -3,7 +3,7 @@
 import pytest
 
 from tests.wizard.flow import pairs, settings_post, start, upload
-from training.models import TrainingRun
+from training.models import MeasuredSpeed, TrainingRun
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +67,18 @@ def test_sample_clips_can_be_kept_out_of_training_when_enough_pairs_are_left(may
     assert "1 sample clip kept out of training" in maya.get(saved["Location"]).content.decode()
     maya.post(f"/wizard/{draft.pk}/launch/")
     assert TrainingRun.objects.get().config["held_out_pairs"] == [by_name["b"].pk]
+
+
+def test_the_launch_page_says_what_the_time_counts_and_what_it_is_based_on(maya, ready_draft, settings):
+    saved = maya.post(f"/wizard/{ready_draft.pk}/settings/", settings_post(ready_draft))
+    first = maya.get(saved["Location"]).content.decode()
+    assert "Until the adapter is ready" in first and "waiting for a free machine comes on top" in first
+    assert "this server has not trained at this size yet" in first
+    assert "docs/" not in first and "rank 32" not in first
+
+    shape = {"model": settings.MODEL_PRESET, "width": 128, "height": 96, "frames": 33, "reference_downscale": 1,
+             "rank": 16}
+    for stage in ("prepare", "load", "step", "sample", "save"):
+        MeasuredSpeed.objects.create(stage=stage, seconds=1.0, runs=2, **shape)
+    again = maya.get(saved["Location"]).content.decode()
+    assert "An estimate based on the last 2 runs on this server." in again

@@ -14,6 +14,7 @@ from wizard.plan import (
     cropped_notes,
     model_preset,
     preset_settings,
+    sample_count,
     shape_problems,
     shape_uses,
     to_train_config,
@@ -93,10 +94,13 @@ def test_the_launch_config_carries_every_shape_as_engine_buckets(tmp_path):
     assert [b.label() for b in parsed.buckets] == ["768x448x81@24", "448x768x81@24"]
 
 
+@pytest.mark.django_db  # the estimate reads this server's measured speeds
 def test_the_estimate_is_for_the_largest_shape():
     values = preset_settings("balanced", RECIPES["depth"], facts(LANDSCAPE_5S, SQUARE_5S), "ltx-2.3")
     values.extra_sizes = [[640, 640]]  # 409,600 pixels: more than 768×448's 344,064
-    assert estimate_for(values, [LANDSCAPE_5S] * 10) == estimate(model_preset(), 640, 640, 81, 1, 32, values.steps, 10)
+    samples = sample_count(values.steps, values.validation_every, 0)
+    assert estimate_for(values, [LANDSCAPE_5S] * 10) == estimate(model_preset(), 640, 640, 81, 1, 32, values.steps, 10,
+                                                                 samples=samples)
 
 
 @pytest.mark.parametrize(
@@ -198,12 +202,13 @@ def test_new_settings_use_whole_clips_and_drafts_saved_before_keep_using_the_sta
     assert TrainingSettings.from_dict(saved_before).whole_clips is False
 
 
+@pytest.mark.django_db  # the estimate reads this server's measured speeds
 def test_the_estimate_prepares_every_training_clip():
     values = preset_settings("balanced", RECIPES["restoration"], facts(TWENTY_SECONDS), "ltx-2.3")
     largest = values.largest
     assert estimate_for(values, [TWENTY_SECONDS]) == estimate(
         model_preset(), largest.width, largest.height, values.frames, values.reference_downscale_factor, values.rank,
-        values.steps, 5)
+        values.steps, 5, samples=sample_count(values.steps, values.validation_every, 0))
 
 
 def test_the_small_models_train_at_their_own_learning_rates_and_shapes():
