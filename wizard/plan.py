@@ -186,6 +186,30 @@ class ClipFacts:
         return min(frames_at(n, f, fps) for n, f in zip(self.available_frames, self.fps, strict=True))
 
 
+@dataclass(frozen=True)
+class StartingSettings:
+    """What a recipe starts from on this server, as its help page lists it before any clip is uploaded."""
+
+    rank: int
+    learning_rate: float
+    balanced_steps: int
+    quick_steps: int
+
+    @property
+    def learning_rate_text(self) -> str:
+        """As a person writes it: 0.002, not 0.0020000000000000005 or 2e-03."""
+        return f"{self.learning_rate:.6f}".rstrip("0").rstrip(".")
+
+
+def starting_settings(recipe: Recipe, model: str | None = None) -> StartingSettings:
+    """The Balanced preset's settings for `recipe` on this server's model (the small models train at their own rates
+    and step counts, not LTX-2.3's), and the Quick test's steps."""
+    facts = ClipFacts.from_metas([])
+    balanced = preset_settings("balanced", recipe, facts, model)
+    return StartingSettings(balanced.rank, balanced.learning_rate, balanced.steps,
+                            preset_settings("quick", recipe, facts, model).steps)
+
+
 def preset_settings(preset_slug: str, recipe: Recipe, facts: ClipFacts, model: str | None = None) -> TrainingSettings:
     """The preset's settings for this recipe, fitted to the clips: frame count, frame rate, and one shape per
     orientation the clips have (landscape, portrait, square; the most common first), each with about the preset's

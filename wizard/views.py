@@ -39,7 +39,14 @@ from wizard.forms import (
     without_shape,
 )
 from wizard.models import TrainingDraft
-from wizard.plan import TRAINING_PRESETS, TrainingSettings, preset_settings, to_train_config, training_clips
+from wizard.plan import (
+    TRAINING_PRESETS,
+    TrainingSettings,
+    preset_settings,
+    starting_settings,
+    to_train_config,
+    training_clips,
+)
 from wizard.review import DatasetReview, review_dataset
 from wizard.uploads import SizeCapHandler
 
@@ -126,8 +133,9 @@ def index(request: AuthedRequest) -> HttpResponse:
 def recipe_detail(request: AuthedRequest, slug: str) -> HttpResponse:
     if slug not in RECIPES:
         raise Http404("No such recipe.")
+    recipe = RECIPES[slug]
     return render(request, "wizard/recipe_detail.html",
-                  {"recipe": RECIPES[slug], "derived_here": derive.derived_here()})
+                  {"recipe": recipe, "derived_here": derive.derived_here(), "starting": starting_settings(recipe)})
 
 
 @login_required

@@ -22,6 +22,21 @@ def test_a_recipe_page_says_what_to_upload_and_what_makes_a_good_pair(maya):
     assert maya.get("/wizard/recipes/nope/").status_code == 404
 
 
+@pytest.mark.parametrize(("model", "rate", "balanced", "quick", "rank"), [
+    ("demo", "0.002", 400, 200, 16),  # the small models learn at ten and thirty times LTX-2.3's rate, in fewer steps
+    ("tiny", "0.006", 300, 100, 16),
+    ("ltx-2.3", "0.0002", 2000, 500, 32),
+])
+def test_a_recipe_pages_starting_settings_are_the_ones_this_servers_model_trains_with(
+    maya, settings, model, rate, balanced, quick, rank
+):
+    settings.MODEL_PRESET = model
+    page = maya.get("/wizard/recipes/restoration/").content.decode()
+    assert f"Learning rate {rate}</li>" in page
+    assert f"About {balanced} training steps with the Balanced preset, {quick} with the Quick test" in page
+    assert f"Adapter capacity (rank) {rank}</li>" in page
+
+
 def test_choosing_a_recipe_creates_a_dataset_and_a_draft_with_its_defaults(maya, creator):
     draft = start(maya, "colorize")
     assert draft.owner == creator and draft.dataset.recipe == "colorize"
