@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from prep.extract.base import ExtractionError, ExtractionReport  # noqa: E402
 from prep.extract.canny import CannySettings, extract_canny  # noqa: E402
 from prep.extract.pose import DEFAULT_PYTHON, PoseSettings, extract_pose  # noqa: E402
+from prep.extract.tracks import TrackSettings, extract_tracks  # noqa: E402
 from prep.extract.video import clip_format  # noqa: E402
 
 CAPTION_FRAMES = 8
@@ -79,6 +80,7 @@ Method = Callable[[Path, Path], ExtractionReport]
 METHODS: dict[str, Method] = {
     "canny": lambda src, dst: extract_canny(src, dst, CannySettings()),
     "pose": lambda src, dst: extract_pose(src, dst, PoseSettings()),
+    "tracks": lambda src, dst: extract_tracks(src, dst, TrackSettings()),
     "depth": depth,
     "caption": caption,
 }

@@ -1,4 +1,4 @@
-"""Extractions: a control video (edges, pose, depth) or a caption made from one of a creator's clips."""
+"""Extractions: a control video (edges, pose, depth, motion tracks) or a caption made from one of a creator's clips."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ class Extraction(Job):
         POSE = "pose", "Pose skeleton"
         DEPTH = "depth", "Depth map"
         CAPTION = "caption", "Caption"
+        TRACKS = "tracks", "Motion tracks"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Waiting for a worker"

@@ -64,7 +64,7 @@ def creator_problem(method: str) -> str | None:
 
 
 def _check(method: str, where: Any) -> str | None:
-    if method == Method.CANNY:
+    if method in (Method.CANNY, Method.TRACKS):  # OpenCV only: every worker can make them
         return None
     if method == Method.POSE:
         # prep.extract.* loads cv2 and numpy at its top: kept off the web process, which imports this module
@@ -99,6 +99,11 @@ def clean_settings(method: str, data: dict[str, Any]) -> dict[str, Any]:
         from prep.extract.depth import DepthSettings
 
         return DepthSettings.from_dict(data).as_dict()
+    if method == Method.TRACKS:
+        # cv2/numpy: loaded on the workers, not by the web process
+        from prep.extract.tracks import TrackSettings
+
+        return TrackSettings.from_dict(data).as_dict()
     if data:
         raise ExtractionError("Captions have no settings to change.")
     return {}
@@ -226,6 +231,11 @@ def _make_video(extraction: Extraction, source: Path, output: Path, progress: An
 
         return extract_pose(source, output, PoseSettings.from_dict(extraction.settings), progress,
                             python=Path(settings.POSE_PYTHON))
+    if extraction.method == Method.TRACKS:
+        # cv2/numpy: loaded on the workers, not by the web process
+        from prep.extract.tracks import TrackSettings, extract_tracks
+
+        return extract_tracks(source, output, TrackSettings.from_dict(extraction.settings), progress)
     # cv2/numpy: loaded on the workers, not by the web process
     from prep.extract.depth import DepthSettings, extract_depth, load_depth_model
 

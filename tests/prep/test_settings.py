@@ -13,10 +13,11 @@ from prep.extract.canny import CannySettings
 from prep.extract.depth import DepthSettings
 from prep.extract.pose import PoseSettings
 from prep.extract.settings import ExtractionSettings
+from prep.extract.tracks import TrackSettings
 from prep.services import clean_settings, settings_key
 
 SOURCE = "0" * 64
-SETTINGS = (CannySettings, PoseSettings, DepthSettings)
+SETTINGS = (CannySettings, PoseSettings, DepthSettings, TrackSettings)
 
 
 # Keys computed with the dataclass settings (prep/extract/settings.py's `read_values`) before they became Pydantic
@@ -28,6 +29,10 @@ SETTINGS = (CannySettings, PoseSettings, DepthSettings)
     ("canny", {"blur": "5", "low_threshold": "50"}, "101d5035c85ed71af01db606681e7ea117cf555032295cd0499319f4c177e79f"),
     ("depth", {"smoothing": 2, "batch_size": 4.0, "near_percentile": "99"},
      "cdb7e5b5fa3f7fedebe12e11512b51e801bd06e109ea20ff799b903026fe5691"),
+    # Motion tracks came later, as Pydantic models from the start: their keys as first released.
+    ("tracks", {}, "f8f94483f03169105562bde18373e6a0f8c085ea207540e4cf1993cb2ac45958"),
+    ("tracks", {"tracks": "12", "trail_length": 20.0},
+     "9409e072867e92bdfd84843536fe8123493a90d0bc1a6597cb17a20b51009ab9"),
 ])
 def test_the_same_settings_give_the_cache_key_they_had_before(method: str, data: dict[str, Any], key: str) -> None:
     assert settings_key(method, clean_settings(method, data), SOURCE) == key
@@ -37,6 +42,7 @@ def test_the_same_settings_give_the_cache_key_they_had_before(method: str, data:
     '{"low_threshold": 100, "high_threshold": 200, "blur": 3, "thickness": 0}',
     '{"min_visibility": 0.3, "min_confidence": 0.5, "max_gap": 12, "line_width": 6}',
     '{"smoothing": 2.5, "batch_size": 16, "near_percentile": 98.0, "far_percentile": 2.0}',
+    '{"tracks": 48, "min_motion": 10.0, "trail_length": 50, "circle_size": 8.0}',
 ])
 def test_settings_stored_before_load_and_store_again_unchanged(stored: str) -> None:
     data = json.loads(stored)
