@@ -291,6 +291,19 @@ LTX_MODEL_PATH = env_optional_str("LTX_MODEL_PATH")
 LTX_TEXT_ENCODER_PATH = env_optional_str("LTX_TEXT_ENCODER_PATH")
 # The distilled checkpoint gives the Studio fast previews (few fixed steps, no guidance) when configured.
 LTX_DISTILLED_MODEL_PATH = env_optional_str("LTX_DISTILLED_MODEL_PATH")
+# LTX-2.5, the second base model (engine/bases.py): the same kinds of paths as LTX-2.3's (a diffusers folder, or
+# Lightricks' single .safetensors with the text-encoder folder), its text encoder Lightricks' fine-tuned Gemma 4.
+LTX25_MODEL_PATH = env_optional_str("LTX25_MODEL_PATH")
+LTX25_TEXT_ENCODER_PATH = env_optional_str("LTX25_TEXT_ENCODER_PATH")
+LTX25_DISTILLED_MODEL_PATH = env_optional_str("LTX25_DISTILLED_MODEL_PATH")
+for _name, _value in (("LTX25_TEXT_ENCODER_PATH", LTX25_TEXT_ENCODER_PATH),
+                      ("LTX25_DISTILLED_MODEL_PATH", LTX25_DISTILLED_MODEL_PATH)):
+    if _value and not LTX25_MODEL_PATH:
+        raise ImproperlyConfigured(f"{_name} is set but LTX25_MODEL_PATH is not: LTX-2.5 needs its dev checkpoint "
+                                   "(a diffusers folder or Lightricks' .safetensors) before anything else of it.")
+# The real base models an operator has set up, in the engine's names (engine.bases.BASES): each one whose dev
+# checkpoint is configured.
+MODEL_BASES = tuple(name for name, path in (("ltx-2.3", LTX_MODEL_PATH), ("ltx-2.5", LTX25_MODEL_PATH)) if path)
 
 # int8 weights for the Studio's transformer and text encoder (optimum-quanto): ~37 GB instead of ~66, for 48 GB
 # cards.

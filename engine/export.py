@@ -3,7 +3,8 @@
 Format (design note section 3): `.safetensors`, bf16, keys
 `diffusion_model.transformer_blocks.{i}.attn1.to_q.lora_A.weight` (r, in) / `.lora_B.weight` (out, r), no
 `.alpha` tensors (inference applies B@A unscaled, so alpha/rank is baked into lora_B), and string metadata
-with `reference_downscale_factor` always present.
+with `reference_downscale_factor` always present, and `base` (ltx-2.3 or ltx-2.5, `engine.bases`): the two bases'
+transformers have the same modules and shapes, so only this says which one an adapter was trained for.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .bases import base_of_switches
 from .buckets import labels
 from .lora import lora_state_dict
 from .model_paths import model_label
@@ -62,6 +64,8 @@ def export_adapter(transformer: Any, path: str | Path, cfg: Any, steps: int) -> 
         # ltx-trainer's name: the reference at fps / S (every S-th frame); the Studio conditions the same way.
         "reference_temporal_scale_factor": str(cfg.data.reference_temporal_scale_factor),
         "base_model": model_label(cfg.model),
+        # The architecture, read from the transformer trained (not from a name): base_model may be a folder's name.
+        "base": base_of_switches(transformer.config).name,
         "rank": str(cfg.lora.rank),
         "alpha": str(cfg.lora.effective_alpha),
         "alpha_baked_into_lora_B": str(cfg.lora.effective_alpha != cfg.lora.rank).lower(),
@@ -90,6 +94,7 @@ class AdapterInfo:
     metadata: dict[str, str]
     notes: list[str] = field(default_factory=list)
     reference_temporal_scale_factor: int = 1
+    base: str | None = None  # ltx-2.3 or ltx-2.5; None for adapters from before bases were recorded, and others'
 
     @property
     def trigger(self) -> str:
@@ -101,8 +106,9 @@ def read_adapter(path: str | Path, transformer: Any | None = None) -> AdapterInf
 
     Raises `AdapterError` for anything `LTX2InContextPipeline.load_lora_weights` would choke on or silently
     ignore (not safetensors, kohya `lora_down`/`alpha` keys, keys without the `diffusion_model.` prefix,
-    unpaired A/B, inconsistent rank, unknown modules, wrong shapes). Reading the header needs no torch (the
-    web process checks uploads with it); only the tensors' shapes and dtypes are read, never their data.
+    unpaired A/B, inconsistent rank, unknown modules, wrong shapes), and an adapter whose recorded `base` is not the
+    transformer's (an LTX-2.3 adapter fits an LTX-2.5 transformer's shapes exactly). Reading the header needs no
+    torch (the web process checks uploads with it); only the tensors' shapes and dtypes are read, never their data.
     """
     # safetensors: loaded on first use only; the web process imports this module
     from safetensors import safe_open
@@ -165,8 +171,10 @@ def read_adapter(path: str | Path, transformer: Any | None = None) -> AdapterInf
     if not 1 <= temporal <= 8:
         raise AdapterError(f"{path.name}: reference_temporal_scale_factor {temporal} must be between 1 and 8")
 
+    base = metadata.get("base")
     if transformer is not None:
         _check_against(path.name, pairs, transformer)
+        _check_base(path.name, base, transformer)
     return AdapterInfo(
         path=path,
         rank=ranks.pop(),
@@ -178,6 +186,7 @@ def read_adapter(path: str | Path, transformer: Any | None = None) -> AdapterInf
         metadata=metadata,
         notes=notes,
         reference_temporal_scale_factor=temporal,
+        base=base,
     )
 
 
@@ -203,6 +212,15 @@ def _check_against(name: str, pairs: dict[tuple[int, str], dict[str, tuple[int, 
                 f"{name}: block {block} {module} is {ab['B'][0]}x{ab['A'][1]} but the base model has "
                 f"{target.out_features}x{target.in_features} (adapter made for another model?)"
             )
+
+
+def _check_base(name: str, base: str | None, transformer: Any) -> None:
+    if base is None:
+        return  # not recorded: the shapes are all there is to check
+    model = base_of_switches(transformer.config)
+    if base != model.name:
+        raise AdapterError(f"{name}: trained for {base}, but this base model is {model.name} (the shapes fit, the "
+                           "weights were learnt for another model)")
 
 
 def metadata_json(info: AdapterInfo) -> str:

@@ -1,8 +1,9 @@
 """The model loader: a model preset name, a folder or single file, or operator paths, to one `LTX2InContextPipeline`.
 
-Every preset (`tiny`, `demo`, `ltx-2.3`, see `engine.model_paths`) ends up as the same pipeline class loaded by
-`load_pipeline`, so the trainer and the Studio never know which one they run on. The tiny model is built on first
-use (`engine.tiny_model`).
+Every preset (`tiny`, `demo`, `ltx-2.3`, `ltx-2.5`, see `engine.model_paths`) ends up as the same pipeline class
+loaded by `load_pipeline`, so the trainer and the Studio never know which one they run on. Which base model the files
+are (`engine.bases`) is read from them, checked against the preset and the text encoder, and kept on the pipeline
+(`iclora_base`). The tiny model is built on first use (`engine.tiny_model`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from typing import Any
 
 import torch
 
+from .bases import BASES, Base, base_of_switches, connector_sizes
 from .lora import quantize_text_encoder_int8
 from .model_paths import (
     DEMO,
-    ENVIRONMENT,
     LTX_2_3,
+    LTX_2_5,
     MODEL_PRESETS,
     TINY,
     ModelPaths,
@@ -29,12 +31,13 @@ from .model_paths import (
     PathNames,
     as_model_paths,
     check_model_paths,
+    environment_names,
     from_environment,
 )
-from .single_file import COMPONENTS, load_components
+from .single_file import COMPONENTS, Overrides, checkpoint_switches, load_components, read_header
 from .tiny_model import build_tiny_model
 
-__all__ = ["DEMO", "LTX_2_3", "MODEL_PRESETS", "TINY", "ModelPaths", "ModelPathsError", "PathNames"]
+__all__ = ["DEMO", "LTX_2_3", "LTX_2_5", "MODEL_PRESETS", "TINY", "ModelPaths", "ModelPathsError", "PathNames"]
 
 # The trained demo model shipped with the project (built by `python -m training build-demo-model`).
 SHIPPED_DEMO_MODEL = Path(__file__).resolve().parents[1] / "models" / "demo"
@@ -58,9 +61,9 @@ def resolve_model(
 
     `tiny` resolves to `$ICLORA_TINY_MODEL_DIR` (built on first use, under `~/.cache/iclora/tiny` by default);
     `demo` to `$ICLORA_DEMO_MODEL_DIR`, by default the trained demo model shipped in `models/demo`;
-    `ltx-2.3` to the operator's `LTX_MODEL_PATH` / `LTX_TEXT_ENCODER_PATH`, the variables the web app's settings
-    read: the real weights cannot be downloaded here. Raises ModelPathsError naming `names` (the setting) when a
-    path is missing or of the wrong kind.
+    `ltx-2.3` to the operator's `LTX_MODEL_PATH` / `LTX_TEXT_ENCODER_PATH` and `ltx-2.5` to `LTX25_MODEL_PATH` /
+    `LTX25_TEXT_ENCODER_PATH`, the variables the web app's settings read: the real weights cannot be downloaded here.
+    Raises ModelPathsError naming `names` (the setting) when a path is missing or of the wrong kind.
     """
     if isinstance(spec, str) and spec == TINY:
         root = Path(os.environ.get("ICLORA_TINY_MODEL_DIR", Path.home() / ".cache" / "iclora" / "tiny"))
@@ -71,8 +74,9 @@ def resolve_model(
         root = Path(os.environ.get("ICLORA_DEMO_MODEL_DIR", SHIPPED_DEMO_MODEL))
         check_model_paths(ModelPaths(path=root), PathNames("ICLORA_DEMO_MODEL_DIR (the demo model)"))
         return ModelPaths(path=root, name=DEMO)
-    if isinstance(spec, str) and spec == LTX_2_3:
-        paths, names = from_environment(), ENVIRONMENT  # the paths are the operator's, whoever asked
+    if isinstance(spec, str) and spec in BASES:
+        # the paths are the operator's, whoever asked
+        paths, names = from_environment(base=spec), environment_names(spec)
     elif isinstance(spec, str | Path):
         paths, names = as_model_paths(spec), names or PathNames("model")
         if paths.path.is_dir():  # a folder built by build_tiny_model says so
@@ -81,6 +85,63 @@ def resolve_model(
         paths = as_model_paths(spec)
     check_model_paths(paths, names or PathNames())
     return paths
+
+
+def base_of(paths: ModelPaths, names: PathNames | None = None) -> Base:
+    """The base model the files are (`engine.bases`), read from the transformer's config (a folder) or the tensors of
+    a single file, never from a name; only configs and the file's header are read.
+
+    Raises ModelPathsError naming the setting when the files are of another base than their name asks for (an
+    LTX-2.5 checkpoint set as LTX_MODEL_PATH), or the text encoder is of another family than the base needs (a
+    Gemma-3 folder beside an LTX-2.5 transformer): loading would fail later with a shape error, or not at all.
+    """
+    names = names or PathNames()
+    found = base_of_switches(_transformer_switches(paths))
+    asked = BASES.get(paths.name)
+    if asked is not None and asked.name != found.name:
+        raise ModelPathsError(
+            f"{names.path} is {paths.path}, an {found.title} model by its transformer, but it is given as "
+            f"{asked.title}: set it as {found.environment[0]} instead."
+        )
+    encoder_config = _text_encoder_config(paths)
+    family = encoder_config.get("model_type")
+    if family is not None and family != found.text_encoder.family:
+        where = (f"{names.text_encoder} is {paths.text_encoder}" if paths.text_encoder is not None
+                 else f"{names.path} has in text_encoder/")
+        raise ModelPathsError(
+            f"{where} a {family} text encoder, but {found.title} needs {found.text_encoder.files} "
+            f"({found.text_encoder.family}): captions encoded by another text encoder mean nothing to it."
+        )
+    return found
+
+
+def _transformer_switches(paths: ModelPaths) -> dict[str, Any]:
+    if paths.single_file:
+        shapes, _metadata = read_header(paths.path)
+        return checkpoint_switches(shapes)
+    config = paths.path / "transformer" / "config.json"
+    if not config.is_file():
+        raise ModelPathsError(f"{paths.path} is a diffusers folder without transformer/config.json: it is not a whole "
+                              "LTX-2 pipeline.")
+    return dict(json.loads(config.read_text(encoding="utf-8")))
+
+
+def _text_encoder_config(paths: ModelPaths) -> dict[str, Any]:
+    """The text encoder's config.json ({} when there is none to read, e.g. a folder loaded without one)."""
+    folder = paths.text_encoder if paths.text_encoder is not None else paths.path / "text_encoder"
+    config = folder / "config.json"
+    return dict(json.loads(config.read_text(encoding="utf-8"))) if config.is_file() else {}
+
+
+def single_file_overrides(paths: ModelPaths) -> Overrides:
+    """What a single file changes in the configs of `paths.configs`: the transformer switches its tensors show, and
+    the connectors' input sizes from the text encoder's config (`bases.connector_sizes`), so one config folder
+    serves LTX-2.3 and LTX-2.5 files."""
+    overrides: dict[str, dict[str, Any]] = {"transformer": _transformer_switches(paths)}
+    encoder_config = _text_encoder_config(paths)
+    if "hidden_size" in encoder_config.get("text_config", encoder_config):
+        overrides["connectors"] = dict(connector_sizes(encoder_config))
+    return overrides
 
 
 def _preset_name(path: Path) -> str:
@@ -110,6 +171,7 @@ def load_pipeline(
     pipeline on `device` in `dtype` (default: `pick_device_and_dtype`).
     """
     paths = resolve_model(spec, names)
+    base = base_of(paths, environment_names(spec) if isinstance(spec, str) and spec in BASES else names)
     dev, default_dtype = pick_device_and_dtype(device)
     dtype = dtype or default_dtype
     text_encoder = _text_encoder(paths, dtype, int8_text_encoder, own=int8_text_encoder) if with_text_encoder else None
@@ -127,7 +189,7 @@ def load_pipeline(
         )
     pipe.to(dev)
     pipe.set_progress_bar_config(disable=True)
-    pipe.iclora_model_name = paths.name
+    pipe.iclora_model_name, pipe.iclora_base = paths.name, base.name
     # What `ensure_text_encoder` and `attach_transformer` load from later.
     pipe.iclora_paths, pipe.iclora_int8_text_encoder = paths, int8_text_encoder
     return pipe
@@ -159,8 +221,8 @@ def ensure_text_encoder(pipe: Any) -> Any:
 
 
 def encoding_name(pipe: Any) -> str:
-    """What cached text embeddings are keyed on: the model, and whether its text encoder ran in int8."""
-    name = getattr(pipe, "iclora_model_name", "custom")
+    """What cached text embeddings are keyed on: the model and its base, and whether its text encoder ran in int8."""
+    name = getattr(pipe, "iclora_model_name", "custom") + BASES[getattr(pipe, "iclora_base", LTX_2_3)].cache_suffix
     return f"{name}+int8-text-encoder" if getattr(pipe, "iclora_int8_text_encoder", False) else name
 
 
@@ -178,7 +240,9 @@ def release_text_encoder(pipe: Any) -> None:
 def load_transformer(paths: ModelPaths, dtype: torch.dtype) -> Any:
     """The transformer alone, on the CPU, from the folder or the single file `paths` names."""
     if paths.single_file:
-        return load_components(paths.path, paths.configs, dtype, only=("transformer",))["transformer"]
+        overrides = single_file_overrides(paths)
+        return load_components(paths.path, paths.configs, dtype, only=("transformer",), overrides=overrides)[
+            "transformer"]
     # diffusers (seconds): loaded only when a pipeline is built, not by every module that imports this one
     from diffusers import LTX2VideoTransformer3DModel
 
@@ -221,7 +285,7 @@ def _pipeline_from_single_file(
 
 def _single_file_components(paths: ModelPaths, dtype: torch.dtype, with_transformer: bool) -> dict[str, Any]:
     only = tuple(c for c in COMPONENTS if with_transformer or c != "transformer")
-    components = load_components(paths.path, paths.configs, dtype, only=only)
+    components = load_components(paths.path, paths.configs, dtype, only=only, overrides=single_file_overrides(paths))
     return components if with_transformer else {**components, "transformer": None}
 
 

@@ -1,9 +1,11 @@
 """Where a model's weights live, in one shape for every caller: the web app's settings, a YAML `model:` and the
-`ltx-2.3` preset all become a `ModelPaths`, checked by `check_model_paths` with errors that name the setting.
+`ltx-2.3` / `ltx-2.5` presets all become a `ModelPaths`, checked by `check_model_paths` with errors that name the
+setting.
 
 A model is either a diffusers-format folder (`model_index.json` and one folder per component) or Lightricks'
 single-file checkpoint (transformer, text connectors, video and audio VAE and vocoder in one `.safetensors`)
-plus the Gemma-3 text-encoder folder; see `single_file.py` for the latter.
+plus the text-encoder folder (Gemma-3 for LTX-2.3, Lightricks' Gemma 4 for LTX-2.5); see `single_file.py` for the
+latter and `bases.py` for what tells the two bases apart.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .bases import BASES, LTX_2_3, LTX_2_5, get_base
 from .single_file import CONFIG_FILES, LTX23_CONFIGS
 
 TINY = "tiny"
 DEMO = "demo"
-LTX_2_3 = "ltx-2.3"
-MODEL_PRESETS = (TINY, DEMO, LTX_2_3)
+MODEL_PRESETS = (TINY, DEMO, LTX_2_3, LTX_2_5)
 # The small models that show what the product does on a CPU; adapters trained on them are demonstrations.
 SMALL_MODELS = (TINY, DEMO)
 
@@ -41,18 +43,23 @@ class ModelPaths(BaseModel):
     )
     text_encoder: Path | None = Field(
         default=None,
-        description="The Gemma-3 text-encoder folder: required with a single file; with a folder it replaces the "
-        "folder's own text encoder.",
+        description="The text-encoder folder (Gemma-3 for LTX-2.3, Lightricks' Gemma 4 for LTX-2.5): required with a "
+        "single file; with a folder it replaces the folder's own text encoder.",
     )
     config: Path | None = Field(
         default=None,
         description="Single file only: a folder with the component configs (transformer/config.json, ...). "
-        "Default: the LTX-2.3 configs shipped with the engine.",
+        "Default: the LTX-2.3 configs shipped with the engine, which an LTX-2.5 file changes where its tensors say "
+        "(see single_file.checkpoint_switches).",
     )
     distilled: bool = Field(
         default=False, description="The distilled checkpoint: its scheduler uses the given sigmas without shifting."
     )
-    name: str = Field(default="custom", description="Model name stored in adapters (base_model) and cache keys.")
+    name: str = Field(
+        default="custom",
+        description="Model name stored in adapters (base_model) and cache keys; ltx-2.3 or ltx-2.5 also says which "
+        "base the files must be.",
+    )
 
     @property
     def single_file(self) -> bool:
@@ -79,8 +86,14 @@ class PathNames:
     config: str = "model.config"
 
 
+def environment_names(base: str = LTX_2_3) -> PathNames:
+    """The operator's variables for `base`'s dev checkpoint and text encoder (`bases.Base.environment`)."""
+    model, text_encoder, _distilled = get_base(base).environment
+    return PathNames(model, text_encoder)
+
+
 # The `ltx-2.3` preset reads the same variables the web app's settings read (config/settings.py).
-ENVIRONMENT = PathNames("LTX_MODEL_PATH", "LTX_TEXT_ENCODER_PATH")
+ENVIRONMENT = environment_names(LTX_2_3)
 
 
 def as_model_paths(spec: str | Path | Mapping[str, Any] | ModelPaths) -> ModelPaths:
@@ -99,18 +112,20 @@ def model_label(model: str | ModelPaths) -> str:
     return model if model in MODEL_PRESETS else Path(model).name
 
 
-def from_environment(environ: Mapping[str, str] | None = None) -> ModelPaths:
-    """The `ltx-2.3` preset: the operator's LTX_MODEL_PATH (+ LTX_TEXT_ENCODER_PATH), as the web app reads them."""
+def from_environment(environ: Mapping[str, str] | None = None, base: str = LTX_2_3) -> ModelPaths:
+    """The `ltx-2.3` or `ltx-2.5` preset: the operator's LTX_MODEL_PATH (+ LTX_TEXT_ENCODER_PATH), or
+    LTX25_MODEL_PATH (+ LTX25_TEXT_ENCODER_PATH), as the web app reads them."""
     env = os.environ if environ is None else environ
-    model = env.get(ENVIRONMENT.path, "").strip()
+    names = environment_names(base)
+    model = env.get(names.path, "").strip()
     if not model:
         raise ModelPathsError(
-            f"The ltx-2.3 preset uses the operator's model paths, and {ENVIRONMENT.path} is not set. Set it (and "
-            f"{ENVIRONMENT.text_encoder} for a single-file checkpoint) as for the web app, or give the files in "
-            "the config: model: {path: ..., text_encoder: ...}."
+            f"The {base} preset uses the operator's model paths, and {names.path} is not set. Set it (and "
+            f"{names.text_encoder} for a single-file checkpoint) as for the web app, or give the files in "
+            f"the config: model: {{path: ..., text_encoder: ..., name: {base}}}."
         )
-    encoder = env.get(ENVIRONMENT.text_encoder, "").strip()
-    return ModelPaths(path=Path(model), text_encoder=Path(encoder) if encoder else None, name=LTX_2_3)
+    encoder = env.get(names.text_encoder, "").strip()
+    return ModelPaths(path=Path(model), text_encoder=Path(encoder) if encoder else None, name=base)
 
 
 def check_model_paths(paths: ModelPaths, names: PathNames = PathNames()) -> None:
@@ -134,7 +149,8 @@ def _model_problem(paths: ModelPaths, names: PathNames) -> str | None:
                 "(a .safetensors file such as ltx-2.3-22b-dev.safetensors) or a diffusers-format LTX-2 folder.")
     if paths.text_encoder is None:
         return (f"{names.path} is a single-file checkpoint, which holds no text encoder: set {names.text_encoder} "
-                "to the Gemma-3 folder (such as gemma-3-12b-it-qat-q4_0-unquantized).")
+                f"to the Gemma-3 folder (such as gemma-3-12b-it-qat-q4_0-unquantized; for LTX-2.5, "
+                f"{BASES[LTX_2_5].text_encoder.files}).")
     return None
 
 
@@ -145,10 +161,11 @@ def _text_encoder_problem(paths: ModelPaths, names: PathNames) -> str | None:
     if not folder.exists():
         return f"{names.text_encoder} is {folder}, but nothing is there."
     if not folder.is_dir():
-        return (f"{names.text_encoder} is {folder}, a file: it must be the Gemma-3 folder "
-                "(config.json, tokenizer, weights).")
+        return (f"{names.text_encoder} is {folder}, a file: it must be the Gemma-3 folder, or for LTX-2.5 the "
+                "Gemma 4 folder (config.json, tokenizer, weights); Lightricks' packed LTX-2.5 text-encoder file is not "
+                "read yet.")
     if not (folder / "config.json").is_file():
-        return (f"{names.text_encoder} is {folder}, a folder without config.json: it must be the Gemma-3 "
+        return (f"{names.text_encoder} is {folder}, a folder without config.json: it must be the Gemma "
                 "text-encoder folder (config.json, tokenizer, weights).")
     return None
 

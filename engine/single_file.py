@@ -18,13 +18,18 @@ each component is loaded strictly: a missing, extra or misshapen tensor is an er
 the file's header before any weight is read — never a weight left random.
 
 The component configs come from a folder laid out like a diffusers pipeline (`transformer/config.json`, ...):
-by default `LTX23_CONFIGS`, shipped with the engine (see its README for where each value comes from).
+by default `LTX23_CONFIGS`, shipped with the engine (see its README for where each value comes from). An LTX-2.5
+file is LTX-2.3's architecture with other transformer switches (`bases.py`): those are read from the file's own
+tensors (`checkpoint_switches`) and the connectors are sized from the text encoder's config, given to the loader as
+`overrides` of the folder's configs, so one folder serves both bases.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -118,6 +123,29 @@ RENAMES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 # Statistics Lightricks keeps that diffusers' VAE has no place for (diffusers' converter drops them too).
 DROPPED = {"vae": ("per_channel_statistics.channel", "per_channel_statistics.mean-of-stds")}
+
+
+# Per component, config values that replace the config folder's (e.g. {"transformer": {"ff_bias": False}}).
+Overrides = Mapping[str, Mapping[str, Any]]
+
+# The tensors each transformer switch (bases.SWITCHES) adds to a checkpoint, under Lightricks' names.
+SWITCH_TENSORS = {
+    "ff_bias": re.compile(r"model\.diffusion_model\.transformer_blocks\.\d+\.ff\.net\.\d+(\.proj)?\.bias$"),
+    "audio_ff_bias": re.compile(r"model\.diffusion_model\.transformer_blocks\.\d+\.audio_ff\.net\.\d+(\.proj)?\.bias$"),
+    "use_prompt_adaln_single": re.compile(r"model\.diffusion_model\.(audio_)?prompt_adaln_single\."),
+    "use_keyframes_abs_pos_embedding": re.compile(r"model\.diffusion_model\.keyframes_abs_pos_embedding$"),
+}
+
+
+def checkpoint_switches(shapes: Mapping[str, Any]) -> dict[str, bool]:
+    """The transformer switches a single file's tensors show (its header's names, `read_header`): a switch is on when
+    any of its tensors is there.
+
+    The tensors themselves rather than the embedded config: a config that disagreed with them could not load, and
+    LTX-2.5.0 and 2.5.1 differ in the keyframe embedding alone. Any one tensor turns a switch on, so a damaged file
+    that lost some of a switch's tensors is refused naming those, instead of loading as another architecture.
+    """
+    return {switch: any(pattern.match(key) for key in shapes) for switch, pattern in SWITCH_TENSORS.items()}
 
 
 class SingleFileError(ValueError):
@@ -219,12 +247,14 @@ def _component_class(component: str, config: dict[str, Any]) -> Any:
     return getattr(diffusers, names[component])
 
 
-def empty_component(component: str, config_dir: str | Path) -> Any:
-    """The component built from its config with no weights (meta device): its names and shapes, at no cost."""
+def empty_component(component: str, config_dir: str | Path, overrides: Overrides | None = None) -> Any:
+    """The component built from its config (with `overrides` for it, if any) with no weights (meta device): its names
+    and shapes, at no cost."""
     # accelerate loads torch: only when a checkpoint is loaded; the web process imports this module
     from accelerate import init_empty_weights
 
     config = json.loads((Path(config_dir) / CONFIG_FILES[component]).read_text(encoding="utf-8"))
+    config |= dict((overrides or {}).get(component, {}))
     cls = _component_class(component, config)
     with init_empty_weights():
         return cls.from_config(config)
@@ -257,10 +287,13 @@ def problems(layout: Layout, models: dict[str, Any]) -> list[str]:
     return found
 
 
-def check(path: str | Path, config_dir: str | Path) -> tuple[Layout, dict[str, Any]]:
-    """Compare the file's header with the configs; raise SingleFileError saying what differs."""
+def check(
+    path: str | Path, config_dir: str | Path, overrides: Overrides | None = None
+) -> tuple[Layout, dict[str, Any]]:
+    """Compare the file's header with the configs (and their `overrides`); raise SingleFileError saying what
+    differs."""
     layout = read_layout(path)
-    models = {component: empty_component(component, config_dir) for component in COMPONENTS}
+    models = {component: empty_component(component, config_dir, overrides) for component in COMPONENTS}
     found = problems(layout, models)
     if found:
         raise SingleFileError(
@@ -270,16 +303,21 @@ def check(path: str | Path, config_dir: str | Path) -> tuple[Layout, dict[str, A
 
 
 def load_components(
-    path: str | Path, config_dir: str | Path, dtype: torch.dtype, only: tuple[str, ...] = COMPONENTS
+    path: str | Path,
+    config_dir: str | Path,
+    dtype: torch.dtype,
+    only: tuple[str, ...] = COMPONENTS,
+    overrides: Overrides | None = None,
 ) -> dict[str, Any]:
     """The `only` components (default all: transformer, connectors, vae, audio_vae and vocoder) from one file.
 
-    The whole file is checked against the configs first; then each chosen component's every tensor is loaded.
+    The whole file is checked against the configs (with `overrides`) first; then each chosen component's every tensor
+    is loaded.
     """
     # safetensors: only when a checkpoint is loaded; the web process imports this module
     from safetensors import safe_open
 
-    layout, models = check(path, config_dir)  # before reading tens of gigabytes
+    layout, models = check(path, config_dir, overrides)  # before reading tens of gigabytes
     models = {component: model for component, model in models.items() if component in only}
     with safe_open(str(path), framework="pt", device="cpu") as handle:
         for component, model in models.items():

@@ -2,8 +2,9 @@
 
 Built from the same diffusers classes as the real model (real 32x spatial / 8x temporal VAE compression, LTX-2.3-style
 gated attention and per-modality text projections), only narrower; `build_tiny_model` saves it as a diffusers folder
-that `engine.loader.load_pipeline` loads like any other. The demo model (`engine.demo_model`) starts from these
-builders and trains them.
+that `engine.loader.load_pipeline` loads like any other. One per base (`engine.bases`): the LTX-2.5 one has that
+base's transformer switches (feed-forward without bias, the keyframe embedding) and a Gemma 4 (`gemma4_unified`)
+text encoder. The demo model (`engine.demo_model`) starts from these builders and trains them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import torch
 
+from .bases import LTX23, Base, get_base
 from .model_paths import TINY
 
 # The audio side of the small models: narrow, and `audio_heads * audio_head_dim` divides by 2 x video heads
@@ -41,7 +43,8 @@ def _tiny_tokenizer() -> Any:
     return tok
 
 
-def _tiny_text_encoder(vocab_size: int) -> Any:
+def _tiny_gemma3(vocab_size: int) -> Any:
+    """A 2-layer Gemma-3 (LTX-2.3's text encoder family) on the tiny width."""
     # transformers (seconds): loaded only when a model is built, not by every module that imports this one
     from transformers import Gemma3Config, Gemma3ForConditionalGeneration
 
@@ -75,6 +78,42 @@ def _tiny_text_encoder(vocab_size: int) -> Any:
     return Gemma3ForConditionalGeneration(config).eval()
 
 
+def _tiny_gemma4(vocab_size: int) -> Any:
+    """A 2-layer Gemma 4 unified (LTX-2.5's text encoder family) on the tiny width, text only."""
+    # transformers (seconds): loaded only when a model is built, not by every module that imports this one
+    from transformers import Gemma4UnifiedConfig, Gemma4UnifiedForConditionalGeneration
+
+    config = Gemma4UnifiedConfig(
+        text_config={
+            "vocab_size": vocab_size + 8,  # the multimodal tokens lie past the tokenizer's ids: no caption has one
+            "hidden_size": TINY_TEXT_WIDTH,
+            "intermediate_size": 64,
+            "num_hidden_layers": TINY_TEXT_LAYERS,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "head_dim": 16,
+            "global_head_dim": 16,
+            "sliding_window": 64,
+            "max_position_embeddings": 2048,
+            "layer_types": ["sliding_attention"] * (TINY_TEXT_LAYERS - 1) + ["full_attention"],
+        },
+        vision_config=None,
+        audio_config=None,
+        boi_token_id=vocab_size,
+        eoi_token_id=vocab_size + 1,
+        image_token_id=vocab_size + 2,
+        video_token_id=vocab_size + 3,
+        boa_token_id=vocab_size + 4,
+        eoa_token_index=vocab_size + 5,
+        audio_token_id=vocab_size + 6,
+    )
+    return Gemma4UnifiedForConditionalGeneration(config).eval()
+
+
+# One tiny builder per text encoder family a base names (`Base.text_encoder.family`).
+TINY_TEXT_ENCODERS = {"gemma3": _tiny_gemma3, "gemma4_unified": _tiny_gemma4}
+
+
 def build_connectors(heads: int, head_dim: int) -> Any:
     """Text connectors of a small model (LTX-2.3 layout: per-modality projections) on the tiny Gemma's width."""
     # diffusers (seconds): loaded only when a pipeline is built, not by every module that imports this one
@@ -99,8 +138,9 @@ def build_connectors(heads: int, head_dim: int) -> Any:
     )
 
 
-def build_transformer(latent_channels: int, heads: int, head_dim: int, layers: int) -> Any:
-    """An LTX-2.3-style transformer (gated attention, prompt modulation) of the given width and depth."""
+def build_transformer(latent_channels: int, heads: int, head_dim: int, layers: int, base: Base = LTX23) -> Any:
+    """A transformer of `base`'s architecture (gated attention, prompt modulation, and the base's switches) of the
+    given width and depth."""
     # diffusers (seconds): loaded only when a pipeline is built, not by every module that imports this one
     from diffusers import LTX2VideoTransformer3DModel
 
@@ -122,8 +162,9 @@ def build_transformer(latent_channels: int, heads: int, head_dim: int, layers: i
         cross_attn_mod=True,
         audio_gated_attn=True,
         audio_cross_attn_mod=True,
-        use_prompt_embeddings=False,  # LTX-2.3: the connectors project text per modality
+        use_prompt_embeddings=False,  # LTX-2.3 and 2.5: the connectors project text per modality
         rope_type="split",
+        **base.transformer,
     )
 
 
@@ -158,19 +199,19 @@ def build_video_vae(
     )
 
 
-def tiny_components(seed: int) -> dict[str, Any]:
+def tiny_components(seed: int, base: Base = LTX23) -> dict[str, Any]:
     # diffusers (seconds): loaded only when a pipeline is built, not by every module that imports this one
     from diffusers import AutoencoderKLLTX2Audio, FlowMatchEulerDiscreteScheduler
     from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
 
     torch.manual_seed(seed)
     tokenizer = _tiny_tokenizer()
-    text_encoder = _tiny_text_encoder(len(tokenizer))
+    text_encoder = TINY_TEXT_ENCODERS[base.text_encoder.family](len(tokenizer))
 
     torch.manual_seed(seed + 1)
     connectors = build_connectors(TINY_HEADS, TINY_HEAD_DIM)
     torch.manual_seed(seed + 2)
-    transformer = build_transformer(TINY_LATENT_CHANNELS, TINY_HEADS, TINY_HEAD_DIM, TINY_LAYERS)
+    transformer = build_transformer(TINY_LATENT_CHANNELS, TINY_HEADS, TINY_HEAD_DIM, TINY_LAYERS, base)
     torch.manual_seed(seed + 3)
     vae = build_video_vae(
         TINY_LATENT_CHANNELS, (16, 32, 32, 32), (16, 32, 64), layers_per_block=1  # each decoder stage halves channels
@@ -252,8 +293,11 @@ def calibrate_vae_statistics(vae: Any, videos: torch.Tensor) -> None:
     vae.latents_std.copy_(flat.std(dim=1).clamp_min(1e-4))
 
 
-def build_tiny_model(out_dir: str | Path, seed: int = 0, calibration_videos: torch.Tensor | None = None) -> Path:
-    """Build the tiny random LTX-2 pipeline deterministically and save it with `save_pretrained`.
+def build_tiny_model(
+    out_dir: str | Path, seed: int = 0, calibration_videos: torch.Tensor | None = None, base: str = LTX23.name
+) -> Path:
+    """Build the tiny random LTX-2 pipeline of `base` (ltx-2.3 or ltx-2.5) deterministically and save it with
+    `save_pretrained`.
 
     The folder loads with `LTX2InContextPipeline.from_pretrained(out_dir)` (and with `load_pipeline`).
     `calibration_videos` (B, 3, F, H, W) in [-1, 1] overrides the built-in synthetic calibration clips.
@@ -262,11 +306,12 @@ def build_tiny_model(out_dir: str | Path, seed: int = 0, calibration_videos: tor
     from diffusers import LTX2InContextPipeline
 
     out = Path(out_dir)
-    components = tiny_components(seed)
+    components = tiny_components(seed, get_base(base))
     videos = calibration_videos if calibration_videos is not None else _calibration_videos(seed)
     calibrate_vae_statistics(components["vae"], videos)
     pipe: Any = LTX2InContextPipeline(**components)
     pipe.save_pretrained(out)
     params = sum(p.numel() for p in components["transformer"].parameters())
-    (out / "iclora_preset.json").write_text(json.dumps({"preset": TINY, "seed": seed, "transformer_params": params}))
+    marker = {"preset": TINY, "base": base, "seed": seed, "transformer_params": params}
+    (out / "iclora_preset.json").write_text(json.dumps(marker))
     return out

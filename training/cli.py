@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.bases import BASES, LTX_2_3
 from engine.buckets import Bucket, assign_bucket, parse_labels
 from engine.captions import with_trigger
 from engine.config import load_config
@@ -19,8 +20,8 @@ def _build_tiny(args: argparse.Namespace) -> int:
     # torch (seconds): only the commands that run the model load it; `probe` and `--help` stay fast
     from engine.tiny_model import build_tiny_model
 
-    out = build_tiny_model(args.dir, seed=args.seed)
-    print(f"tiny LTX-2 pipeline written to {out} (load it with LTX2InContextPipeline.from_pretrained)")
+    out = build_tiny_model(args.dir, seed=args.seed, base=args.base)
+    print(f"tiny LTX-2 pipeline written to {out} ({args.base}; load it with LTX2InContextPipeline.from_pretrained)")
     return 0
 
 
@@ -171,6 +172,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("build-tiny-model", help="write the tiny random LTX-2 pipeline folder")
     s.add_argument("dir", type=Path)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--base", choices=tuple(BASES), default=LTX_2_3,
+                   help="the base model whose architecture and text encoder it has (default ltx-2.3)")
     s.set_defaults(func=_build_tiny)
 
     s = sub.add_parser(

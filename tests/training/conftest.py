@@ -13,11 +13,14 @@ from typing import Any
 
 import pytest
 
+from engine.bases import BASES
 from engine.loader import load_pipeline
 from engine.synthetic import make_clip, make_pairs
 from engine.tiny_model import build_tiny_model
 
 SHARED_MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
+# Every base model a tiny model is built for (engine.bases): the engine tests that tell the bases apart run on each.
+TINY_BASES = tuple(BASES)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -26,9 +29,23 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny random LTX-2 pipeline, built once per test session."""
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+def tiny_model_dirs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """tiny_model_dirs(base) -> the tiny random pipeline of that base (ltx-2.3, ltx-2.5), built once per session on
+    first use."""
+    built: dict[str, Path] = {}
+
+    def get(base: str) -> Path:
+        if base not in built:
+            built[base] = build_tiny_model(tmp_path_factory.mktemp(f"tiny-{base}") / "model", base=base)
+        return built[base]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_model_dirs: Callable[[str], Path]) -> Path:
+    """The tiny random LTX-2 pipeline (LTX-2.3's architecture), built once per test session."""
+    return tiny_model_dirs("ltx-2.3")
 
 
 @pytest.fixture

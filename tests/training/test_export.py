@@ -1,7 +1,9 @@
-"""The adapter file: ComfyUI/ltx-trainer keys, bf16, alpha baked, metadata; loads in a fresh pipeline."""
+"""The adapter file: ComfyUI/ltx-trainer keys, bf16, alpha baked, metadata (the base model included); loads in a fresh
+pipeline. Every test runs on the tiny model of each base (LTX-2.3 and LTX-2.5)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,31 @@ from safetensors.torch import load_file, save_file
 from engine.config import LORA_TARGETS
 from engine.dataset import Bucket
 from engine.export import AdapterError, read_adapter
+from engine.loader import load_pipeline
 from engine.sample import generate
 from engine.tiny_model import TINY_LAYERS
 from engine.train import TrainResult, train
+from tests.training.conftest import TINY_BASES
 
 BUCKET = Bucket(128, 128, 17, 24.0)
+
+
+@pytest.fixture(scope="module", params=TINY_BASES)
+def base(request: pytest.FixtureRequest) -> str:
+    """The base whose tiny model this module's tests train and read adapters on."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(base: str, tiny_model_dirs: Callable[[str], Path]) -> Path:
+    """conftest's `tiny_model_dir`, of the module's base."""
+    return tiny_model_dirs(base)
+
+
+@pytest.fixture
+def load_tiny(tiny_model_dir: Path) -> Callable[[], Any]:
+    """conftest's `load_tiny`, of the module's base."""
+    return lambda: load_pipeline(tiny_model_dir, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +90,12 @@ def test_alpha_over_rank_is_baked_into_lora_b(trained: tuple[Any, TrainResult]) 
     assert torch.allclose(exported[f"diffusion_model.{key_a}"].float(), checkpoint[key_a], rtol=1e-2, atol=1e-6)
 
 
-def test_the_metadata_tells_a_user_and_comfyui_what_they_need(trained: tuple[Any, TrainResult]) -> None:
+def test_the_metadata_tells_a_user_and_comfyui_what_they_need(trained: tuple[Any, TrainResult], base: str) -> None:
     cfg, result = trained
     with safe_open(str(result.adapter_path), "pt") as f:
         meta = f.metadata()
     assert meta["reference_downscale_factor"] == "2" and meta["reference_temporal_scale_factor"] == "1"
-    assert meta["base_model"] == "model" and meta["rank"] == "8" and meta["alpha"] == "16.0"
+    assert meta["base_model"] == "model" and meta["base"] == base and meta["rank"] == "8" and meta["alpha"] == "16.0"
     assert meta["recipe"] == "restore" and meta["trigger"] == "RESTORE"
     assert meta["bucket"] == "128x128x17@24" and meta["steps"] == "12"
     assert meta["config_hash"] == cfg.config_hash() and len(meta["config_hash"]) == 12
@@ -118,11 +140,11 @@ def test_a_fresh_pipeline_loads_the_file_and_its_output_changes(
     assert len(peft_modules) == TINY_LAYERS * len(LORA_TARGETS)
 
 
-def test_read_adapter_summarises_a_valid_file(trained: tuple[Any, TrainResult], load_tiny: Any) -> None:
+def test_read_adapter_summarises_a_valid_file(trained: tuple[Any, TrainResult], load_tiny: Any, base: str) -> None:
     _, result = trained
     assert result.adapter_path is not None
     info = read_adapter(result.adapter_path, load_tiny().transformer)
-    assert (info.rank, info.blocks, info.dtype) == (8, list(range(TINY_LAYERS)), "bfloat16")
+    assert (info.rank, info.blocks, info.dtype, info.base) == (8, list(range(TINY_LAYERS)), "bfloat16", base)
     assert info.modules == sorted(LORA_TARGETS) and info.reference_downscale_factor == 2
     assert info.trigger == "RESTORE" and info.notes == []
 

@@ -1,7 +1,9 @@
-"""The training step feeds the transformer exactly what LTX2InContextPipeline feeds it at inference."""
+"""The training step feeds the transformer exactly what LTX2InContextPipeline feeds it at inference, on the tiny
+model of every base (LTX-2.3 and LTX-2.5: the same step, no base-specific branch, for both)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,9 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
 
 from engine.dataset import Bucket, Pair, conform_pair, load_cache, prepare
+from engine.loader import load_pipeline
 from engine.train import audio_token_shape, build_step_inputs, masked_mse, sample_sigmas, sigma_shift
+from tests.training.conftest import TINY_BASES
 
 BUCKET = Bucket(width=128, height=128, frames=17, fps=24.0)
 SIGMA = 0.625  # exactly representable: the pipeline and the trainer compute sigma*1000 in float32 alike
@@ -43,6 +47,13 @@ AUDIO_KEYS = (
     "audio_num_frames",
     "isolate_modalities",
 )
+
+
+@pytest.fixture(params=TINY_BASES)
+def load_tiny(request: pytest.FixtureRequest, tiny_model_dirs: Callable[[str], Path]) -> Callable[[], Any]:
+    """conftest's `load_tiny`, once per base: a fresh CPU fp32 pipeline of that base's tiny model per call."""
+    directory = tiny_model_dirs(request.param)
+    return lambda: load_pipeline(directory, device="cpu")
 
 
 def _silent_audio_latents(pipe: Any, tokens: int) -> torch.Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from engine.train import (
     swap_partner,
     train,
 )
-from tests.training.conftest import tiny_config
+from tests.training.conftest import TINY_BASES, tiny_config
 
 HELD_OUT = [28, 29]
 
@@ -72,11 +73,16 @@ def _losses(cfg: TrainConfig, stop_at: int | None = None) -> dict[int, float]:
     return seen
 
 
+@pytest.mark.parametrize("base", TINY_BASES)
 def test_n_steps_then_resume_then_n_steps_equals_2n_steps_straight(
-    make_config: Any, three_pairs: Path, tmp_path: Path
+    base: str, tiny_model_dirs: Callable[[str], Path], three_pairs: Path, tmp_path: Path
 ) -> None:
-    straight_cfg = make_config(three_pairs, output_dir=str(tmp_path / "straight"), optim={"steps": 8})
-    split_cfg = make_config(three_pairs, output_dir=str(tmp_path / "split"), optim={"steps": 8})
+    def make_config(name: str) -> TrainConfig:
+        raw = tiny_config(tmp_path, three_pairs, tiny_model_dirs(base), output_dir=str(tmp_path / name),
+                          optim={"steps": 8})
+        return TrainConfig.model_validate(raw)
+
+    straight_cfg, split_cfg = make_config("straight"), make_config("split")
 
     straight = _losses(straight_cfg)
     first_half = _losses(split_cfg, stop_at=4)
@@ -91,6 +97,8 @@ def test_n_steps_then_resume_then_n_steps_equals_2n_steps_straight(
     b = load_file(str(tmp_path / "split" / "checkpoints" / "step_000008" / "adapter.safetensors"))
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
     assert any(v.abs().sum() > 0 for k, v in a.items() if "lora_B" in k)  # it did train
+    with safe_open(str(tmp_path / "straight" / "adapter.safetensors"), "pt") as f:
+        assert f.metadata()["base"] == base
 
 
 def test_with_two_buckets_a_run_finishes_checkpoints_and_resumes_exactly(
