@@ -43,24 +43,26 @@ def _tiny_tokenizer() -> Any:
     return tok
 
 
+# The tiny Gemma text stack both encoder families share (Gemma 3 for LTX-2.3, Gemma 4 for LTX-2.5).
+TINY_TEXT_CONFIG: dict[str, Any] = {
+    "hidden_size": TINY_TEXT_WIDTH,
+    "intermediate_size": 64,
+    "num_hidden_layers": TINY_TEXT_LAYERS,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "head_dim": 16,
+    "sliding_window": 64,
+    "max_position_embeddings": 2048,
+}
+
+
 def _tiny_gemma3(vocab_size: int) -> Any:
     """A 2-layer Gemma-3 (LTX-2.3's text encoder family) on the tiny width."""
     # transformers (seconds): loaded only when a model is built, not by every module that imports this one
     from transformers import Gemma3Config, Gemma3ForConditionalGeneration
 
     config = Gemma3Config(
-        text_config={
-            "vocab_size": vocab_size,
-            "hidden_size": TINY_TEXT_WIDTH,
-            "intermediate_size": 64,
-            "num_hidden_layers": TINY_TEXT_LAYERS,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
-            "head_dim": 16,
-            "query_pre_attn_scalar": 16,
-            "sliding_window": 64,
-            "max_position_embeddings": 2048,
-        },
+        text_config={**TINY_TEXT_CONFIG, "vocab_size": vocab_size, "query_pre_attn_scalar": 16},
         vision_config={
             "model_type": "siglip_vision_model",
             "hidden_size": 16,
@@ -85,16 +87,9 @@ def _tiny_gemma4(vocab_size: int) -> Any:
 
     config = Gemma4UnifiedConfig(
         text_config={
+            **TINY_TEXT_CONFIG,
             "vocab_size": vocab_size + 8,  # the multimodal tokens lie past the tokenizer's ids: no caption has one
-            "hidden_size": TINY_TEXT_WIDTH,
-            "intermediate_size": 64,
-            "num_hidden_layers": TINY_TEXT_LAYERS,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
-            "head_dim": 16,
             "global_head_dim": 16,
-            "sliding_window": 64,
-            "max_position_embeddings": 2048,
             "layer_types": ["sliding_attention"] * (TINY_TEXT_LAYERS - 1) + ["full_attention"],
         },
         vision_config=None,

@@ -108,16 +108,20 @@ def cut_off_after_two_pieces(route: Route) -> None:
         route.continue_()
 
 
+def leave_an_upload_half_done(page: Page, url: str, username: str, clip: Path) -> None:
+    """Two pieces of `clip` arrive, the connection drops, and the creator reloads the clips page."""
+    open_clips_step(page, url, username)
+    page.route("**/wizard/*/uploads/*/", cut_off_after_two_pieces)
+    page.locator("#id_files").set_input_files(clip)
+    expect(page.locator(".upload-list li").first).to_contain_text("connection lost", timeout=15_000)
+    page.unroute("**/wizard/*/uploads/*/")
+    page.reload()
+
+
 def test_after_a_reload_the_page_lists_the_unfinished_upload_and_the_same_file_goes_on_where_it_stopped(
     page: Page, live_asgi_url: str, creator, big_clip: Path, screenshots_dir: Path
 ):
-    open_clips_step(page, live_asgi_url, creator.username)
-    page.route("**/wizard/*/uploads/*/", cut_off_after_two_pieces)
-    page.locator("#id_files").set_input_files(big_clip)
-    expect(page.locator(".upload-list li").first).to_contain_text("connection lost", timeout=15_000)
-
-    page.unroute("**/wizard/*/uploads/*/")
-    page.reload()
+    leave_an_upload_half_done(page, live_asgi_url, creator.username, big_clip)
     # The page says what is left unfinished, how much of it arrived and how to finish it.
     unfinished = page.locator("#unfinished")
     expect(unfinished).to_contain_text("harbour.mp4")
@@ -139,12 +143,7 @@ def test_after_a_reload_the_page_lists_the_unfinished_upload_and_the_same_file_g
 def test_an_unfinished_upload_can_be_discarded_from_the_clips_page(
     page: Page, live_asgi_url: str, creator, big_clip: Path, screenshots_dir: Path
 ):
-    open_clips_step(page, live_asgi_url, creator.username)
-    page.route("**/wizard/*/uploads/*/", cut_off_after_two_pieces)
-    page.locator("#id_files").set_input_files(big_clip)
-    expect(page.locator(".upload-list li").first).to_contain_text("connection lost", timeout=15_000)
-    page.unroute("**/wizard/*/uploads/*/")
-    page.reload()
+    leave_an_upload_half_done(page, live_asgi_url, creator.username, big_clip)
 
     page.get_by_role("button", name="Discard the unfinished upload of harbour.mp4").click()
 
