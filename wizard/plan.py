@@ -45,24 +45,33 @@ SMALL_MODEL_LEARNING_RATE_FACTOR = {"tiny": 30.0, "demo": 10.0}
 # 2.0, 13.2 vs 12.4 dB); LTX-2.3 keeps ltx-trainer's video-only regime until it is measured on the real weights.
 TRAINING_AUDIO = {"demo": "silence"}
 
+# LTX-2.3 and LTX-2.5 share their bucket rules and IC-LoRA training defaults (engine.bases: one ShapeRules and one
+# TrainingDefaults for both, as ltx-trainer trains them with one config), so each preset gives both the same figures.
+_FULL_QUICK = (512, 288, 49, 0.25, 16)
+_FULL_BALANCED = (768, 448, 81, 1.0, 0)
+_FULL_HIGH = (768, 448, 121, 1.5, 0)
+
 TRAINING_PRESETS: dict[str, Preset] = {
     "quick": Preset(
         "quick", "Quick test",
         "A short, small run to check that your pairs teach something before you spend hours. Not for final use.",
-        {"ltx-2.3": (512, 288, 49, 0.25, 16), "tiny": (128, 96, 17, 0.05, 8), "demo": (256, 160, 17, 0.1, 16)},
+        {"ltx-2.3": _FULL_QUICK, "ltx-2.5": _FULL_QUICK,
+         "tiny": (128, 96, 17, 0.05, 8), "demo": (256, 160, 17, 0.1, 16)},
         100, 100,
     ),
     "balanced": Preset(
         "balanced", "Balanced",
         "The recommended start: the size the official adapters train at, a few seconds per clip, the recipe's "
         "usual number of steps.",
-        {"ltx-2.3": (768, 448, 81, 1.0, 0), "tiny": (160, 96, 25, 0.15, 16), "demo": (256, 160, 25, 0.2, 16)},
+        {"ltx-2.3": _FULL_BALANCED, "ltx-2.5": _FULL_BALANCED,
+         "tiny": (160, 96, 25, 0.15, 16), "demo": (256, 160, 25, 0.2, 16)},
         250, 250,
     ),
     "high": Preset(
         "high", "High quality",
         "Longer clips and more steps for the final adapter. Takes about twice as long as Balanced.",
-        {"ltx-2.3": (768, 448, 121, 1.5, 0), "tiny": (256, 160, 33, 0.3, 32), "demo": (384, 224, 33, 0.4, 32)},
+        {"ltx-2.3": _FULL_HIGH, "ltx-2.5": _FULL_HIGH,
+         "tiny": (256, 160, 33, 0.3, 32), "demo": (384, 224, 33, 0.4, 32)},
         250, 250,
     ),
 }
