@@ -1,13 +1,17 @@
-"""One still frame of a clip, cached on disk by content, for live previews of extraction settings.
+"""One still frame of a clip, or the points followed up to it, cached on disk by content, for live previews of
+extraction settings.
 
 numpy and OpenCV are imported inside the functions: the web process loads this module with its URLs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import secrets
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models.fields.files import FieldFile
@@ -18,6 +22,8 @@ from prep.extract.base import ExtractionError
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from prep.extract.track_preview import FollowedWindow
 
 PREVIEW_WIDTH = 480
 
@@ -69,3 +75,50 @@ def side_by_side_png(left: np.ndarray, right: np.ndarray) -> bytes:
     if not ok:
         raise ExtractionError("The preview could not be drawn.")
     return bytes(data)
+
+
+# Bumped when what is cached for a motion-track preview changes, so older files are not read as new ones.
+TRACKS_CACHE_VERSION = 1
+
+
+def tracks_preview_png(field: FieldFile, sha256: str, name: str, values: dict[str, Any]) -> bytes:
+    """A frame of the clip with the motion tracks `values` make drawn over it, beside the tracks alone (PNG).
+
+    The points followed depend only on the number of tracks, so they are cached by clip and number: changing the
+    other settings only redraws. Bad settings, or a clip with nothing to draw, raise `ExtractionError` in plain words.
+    """
+    # cv2/numpy (prep.extract.*): loaded when a preview is drawn, not by every web process
+    from prep.extract.track_preview import draw_preview
+    from prep.extract.tracks import TrackSettings, tracking_budget
+
+    chosen = TrackSettings.from_dict(values)
+    window = _followed_window(field, sha256, tracking_budget(chosen))
+    over, alone = draw_preview(window, chosen, name)
+    return side_by_side_png(over, alone)
+
+
+def _followed_window(field: FieldFile, sha256: str, budget: int) -> FollowedWindow:
+    # cv2/numpy (prep.extract.*): loaded when a preview is drawn, not by every web process
+    import numpy as np
+
+    from prep.extract.track_drawing import Tracks
+    from prep.extract.track_preview import FollowedWindow, follow_window, frames_followed
+    from prep.extract.video import clip_format, read_frames
+
+    cached = Path(settings.DATA_DIR) / "cache" / "preview-tracks" / f"{sha256}-{budget}-v{TRACKS_CACHE_VERSION}.npz"
+    if cached.exists():
+        with np.load(cached) as stored:
+            return FollowedWindow(Tracks(stored["points"], stored["visible"]), stored["frame"])
+    with local_path(field) as path:
+        fmt = clip_format(path)
+        width = min(PREVIEW_WIDTH, fmt.width)
+        size = (width, max(1, round(fmt.height * width / fmt.width)))
+        span = frames_followed(fmt.frames)
+        with contextlib.closing(read_frames(path, fmt, size)) as frames:
+            window = follow_window(itertools.islice(frames, span.start, span.stop), budget)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_name(f"{cached.stem}.{secrets.token_hex(4)}.partial")
+    with partial.open("wb") as out:  # written whole, then renamed: a request at the same time never reads half
+        np.savez_compressed(out, points=window.followed.points, visible=window.followed.visible, frame=window.frame)
+    partial.replace(cached)
+    return window

@@ -1,4 +1,4 @@
-"""References made on the server (Depth, Canny, Pose, Union recipes) and captions written by the captioner.
+"""References made on the server (Depth, Canny, Pose, Union, Motion tracks) and captions written by the captioner.
 
 A derived pair points at the extraction that makes its reference; when the extraction ends, the pair takes
 its output as the reference file and is checked like any uploaded pair. Training reads that same file, so
@@ -20,7 +20,8 @@ from prep.models import Extraction
 from prep.services import clean_settings, creator_problem, method_problem, request_extraction
 
 Method = Extraction.Method
-NOUNS: dict[str, str] = {Method.DEPTH: "depth map", Method.CANNY: "edge map", Method.POSE: "pose skeleton"}
+NOUNS: dict[str, str] = {Method.DEPTH: "depth map", Method.CANNY: "edge map", Method.POSE: "pose skeleton",
+                         Method.TRACKS: "motion-track video"}
 
 
 def noun(method: str) -> str:

@@ -44,6 +44,17 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         "near_percentile": ("Nearest (percentile)", "Depth beyond this share of the clip is pure white."),
         "far_percentile": ("Farthest (percentile)", "Depth below this share of the clip is pure black."),
     },
+    Method.TRACKS: {
+        "tracks": ("Number of tracks", "The most dots drawn in each clip (1–400). The points that move most and lie "
+                   "furthest apart are kept: 20 to 80 suit most clips."),
+        "min_motion": ("Minimum motion", "A point that never moves further than this from where it started is left "
+                       "out, so still backgrounds stay black. Measured on a frame 1080 pixels high; 0 keeps still "
+                       "points too."),
+        "trail_length": ("Trail length (frames)", "How many frames of each point's past are drawn behind it, fading "
+                         "from blue to red. Lightricks' motion adapter was trained with 50."),
+        "circle_size": ("Circle size", "Size of the newest dot, on a frame 1080 pixels high; older dots shrink to a "
+                        "quarter of it. Lightricks' motion adapter was trained with 8."),
+    },
 }
 
 
@@ -58,6 +69,11 @@ def _settings_class(method: str) -> type[ExtractionSettings]:
         from prep.extract.pose import PoseSettings
 
         return PoseSettings
+    if method == Method.TRACKS:
+        # cv2/numpy, loaded on first use (see above)
+        from prep.extract.tracks import TrackSettings
+
+        return TrackSettings
     # cv2/numpy, loaded on first use (see above)
     from prep.extract.depth import DepthSettings
 

@@ -20,7 +20,7 @@ from datasets.models import ClipPair, Dataset
 from datasets.recipes import get_recipe
 from prep.extract.base import ExtractionError
 from prep.models import Extraction
-from prep.preview import side_by_side_png, still_frame
+from prep.preview import side_by_side_png, still_frame, tracks_preview_png
 from prep.services import clean_settings, creator_problem
 from wizard import derive
 from wizard.derive_forms import DeriveSettingsForm
@@ -29,7 +29,7 @@ from wizard.models import TrainingDraft
 from wizard.views import _get_draft_for_user, _get_pair_for_user, _review, _step_context
 
 Method = Extraction.Method
-PREVIEWABLE = (Method.CANNY,)
+PREVIEWABLE = (Method.CANNY, Method.TRACKS)
 
 
 @dataclass
@@ -99,19 +99,21 @@ def derive_preview(request: AuthedRequest, draft_id: int, method: str) -> HttpRe
         if not form.is_valid():
             raise ExtractionError(" ".join(str(e) for errors in form.errors.values() for e in errors))
         values = clean_settings(method, form.values())
-        context["image"] = base64.b64encode(_preview_png(pair, values)).decode()
+        context["image"] = base64.b64encode(_preview_png(pair, method, values)).decode()
         context["clip"] = pair.name
     except ExtractionError as err:
         context["problem"] = str(err)
     return render(request, "wizard/clips_step.html#derive-preview", context)
 
 
-def _preview_png(pair: ClipPair, values: dict[str, Any]) -> bytes:
+def _preview_png(pair: ClipPair, method: str, values: dict[str, Any]) -> bytes:
+    source = pair.target_source
+    assert source is not None
+    if method == Method.TRACKS:
+        return tracks_preview_png(source.file, source.sha256, source.name, values)
     # prep.extract.canny loads cv2 and numpy: only when a preview is drawn, not by every web process
     from prep.extract.canny import CannySettings, canny_frame
 
-    source = pair.target_source
-    assert source is not None
     seconds = float(pair.target_meta.get("duration", 0) or 0) / 3
     frame = still_frame(source.file, source.sha256, seconds)
     return side_by_side_png(frame, canny_frame(frame, CannySettings.from_dict(values)))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datasets.recipes import canny, colorize, custom, depth, identity, pose, restoration, style, union
+from datasets.recipes import canny, colorize, custom, depth, identity, pose, restoration, style, tracks, union
 from datasets.recipes.base import Recipe, TrainingDefaults
 
 __all__ = ["RECIPES", "Recipe", "TrainingDefaults", "get_recipe", "recipe_choices"]
 
 RECIPES: dict[str, Recipe] = {
     module.RECIPE.slug: module.RECIPE
-    for module in (depth, canny, pose, union, restoration, colorize, style, identity, custom)
+    for module in (depth, canny, pose, union, tracks, restoration, colorize, style, identity, custom)
 }
 
 

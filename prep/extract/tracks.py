@@ -292,6 +292,36 @@ def pick_tracks(tracks: Tracks, count: int, min_motion: float, min_frames: int) 
     return tracks.select(picked), picked
 
 
+def tracking_budget(settings: TrackSettings) -> int:
+    """How many points are followed at a time for `settings`: spares to choose the tracks from."""
+    return min(MAX_CANDIDATES, CANDIDATES_PER_TRACK * settings.tracks)
+
+
+def choose_tracks(followed: Tracks, settings: TrackSettings, width: int, height: int, name: str) -> Tracks:
+    """The tracks worth drawing among the points `followed` in the width x height clip called `name`.
+
+    Raises `ExtractionError` in plain words when there are no frames, nothing was followed, or nothing moves at
+    least the minimum motion.
+    """
+    if followed.frames == 0:
+        raise ExtractionError(f"{name} has no frames that could be decoded.")
+    if followed.count == 0:
+        raise ExtractionError(f"No points worth following were found in {name}: it looks flat, without corners "
+                              "or texture. Motion tracks need a clip with visible detail that moves.")
+    min_frames = min(MIN_TRACK_FRAMES, followed.frames)
+    if not (followed.visible.sum(axis=1) >= min_frames).any():
+        raise ExtractionError(f"No point in {name} could be followed for more than a few frames: the picture "
+                              "changes too much from frame to frame (fast motion, blur or cuts).")
+    least = settings.min_motion_pixels(width, height)
+    tracks, _ = pick_tracks(followed, settings.tracks, least, min_frames)
+    if tracks.count == 0:
+        raise ExtractionError(f"Nothing in {name} moves more than the minimum motion ({settings.min_motion:g} "
+                              f"pixels on a 1080-pixel frame, {least:.1f} in this clip), so there are no motion tracks "
+                              "to draw. Use a clip where something moves, or lower the minimum motion (0 keeps still "
+                              "points too).")
+    return tracks
+
+
 def track_clip(src: Path, settings: TrackSettings, progress: ProgressFn | None = None,
                fmt: ClipFormat | None = None) -> tuple[ClipFormat, Tracks, int]:
     """The tracks of `src` worth drawing: (its format, the chosen tracks, how many points were followed in all).
@@ -300,25 +330,8 @@ def track_clip(src: Path, settings: TrackSettings, progress: ProgressFn | None =
     moves at least the minimum motion.
     """
     fmt = fmt or clip_format(src)
-    budget = min(MAX_CANDIDATES, CANDIDATES_PER_TRACK * settings.tracks)
-    followed = follow_points(read_frames(src, fmt), budget, fmt.frames, progress)
-    if followed.frames == 0:
-        raise ExtractionError(f"{src.name} has no frames that could be decoded.")
-    if followed.count == 0:
-        raise ExtractionError(f"No points worth following were found in {src.name}: it looks flat, without corners "
-                              "or texture. Motion tracks need a clip with visible detail that moves.")
-    min_frames = min(MIN_TRACK_FRAMES, followed.frames)
-    if not (followed.visible.sum(axis=1) >= min_frames).any():
-        raise ExtractionError(f"No point in {src.name} could be followed for more than a few frames: the picture "
-                              "changes too much from frame to frame (fast motion, blur or cuts).")
-    least = settings.min_motion_pixels(fmt.width, fmt.height)
-    tracks, _ = pick_tracks(followed, settings.tracks, least, min_frames)
-    if tracks.count == 0:
-        raise ExtractionError(f"Nothing in {src.name} moves more than the minimum motion ({settings.min_motion:g} "
-                              f"pixels on a 1080-pixel frame, {least:.1f} in this clip), so there are no motion tracks "
-                              "to draw. Use a clip where something moves, or lower the minimum motion (0 keeps still "
-                              "points too).")
-    return fmt, tracks, followed.count
+    followed = follow_points(read_frames(src, fmt), tracking_budget(settings), fmt.frames, progress)
+    return fmt, choose_tracks(followed, settings, fmt.width, fmt.height, src.name), followed.count
 
 
 # --- The reference video ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import contextlib
 import itertools
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -83,25 +83,31 @@ def _uneven_frame_times(path: str | Path, frames: int) -> tuple[tuple[int, ...],
     return tuple(pts), time_base
 
 
-def read_frames(path: str | Path, fmt: ClipFormat) -> Iterator[np.ndarray]:
+def read_frames(path: str | Path, fmt: ClipFormat,
+                size: tuple[int, int] | None = None) -> Generator[np.ndarray, None, None]:
     """Every decoded frame of `path` once, as uint8 RGB of shape (H, W, 3), without dropping or repeating any.
 
-    A decoder that stops with an error raises `ExtractionError` once the frames it did decode are consumed.
+    `size` (width, height) scales the frames to it (previews); None keeps the clip's own size. A decoder that
+    stops with an error raises `ExtractionError` once the frames it did decode are consumed.
     """
-    to_sdr = ["-vf", sdr_filters(fmt.hdr)] if fmt.hdr else []
-    args = ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v:0", *to_sdr, "-fps_mode", "passthrough",
+    width, height = size or (fmt.width, fmt.height)
+    filters = [sdr_filters(fmt.hdr)] if fmt.hdr else []
+    if size is not None:
+        filters.append(f"scale={width}:{height}")
+    vf = ["-vf", ",".join(filters)] if filters else []
+    args = ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v:0", *vf, "-fps_mode", "passthrough",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:"]
-    size = fmt.width * fmt.height * 3
+    size_bytes = width * height * 3
     # stderr goes to a file, not a pipe: a damaged clip can log more than a pipe holds, and ffmpeg would then
     # block on its log while we block on its frames.
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log)
         assert proc.stdout is not None
         try:
-            while chunk := proc.stdout.read(size):
-                if len(chunk) < size:
+            while chunk := proc.stdout.read(size_bytes):
+                if len(chunk) < size_bytes:
                     break
-                yield np.frombuffer(chunk, np.uint8).reshape(fmt.height, fmt.width, 3)
+                yield np.frombuffer(chunk, np.uint8).reshape(height, width, 3)
             if proc.wait() != 0:
                 raise ExtractionError(f"{Path(path).name} could not be decoded to the end ({_tail(log)}).")
         finally:

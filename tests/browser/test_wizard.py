@@ -54,7 +54,7 @@ def test_a_new_creator_walks_the_wizard_from_sign_up_to_launch(
     # Recipe
     page.get_by_role("link", name="New training").click()
     expect(page.get_by_role("heading", name="What should your adapter do?")).to_be_visible()
-    expect(page.locator(".recipe-card")).to_have_count(9)
+    expect(page.locator(".recipe-card")).to_have_count(10)
     shot(page, screenshots_dir, "1-recipes")
     page.get_by_role("link", name="More about Restoration").click()
     expect(page.get_by_role("heading", name="What makes a good pair")).to_be_visible()

@@ -2,12 +2,12 @@ import pytest
 
 from datasets.recipes import RECIPES, get_recipe
 
-ISSUE_RECIPES = {"depth", "canny", "pose", "union", "restoration", "colorize", "style", "identity", "custom"}
+ISSUE_RECIPES = {"depth", "canny", "pose", "union", "tracks", "restoration", "colorize", "style", "identity", "custom"}
 
 
 def test_every_recipe_of_the_issue_is_registered_in_order():
     assert set(RECIPES) == ISSUE_RECIPES
-    assert list(RECIPES)[:4] == ["depth", "canny", "pose", "union"]
+    assert list(RECIPES)[:5] == ["depth", "canny", "pose", "union", "tracks"]
 
 
 @pytest.mark.parametrize("slug", sorted(ISSUE_RECIPES))
@@ -30,7 +30,7 @@ def test_identity_uses_a_still_reference_and_the_bigger_adapter():
 
 
 def test_control_recipes_say_their_references_could_be_derived():
-    assert {s for s, r in RECIPES.items() if r.reference_derivable} == {"depth", "canny", "pose", "union"}
+    assert {s for s, r in RECIPES.items() if r.reference_derivable} == {"depth", "canny", "pose", "union", "tracks"}
 
 
 def test_recipes_with_a_usual_trigger_phrase_suggest_it():

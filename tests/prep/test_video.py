@@ -62,6 +62,17 @@ def test_it_reads_a_phone_clip_upright_at_its_displayed_size(lavfi_clip: LavfiCl
     assert np.abs(np.rot90(original).astype(int) - upright.astype(int)).mean() < 4
 
 
+def test_frames_can_be_read_scaled_to_a_preview_size_every_one_of_them(lavfi_clip: LavfiClip) -> None:
+    src = lavfi_clip("testsrc", 96, 64, Fraction(25), 7)
+    fmt = clip_format(src)
+    full = list(read_frames(src, fmt))
+    small = list(read_frames(src, fmt, size=(48, 32)))
+    assert len(small) == len(full) == 7 and {frame.shape for frame in small} == {(32, 48, 3)}
+    # The same pictures, halved: a wrong size would shear them into noise.
+    halved = [frame.reshape(32, 2, 48, 2, 3).mean(axis=(1, 3)) for frame in full]
+    assert np.mean([np.abs(a - b.astype(float)).mean() for a, b in zip(halved, small, strict=True)]) < 12
+
+
 def test_it_removes_the_file_when_writing_fails_part_way(tmp_path: Path) -> None:
     fmt = ClipFormat(Fraction(25), 64, 48, 10)
     dst = tmp_path / "out.mp4"

@@ -9,10 +9,10 @@ pytestmark = pytest.mark.django_db
 
 def test_the_recipe_list_shows_every_recipe_with_a_way_in(maya):
     page = maya.get("/wizard/").content.decode()
-    for name in ("Depth control", "Canny edges control", "Pose control", "Union control", "Restoration",
-                 "Colorize", "Style / re-render", "Identity", "Custom pairs"):
+    for name in ("Depth control", "Canny edges control", "Pose control", "Union control", "Motion tracks control",
+                 "Restoration", "Colorize", "Style / re-render", "Identity", "Custom pairs"):
         assert name in page
-    assert page.count('name="recipe"') == 9
+    assert page.count('name="recipe"') == 10
     assert 'href="/wizard/recipes/identity/"' in page
 
 
