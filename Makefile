@@ -13,6 +13,10 @@ POSE_STAMP := $(POSE_VENV)/.installed
 LTX_CORE_STAMP := bench/.ltx-core/.installed
 # On this kind of machine pip finds the CPU build on disk; elsewhere PyPI's build (CUDA on Linux x86_64).
 TORCH_SPEC ?= torch==2.13.0
+# The suite runs in parallel processes (pytest-xdist), each with its own data folder, database, Redis and worker
+# (tests/environment.py): most tests wait on a subprocess, a browser or ffmpeg, so 2 processes on 2 cores finish in
+# about half the time (docs/benchmarks.md). At most 4: each process starts its own services and builds its tiny model.
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 2 ? 2 : n > 4 ? 4 : n )))
 PIP_QUIET := 2>&1 | grep -v -e "is ignored: it is neither a file nor a directory" || true
 
 .PHONY: help run test test-fast lint pytest smoke
@@ -71,12 +75,12 @@ lint: $(STAMP)
 
 pytest: $(STAMP) $(POSE_STAMP) $(LTX_CORE_STAMP)
 	@deploy/system-packages.sh chromium=chromium
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test: lint pytest
 
 test-fast: $(STAMP)
-	$(VENV)/bin/pytest -m "not browser and not worker and not training and not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -m "not browser and not worker and not training and not slow" $(PYTEST_ARGS)
 
 # The production deployment built and walked (deploy/smoke/run.sh); --offline builds the registry images' stand-ins.
 SMOKE_ARGS ?= --offline

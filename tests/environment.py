@@ -18,6 +18,11 @@ os.environ.setdefault("UPLOAD_CHUNK_KB", "64")
 # Playwright's sync API runs an event loop in the test thread; the tests still use the ORM there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Under pytest-xdist (make test) the processes share the cores: torch in each takes its share, not all of them, or
+# the training tests' threads would spin against each other (set before torch is imported; child processes inherit).
+_processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _processes > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _processes)))
 # The random tiny model keeps the many tests that only need *a* model fast; the tests that judge what an adapter
 # learns load the trained demo model themselves.
 os.environ.setdefault("MODEL_PRESET", "tiny")

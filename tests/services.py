@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import redis.exceptions
 from django.conf import settings
 from django.db import connection
+from kombu.exceptions import OperationalError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,8 +93,13 @@ class Worker:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"Celery worker exited early; log:\n{self.log_tail()}")
-            if app.control.ping(destination=[self.hostname], timeout=0.5):
-                return
+            try:
+                if app.control.ping(destination=[self.hostname], timeout=0.5):
+                    return
+            except (OSError, redis.exceptions.ConnectionError, OperationalError):
+                # A pooled broker connection this process opened earlier can be dead by now (seen under pytest-xdist:
+                # "Broken pipe" on the first ping): drop the pool's connections and ask again on a new one.
+                app.pool.force_close_all()
         raise RuntimeError(f"Celery worker did not answer within {timeout} s; log:\n{self.log_tail()}")
 
     def stop(self) -> None:

@@ -36,6 +36,10 @@ def test_the_drop_zone_is_the_one_upload_control_for_mouse_and_keyboard(
     page: Page, live_asgi_url: str, creator, one_pair: list[Path], screenshots_dir: Path
 ):
     open_clips_step(page, live_asgi_url, creator.username)
+    # Playwright asks the browser to intercept file choosers when the first listener is added, without waiting for
+    # the answer: a key pressed right after `expect_file_chooser` can open the dialog before interception is on, and
+    # the event never comes (CI of stop 27). Listening from the start leaves it seconds to take effect.
+    page.on("filechooser", lambda _chooser: None)
     chooser = page.get_by_label(DROP_ZONE)  # the file input, named by the zone that is its label
     expect(chooser).to_have_attribute("type", "file")
     box = chooser.bounding_box()
