@@ -8,6 +8,10 @@ import os
 import tempfile
 
 _session_dir = tempfile.mkdtemp(prefix="iclora-test-")
+# A data folder given from outside (ICLORA_DATA_DIR=/tmp/x pytest -n 2) gets a subfolder per pytest-xdist process:
+# sharing one would mean one Redis socket and one media folder for processes that each start their own.
+if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("ICLORA_DATA_DIR"):
+    os.environ["ICLORA_DATA_DIR"] = os.path.join(os.environ["ICLORA_DATA_DIR"], os.environ["PYTEST_XDIST_WORKER"])
 os.environ.setdefault("ICLORA_DATA_DIR", _session_dir)
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production-use-0123456789")
 os.environ.setdefault("REDIS_KEY_PREFIX", f"iclora-test-{os.getpid()}")

@@ -6,16 +6,20 @@
 # landed in the bucket, then removes the stack and its volumes. Logs, screenshots and timings stay in data/smoke/.
 #   deploy/smoke/run.sh            with the registry's images (postgres:16, redis:7, MinIO)
 #   deploy/smoke/run.sh --offline  with stand-ins built from Debian's packages (deploy/offline/README.md)
+#   --build-only                   only builds the images (CI builds them while the tests run, then checks)
 # Uses the Docker engine DOCKER_HOST names (or the default socket); where none answers and this is root on Debian,
 # it starts a private one for the check (deploy/engine/start.sh) and stops it afterwards, leaving the host as it was.
 # Compose: `docker compose` (v2) where it is installed, else Debian's `docker-compose` 1.29.
 set -euo pipefail
 offline=false
-case "${1:-}" in
-  --offline) offline=true ;;
-  "") ;;
-  *) echo "Usage: deploy/smoke/run.sh [--offline]" >&2; exit 2 ;;
-esac
+build_only=false
+for arg in "$@"; do
+  case "$arg" in
+    --offline) offline=true ;;
+    --build-only) build_only=true ;;
+    *) echo "Usage: deploy/smoke/run.sh [--offline] [--build-only]" >&2; exit 2 ;;
+  esac
+done
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 out="$root/data/smoke"
@@ -107,6 +111,11 @@ finish() {
   fi
   [ -n "${index_server:-}" ] && kill "$index_server" 2>/dev/null
   $engine_started && deploy/engine/stop.sh
+  if $build_only; then
+    [ "$status" -eq 0 ] && echo "Images built (--build-only: nothing was started)." \
+      || echo "Image build FAILED (exit $status)." >&2
+    exit "$status"
+  fi
   if [ "$status" -eq 0 ]; then
     echo "Smoke test passed. Screenshots, timings and logs: $out"
   else
@@ -116,13 +125,13 @@ finish() {
 }
 trap finish EXIT
 
-make .venv/.installed >/dev/null
-deploy/system-packages.sh chromium=chromium
-
 started=$(date +%s)
 echo "Building the images…"
 compose build
 timing "Images built in $(seconds_since "$started") s."
+$build_only && exit 0
+make .venv/.installed >/dev/null
+deploy/system-packages.sh chromium=chromium
 docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^iclora-studio(-gpu)?:' | tee -a "$out/timings.txt"
 # The image's own production settings, as a deployment behind HTTPS would have them.
 compose run --rm --no-deps -e HTTPS=true web python manage.py check --deploy --fail-level WARNING
