@@ -82,6 +82,22 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def env_names(name: str, default: tuple[str, ...], choices: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of names, each one of `choices`, none twice, at least one; the first is the default
+    wherever one is needed."""
+    value = _raw(name)
+    if value is None or value == "":
+        return default
+    names = tuple(item.strip() for item in value.split(","))
+    unknown = [item for item in names if item not in choices]
+    if unknown:
+        raise ImproperlyConfigured(f"{name}={value!r}: {', '.join(repr(u) for u in unknown)} is not one of: "
+                                   f"{', '.join(choices)} (comma-separated).")
+    if len(set(names)) != len(names):
+        raise ImproperlyConfigured(f"{name}={value!r} names the same one twice.")
+    return names
+
+
 def database_from_url(name: str, url: str) -> dict[str, object]:
     """Django DATABASES entry for `sqlite:///path` or `postgres://user:pass@host:port/db`."""
     parts = urlsplit(url)

@@ -14,6 +14,7 @@ from config.env import (
     env_choice,
     env_int,
     env_list,
+    env_names,
     env_optional_str,
     env_path,
     env_str,
@@ -304,6 +305,10 @@ for _name, _value in (("LTX25_TEXT_ENCODER_PATH", LTX25_TEXT_ENCODER_PATH),
 # The real base models an operator has set up, in the engine's names (engine.bases.BASES): each one whose dev
 # checkpoint is configured.
 MODEL_BASES = tuple(name for name, path in (("ltx-2.3", LTX_MODEL_PATH), ("ltx-2.5", LTX25_MODEL_PATH)) if path)
+# The bases the tiny preset offers creators, the first one by default: with both, a tiny LTX-2.5 model is built beside
+# the tiny LTX-2.3 one (TINY_MODEL_DIR-ltx-2.5), so tests and demos can exercise the choice of base. The demo model
+# exists for LTX-2.3 only, so the demo preset always offers that one alone (training.models_config.available_bases).
+TINY_MODEL_BASES = env_names("TINY_MODEL_BASES", ("ltx-2.3",), ("ltx-2.3", "ltx-2.5"))
 
 # int8 weights for the Studio's transformer and text encoder (optimum-quanto): ~37 GB instead of ~66, for 48 GB
 # cards.

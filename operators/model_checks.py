@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.single_file import COMPONENTS, DESCRIPTIONS, read_layout
+from engine.bases import BASES, Base, base_of_switches
+from engine.single_file import COMPONENTS, DESCRIPTIONS, checkpoint_switches, read_header, read_layout
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+# A video feed-forward weight of a single file: only beside one does a missing bias say LTX-2.5 (engine.bases).
+FEED_FORWARD_WEIGHT = re.compile(r"model\.diffusion_model\.transformer_blocks\.\d+\.ff\.net\.\d+(\.proj)?\.weight$")
 MAX_SHOWN_METADATA = 8
 
 
@@ -25,21 +29,46 @@ class PathCheck:
     details: tuple[str, ...] = ()
 
 
-def check_model_location(path: Path) -> PathCheck:
-    """An LTX model given either as a diffusers folder or as a single-file .safetensors checkpoint."""
+def check_model_location(path: Path, base: str | None = None) -> PathCheck:
+    """An LTX model given either as a diffusers folder or as a single-file .safetensors checkpoint; with `base`
+    (engine.bases), also that its transformer is of that base, where the files tell (`model_base`)."""
     if path.is_dir():
-        return check_diffusers_folder(path)
-    if path.is_file():
-        return check_ltx_single_file(path)
-    return PathCheck(False, "Nothing at this path: neither a folder nor a file exists there.")
+        check = check_diffusers_folder(path)
+    elif path.is_file():
+        check = check_ltx_single_file(path, base)
+    else:
+        return PathCheck(False, "Nothing at this path: neither a folder nor a file exists there.")
+    found = model_base(path) if check.ok and base is not None else None
+    if found is not None and base is not None and found.name != base:
+        asked = BASES[base]
+        return PathCheck(False, f"An {found.title} model by its transformer, but set up as {asked.title}: set it as "
+                         f"{found.environment[0]} instead.", check.details)
+    return check
 
 
-def check_ltx_single_file(path: Path) -> PathCheck:
-    """Lightricks' single-file checkpoint, its header sorted into components the way the loader sorts it.
+def model_base(path: Path) -> Base | None:
+    """The base model (engine.bases) a folder's transformer config or a single file's tensors are of; None when they
+    do not tell: no transformer config, or a file without the feed-forward weights whose biases tell the bases
+    apart."""
+    if path.is_dir():
+        config = _read_json(path / "transformer" / "config.json")
+        return base_of_switches(config) if config is not None else None
+    try:
+        shapes, _metadata = read_header(path)
+    except (OSError, ValueError):
+        return None
+    if not any(FEED_FORWARD_WEIGHT.match(key) for key in shapes):
+        return None
+    return base_of_switches(checkpoint_switches(shapes))
 
-    The loader (engine/single_file.py) needs all five components and, with the LTX-2.3 configs it ships,
-    LTX-2.3's names; it then compares every tensor's name and shape before reading weights. Only the header is
-    read here, so a problem that check would find is said when a worker loads the file.
+
+def check_ltx_single_file(path: Path, base: str | None = None) -> PathCheck:
+    """Lightricks' single-file checkpoint, its header sorted into components the way the loader sorts it, named by
+    its base model (the one its tensors show, else `base`, else LTX-2.3).
+
+    The loader (engine/single_file.py) needs all five components and, with the LTX-2.3 configs it ships (changed where
+    an LTX-2.5 file's tensors say), LTX-2.3's names; it then compares every tensor's name and shape before reading
+    weights. Only the header is read here, so a problem that check would find is said when a worker loads the file.
     """
     header = check_safetensors_file(path)
     if not header.ok:
@@ -54,7 +83,9 @@ def check_ltx_single_file(path: Path) -> PathCheck:
     if not any(name.startswith("prompt_adaln.") for name in layout.components["transformer"]):
         return PathCheck(False, "An LTX-2 (19B) single-file checkpoint; single files are loaded as LTX-2.3 (22B). "
                          "Use the LTX-2.3 checkpoint, or a diffusers-format folder of this model.", details)
-    return PathCheck(True, header.summary.replace("single-file checkpoint", "LTX-2.3 single-file checkpoint"), details)
+    found = model_base(path)
+    title = found.title if found is not None else BASES[base or "ltx-2.3"].title
+    return PathCheck(True, header.summary.replace("single-file checkpoint", f"{title} single-file checkpoint"), details)
 
 
 def check_diffusers_folder(path: Path) -> PathCheck:
@@ -102,14 +133,19 @@ def check_safetensors_file(path: Path) -> PathCheck:
     return PathCheck(True, f"OK: single-file checkpoint, {tensors:,} tensors, {size_gb:.1f} GB.", details)
 
 
-def check_text_encoder_folder(path: Path) -> PathCheck:
-    """The Gemma text-encoder folder a single-file LTX checkpoint needs beside it."""
+def check_text_encoder_folder(path: Path, base: str | None = None) -> PathCheck:
+    """The Gemma text-encoder folder a single-file LTX checkpoint needs beside it; with `base`, of the family that
+    base needs (Gemma 3 for LTX-2.3, Lightricks' Gemma 4 for LTX-2.5: captions of the other mean nothing to it)."""
     found = _model_folder(path)
     if isinstance(found, PathCheck):
         return found
     model_type, details = found
     if "gemma" not in model_type.lower():
         return PathCheck(False, f"A model folder, but its model_type is “{model_type}”, not Gemma.", details)
+    needed = BASES[base].text_encoder if base is not None else None
+    if needed is not None and model_type != needed.family:
+        return PathCheck(False, f"A {model_type} text encoder, but {BASES[str(base)].title} needs {needed.files} "
+                         f"({needed.family}).", details)
     return PathCheck(True, f"OK: Gemma text encoder ({model_type}).", details)
 
 

@@ -8,15 +8,18 @@ from pathlib import Path
 
 from django.conf import settings
 
+from engine.bases import BASES, LTX_2_3, Base
 from operators import model_checks
 from operators.model_checks import PathCheck
+from training.models_config import available_bases, tiny_model_dir
 
 OK, OFF, PROBLEM = "ok", "off", "problem"
 MODEL_PRESET_SUMMARIES = {
-    "tiny": "A small random model built on this machine: CPU and tests; its pictures are colour static.",
+    "tiny": "A small random model built on this machine: CPU and tests; its pictures are colour static. "
+            "TINY_MODEL_BASES says which bases it offers (a tiny model of each).",
     "demo": "A small trained model shipped with the app: real (small, blurry) pictures on a CPU, to show what an "
-            "adapter does.",
-    "ltx-2.3": "The real LTX-2.3 model from the paths below.",
+            "adapter does. LTX-2.3 only.",
+    "ltx-2.3": "The real models from the paths below: LTX-2.3, LTX-2.5 or both, each whose dev checkpoint is set.",
 }
 
 
@@ -39,25 +42,26 @@ class PresetSummary:
     ready: bool
 
 
+@dataclass(frozen=True)
+class BaseSummary:
+    """One base model (engine.bases) as this installation has it: offered to creators or not, and ready or not."""
+
+    name: str
+    title: str
+    offered: bool
+    ready: bool
+    settings: tuple[str, ...]  # the rows (settings) it is loaded from
+
+
 def model_rows() -> list[ModelRow]:
     tiny, demo, ltx = (name == settings.MODEL_PRESET for name in ("tiny", "demo", "ltx-2.3"))
-    # A single-file checkpoint (dev or distilled) has no text encoder in it: the Gemma folder is then needed.
-    single_file = any(value and Path(str(value)).is_file()
-                      for value in (settings.LTX_MODEL_PATH, settings.LTX_DISTILLED_MODEL_PATH))
+    offered = available_bases()
     return [
-        _tiny_row(tiny),
+        _tiny_row(tiny and LTX_2_3 in offered),
+        *(_tiny_base_row(base) for base in BASES.values() if base.name != LTX_2_3 and tiny and base.name in offered),
         _row("Demo model", "DEMO_MODEL_DIR", settings.DEMO_MODEL_DIR, model_checks.check_diffusers_folder,
              active=demo, unset=(OFF, "")),
-        _row("LTX-2.3 dev model", "LTX_MODEL_PATH", settings.LTX_MODEL_PATH, model_checks.check_model_location,
-             active=ltx, unset=(PROBLEM, "Not configured — training and the Studio cannot run until it is set.")
-             if ltx else (OFF, "Not configured — only the ltx-2.3 preset needs it.")),
-        _row("Gemma text encoder", "LTX_TEXT_ENCODER_PATH", settings.LTX_TEXT_ENCODER_PATH,
-             model_checks.check_text_encoder_folder, active=ltx and single_file,
-             unset=(PROBLEM, "Not configured — a single-file checkpoint needs the Gemma folder beside it.")
-             if ltx and single_file else (OFF, "Not configured — a diffusers folder brings its own text encoder.")),
-        _row("LTX-2.3 distilled model", "LTX_DISTILLED_MODEL_PATH", settings.LTX_DISTILLED_MODEL_PATH,
-             model_checks.check_model_location, active=ltx,
-             unset=(OFF, "Not configured — Studio previews use the dev checkpoint.")),
+        *(row for base in BASES.values() for row in _base_rows(base, ltx and base.name in offered)),
         _row("Depth model", "DEPTH_MODEL_PATH", settings.DEPTH_MODEL_PATH,
              lambda path: model_checks.check_model_folder(path, "depth estimation"), active=False,
              unset=(OFF, "Not configured — automatic depth references are off.")),
@@ -66,6 +70,46 @@ def model_rows() -> list[ModelRow]:
              unset=(OFF, "Not configured — automatic captions are off.")),
         _pose_row(),
     ]
+
+
+def _base_rows(base: Base, active: bool) -> list[ModelRow]:
+    """A real base's dev checkpoint, text encoder and distilled checkpoint, each checked as being of that base."""
+    model_setting, encoder_setting, distilled_setting = base.environment
+    model, encoder, distilled = (getattr(settings, name) for name in base.environment)
+    # A single-file checkpoint (dev or distilled) has no text encoder in it: the Gemma folder is then needed.
+    single_file = any(value and Path(str(value)).is_file() for value in (model, distilled))
+    encoder_unset = (PROBLEM, "Not configured — a single-file checkpoint needs the Gemma folder beside it.") \
+        if active and single_file else (OFF, "Not configured — a diffusers folder brings its own text encoder.")
+    return [
+        _row(f"{base.title} dev model", model_setting, model,
+             lambda path: model_checks.check_model_location(path, base.name), active=active,
+             unset=(PROBLEM, "Not configured — training and the Studio cannot run until it is set.")
+             if active else (OFF, f"Not configured — {base.title} is not offered to creators.")),
+        _row(f"{base.title} text encoder ({base.text_encoder.family})", encoder_setting, encoder,
+             lambda path: model_checks.check_text_encoder_folder(path, base.name), active=active and single_file,
+             unset=encoder_unset),
+        _row(f"{base.title} distilled model", distilled_setting, distilled,
+             lambda path: model_checks.check_model_location(path, base.name), active=active,
+             unset=(OFF, "Not configured — Studio previews use the dev checkpoint.")),
+    ]
+
+
+def base_summaries(rows: list[ModelRow]) -> list[BaseSummary]:
+    """Each base model by name: offered to creators or not, and whether the rows it is loaded from have no problem."""
+    offered = available_bases()
+    small = settings.MODEL_PRESET in ("tiny", "demo")
+    summaries = []
+    for base in BASES.values():
+        used: tuple[str, ...]
+        if small:
+            used = {"tiny": ("TINY_MODEL_DIR" if base.name == LTX_2_3 else "TINY_MODEL_BASES",),
+                    "demo": ("DEMO_MODEL_DIR",)}[str(settings.MODEL_PRESET)]
+        else:
+            used = base.environment
+        ready = base.name in offered and not any(row.status == PROBLEM for row in rows if row.setting in used
+                                                 and row.active)
+        summaries.append(BaseSummary(base.name, base.title, base.name in offered, ready, used))
+    return summaries
 
 
 def preset_summaries(rows: list[ModelRow]) -> list[PresetSummary]:
@@ -84,6 +128,16 @@ def _tiny_row(active: bool) -> ModelRow:
             "Not built — only the tiny preset uses it."
         return ModelRow("Tiny model", "TINY_MODEL_DIR", str(path), OFF, message, (), active)
     return _from_check("Tiny model", "TINY_MODEL_DIR", str(path), model_checks.check_diffusers_folder(path), active)
+
+
+def _tiny_base_row(base: Base) -> ModelRow:
+    """The tiny model of another base than LTX-2.3, which TINY_MODEL_BASES brings in, beside TINY_MODEL_DIR."""
+    path = tiny_model_dir(base.name)
+    label = f"Tiny {base.title} model"
+    if not path.exists():
+        return ModelRow(label, "TINY_MODEL_BASES", str(path), OFF,
+                        "Not built yet — a worker builds it the first time it needs it.", (), True)
+    return _from_check(label, "TINY_MODEL_BASES", str(path), model_checks.check_model_location(path, base.name), True)
 
 
 def _pose_row() -> ModelRow:

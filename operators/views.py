@@ -56,7 +56,7 @@ def models(request: HttpRequest) -> HttpResponse:
     rows = model_presets.model_rows()
     return render(request, "operators/models.html", _context(
         request, "Model presets", rows=rows, presets=model_presets.preset_summaries(rows),
-        memory=model_presets.memory_settings()))
+        bases=model_presets.base_summaries(rows), memory=model_presets.memory_settings()))
 
 
 def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from datetime import timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.conf import settings
@@ -263,13 +263,47 @@ def _succeed(holder: lifecycle.Holder, report: dict[str, Any], output: Path | No
         with output.open("rb") as handle:
             extraction.output.save(output.name, File(handle), save=False)
         fields["output"] = extraction.output.name
+        if extraction.method == Method.TRACKS:
+            report["coordinates"] = _save_coordinates(extraction, output)
     frames = int(report.get("frames", 0))
     if frames:
         fields["frames_done"] = fields["frames_total"] = frames
     if not holder.end(State.DONE, "", **fields):
         if output is not None:
             extraction.output.delete(save=False)  # a worker that lost the job leaves no file behind
+            _delete_coordinates(extraction.output.storage, report)
         raise lifecycle.JobLost
+
+
+def _save_coordinates(extraction: Extraction, output: Path) -> str:
+    """Store the tracks' positions written beside the video (see `prep.extract.tracks.coordinates_path`) next to the
+    stored video; their stored name, recorded in the report."""
+    # prep.extract.tracks loads cv2 and numpy: this runs on the workers only
+    from prep.extract.tracks import coordinates_path
+
+    stored = str(PurePosixPath(extraction.output.name).with_suffix(".json"))
+    with coordinates_path(output).open("rb") as handle:
+        return extraction.output.storage.save(stored, File(handle))
+
+
+def _delete_coordinates(storage: Any, report: dict[str, Any]) -> None:
+    if report.get("coordinates"):
+        storage.delete(str(report["coordinates"]))
+
+
+def tracks_coordinates(extraction: Extraction) -> dict[str, Any] | None:
+    """The positions a finished motion-track extraction followed (`prep.extract.tracks.write_coordinates`), or
+    None when it kept none (made before they were kept, or its file is gone)."""
+    name = (extraction.report or {}).get("coordinates")
+    if extraction.method != Method.TRACKS or not name:
+        return None
+    storage = extraction.output.storage
+    try:
+        with storage.open(str(name), "rb") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _fail(holder: lifecycle.Holder, message: str, reference: str = "") -> None:
@@ -296,6 +330,8 @@ def delete_unused_extractions(older_than_days: int = UNUSED_AFTER_DAYS) -> tuple
     for extraction in candidates:
         if extraction.output and extraction.output.name in used_outputs:
             continue
+        if extraction.output:
+            _delete_coordinates(extraction.output.storage, extraction.report or {})
         for field in (extraction.output, extraction.source if extraction.owns_source else None):
             if field:
                 freed += _size_or_zero(field)

@@ -9,8 +9,8 @@ from studio.models import Adapter, Generation
 
 @admin.register(Adapter)
 class AdapterAdmin(OperatorAccess, admin.ModelAdmin[Adapter]):
-    list_display = ("name", "owner", "source", "kind", "base_model", "rank", "created_at")
-    list_filter = ("source", "kind")
+    list_display = ("name", "owner", "source", "kind", "base", "base_model", "rank", "created_at")
+    list_filter = ("source", "kind", "base")
     search_fields = ("name", "owner__username")
 
 

@@ -27,6 +27,7 @@ from django.db.models.fields.files import FieldFile
 
 from config.delivery import stored_poster
 from config.files import delete_unreferenced_on_commit
+from engine.bases import get_base
 from engine.captions import with_trigger
 from engine.export import AdapterError
 from engine.inference import (
@@ -54,10 +55,10 @@ from engine.model_paths import SMALL_MODELS
 from jobs import lifecycle
 from jobs.enqueue import enqueue_on_commit
 from studio import masks
-from studio.adapters import plain_reason
+from studio.adapters import UploadRejected, base_title, check_file, plain_reason, unavailable_reason
 from studio.models import Adapter, Generation
 from studio.tasks import generate as generate_task
-from training.models_config import model_paths
+from training.models_config import default_base, model_paths
 from training.storage import download
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,11 @@ def small_model() -> str | None:
     return preset if preset in SMALL_MODELS else None
 
 
-def fast_preview_available() -> bool:
-    """Whether the operator configured the distilled checkpoint (few fixed steps, no guidance)."""
-    return bool(settings.LTX_DISTILLED_MODEL_PATH) and small_model() is None
+def fast_preview_available(base: str | None = None) -> bool:
+    """Whether the operator configured the distilled checkpoint (few fixed steps, no guidance) of `base` (the
+    default base when not given)."""
+    _model, _encoder, distilled = get_base(base or default_base()).environment
+    return bool(getattr(settings, distilled)) and small_model() is None
 
 
 # An adapter's `bucket` metadata: "WxHxF@fps", several comma-separated.
@@ -253,7 +256,7 @@ class _Request:
     effect_scale: float
 
     @classmethod
-    def of(cls, cleaned: dict[str, Any], defaults: Defaults) -> _Request:
+    def of(cls, cleaned: dict[str, Any], defaults: Defaults, base: str) -> _Request:
         def given(name: str, default: Any) -> Any:
             value = cleaned.get(name)
             return default if value is None else value
@@ -261,7 +264,7 @@ class _Request:
         return cls(
             prompt=cleaned["prompt"], negative=str(cleaned.get("negative_prompt") or "").strip(), seed=cleaned["seed"],
             fps=given("frame_rate", defaults.frame_rate), fast=bool(cleaned.get("fast_preview")) and
-            fast_preview_available(), steps=given("num_inference_steps", defaults.steps),
+            fast_preview_available(base), steps=given("num_inference_steps", defaults.steps),
             guidance=given("guidance_scale", defaults.guidance), adapter_scale=given("adapter_scale", 1.0),
             strength=given("attention_strength", 1.0), effect_scale=given("effect_scale", 0.8),
         )
@@ -274,18 +277,20 @@ def create_generation(
     reference: UploadedFile | FieldFile | None,
     effect: Adapter | None = None,
     reference_name: str = "",
+    drawn_tracks: dict[str, Any] | None = None,
 ) -> Generation:
     """Check what needs the adapter and the reference, snap frames and size (saving a note per change), store the
     generation and queue it.
 
     `cleaned` is a valid `studio.forms.GenerationForm`'s cleaned data; `reference_name` is what the creator calls the
-    reference (a dataset clip's or control video's name; an upload's own file name otherwise). Raises
+    reference (a dataset clip's or control video's name; an upload's own file name otherwise); `drawn_tracks` the
+    motion tracks drawn on the canvas that `reference` was rendered from (`studio.tracks`), kept for reuse. Raises
     GenerationRefused with one message per bad field.
     """
     errors: dict[str, str] = {}
     defaults = defaults_for(adapter)
     _check_adapters(adapter, effect, errors)
-    request = _Request.of(cleaned, defaults)
+    request = _Request.of(cleaned, defaults, adapter.base)
     mask_settings: dict[str, Any] = cleaned["mask_settings"]
     mask_upload = cleaned.get("mask_upload") if mask_settings["mask_preset"] == "upload" else None
     reference, still = _check_reference(reference, mask_settings, errors)
@@ -324,7 +329,7 @@ def create_generation(
         "adapter_name": adapter.name, "effect_name": effect.name if effect else "",
     }
     generation = Generation(owner=owner, adapter=adapter, effect_adapter=effect, prompt=request.prompt,
-                            negative_prompt=request.negative, settings=stored_settings)
+                            negative_prompt=request.negative, settings=stored_settings, drawn_tracks=drawn_tracks)
     return _store_and_queue(generation, reference, mask_upload)
 
 
@@ -344,10 +349,18 @@ def _blank_frame_rate(adapter: Adapter, info: VideoInfo | None, still: bool, not
 
 
 def _check_adapters(adapter: Adapter, effect: Adapter | None, errors: dict[str, str]) -> None:
+    """Each LoRA of the right kind, and both made for one base model that this server runs: the generation runs on
+    the IC-LoRA's base, and an adapter only works with the base it was trained on."""
     if adapter.kind != Adapter.Kind.ICLORA:
         errors["adapter"] = f"“{adapter.name}” is a style/effect LoRA; choose an IC-LoRA to follow a reference."
+    elif (problem := unavailable_reason(adapter.name, adapter.base)) is not None:
+        errors["adapter"] = problem
     if effect is not None and effect.kind != Adapter.Kind.EFFECT:
         errors["effect"] = "Choose a style/effect LoRA here (an ordinary LoRA), not an IC-LoRA."
+    elif effect is not None and effect.base != adapter.base:
+        errors["effect"] = (f"“{effect.name}” was made for {base_title(effect.base)} and “{adapter.name}” for "
+                            f"{base_title(adapter.base)}: an adapter only works with the base model it was trained "
+                            "on, so both must be made for the same one.")
 
 
 def _check_reference(
@@ -508,12 +521,13 @@ def claim(generation_id: int, worker: str, task_id: str = "") -> Generation | No
 _PIPELINES: dict[tuple[str, str, str], Any] = {}
 
 
-def pipeline_for(distilled: bool) -> Any:
-    """The worker's pipeline, loaded once per process and model (LoRAs are unloaded after each use)."""
+def pipeline_for(distilled: bool, base: str | None = None) -> Any:
+    """The worker's pipeline of `base` (the default base when not given), loaded once per process and model (LoRAs
+    are unloaded after each use)."""
     # engine.loader imports torch: loaded on the GPU worker only, not by the web process
     from engine.loader import load_pipeline, pick_device_and_dtype
 
-    paths = model_paths(distilled=distilled)
+    paths = model_paths(distilled=distilled, base=base)
     device, _dtype = pick_device_and_dtype()
     quantize = settings.STUDIO_QUANTIZE
     key = (paths.model_dump_json(), str(device), quantize)
@@ -547,6 +561,8 @@ def plain_error(error: BaseException, reference: str = "") -> str:
         return str(error)
     if isinstance(error, AdapterError):
         return plain_reason(error, "The adapter")
+    if isinstance(error, UploadRejected):  # the adapter checked against the model it was about to run on
+        return str(error)
     where = f" under the reference {reference}" if reference else ""
     return (f"Something went wrong while generating ({type(error).__name__}: {error}). "
             f"Try again; if it keeps failing, an operator can look at the worker's log{where}.")
@@ -596,7 +612,11 @@ def _render(holder: lifecycle.Holder, folder: Path) -> None:
     effect_path = _local(generation.effect_adapter.file, folder, "effect") if generation.effect_adapter else None
 
     _check_cancel(holder)  # loading a model takes a while: do not start one for nothing
-    pipe = pipeline_for(spec.distilled)
+    # The adapter's own base model; the engine refuses a file recorded for another one (an AdapterError, said plainly).
+    pipe = pipeline_for(spec.distilled, generation.adapter.base)
+    for path, adapter in ((adapter_path, generation.adapter), (effect_path, generation.effect_adapter)):
+        if path is not None and adapter is not None:
+            check_file(path, adapter.name, pipe.transformer)
     last = [0.0]
 
     def on_step(done: int, total: int) -> None:

@@ -7,7 +7,9 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from engine.bases import LTX_2_3
 from jobs.models import Job
+from training.models import BASE_CHOICES
 
 
 def _adapter_upload_to(instance: Adapter, filename: str) -> str:
@@ -38,7 +40,12 @@ class Adapter(models.Model):
     run = models.ForeignKey(
         "training.TrainingRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="adapters"
     )
-    base_model = models.CharField(max_length=100, blank=True)
+    base_model = models.CharField(max_length=100, blank=True, help_text="The model name the file records.")
+    base = models.CharField(
+        max_length=20, choices=BASE_CHOICES, default=LTX_2_3,
+        help_text="The base model it was trained on (engine.bases): the Studio tries it on this one only. From the "
+        "file's metadata; a file that does not say is taken as made for the Studio's default base.",
+    )
     rank = models.PositiveIntegerField(null=True, blank=True)
     reference_downscale_factor = models.PositiveSmallIntegerField(default=1)
     trigger_phrase = models.CharField(max_length=100, blank=True)
@@ -77,6 +84,10 @@ class Generation(Job):
     negative_prompt = models.TextField(blank=True)
     settings = models.JSONField(
         default=dict, help_text="Seed, frames, size, steps, scales, attention strength, mask preset."
+    )
+    drawn_tracks = models.JSONField(
+        null=True, blank=True, help_text="The motion tracks drawn on the Studio's canvas that made the reference "
+        "(prep.extract.drawn_tracks.DrawnTracks), so reusing the settings puts them back on it.",
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED, db_index=True)
     progress = models.FloatField(default=0.0)

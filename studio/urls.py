@@ -1,7 +1,7 @@
 from django.urls import path
 
 from studio.views import adapters as adapter_views
-from studio.views import controls, generate, pages, runs
+from studio.views import controls, generate, pages, runs, tracks
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("runs/<int:run_id>/validation/<int:index>/poster/", runs.validation_reference_poster,
          name="validation_reference_poster"),
     path("runs/<int:run_id>/part/<slug:part>/", runs.run_part, name="run_part"),
+    path("runs/<int:run_id>/train-again/", runs.run_train_again, name="run_train_again"),
     path("runs/<int:run_id>/<slug:action>/", runs.run_action, name="run_action"),
     path("checkpoints/<int:checkpoint_id>/continue/", runs.checkpoint_continue, name="checkpoint_continue"),
     path("checkpoints/<int:checkpoint_id>/download/", runs.checkpoint_download, name="checkpoint_download"),
@@ -38,4 +39,7 @@ urlpatterns += [
     path("studio/adapters/<int:adapter_id>/delete/", adapter_views.adapter_delete, name="studio_adapter_delete"),
     path("studio/controls/", controls.controls, name="studio_controls"),
     path("studio/controls/<int:extraction_id>/", controls.control_detail, name="studio_control"),
+    path("studio/tracks/render/", tracks.tracks_render, name="studio_tracks_render"),
+    path("studio/tracks/from-clip/", tracks.tracks_from_clip, name="studio_tracks_from_clip"),
+    path("studio/tracks/from-clip/<int:extraction_id>/", tracks.tracks_from_clip_status, name="studio_tracks_clip"),
 ]

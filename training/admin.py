@@ -19,13 +19,14 @@ from training.runs import RunStateError, request_cancel, requeue_run
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(OperatorAccess, admin.ModelAdmin[TrainingRun]):
-    list_display = ("name", "owner", "recipe", "state", "progress", "worker", "attempts", "priority", "created_at",
-                    "gpu_time")
-    list_filter = ("state", "recipe", "worker", "owner")
+    list_display = ("name", "owner", "recipe", "base", "state", "progress", "worker", "attempts", "priority",
+                    "created_at", "gpu_time")
+    list_filter = ("state", "recipe", "base", "worker", "owner")
     search_fields = ("name", "owner__username", "worker")
     list_editable = ("priority",)
-    readonly_fields = ("state", "state_reason", "worker", "heartbeat_at", "attempts", "step", "total_steps", "loss",
-                       "error_kind", "error_message", "created_at", "queued_at", "started_at", "finished_at")
+    # The base too: the run's checkpoints and adapters were trained on it.
+    readonly_fields = ("base", "state", "state_reason", "worker", "heartbeat_at", "attempts", "step", "total_steps",
+                       "loss", "error_kind", "error_message", "created_at", "queued_at", "started_at", "finished_at")
     actions = ["cancel_runs", "requeue_runs"]
 
     @admin.display(description="progress")

@@ -8,7 +8,11 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from engine.bases import BASES, LTX_2_3
 from jobs.models import Job
+
+# The base models a run can train on and an adapter be made for (engine.bases), as the database stores them.
+BASE_CHOICES = [(name, base.title) for name, base in BASES.items()]
 
 
 def _run_upload_to(instance: Any, filename: str) -> str:
@@ -45,6 +49,11 @@ class TrainingRun(Job):
     dataset = models.ForeignKey("datasets.Dataset", on_delete=models.PROTECT, related_name="runs", null=True)
     name = models.CharField(max_length=200)
     recipe = models.CharField(max_length=40)
+    base = models.CharField(
+        max_length=20, choices=BASE_CHOICES, default=LTX_2_3,
+        help_text="The base model it trains on (engine.bases): the worker loads this one; its adapters work with it "
+        "only. Runs from before bases were chosen trained on LTX-2.3.",
+    )
     config = models.JSONField(default=dict, help_text="The validated trainer configuration.")
     state = models.CharField(max_length=12, choices=State.choices, default=State.DRAFT, db_index=True)
     priority = models.SmallIntegerField(default=0)

@@ -21,7 +21,7 @@ from engine.model_paths import ModelPathsError
 from engine.single_file import SingleFileError
 from jobs import lifecycle
 from training.models import TrainingRun
-from training.models_config import ImproperlyConfiguredModel, training_model
+from training.models_config import ImproperlyConfiguredModel, speed_model, training_model
 from training.reporting import RunReporter
 from training.runs import State
 from training.signals import adapter_trained
@@ -75,7 +75,7 @@ def training_config(run: TrainingRun, workdir: Path, manifest: Path) -> Any:
     """The engine's TrainConfig from the run's stored settings plus this machine's paths."""
     raw: dict[str, Any] = copy.deepcopy(run.config)
     raw["output_dir"] = str(workdir / "output")
-    raw["model"] = training_model()
+    raw["model"] = training_model(run.base)  # the run's base model, as this machine has it
     raw["quantize"] = settings.TRAINING_QUANTIZE  # this worker's GPU decides, not the run
     raw.setdefault("data", {})["manifest"] = str(manifest)
     held_out = raw.pop("held_out_pairs", [])  # pair ids from the wizard; the engine wants manifest rows
@@ -116,7 +116,7 @@ def _train(run: TrainingRun, holder: lifecycle.Holder, clock: StageClock) -> tup
     result = train(cfg, reporter.hooks())
     reporter.flush()
     first_attempt = resumed_from is None and run.attempts <= 1
-    return result, (key_of(settings.MODEL_PRESET, cfg) if first_attempt else None)
+    return result, (key_of(speed_model(run.base), cfg) if first_attempt else None)
 
 
 def _store_adapter(run: TrainingRun, path: Path | None) -> Any:

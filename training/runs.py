@@ -10,11 +10,13 @@ from django.db import transaction
 from pydantic import ValidationError
 
 from config.files import delete_unreferenced_on_commit
+from engine.bases import BASES
 from engine.config import TrainConfig
 from jobs import lifecycle
 from jobs.enqueue import enqueue_on_commit
 from training.events import record_event
 from training.models import Checkpoint, RunEvent, TrainingRun
+from training.models_config import available_bases
 from training.notify import notify_run_ended
 from training.quotas import QuotaExceeded, check_can_launch
 from training.tasks import train_run
@@ -141,11 +143,37 @@ def continue_run(checkpoint: Checkpoint, extra_steps: int) -> TrainingRun:
     config.setdefault("optim", {})["steps"] = checkpoint.step + extra_steps
     with transaction.atomic():
         run = TrainingRun.objects.create(
-            owner=source.owner, dataset=source.dataset, recipe=source.recipe, config=config,
+            owner=source.owner, dataset=source.dataset, recipe=source.recipe, base=source.base, config=config,
             name=f"{source.name} (continued)", resume_from=checkpoint, total_steps=checkpoint.step + extra_steps,
         )
         record_event(run.pk, RunEvent.Kind.LOG, {
             "message": f"Continues “{source.name}” from step {checkpoint.step} for {extra_steps} more steps."
+        })
+        launch_run(run)
+    return run
+
+
+def train_again_on(source: TrainingRun, base: str) -> TrainingRun:
+    """A new run of `source`'s clips and settings on another base model this server offers, launched: an adapter only
+    works with the base it was trained on, so one for the other base is trained from the start."""
+    record = BASES.get(base)
+    if record is None or base not in available_bases():
+        raise RunStateError(f"{record.title if record else base} is not offered on this server.")
+    if base == source.base:
+        raise RunStateError(f"This run already trains on {record.title}.")
+    if source.is_active or source.state == State.DRAFT:
+        raise RunStateError("Wait until this run has ended, or cancel it, before training it again.")
+    if source.dataset is None:
+        raise RunStateError("The clips of this run were deleted, so it cannot be trained again.")
+    config = copy.deepcopy(source.config)
+    steps = int((config.get("optim") or {}).get("steps") or source.total_steps)
+    with transaction.atomic():
+        run = TrainingRun.objects.create(
+            owner=source.owner, dataset=source.dataset, recipe=source.recipe, base=base, config=config,
+            name=f"{source.name} ({record.title})"[:200], total_steps=steps,
+        )
+        record_event(run.pk, RunEvent.Kind.LOG, {
+            "message": f"Trains “{source.name}” again on {record.title}, with the same clips and settings."
         })
         launch_run(run)
     return run

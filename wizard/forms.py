@@ -3,12 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
 
 from datasets.models import ClipPair, Dataset
 from datasets.validation import Shape, largest_frames_at_most
+from engine.bases import BASES
 from engine.buckets import frames_at
 from training.models import MeasuredSpeed
+from training.models_config import available_bases, default_base, speed_model
 from wizard.estimate import Estimate, Measured, estimate
 from wizard.plan import (
     FPS_CHOICES,
@@ -87,6 +88,20 @@ class CaptionForm(forms.Form):
 
 def _number(**attrs: Any) -> forms.NumberInput:
     return forms.NumberInput(attrs=attrs)
+
+
+# What each base model is, in one sentence a creator reads before choosing (engine.bases has the technical record).
+BASE_SENTENCES = {
+    "ltx-2.3": "Lightricks' LTX-2.3, the video model most IC-LoRA adapters are made for today; an adapter trained on "
+               "it works with LTX-2.3 only.",
+    "ltx-2.5": "Lightricks' newer LTX-2.5, which reads prompts with a new text encoder (Gemma 4); an adapter trained "
+               "on it works with LTX-2.5 only.",
+}
+
+
+def base_choices() -> list[tuple[str, str, str]]:
+    """(name, title, sentence) of each base this server offers, the default first."""
+    return [(name, BASES[name].title, BASE_SENTENCES[name]) for name in available_bases()]
 
 
 class SettingsForm(forms.Form):
@@ -172,6 +187,13 @@ class SettingsForm(forms.Form):
 
     def __init__(self, *args: Any, pairs: list[ClipPair], available: dict[int, int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The choice of base model exists only when this server offers more than one, so the page shows what it sends.
+        if len(available_bases()) > 1:
+            self.fields["base"] = forms.CharField(
+                label="Base model", required=False,
+                help_text="The model the adapter is trained for. An adapter only works with the base model it was "
+                "trained on.",
+            )
         # Fields for the second and third shape exist only while they are in use, so the page shows what it sends.
         for n, (width, height) in enumerate(SIZE_NAMES[1:], 2):
             if self._value(width) not in (None, "") or self._value(height) not in (None, ""):
@@ -185,6 +207,14 @@ class SettingsForm(forms.Form):
         choice_field.choices = [(p.pk, p.name) for p in pairs]
         self.estimate: Estimate | None = None
 
+    def clean_base(self) -> str:
+        """A base this server offers (blank: the default)."""
+        base = str(self.cleaned_data.get("base") or "") or default_base()
+        problem = _unoffered(base)
+        if problem:
+            raise forms.ValidationError(problem)
+        return base
+
     def clean_validation_prompts(self) -> list[str]:
         text = self.cleaned_data.get("validation_prompts") or ""
         return [line.strip() for line in text.splitlines() if line.strip()]
@@ -197,6 +227,8 @@ class SettingsForm(forms.Form):
         needed = ("width", "height", "frames", "fps", "reference_downscale_factor", "rank", "steps")
         if any(data.get(name) is None for name in needed):
             return data
+        if "base" not in self.fields and (problem := _unoffered(str(self._value("base") or default_base()))):
+            self.add_error(None, problem)  # a draft saved on a base this server offered before
         self._check_shapes(data)
         self._check_lengths(data)
         self._check_intervals(data)
@@ -300,11 +332,12 @@ class SettingsForm(forms.Form):
                                bool(data.get("whole_clips")))
         samples = sample_count(data["steps"], data.get("validation_every") or 0,
                                len(data.get("validation_pairs") or []))
-        self.estimate = estimate(model_preset(), width, height, data["frames"],
+        base = data.get("base") or default_base()
+        self.estimate = estimate(model_preset(base), width, height, data["frames"],
                                  data["reference_downscale_factor"], data["rank"], data["steps"], clips,
                                  samples=samples, **training_hardware(),
                                  measured=measured_speeds(width, height, data["frames"],
-                                                          data["reference_downscale_factor"], data["rank"]))
+                                                          data["reference_downscale_factor"], data["rank"], base))
         if not self.estimate.fits:
             self.add_error(None, f"These settings need about {self.estimate.memory_gib:.0f} GB of GPU memory, more "
                            f"than the {self.estimate.gpu_memory_gib:.0f} GB GPU they are planned for. Use fewer "
@@ -315,6 +348,16 @@ class SettingsForm(forms.Form):
         data.pop("preset", None)
         data["extra_sizes"] = [list(size) for size in self._sizes(data)[1:]]
         return TrainingSettings.from_dict(data)
+
+
+def _unoffered(base: str) -> str | None:
+    """Why `base` cannot be trained on here, or None when this server offers it."""
+    offered = available_bases()
+    if base in offered:
+        return None
+    titles = " or ".join(BASES[name].title for name in offered)
+    named = BASES[base].title if base in BASES else f"“{base}”"
+    return f"{named} is not offered on this server (any more): train on {titles}."
 
 
 def _size_field(side: str, number: int) -> forms.IntegerField:
@@ -357,14 +400,18 @@ def estimate_for(values: TrainingSettings, metas: list[dict[str, Any]]) -> Estim
     clips = training_clips(metas, values.frames, values.fps, values.whole_clips)
     samples = sample_count(values.steps, values.validation_every, len(values.validation_pairs))
     measured = measured_speeds(largest.width, largest.height, values.frames, values.reference_downscale_factor,
-                               values.rank)
-    return estimate(model_preset(), largest.width, largest.height, values.frames, values.reference_downscale_factor,
-                    values.rank, values.steps, clips, samples=samples, measured=measured, **training_hardware())
+                               values.rank, values.base)
+    return estimate(model_preset(values.base), largest.width, largest.height, values.frames,
+                    values.reference_downscale_factor, values.rank, values.steps, clips, samples=samples,
+                    measured=measured, **training_hardware())
 
 
-def measured_speeds(width: int, height: int, frames: int, downscale: int, rank: int) -> dict[str, Measured]:
-    """This server's recorded speeds at this size, by stage, for the model its workers train (training.speeds
-    records them under the workers' MODEL_PRESET, which the web app shares)."""
-    rows = MeasuredSpeed.objects.filter(model=settings.MODEL_PRESET, width=width, height=height, frames=frames,
+def measured_speeds(width: int, height: int, frames: int, downscale: int, rank: int,
+                    base: str | None = None) -> dict[str, Measured]:
+    """This server's recorded speeds at this size, by stage, for the model of `base` (the default base when not given)
+    its workers train (training.speeds records them under `speed_model`: the workers' MODEL_PRESET, which the web app
+    shares, and the base)."""
+    rows = MeasuredSpeed.objects.filter(model=speed_model(base or default_base()), width=width, height=height,
+                                        frames=frames,
                                         reference_downscale=downscale, rank=rank)
     return {row.stage: Measured(row.seconds, row.runs) for row in rows}

@@ -17,6 +17,7 @@ from datasets.recipes import Recipe
 from datasets.validation import MIN_TARGET_FRAMES, Shape, assigned_shape, cut_fraction, largest_frames_at_most
 from engine.buckets import frames_at, window_count
 from engine.model_paths import SMALL_MODELS
+from training.models_config import available_bases, default_base
 
 FRAME_CHOICES = tuple(range(MIN_TARGET_FRAMES, 258, 8))  # 8n+1
 RANK_CHOICES = (8, 16, 32, 64, 128)
@@ -98,6 +99,8 @@ class TrainingSettings:
     whole_clips: bool = False
     # More shapes beside width x height, as [width, height] (same frames and fps): one per orientation of the clips.
     extra_sizes: list[list[int]] = field(default_factory=list)
+    # The base model (engine.bases) it trains on; drafts saved before bases were chosen train on the server's default.
+    base: str = field(default_factory=default_base)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +108,8 @@ class TrainingSettings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingSettings:
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        # A blank base (a form without the choice: this server offers one) is the server's default.
+        return cls(**{k: v for k, v in data.items() if k in names and (k != "base" or v)})
 
     @property
     def seconds(self) -> float:
@@ -127,9 +131,12 @@ class TrainingSettings:
         return max(self.shapes, key=lambda shape: shape.pixels)
 
 
-def model_preset() -> str:
-    """Which figures the plan and the estimate use: the small model's (tiny, demo) or the real LTX-2.3's."""
-    return str(settings.MODEL_PRESET) if settings.MODEL_PRESET in SMALL_MODELS else "ltx-2.3"
+def model_preset(base: str | None = None) -> str:
+    """Which figures the plan and the estimate use: the small model's (tiny, demo; the same for each of its bases) or
+    the real base's (`base` when this server offers it, else its default base)."""
+    if settings.MODEL_PRESET in SMALL_MODELS:
+        return str(settings.MODEL_PRESET)
+    return base if base in available_bases() else default_base()
 
 
 def training_hardware() -> dict[str, Any]:
@@ -219,12 +226,14 @@ def starting_settings(recipe: Recipe, model: str | None = None) -> StartingSetti
                             preset_settings("quick", recipe, facts, model).steps)
 
 
-def preset_settings(preset_slug: str, recipe: Recipe, facts: ClipFacts, model: str | None = None) -> TrainingSettings:
-    """The preset's settings for this recipe, fitted to the clips: frame count, frame rate, and one shape per
-    orientation the clips have (landscape, portrait, square; the most common first), each with about the preset's
-    pixels, so no clip is cropped into a shape of the other orientation."""
+def preset_settings(preset_slug: str, recipe: Recipe, facts: ClipFacts, model: str | None = None,
+                    base: str = "") -> TrainingSettings:
+    """The preset's settings for this recipe on `base` (the server's default base when blank), fitted to the clips:
+    frame count, frame rate, and one shape per orientation the clips have (landscape, portrait, square; the most
+    common first), each with about the preset's pixels, so no clip is cropped into a shape of the other orientation."""
     preset = TRAINING_PRESETS.get(preset_slug, TRAINING_PRESETS["balanced"])
-    model = model or model_preset()
+    base = base or default_base()
+    model = model or model_preset(base)
     width, height, frames, step_factor, rank = preset.shapes[model]
     defaults = recipe.defaults
     block = 32 * defaults.reference_downscale_factor
@@ -246,6 +255,7 @@ def preset_settings(preset_slug: str, recipe: Recipe, facts: ClipFacts, model: s
         trigger_phrase=recipe.trigger_phrase,
         extra_sizes=[list(size) for size in extra],
         whole_clips=True,
+        base=base,
     )
 
 
@@ -364,7 +374,7 @@ def to_train_config(values: TrainingSettings, recipe: Recipe, reference_names: l
         "lora": {"rank": values.rank},
         "optim": {"steps": values.steps, "learning_rate": values.learning_rate},
         "diffusion": {"first_frame_conditioning_p": values.first_frame_probability,
-                      "audio": TRAINING_AUDIO.get(model_preset(), "isolated")},
+                      "audio": TRAINING_AUDIO.get(model_preset(values.base), "isolated")},
         "checkpoint": {"every": values.checkpoint_every},
         "validation": {
             "every": values.validation_every,

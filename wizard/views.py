@@ -34,6 +34,7 @@ from wizard.forms import (
     DatasetForm,
     SettingsForm,
     UploadForm,
+    base_choices,
     estimate_for,
     initial_from,
     without_shape,
@@ -416,7 +417,8 @@ def settings_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
     action = request.POST.get("action", "save")
     if request.method == "POST" and action == "preset":
         preset = request.POST.get("preset", draft.preset)
-        values = preset_settings(preset, get_recipe(draft.dataset.recipe), clip_facts(draft.dataset))
+        values = preset_settings(preset, get_recipe(draft.dataset.recipe), clip_facts(draft.dataset),
+                                 base=request.POST.get("base", ""))  # the form checks the base with the rest
         values.trigger_phrase = request.POST.get("trigger_phrase", values.trigger_phrase)
         initial = initial_from(_default_validation(values, draft), preset)
         chosen = _settings_form(draft, initial)
@@ -459,7 +461,7 @@ def _render_settings(request: AuthedRequest, draft: TrainingDraft, form: Setting
     metas = list(draft.dataset.pairs.values_list("target_meta", flat=True))
     estimate = estimate_for(values, metas) if values else None
     context = {**_step_context(draft, "settings"), "form": form, "estimate": estimate,
-               "presets": TRAINING_PRESETS.values(), "pair_count": len(metas)}
+               "presets": TRAINING_PRESETS.values(), "pair_count": len(metas), "base_choices": base_choices()}
     name = f"wizard/settings_step.html#{template}" if template else "wizard/settings_step.html"
     return render(request, name, context, status=status)
 
@@ -490,7 +492,8 @@ def launch_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
     context = {**_step_context(draft, "launch"), "values": values, "review": review, "settings_form": form,
                "settings_ok": settings_ok, "estimate": estimate_for(values, review.target_metas),
                "training_clips": training_clips(review.target_metas, values.frames, values.fps, values.whole_clips),
-               "preset": TRAINING_PRESETS.get(draft.preset), "sample_pairs": _sample_pairs(draft, values)}
+               "preset": TRAINING_PRESETS.get(draft.preset), "sample_pairs": _sample_pairs(draft, values),
+               "base_choices": base_choices()}
     return render(request, "wizard/launch_step.html", context)
 
 
@@ -510,7 +513,7 @@ def _launch(request: AuthedRequest, draft: TrainingDraft, values: TrainingSettin
             if locked.run_id:  # a double click: the first one launched it
                 return locked.run
             run = TrainingRun.objects.create(
-                owner=request.user, dataset=draft.dataset, name=draft.name, recipe=recipe.slug,
+                owner=request.user, dataset=draft.dataset, name=draft.name, recipe=recipe.slug, base=values.base,
                 config=to_train_config(values, recipe, names, f"run-{draft.pk}"), total_steps=values.steps,
             )
             locked.run = run

@@ -11,6 +11,7 @@ apart (moving ones count as further) are kept and drawn with `track_drawing`, in
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterable
@@ -337,9 +338,26 @@ def track_clip(src: Path, settings: TrackSettings, progress: ProgressFn | None =
 # --- The reference video ---------------------------------------------------------------------------------------
 
 
+def coordinates_path(dst: Path) -> Path:
+    """Where `extract_tracks` keeps the positions of the tracks it drew into `dst`: beside it, as JSON."""
+    return dst.with_suffix(".json")
+
+
+def write_coordinates(tracks: Tracks, fmt: ClipFormat, path: Path) -> None:
+    """The tracks' positions as JSON, so that a creator can edit them (the Studio's canvas): the clip's width,
+    height, frames and fps, and per track its [x, y] on every frame in the clip's pixels (to a tenth), null where it
+    is not shown."""
+    rounded = np.round(tracks.points, 1)
+    points = [[[float(x), float(y)] if shown else None for (x, y), shown in zip(track, visible, strict=True)]
+              for track, visible in zip(rounded, tracks.visible, strict=True)]
+    path.write_text(json.dumps({"width": fmt.width, "height": fmt.height, "frames": tracks.frames, "fps": fmt.fps,
+                                "points": points}, separators=(",", ":")))
+
+
 def extract_tracks(src: Path, dst: Path, settings: TrackSettings, progress: ProgressFn | None = None
                    ) -> ExtractionReport:
-    """Write the motion-track video of `src` to `dst` (H.264 mp4): same frame count, exact fps and size.
+    """Write the motion-track video of `src` to `dst` (H.264 mp4): same frame count, exact fps and size; and the
+    tracks' positions beside it (`coordinates_path`).
 
     Deterministic: the same clip and settings give the same frames. Raises `ExtractionError` (see `track_clip`)
     when there is nothing to draw, or when `src` cannot be read or `dst` written.
@@ -350,6 +368,7 @@ def extract_tracks(src: Path, dst: Path, settings: TrackSettings, progress: Prog
     with FrameWriter(dst, fmt) as writer:
         for frame in drawing.frames(tracks):
             writer.write(frame)
+    write_coordinates(tracks, fmt, coordinates_path(dst))
     if progress is not None:
         progress(writer.count, writer.count)
     # A frame is empty when no track is shown on it nor on the trail's frames before it.

@@ -57,7 +57,7 @@ def _sha256(upload: UploadedFile) -> str:
     return digest.hexdigest()
 
 
-def _source(request: AuthedRequest) -> tuple[UploadedFile | FieldFile, str, str, bool]:
+def clip_source(request: AuthedRequest) -> tuple[UploadedFile | FieldFile, str, str, bool]:
     """(file, name, sha256, owns_source) of the clip the creator chose; ExtractionError says what is wrong."""
     upload = request.FILES.get("video")
     if upload is not None:
@@ -103,7 +103,7 @@ def controls(request: AuthedRequest) -> HttpResponse:
         problem = creator_problem(method)
         if problem:
             raise ExtractionError(problem)
-        source, name, sha, owns = _source(request)
+        source, name, sha, owns = clip_source(request)
         extraction = request_extraction(request.user, method, {}, source, name, sha, owns_source=owns)
     except ExtractionError as err:
         context["error"] = str(err)

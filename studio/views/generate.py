@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -36,9 +36,21 @@ from studio.generation import (
     trained_rate,
 )
 from studio.models import Adapter, Generation
+from studio.tracks import (
+    TracksRefused,
+    canvas_json,
+    drawn_reference_name,
+    drawn_size,
+    read_drawn,
+    reference_upload,
+)
 from studio.views.adapters import get_adapter_for_user
 from studio.views.controls import made_controls, reference_from_control
 from training.models import Checkpoint
+from training.models_config import available_bases
+
+if TYPE_CHECKING:  # numpy comes with it: imported where tracks are drawn (studio.tracks.read_drawn)
+    from prep.extract.drawn_tracks import DrawnTracks
 
 MEDIA_FIELDS = {"reference": "reference_preview_file", "output": "output_file", "baseline": "baseline_file"}
 
@@ -85,7 +97,7 @@ def _int_or_404(value: Any) -> int:
         raise Http404("Not found") from None
 
 
-def _choice_adapter(request: AuthedRequest, choice: str) -> Adapter | None:
+def choice_adapter(request: AuthedRequest, choice: str) -> Adapter | None:
     """`adapter-ID` or `checkpoint-ID` (a checkpoint becomes an Adapter on first use)."""
     kind, _, pk = (choice or "").partition("-")
     if kind == "adapter":
@@ -117,7 +129,8 @@ def _adapter_choices(request: AuthedRequest) -> list[dict[str, Any]]:
         config = c.run.config if isinstance(c.run.config, dict) else {}
         label = f"{c.run.name} · step {c.step}"
         fps = float((config.get("bucket") or {}).get("fps") or 0)
-        choices.append({"value": f"checkpoint-{c.pk}", "label": label, "detail": "checkpoint",
+        detail = f"checkpoint · {c.run.get_base_display()}" if len(available_bases()) > 1 else "checkpoint"
+        choices.append({"value": f"checkpoint-{c.pk}", "label": label, "detail": detail,
                         "trigger": (config.get("data") or {}).get("trigger", ""),
                         **_rate(trained_rate(label, fps) if fps > 0 else None)})
     return choices
@@ -153,6 +166,8 @@ def _adapter_detail(adapter: Adapter) -> str:
         parts.append(f"rank {adapter.rank}")
     if adapter.reference_downscale_factor > 1:
         parts.append(f"reference at 1/{adapter.reference_downscale_factor} size")
+    if len(available_bases()) > 1 or adapter.base not in available_bases():
+        parts.append(adapter.get_base_display())  # the model the Studio runs it on
     return " · ".join(parts)
 
 
@@ -180,7 +195,7 @@ def _initial_values(request: AuthedRequest) -> dict[str, Any]:
                 values[f"mask_{edge}"] = round(100 * float(s[f"mask_{edge}"]))
         values.update({"prompt": generation.prompt, "negative_prompt": generation.negative_prompt,
                        "compare": bool(s.get("compare")), "fit_reference": bool(s.get("fit_reference")),
-                       "reused": generation})
+                       "reused": generation, "drawn_tracks": canvas_json(generation.drawn_tracks)})
         if generation.effect_adapter_id:
             values["effect_choice"] = str(generation.effect_adapter_id)
             values["effect_scale"] = s.get("effect_scale", 0.8)
@@ -188,7 +203,7 @@ def _initial_values(request: AuthedRequest) -> dict[str, Any]:
     if request.GET.get("control"):
         values["reference_control"] = request.GET["control"]
     if request.GET.get("choice"):  # back from making a control video: the adapter chosen before the detour
-        adapter = _choice_adapter(request, request.GET["choice"])
+        adapter = choice_adapter(request, request.GET["choice"])
     if adapter is not None:
         values["adapter_choice"] = f"adapter-{adapter.pk}"
     elif request.GET.get("adapter"):
@@ -243,7 +258,7 @@ def studio(request: AuthedRequest) -> HttpResponse:
     values["fast_preview"] = "fast_preview" in request.POST
     form = GenerationForm(request.POST, request.FILES)
     errors = {} if form.is_valid() else form.messages()
-    adapter = _choice_adapter(request, values.get("adapter_choice", ""))
+    adapter = choice_adapter(request, values.get("adapter_choice", ""))
     if adapter is None:
         errors["adapter"] = "Choose the adapter to try."
     effect = get_adapter_for_user(request, values["effect_choice"]) if values.get("effect_choice") else None
@@ -257,17 +272,40 @@ def studio(request: AuthedRequest) -> HttpResponse:
     if reference is None and values.get("reuse_reference"):
         earlier = _get_generation_for_user(request, _int_or_404(values["reuse_reference"]))
         reference, reference_name = earlier.reference_file, str(earlier.settings.get("reference_name", ""))
+    drawn = None
+    if values.get("drawn_tracks"):
+        drawn, drawn_error = _drawn(values["drawn_tracks"], reference is not None)
+        if drawn_error:
+            errors["tracks"] = drawn_error
     if adapter is not None:
         values["adapter_choice"] = f"adapter-{adapter.pk}"
+    if not errors and drawn is not None:  # drawn at the size the generation is made at, which needs the adapter
+        try:
+            reference = reference_upload(drawn, drawn_size(adapter, values))
+            reference_name = drawn_reference_name(drawn)
+        except TracksRefused as refused:
+            errors["tracks"] = str(refused)
     if not errors:  # what needs the adapter and the reference is checked once every field is readable
         assert adapter is not None
         try:
-            generation = create_generation(request.user, adapter, form.cleaned_data, reference, effect, reference_name)
+            generation = create_generation(request.user, adapter, form.cleaned_data, reference, effect, reference_name,
+                                           drawn.as_dict() if drawn is not None else None)
         except GenerationRefused as refused:
             errors.update(refused.errors)
         else:
             return redirect("studio_generation", generation.pk)
     return render(request, "studio/studio/studio.html", _page_context(request, values, errors), status=400)
+
+
+def _drawn(text: str, other_reference: bool) -> tuple[DrawnTracks | None, str]:
+    """(the drawn tracks, checked; or None and why they cannot be the reference, in the creator's words)."""
+    if other_reference:
+        return None, ("You drew motion tracks and also chose a reference video: use one of them. Clear the tracks "
+                      "(Delete all tracks), or leave the other reference out.")
+    try:
+        return read_drawn(text), ""
+    except TracksRefused as refused:
+        return None, str(refused)
 
 
 def _detail_context(generation: Generation) -> dict[str, Any]:

@@ -16,14 +16,25 @@ from django.views.decorators.http import require_GET, require_POST
 from config.delivery import safe_content_type, serve_file, serve_poster
 from config.requests import AuthedRequest
 from datasets.models import ClipPair
+from engine.bases import BASES
 from engine.media import write_poster
+from studio.adapters import download_stem
 from studio.masks import STILL_SUFFIXES
 from studio.sample_grid import sample_grid
 from studio.views.adapters import get_adapter_for_user
 from training.events import events_after
 from training.models import Checkpoint, RunEvent, TrainingRun, ValidationSample
+from training.models_config import available_bases
 from training.progress import run_stages
-from training.runs import RunStateError, continue_run, delete_run, request_cancel, request_flag, runs_ahead
+from training.runs import (
+    RunStateError,
+    continue_run,
+    delete_run,
+    request_cancel,
+    request_flag,
+    runs_ahead,
+    train_again_on,
+)
 
 MAX_EXTRA_STEPS = 100_000
 
@@ -65,6 +76,9 @@ def _status_context(run: TrainingRun) -> dict[str, object]:
         "run": run,
         "adapter": run.adapters.order_by("-created_at").only("pk", "run", "name").first(),
         "stages": run_stages(run, runs_ahead(run)),
+        # The bases it can be trained again on, once it has ended (an adapter only works with its own base).
+        "other_bases": [(name, BASES[name].title) for name in available_bases() if name != run.base]
+        if run.state in TrainingRun.FINAL_STATES else [],
     }
 
 
@@ -173,6 +187,21 @@ def run_delete(request: AuthedRequest, run_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def run_train_again(request: AuthedRequest, run_id: int) -> HttpResponse:
+    """The run's clips and settings trained again on another base model, by its creator."""
+    run = _get_run_for_user(request, run_id)
+    if run.owner_id != request.user.pk:
+        raise Http404("Only its creator can train a run again.")
+    try:
+        new_run = train_again_on(run, request.POST.get("base", ""))
+    except RunStateError as error:
+        messages.error(request, str(error))
+        return redirect("run_detail", run.pk)
+    return redirect("run_detail", new_run.pk)
+
+
+@login_required
+@require_POST
 def checkpoint_continue(request: AuthedRequest, checkpoint_id: int) -> HttpResponse:
     checkpoint = _get_checkpoint_for_user(request, checkpoint_id)
     try:
@@ -193,14 +222,15 @@ def checkpoint_continue(request: AuthedRequest, checkpoint_id: int) -> HttpRespo
 @require_GET
 def checkpoint_download(request: AuthedRequest, checkpoint_id: int) -> HttpResponseBase:
     checkpoint = _get_checkpoint_for_user(request, checkpoint_id)
-    return _safetensors_download(request, checkpoint.adapter_file, f"{checkpoint.run.name}-step{checkpoint.step}")
+    return _safetensors_download(request, checkpoint.adapter_file,
+                                 download_stem(f"{checkpoint.run.name}-step{checkpoint.step}", checkpoint.run.base))
 
 
 @login_required
 @require_GET
 def adapter_download(request: AuthedRequest, adapter_id: int) -> HttpResponseBase:
     adapter = get_adapter_for_user(request, adapter_id)
-    return _safetensors_download(request, adapter.file, adapter.name)
+    return _safetensors_download(request, adapter.file, download_stem(adapter.name, adapter.base))
 
 
 def _safetensors_download(request: AuthedRequest, field: FieldFile, stem: str) -> HttpResponseBase:

@@ -167,3 +167,70 @@ def test_an_operator_sees_how_the_gpus_memory_is_used(client: Client, operator, 
     table = page.split('id="gpu-memory"')[1].split("</table>")[0]
     assert "<code>48 GB</code>" in table and "refuses settings that would not fit" in table
     assert "about 18 GB less" in table and "The Studio uses bf16 weights." in table
+
+
+FEED_FORWARD = "model.diffusion_model.transformer_blocks.0.ff.net.0.proj"
+LTX25_KEYS = (*LTX23_KEYS, f"{FEED_FORWARD}.weight", "model.diffusion_model.keyframes_abs_pos_embedding")
+WITH_BIAS_KEYS = (*LTX23_KEYS, f"{FEED_FORWARD}.weight", f"{FEED_FORWARD}.bias")
+
+
+def test_a_single_file_is_named_by_the_base_its_tensors_show_and_refused_when_set_up_as_the_other(tmp_path):
+    ltx25 = make_ltx_checkpoint(tmp_path / "ltx-2.5-dev.safetensors", LTX25_KEYS)
+    ltx23 = make_ltx_checkpoint(tmp_path / "ltx-2.3-dev.safetensors", WITH_BIAS_KEYS)
+    assert model_checks.check_model_location(ltx25, "ltx-2.5").summary.startswith(
+        "OK: LTX-2.5 single-file checkpoint, 8 tensors")
+    assert model_checks.check_model_location(ltx23, "ltx-2.3").ok
+    wrong = model_checks.check_model_location(ltx23, "ltx-2.5")
+    assert not wrong.ok
+    assert wrong.summary == ("An LTX-2.3 model by its transformer, but set up as LTX-2.5: set it as LTX_MODEL_PATH "
+                             "instead.")
+    gemma3 = model_checks.check_text_encoder_folder(make_model_folder(tmp_path / "gemma3", "gemma3"), "ltx-2.5")
+    assert not gemma3.ok and gemma3.summary.startswith("A gemma3 text encoder, but LTX-2.5 needs Lightricks' "
+                                                       "fine-tuned Gemma 4")
+
+
+@pytest.mark.django_db
+def test_the_operator_sees_each_configured_base_by_name_and_the_problem_of_the_one_set_up_wrong(
+    client: Client, operator, settings, tmp_path
+):
+    settings.MODEL_PRESET = "ltx-2.3"
+    settings.MODEL_BASES = ("ltx-2.3", "ltx-2.5")
+    settings.LTX_MODEL_PATH = str(make_ltx_checkpoint(tmp_path / "dev-2.3.safetensors", WITH_BIAS_KEYS))
+    settings.LTX_TEXT_ENCODER_PATH = str(make_model_folder(tmp_path / "gemma3", "gemma3"))
+    settings.LTX_DISTILLED_MODEL_PATH = None
+    settings.LTX25_MODEL_PATH = str(make_ltx_checkpoint(tmp_path / "dev-2.5.safetensors", LTX25_KEYS))
+    settings.LTX25_TEXT_ENCODER_PATH = str(make_model_folder(tmp_path / "gemma3-again", "gemma3"))  # the wrong one
+    settings.LTX25_DISTILLED_MODEL_PATH = None
+    client.force_login(operator)
+    page = client.get("/ops/models/").content.decode()
+
+    def row(attribute: str) -> str:
+        return page.split(attribute)[1].split("</tr>")[0]
+
+    bases = page.split('id="bases"')[1].split("</table>")[0]
+    assert "LTX-2.3 <code>ltx-2.3</code>" in bases and "LTX-2.5 <code>ltx-2.5</code>" in bases
+    assert "Offered to creators, ready" in row('data-base="ltx-2.3"')
+    assert "Offered to creators, with a problem below" in row('data-base="ltx-2.5"')
+    assert "OK: LTX-2.3 single-file checkpoint" in row('data-setting="LTX_MODEL_PATH"')
+    assert "OK: LTX-2.5 single-file checkpoint" in row('data-setting="LTX25_MODEL_PATH"')
+    encoder = row('data-setting="LTX25_TEXT_ENCODER_PATH"')
+    assert 'data-status="problem"' in encoder and "A gemma3 text encoder, but LTX-2.5 needs" in encoder
+
+
+@pytest.mark.django_db
+def test_the_tiny_preset_offers_both_tiny_bases_when_the_operator_lists_them(client: Client, operator, settings,
+                                                                            tmp_path):
+    settings.MODEL_PRESET, settings.TINY_MODEL_DIR = "tiny", tmp_path / "tiny"
+    settings.TINY_MODEL_BASES = ("ltx-2.3", "ltx-2.5")
+    client.force_login(operator)
+    page = client.get("/ops/models/").content.decode()
+    bases = page.split('id="bases"')[1].split("</table>")[0]
+    assert bases.count("Offered to creators") == 2
+    tiny25 = page.split('data-setting="TINY_MODEL_BASES"')[1].split("</tr>")[0]
+    assert "Tiny LTX-2.5 model" in tiny25 and str(tmp_path / "tiny-ltx-2.5") in tiny25
+    assert "Not built yet — a worker builds it the first time it needs it." in tiny25
+
+    settings.TINY_MODEL_BASES = ("ltx-2.3",)
+    page = client.get("/ops/models/").content.decode()
+    assert "Not offered" in page.split('data-base="ltx-2.5"')[1].split("</tr>")[0]
+    assert 'data-setting="TINY_MODEL_BASES"' not in page

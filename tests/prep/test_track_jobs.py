@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from prep.extract.base import ExtractionError
 from prep.extract.video import clip_format
 from prep.models import Extraction
-from prep.services import request_extraction, run_extraction
+from prep.services import delete_unused_extractions, request_extraction, run_extraction, tracks_coordinates
 from tests.factories import sent_tasks
 from tests.prep.conftest import SLIDING_SQUARES, MovingSquare, write_moving_squares
 
@@ -76,3 +79,20 @@ def test_a_clip_where_nothing_moves_fails_with_the_reason_in_plain_words(creator
     extraction.refresh_from_db()
     assert extraction.state == Extraction.State.FAILED and not extraction.output
     assert extraction.error_message.startswith("Nothing in garden.mp4 moves more than the minimum motion")
+
+
+def test_the_made_tracks_keep_their_positions_beside_the_video_and_go_with_it(creator, squares):
+    extraction = ask(creator, squares, {"tracks": "6"})
+    run_extraction(extraction.pk, "test-worker")
+    extraction.refresh_from_db()
+    stored = tracks_coordinates(extraction)
+    assert stored is not None and (stored["width"], stored["height"], stored["frames"], stored["fps"]) == (
+        256, 176, 24, 24.0)
+    assert len(stored["points"]) == 6 and all(len(track) == 24 for track in stored["points"])
+    name = extraction.report["coordinates"]
+    assert name == str(Path(extraction.output.name).with_suffix(".json"))
+    Extraction.objects.filter(pk=extraction.pk).update(created_at=timezone.now() - timedelta(days=30))
+
+    assert delete_unused_extractions()[0] == 1
+
+    assert not default_storage.exists(name) and not Extraction.objects.exists()

@@ -27,3 +27,15 @@ def test_make_run_checks_the_demo_model_and_says_how_to_rebuild_a_missing_one(se
     settings.MODEL_PRESET, settings.TINY_MODEL_DIR = "tiny", tmp_path / "tiny"
     call_command("ensure_model")
     assert (tmp_path / "tiny" / "model_index.json").exists()
+
+
+def test_make_run_builds_the_tiny_model_of_every_base_the_tiny_preset_offers(settings, tmp_path: Path):
+    import json
+
+    settings.MODEL_PRESET, settings.TINY_MODEL_DIR = "tiny", tmp_path / "models" / "tiny"
+    settings.TINY_MODEL_BASES = ("ltx-2.3", "ltx-2.5")
+    call_command("ensure_model")
+    assert sorted(path.name for path in (tmp_path / "models").iterdir()) == ["tiny", "tiny-ltx-2.5"]
+    bases = [json.loads((tmp_path / "models" / name / "iclora_preset.json").read_text())["base"]
+             for name in ("tiny", "tiny-ltx-2.5")]
+    assert bases == ["ltx-2.3", "ltx-2.5"]
