@@ -72,15 +72,17 @@ class ResumeMismatch(ValueError):
     """The checkpoint was made with other settings than the run resuming it; the message says which."""
 
 
-def check_resume(path: Path, settings: dict[str, Any]) -> None:
+def check_resume(path: Path, settings: dict[str, Any], extend: bool = False) -> None:
     """Refuse to resume from `path` when a setting it was made with differs from `settings` (flat dicts).
 
     A setting known to only one side (a checkpoint from before a setting existed) is not compared; a checkpoint
-    from before settings were recorded resumes as it always did.
+    from before settings were recorded resumes as it always did. With `extend`, a run that continues a shorter one
+    may have a larger total of steps than the checkpoint's (never a smaller one: it would have nothing to train).
     """
     state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
     saved = json.loads(state.get("settings") or "{}")
-    changed = [f"{key}: {saved[key]!r} → {settings[key]!r}" for key in sorted(saved.keys() & settings.keys())
+    longer = {"optim.steps"} if extend and int(settings.get("optim.steps", 0)) > int(state["step"]) else set()
+    changed = [f"{key}: {saved[key]!r} → {settings[key]!r}" for key in sorted(saved.keys() & settings.keys() - longer)
                if saved[key] != settings[key]]
     if changed:
         shown = "; ".join(changed[:5]) + (f"; and {len(changed) - 5} more" if len(changed) > 5 else "")

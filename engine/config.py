@@ -133,6 +133,12 @@ class CheckpointConfig(_Strict):
     every: int = Field(default=250, ge=1, description="Save adapter + optimizer + scheduler + RNG every N steps.")
     keep: int = Field(default=3, ge=1, description="Keep only the newest K checkpoints.")
     resume: bool = Field(default=True, description="Resume from the newest checkpoint in output_dir when there is one.")
+    extend: bool = Field(
+        default=False,
+        description="The run continues a shorter one on purpose (the Studio's Continue training): a checkpoint made "
+        "with a smaller optim.steps resumes and trains on to this total, the schedule stretched to it. Every other "
+        "setting must still match.",
+    )
 
 
 class ValidationConfig(_Strict):

@@ -493,7 +493,7 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
     ckpt_dir = out / "checkpoints"
     settings = {**cfg.resume_settings(), "data.pairs": dataset_fingerprint(pairs)}
     if cfg.checkpoint.resume and (last := latest_checkpoint(ckpt_dir)) is not None:
-        check_resume(last, settings)
+        check_resume(last, settings, extend=cfg.checkpoint.extend)
         start = load_checkpoint(last, pipe.transformer, opt, sched, gen)
         hooks.log(f"resumed from {last.name} at step {start}")
 

@@ -141,6 +141,8 @@ def continue_run(checkpoint: Checkpoint, extra_steps: int) -> TrainingRun:
         raise RunStateError("Wait until this run has ended, or cancel it, before continuing it.")
     config = copy.deepcopy(source.config)
     config.setdefault("optim", {})["steps"] = checkpoint.step + extra_steps
+    # The engine refuses a checkpoint made with another total of steps unless told the run extends it on purpose.
+    config.setdefault("checkpoint", {})["extend"] = True
     with transaction.atomic():
         run = TrainingRun.objects.create(
             owner=source.owner, dataset=source.dataset, recipe=source.recipe, base=source.base, config=config,

@@ -21,7 +21,7 @@ from tests.factories import make_ready_dataset, make_run, tiny_run_config
 from tests.helpers import wait_for
 from tests.services import Worker
 from training.models import RunMetric, TrainingRun
-from training.runs import launch_run
+from training.runs import continue_run, launch_run
 
 pytestmark = pytest.mark.timeout(240)
 State = TrainingRun.State
@@ -245,3 +245,22 @@ def test_each_stored_checkpoint_is_a_comfyui_adapter_and_resumable(
     info = read_adapter(local)
     assert info.metadata["steps"] == "10" and info.rank == 4
     assert last.training_file.size > 0 and last.state_file.size > 0
+
+
+def test_a_finished_run_continued_from_its_last_checkpoint_trains_on_to_the_new_total(
+    transactional_db, celery_worker, creator, tmp_path
+):
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
+    run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=4, checkpoint_every=4))
+    launch_run(run)
+    wait_for(lambda: _run_in(run, *TrainingRun.FINAL_STATES))
+    assert run.state == State.SUCCEEDED, run.state_reason
+
+    continued = continue_run(run.checkpoints.get(step=4), extra_steps=2)
+    wait_for(lambda: _run_in(continued, *TrainingRun.FINAL_STATES))
+    assert continued.state == State.SUCCEEDED, (continued.state_reason, celery_worker.log_tail())
+    assert continued.step == 6
+    logs = " ".join(str(m) for m in continued.events.filter(kind="log").values_list("payload__message", flat=True))
+    assert "resumed from step_000004 at step 4" in logs
+    # Only the new steps were trained: the metrics start where the checkpoint ended.
+    assert sorted(RunMetric.objects.filter(run=continued).values_list("step", flat=True)) == [5, 6]

@@ -412,6 +412,10 @@ def test_a_checkpoint_is_resumed_only_with_the_settings_and_data_it_was_made_wit
         train(make_config(three_pairs, output_dir=out, optim={"steps": 4, "learning_rate": 2e-3}))
     with pytest.raises(ResumeMismatch, match=r"optim\.steps: 4 → 8.*learning-rate schedule"):
         train(make_config(three_pairs, output_dir=out, optim={"steps": 8}))
+    # A run that extends this one on purpose may train to a larger total, but nothing else may change.
+    with pytest.raises(ResumeMismatch, match=r"optim\.learning_rate: 0\.001 → 0\.002\)"):
+        train(make_config(three_pairs, output_dir=out, optim={"steps": 8, "learning_rate": 2e-3},
+                          checkpoint={"every": 1000, "extend": True}))
     rows = read_manifest(three_pairs)
     recaptioned = write_manifest([Pair(p.index, f"{p.caption}, slowly" if p.index == 0 else p.caption, p.video,
                                        p.reference) for p in rows], tmp_path / "recaptioned.jsonl")
@@ -430,6 +434,9 @@ def test_a_checkpoint_is_resumed_only_with_the_settings_and_data_it_was_made_wit
     rest = _losses(make_config(write_manifest(moved, elsewhere / "manifest.jsonl"), output_dir=out,
                                optim={"steps": 4}))
     assert sorted(rest) == [3, 4]
+    extended = _losses(make_config(three_pairs, output_dir=out, optim={"steps": 6},
+                                   checkpoint={"every": 1000, "extend": True}))
+    assert sorted(extended) == [5, 6]
 
 
 def test_a_checkpoint_from_before_settings_were_recorded_still_resumes(
