@@ -8,13 +8,16 @@ import os
 import tempfile
 
 _session_dir = tempfile.mkdtemp(prefix="iclora-test-")
-# A data folder given from outside (ICLORA_DATA_DIR=/tmp/x pytest -n 2) gets a subfolder per pytest-xdist process:
-# sharing one would mean one Redis socket and one media folder for processes that each start their own.
-if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("ICLORA_DATA_DIR"):
-    os.environ["ICLORA_DATA_DIR"] = os.path.join(os.environ["ICLORA_DATA_DIR"], os.environ["PYTEST_XDIST_WORKER"])
 os.environ.setdefault("ICLORA_DATA_DIR", _session_dir)
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production-use-0123456789")
 os.environ.setdefault("REDIS_KEY_PREFIX", f"iclora-test-{os.getpid()}")
+# pytest-xdist's processes inherit the environment this module gave the main one (or one given from outside, as in
+# ICLORA_DATA_DIR=/tmp/x pytest -n 2): each takes a data folder and a Redis key prefix of its own, or two would share
+# one embedded Redis socket, or, on an external Redis, one Celery queue feeding two databases.
+_xdist_process = os.environ.get("PYTEST_XDIST_WORKER")
+if _xdist_process:
+    os.environ["ICLORA_DATA_DIR"] = os.path.join(os.environ["ICLORA_DATA_DIR"], _xdist_process)
+    os.environ["REDIS_KEY_PREFIX"] = f"{os.environ['REDIS_KEY_PREFIX']}-{_xdist_process}"
 os.environ.setdefault("WORKER_HEARTBEAT_SECONDS", "1")
 os.environ.setdefault("WORKER_STALE_SECONDS", "5")
 # Small pieces, so generated clips of a few hundred KB go through resumable uploads in the browser tests too.
