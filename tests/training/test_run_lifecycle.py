@@ -228,16 +228,22 @@ def test_a_run_survives_a_redis_restart_and_keeps_its_whole_history(
     ]
 
 
+def _finished_run(creator, tmp_path: Path, steps: int, checkpoint_every: int) -> TrainingRun:
+    """A tiny run on two pairs, launched and trained to the end by the session's worker."""
+    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
+    run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=steps, checkpoint_every=checkpoint_every))
+    launch_run(run)
+    wait_for(lambda: _run_in(run, *TrainingRun.FINAL_STATES))
+    assert run.state == State.SUCCEEDED, run.state_reason
+    return run
+
+
 def test_each_stored_checkpoint_is_a_comfyui_adapter_and_resumable(
     transactional_db, celery_worker, creator, tmp_path
 ):
     from engine.export import read_adapter
 
-    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
-    run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=10, checkpoint_every=4))
-    launch_run(run)
-    wait_for(lambda: _run_in(run, *TrainingRun.FINAL_STATES))
-    assert run.state == State.SUCCEEDED, run.state_reason
+    run = _finished_run(creator, tmp_path, steps=10, checkpoint_every=4)
     assert sorted(run.checkpoints.values_list("step", flat=True)) == [8, 10]  # the final step is kept too
     last = run.checkpoints.get(step=10)
     local = tmp_path / "checkpoint.safetensors"
@@ -250,12 +256,7 @@ def test_each_stored_checkpoint_is_a_comfyui_adapter_and_resumable(
 def test_a_finished_run_continued_from_its_last_checkpoint_trains_on_to_the_new_total(
     transactional_db, celery_worker, creator, tmp_path
 ):
-    dataset = make_ready_dataset(creator, tmp_path / "clips", count=2)
-    run = make_run(creator, dataset=dataset, config=tiny_run_config(steps=4, checkpoint_every=4))
-    launch_run(run)
-    wait_for(lambda: _run_in(run, *TrainingRun.FINAL_STATES))
-    assert run.state == State.SUCCEEDED, run.state_reason
-
+    run = _finished_run(creator, tmp_path, steps=4, checkpoint_every=4)
     continued = continue_run(run.checkpoints.get(step=4), extra_steps=2)
     wait_for(lambda: _run_in(continued, *TrainingRun.FINAL_STATES))
     assert continued.state == State.SUCCEEDED, (continued.state_reason, celery_worker.log_tail())
