@@ -111,6 +111,16 @@ def test_it_checks_that_the_pose_interpreter_can_be_run(tmp_path):
     assert model_checks.check_interpreter(interpreter).ok
 
 
+
+def _row(page: str, attribute: str) -> str:
+    """The table row of the ops page that carries `attribute` (data-setting="LTX_MODEL_PATH", data-base="ltx-2.5")."""
+    return page.split(attribute)[1].split("</tr>")[0]
+
+
+def _setting(page: str, name: str) -> str:
+    """The ops page's row of the setting `name`."""
+    return _row(page, f'data-setting="{name}"')
+
 @pytest.mark.django_db
 def test_an_operator_sees_every_model_path_explained_and_the_active_preset(client: Client, operator, settings,
                                                                            tmp_path):
@@ -129,21 +139,18 @@ def test_an_operator_sees_every_model_path_explained_and_the_active_preset(clien
     client.force_login(operator)
     page = client.get("/ops/models/").content.decode()
 
-    def row(setting: str) -> str:
-        return page.split(f'data-setting="{setting}"')[1].split("</tr>")[0]
-
     assert 'data-preset="ltx-2.3" class="ops-highlight"' in page and "Active, ready" in page
     assert 'data-preset="tiny" class' not in page
-    assert "OK: LTX-2.3 single-file checkpoint, 6 tensors" in row("LTX_MODEL_PATH")
-    assert "ops-highlight" in row("LTX_MODEL_PATH")
-    assert "OK: Gemma text encoder (gemma3)." in row("LTX_TEXT_ENCODER_PATH")
-    assert "Not configured — Studio previews use the dev checkpoint." in row("LTX_DISTILLED_MODEL_PATH")
-    depth = row("DEPTH_MODEL_PATH")
+    assert "OK: LTX-2.3 single-file checkpoint, 6 tensors" in _setting(page, "LTX_MODEL_PATH")
+    assert "ops-highlight" in _setting(page, "LTX_MODEL_PATH")
+    assert "OK: Gemma text encoder (gemma3)." in _setting(page, "LTX_TEXT_ENCODER_PATH")
+    assert "Not configured — Studio previews use the dev checkpoint." in _setting(page, "LTX_DISTILLED_MODEL_PATH")
+    depth = _setting(page, "DEPTH_MODEL_PATH")
     assert 'data-status="problem"' in depth and "Not a model folder: config.json is missing" in depth
-    assert "Folder missing." in row("CAPTION_MODEL_PATH")
-    assert "OK: interpreter python is executable." in row("POSE_PYTHON")
-    assert "Not built — only the tiny preset uses it." in row("TINY_MODEL_DIR")
-    assert "OK: LTX-2 diffusers pipeline, 8 components." in row("DEMO_MODEL_DIR")  # shipped with the app
+    assert "Folder missing." in _setting(page, "CAPTION_MODEL_PATH")
+    assert "OK: interpreter python is executable." in _setting(page, "POSE_PYTHON")
+    assert "Not built — only the tiny preset uses it." in _setting(page, "TINY_MODEL_DIR")
+    assert "OK: LTX-2 diffusers pipeline, 8 components." in _setting(page, "DEMO_MODEL_DIR")  # shipped with the app
 
 
 @pytest.mark.django_db
@@ -204,16 +211,13 @@ def test_the_operator_sees_each_configured_base_by_name_and_the_problem_of_the_o
     client.force_login(operator)
     page = client.get("/ops/models/").content.decode()
 
-    def row(attribute: str) -> str:
-        return page.split(attribute)[1].split("</tr>")[0]
-
     bases = page.split('id="bases"')[1].split("</table>")[0]
     assert "LTX-2.3 <code>ltx-2.3</code>" in bases and "LTX-2.5 <code>ltx-2.5</code>" in bases
-    assert "Offered to creators, ready" in row('data-base="ltx-2.3"')
-    assert "Offered to creators, with a problem below" in row('data-base="ltx-2.5"')
-    assert "OK: LTX-2.3 single-file checkpoint" in row('data-setting="LTX_MODEL_PATH"')
-    assert "OK: LTX-2.5 single-file checkpoint" in row('data-setting="LTX25_MODEL_PATH"')
-    encoder = row('data-setting="LTX25_TEXT_ENCODER_PATH"')
+    assert "Offered to creators, ready" in _row(page, 'data-base="ltx-2.3"')
+    assert "Offered to creators, with a problem below" in _row(page, 'data-base="ltx-2.5"')
+    assert "OK: LTX-2.3 single-file checkpoint" in _setting(page, "LTX_MODEL_PATH")
+    assert "OK: LTX-2.5 single-file checkpoint" in _setting(page, "LTX25_MODEL_PATH")
+    encoder = _setting(page, "LTX25_TEXT_ENCODER_PATH")
     assert 'data-status="problem"' in encoder and "A gemma3 text encoder, but LTX-2.5 needs" in encoder
 
 
