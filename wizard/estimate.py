@@ -65,6 +65,8 @@ class Benchmark:
     seconds_per_sample: float = 0.0  # one validation sample
     save_seconds: float = 0.0  # the final checkpoint, the adapter file and storing it, per run
     measured: bool = True  # False: design figures, not measured on any machine
+    # The small models train on the CPU of an ordinary machine, where "GPU memory" would be untrue.
+    memory_label: str = "GPU memory"
 
 
 def latent_tokens(width: int, height: int, frames: int, downscale: int = 1) -> int:
@@ -77,13 +79,13 @@ def latent_tokens(width: int, height: int, frames: int, downscale: int = 1) -> i
 TINY = Benchmark(
     tokens=latent_tokens(128, 128, 17), seconds_per_step=0.083, base_memory_gib=0.3, memory_per_token_mib=0.5,
     lora_params_per_rank=20_000, gpu_memory_gib=8.0, prepare_seconds_per_pair=2.4,
-    load_seconds=TINY_LOAD_S, seconds_per_sample=TINY_SAMPLE_S, save_seconds=TINY_SAVE_S,
+    load_seconds=TINY_LOAD_S, seconds_per_sample=TINY_SAMPLE_S, save_seconds=TINY_SAVE_S, memory_label="Memory",
     source="our CPU benchmark of the tiny model, 128×128×17, rank 32 (docs/benchmarks.md)",
 )
 DEMO = Benchmark(
     tokens=latent_tokens(256, 160, 17), seconds_per_step=0.27, base_memory_gib=0.5, memory_per_token_mib=0.5,
     lora_params_per_rank=40_000, gpu_memory_gib=8.0, prepare_seconds_per_pair=0.8,
-    load_seconds=DEMO_LOAD_S, seconds_per_sample=DEMO_SAMPLE_S, save_seconds=DEMO_SAVE_S,
+    load_seconds=DEMO_LOAD_S, seconds_per_sample=DEMO_SAMPLE_S, save_seconds=DEMO_SAVE_S, memory_label="Memory",
     source="our CPU measurement of the demo model, 256×160×17, rank 32: 24 pairs prepared and 400 steps in "
            "128 s (docs/benchmarks.md, demo model)",
 )
@@ -170,6 +172,7 @@ class Estimate:
     source: str  # for operators: the benchmark and shape behind the figures
     basis: str = ""  # for creators: `basis_text`
     stage_seconds: tuple[tuple[str, float], ...] = ()  # (stage, seconds) in STAGES order
+    memory_label: str = "GPU memory"  # how the pages name the memory figure (Benchmark.memory_label)
 
     @property
     def fits(self) -> bool:
@@ -227,4 +230,4 @@ def estimate(model: str, width: int, height: int, frames: int, downscale: int, r
     else:
         source = bench.source
     return Estimate(seconds=seconds, memory_gib=memory, gpu_memory_gib=gpu_memory_gib or bench.gpu_memory_gib,
-                    source=source, basis=basis, stage_seconds=parts)
+                    source=source, basis=basis, stage_seconds=parts, memory_label=bench.memory_label)

@@ -54,3 +54,9 @@ def test_samples_are_counted_every_so_many_steps_and_once_at_the_end():
     assert sample_count(300, 100, 2) == 6  # at 100, 200 and the end (300)
     assert sample_count(300, 0, 0) == 1  # the end only, of the first pair
     assert sample_count(250, 250, 1) == 1
+
+
+@pytest.mark.parametrize(("model", "label"), [("tiny", "Memory"), ("demo", "Memory"), ("ltx-2.3", "GPU memory"),
+                                              ("ltx-2.5", "GPU memory")])
+def test_the_small_models_memory_is_not_called_gpu_memory_as_they_train_on_a_cpu(model, label):
+    assert estimate(model, 256, 160, 17, 1, 16, 200, 9).memory_label == label
