@@ -297,8 +297,15 @@ LTX_DISTILLED_MODEL_PATH = env_optional_str("LTX_DISTILLED_MODEL_PATH")
 LTX25_MODEL_PATH = env_optional_str("LTX25_MODEL_PATH")
 LTX25_TEXT_ENCODER_PATH = env_optional_str("LTX25_TEXT_ENCODER_PATH")
 LTX25_DISTILLED_MODEL_PATH = env_optional_str("LTX25_DISTILLED_MODEL_PATH")
+# Lightricks' split LTX-2.5 download (engine.model_paths.ModelPaths): LTX25_MODEL_PATH (and the distilled one) name
+# the transformer files, these the files beside them, shared by the dev and distilled transformers.
+LTX25_VIDEO_VAE_PATH = env_optional_str("LTX25_VIDEO_VAE_PATH")
+LTX25_AUDIO_VAE_PATH = env_optional_str("LTX25_AUDIO_VAE_PATH")
+LTX25_TEXT_PROJECTION_PATH = env_optional_str("LTX25_TEXT_PROJECTION_PATH")
 for _name, _value in (("LTX25_TEXT_ENCODER_PATH", LTX25_TEXT_ENCODER_PATH),
-                      ("LTX25_DISTILLED_MODEL_PATH", LTX25_DISTILLED_MODEL_PATH)):
+                      ("LTX25_DISTILLED_MODEL_PATH", LTX25_DISTILLED_MODEL_PATH),
+                      ("LTX25_VIDEO_VAE_PATH", LTX25_VIDEO_VAE_PATH), ("LTX25_AUDIO_VAE_PATH", LTX25_AUDIO_VAE_PATH),
+                      ("LTX25_TEXT_PROJECTION_PATH", LTX25_TEXT_PROJECTION_PATH)):
     if _value and not LTX25_MODEL_PATH:
         raise ImproperlyConfigured(f"{_name} is set but LTX25_MODEL_PATH is not: LTX-2.5 needs its dev checkpoint "
                                    "(a diffusers folder or Lightricks' .safetensors) before anything else of it.")

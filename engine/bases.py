@@ -107,6 +107,12 @@ class Base(_Frozen):
     environment: tuple[str, str, str] = Field(
         description="The operator's variables for its dev checkpoint, text encoder and distilled checkpoint."
     )
+    split_environment: tuple[str, str, str] | None = Field(
+        default=None,
+        description="The operator's variables for the files of Lightricks' split layout beside the transformer file "
+        "(video VAE, audio VAE with vocoder, packed text encoder with the text projection; model_paths.ModelPaths); "
+        "None for a base Lightricks ships as single files only.",
+    )
     cache_suffix: str = Field(
         description="Added to the model name in cache keys of text embeddings: empty for LTX-2.3, so the caches of "
         "runs made before bases existed stay valid."
@@ -168,6 +174,7 @@ LTX25 = Base(
     training=_TRAINING,
     image_crf=18,
     environment=("LTX25_MODEL_PATH", "LTX25_TEXT_ENCODER_PATH", "LTX25_DISTILLED_MODEL_PATH"),
+    split_environment=("LTX25_VIDEO_VAE_PATH", "LTX25_AUDIO_VAE_PATH", "LTX25_TEXT_PROJECTION_PATH"),
     cache_suffix="+ltx-2.5",
 )
 

@@ -164,7 +164,9 @@ class TrainConfig(_Strict):
         default="tiny",
         description="The base model: a preset (tiny, demo, or ltx-2.3 = the operator's LTX_MODEL_PATH and "
         "LTX_TEXT_ENCODER_PATH), a diffusers LTX-2 folder, or a mapping of files: {path: folder or single-file "
-        ".safetensors, text_encoder: Gemma-3 folder, config: component configs, distilled, name}.",
+        ".safetensors (or the transformer file of Lightricks' split LTX-2.5 download), text_encoder: Gemma folder, "
+        "video_vae, audio_vae, text_projection: the split download's other files, config: component configs, "
+        "distilled, name}.",
     )
     output_dir: Path = Field(description="Run folder: cache, checkpoints, samples, exported adapter, log.")
     device: str = Field(
@@ -298,7 +300,8 @@ def load_config(path: str | Path, **overrides: object) -> TrainConfig:
 def _model_relative_to(model: str | ModelPaths, base: Path) -> str | ModelPaths:
     """Paths in `model:` are relative to the YAML file's folder (a bare preset name stays a name)."""
     if isinstance(model, ModelPaths):
-        update = {key: base / value for key in ("path", "text_encoder", "config")
+        update = {key: base / value for key in ("path", "text_encoder", "config", "video_vae", "audio_vae",
+                                                              "text_projection")
                   if isinstance(value := getattr(model, key), Path) and not value.is_absolute()}
         return model.model_copy(update=update)
     if Path(model).parts and not Path(model).is_absolute() and (base / model).exists():

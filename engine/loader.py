@@ -31,10 +31,21 @@ from .model_paths import (
     PathNames,
     as_model_paths,
     check_model_paths,
+    checkpoint_parts,
     environment_names,
     from_environment,
 )
-from .single_file import COMPONENTS, Overrides, checkpoint_switches, load_components, read_header
+from .single_file import (
+    COMPONENTS,
+    SPLIT_FILES,
+    Overrides,
+    SingleFileError,
+    checkpoint_switches,
+    component_of,
+    load_components,
+    read_header,
+    read_layout,
+)
 from .tiny_model import build_tiny_model
 
 __all__ = ["DEMO", "LTX_2_3", "LTX_2_5", "MODEL_PRESETS", "TINY", "ModelPaths", "ModelPathsError", "PathNames"]
@@ -115,6 +126,29 @@ def base_of(paths: ModelPaths, names: PathNames | None = None) -> Base:
     return found
 
 
+def _check_files(paths: ModelPaths, names: PathNames) -> None:
+    """What Lightricks' files' headers say is wrong, said before the text encoder (minutes for the real Gemma) loads:
+    a file holding another component than its setting says, a diffusion-decoder video VAE (SingleFileError), or the
+    transformer file of the split layout given alone (ModelPathsError: read as a single file it would be refused for
+    lacking the VAEs, and the settings to give would go unsaid). The configs are compared when the weights load."""
+    if not paths.single_file:
+        return
+    if paths.split:
+        layout = read_layout(checkpoint_parts(paths, names))
+        if layout.misplaced:
+            raise SingleFileError("; ".join(layout.misplaced) + ".")
+        return
+    shapes, _metadata = read_header(paths.path)
+    held = {component_of(key) for key in shapes}
+    if "transformer" in held and not held & {"vae", "audio_vae", "vocoder"}:
+        raise ModelPathsError(
+            f"{names.path} is {paths.path.name}, the transformer file of Lightricks' split layout: the video VAE, the "
+            f"audio VAE with the vocoder and the text projection are in files of their own. Set {names.video_vae} to "
+            f"{SPLIT_FILES['video_vae']}, {names.audio_vae} to {SPLIT_FILES['audio_vae']} and {names.text_projection} "
+            f"to {SPLIT_FILES['text_projection']}."
+        )
+
+
 def _transformer_switches(paths: ModelPaths) -> dict[str, Any]:
     if paths.single_file:
         shapes, _metadata = read_header(paths.path)
@@ -162,8 +196,9 @@ def load_pipeline(
 ) -> Any:
     """Load an `LTX2InContextPipeline` for the tiny model and for the real one, through one code path.
 
-    `spec` is what `resolve_model` takes: a diffusers folder loads with `from_pretrained`, a single-file
-    checkpoint through `single_file.load_components` with the configs of `ModelPaths.configs`.
+    `spec` is what `resolve_model` takes: a diffusers folder loads with `from_pretrained`; Lightricks' single file,
+    or its split files (`ModelPaths.split`), through `single_file.load_components` with the configs of
+    `ModelPaths.configs`.
     `with_text_encoder=False` leaves Gemma out (`ensure_text_encoder` loads it when a prompt must be encoded);
     `with_transformer=False` leaves the transformer out (`attach_transformer` adds it later). Training uses
     both, so the 12B encoder and the 22B transformer are never in GPU memory together. `int8_text_encoder`
@@ -171,12 +206,14 @@ def load_pipeline(
     pipeline on `device` in `dtype` (default: `pick_device_and_dtype`).
     """
     paths = resolve_model(spec, names)
-    base = base_of(paths, environment_names(spec) if isinstance(spec, str) and spec in BASES else names)
+    names = environment_names(spec) if isinstance(spec, str) and spec in BASES else names or PathNames()
+    _check_files(paths, names)
+    base = base_of(paths, names)
     dev, default_dtype = pick_device_and_dtype(device)
     dtype = dtype or default_dtype
     text_encoder = _text_encoder(paths, dtype, int8_text_encoder, own=int8_text_encoder) if with_text_encoder else None
     if paths.single_file:
-        pipe = _pipeline_from_single_file(paths, dtype, text_encoder, with_transformer)
+        pipe = _pipeline_from_single_file(paths, dtype, text_encoder, with_transformer, names)
     else:
         overrides: dict[str, Any] = {} if with_text_encoder and text_encoder is None else {"text_encoder": text_encoder}
         if not with_transformer:
@@ -238,11 +275,11 @@ def release_text_encoder(pipe: Any) -> None:
 
 
 def load_transformer(paths: ModelPaths, dtype: torch.dtype) -> Any:
-    """The transformer alone, on the CPU, from the folder or the single file `paths` names."""
+    """The transformer alone, on the CPU, from the folder, the single file or the split files `paths` names."""
     if paths.single_file:
         overrides = single_file_overrides(paths)
-        return load_components(paths.path, paths.configs, dtype, only=("transformer",), overrides=overrides)[
-            "transformer"]
+        return load_components(checkpoint_parts(paths), paths.configs, dtype, only=("transformer",),
+                               overrides=overrides)["transformer"]
     # diffusers (seconds): loaded only when a pipeline is built, not by every module that imports this one
     from diffusers import LTX2VideoTransformer3DModel
 
@@ -264,7 +301,8 @@ def _pipeline_from_folder(paths: ModelPaths, dtype: torch.dtype, overrides: dict
 
 
 def _pipeline_from_single_file(
-    paths: ModelPaths, dtype: torch.dtype, text_encoder: Any, with_transformer: bool = True
+    paths: ModelPaths, dtype: torch.dtype, text_encoder: Any, with_transformer: bool = True,
+    names: PathNames | None = None,
 ) -> Any:
     # diffusers/transformers (seconds): loaded only when a pipeline is built, not by every importer
     from diffusers import FlowMatchEulerDiscreteScheduler
@@ -279,13 +317,16 @@ def _pipeline_from_single_file(
         scheduler=FlowMatchEulerDiscreteScheduler.from_pretrained(str(configs), subfolder="scheduler"),
         tokenizer=AutoTokenizer.from_pretrained(str(tokenizer_dir)),
         text_encoder=text_encoder,
-        **_single_file_components(paths, dtype, with_transformer),
+        **_single_file_components(paths, dtype, with_transformer, names),
     )
 
 
-def _single_file_components(paths: ModelPaths, dtype: torch.dtype, with_transformer: bool) -> dict[str, Any]:
+def _single_file_components(
+    paths: ModelPaths, dtype: torch.dtype, with_transformer: bool, names: PathNames | None = None
+) -> dict[str, Any]:
     only = tuple(c for c in COMPONENTS if with_transformer or c != "transformer")
-    components = load_components(paths.path, paths.configs, dtype, only=only, overrides=single_file_overrides(paths))
+    components = load_components(checkpoint_parts(paths, names or PathNames()), paths.configs, dtype, only=only,
+                                 overrides=single_file_overrides(paths))
     return components if with_transformer else {**components, "transformer": None}
 
 

@@ -2,10 +2,11 @@
 `ltx-2.3` / `ltx-2.5` presets all become a `ModelPaths`, checked by `check_model_paths` with errors that name the
 setting.
 
-A model is either a diffusers-format folder (`model_index.json` and one folder per component) or Lightricks'
-single-file checkpoint (transformer, text connectors, video and audio VAE and vocoder in one `.safetensors`)
-plus the text-encoder folder (Gemma-3 for LTX-2.3, Lightricks' Gemma 4 for LTX-2.5); see `single_file.py` for the
-latter and `bases.py` for what tells the two bases apart.
+A model is either a diffusers-format folder (`model_index.json` and one folder per component), Lightricks'
+single-file checkpoint (transformer, text connectors, video and audio VAE and vocoder in one `.safetensors`), or
+Lightricks' split files of LTX-2.5 (the transformer file, with `video_vae`, `audio_vae` and `text_projection` beside
+it), each file plus the text-encoder folder (Gemma-3 for LTX-2.3, Lightricks' Gemma 4 for LTX-2.5); see
+`single_file.py` for the files and `bases.py` for what tells the two bases apart.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .bases import BASES, LTX_2_3, LTX_2_5, get_base
-from .single_file import CONFIG_FILES, LTX23_CONFIGS
+from .single_file import CONFIG_FILES, LTX23_CONFIGS, SPLIT_FILES, SPLIT_PARTS, Part
 
 TINY = "tiny"
 DEMO = "demo"
@@ -39,12 +40,33 @@ class ModelPaths(BaseModel):
 
     path: Path = Field(
         description="A diffusers-format LTX-2 folder (with model_index.json), or Lightricks' single-file checkpoint "
-        "(.safetensors, e.g. ltx-2.3-22b-dev.safetensors) holding transformer, text connectors, VAEs and vocoder."
+        "(.safetensors, e.g. ltx-2.3-22b-dev.safetensors) holding transformer, text connectors, VAEs and vocoder, or, "
+        "with video_vae, audio_vae and text_projection, the transformer file of Lightricks' split LTX-2.5 download "
+        "(diffusion_models/ltx-2.5-22b-dev-transformer-bf16.safetensors; the distilled one for a distilled model)."
     )
     text_encoder: Path | None = Field(
         default=None,
         description="The text-encoder folder (Gemma-3 for LTX-2.3, Lightricks' Gemma 4 for LTX-2.5): required with a "
         "single file; with a folder it replaces the folder's own text encoder.",
+    )
+    video_vae: Path | None = Field(
+        default=None,
+        description="Split layout (LTX-2.5, as Lightricks ships it; ltx-trainer's video_vae_path): the video-VAE file "
+        "vae/ltx-2.5-video-vae-conv-bf16.safetensors. The other one, vae/ltx-2.5-video-vae-bf16.safetensors, has the "
+        "diffusion decoder, which diffusers' AutoencoderKLLTX2Video cannot hold, and is refused. Leave out with a "
+        "single file or a folder.",
+    )
+    audio_vae: Path | None = Field(
+        default=None,
+        description="Split layout: the audio VAE and vocoder file vae/ltx-2.5-audio-vae-bf16.safetensors "
+        "(ltx-trainer's audio_vae_path).",
+    )
+    text_projection: Path | None = Field(
+        default=None,
+        description="Split layout: Lightricks' packed text-encoder file "
+        "text_encoders/gemma4-12b-with-proj-ltx-2.5-bf16.safetensors (ltx-trainer's text_encoder_path), read only for "
+        "the text projection (text_embedding_projection.*) it bundles: the transformer file has none. Gemma 4 itself "
+        "still loads from text_encoder, a transformers folder.",
     )
     config: Path | None = Field(
         default=None,
@@ -63,7 +85,13 @@ class ModelPaths(BaseModel):
 
     @property
     def single_file(self) -> bool:
+        """Lightricks' files rather than a diffusers folder: one single file, or the split layout."""
         return not self.path.is_dir()
+
+    @property
+    def split(self) -> bool:
+        """Lightricks' split layout: a file beside the transformer's is given."""
+        return any(part is not None for part in (self.video_vae, self.audio_vae, self.text_projection))
 
     @property
     def configs(self) -> Path:
@@ -84,12 +112,32 @@ class PathNames:
     path: str = "model.path"
     text_encoder: str = "model.text_encoder"
     config: str = "model.config"
+    video_vae: str = "model.video_vae"
+    audio_vae: str = "model.audio_vae"
+    text_projection: str = "model.text_projection"
+
+
+def checkpoint_parts(paths: ModelPaths, names: PathNames = PathNames()) -> tuple[Part, ...]:
+    """The files the loader reads Lightricks' components from (`single_file.Part`): the single file alone, or the
+    split layout's four, each with the setting that names it."""
+    if not paths.split:
+        return (Part(paths.path, setting=names.path),)
+    return tuple(
+        Part(location, components, getattr(names, field))
+        for field, components in SPLIT_PARTS.items()
+        if (location := getattr(paths, field)) is not None
+    )
 
 
 def environment_names(base: str = LTX_2_3) -> PathNames:
-    """The operator's variables for `base`'s dev checkpoint and text encoder (`bases.Base.environment`)."""
-    model, text_encoder, _distilled = get_base(base).environment
-    return PathNames(model, text_encoder)
+    """The operator's variables for `base`'s dev checkpoint and text encoder (`bases.Base.environment`), and for the
+    files of its split layout where it has one (`bases.Base.split_environment`)."""
+    record = get_base(base)
+    model, text_encoder, _distilled = record.environment
+    if record.split_environment is None:
+        return PathNames(model, text_encoder)
+    video_vae, audio_vae, text_projection = record.split_environment
+    return PathNames(model, text_encoder, video_vae=video_vae, audio_vae=audio_vae, text_projection=text_projection)
 
 
 # The `ltx-2.3` preset reads the same variables the web app's settings read (config/settings.py).
@@ -114,7 +162,8 @@ def model_label(model: str | ModelPaths) -> str:
 
 def from_environment(environ: Mapping[str, str] | None = None, base: str = LTX_2_3) -> ModelPaths:
     """The `ltx-2.3` or `ltx-2.5` preset: the operator's LTX_MODEL_PATH (+ LTX_TEXT_ENCODER_PATH), or
-    LTX25_MODEL_PATH (+ LTX25_TEXT_ENCODER_PATH), as the web app reads them."""
+    LTX25_MODEL_PATH (+ LTX25_TEXT_ENCODER_PATH, and for the split layout LTX25_VIDEO_VAE_PATH, LTX25_AUDIO_VAE_PATH
+    and LTX25_TEXT_PROJECTION_PATH), as the web app reads them."""
     env = os.environ if environ is None else environ
     names = environment_names(base)
     model = env.get(names.path, "").strip()
@@ -124,13 +173,21 @@ def from_environment(environ: Mapping[str, str] | None = None, base: str = LTX_2
             f"{names.text_encoder} for a single-file checkpoint) as for the web app, or give the files in "
             f"the config: model: {{path: ..., text_encoder: ..., name: {base}}}."
         )
-    encoder = env.get(names.text_encoder, "").strip()
-    return ModelPaths(path=Path(model), text_encoder=Path(encoder) if encoder else None, name=base)
+    def optional(name: str) -> Path | None:
+        value = env.get(name, "").strip()
+        return Path(value) if value else None
+
+    paths = ModelPaths(path=Path(model), text_encoder=optional(names.text_encoder), name=base)
+    if get_base(base).split_environment is None:
+        return paths
+    return paths.model_copy(update={field: optional(getattr(names, field))
+                                    for field in ("video_vae", "audio_vae", "text_projection")})
 
 
 def check_model_paths(paths: ModelPaths, names: PathNames = PathNames()) -> None:
     """Raise ModelPathsError when a path is missing or of the wrong kind (cheap: no file is read)."""
-    problem = _model_problem(paths, names) or _text_encoder_problem(paths, names) or _config_problem(paths, names)
+    problem = (_model_problem(paths, names) or _split_problem(paths, names) or _text_encoder_problem(paths, names)
+               or _config_problem(paths, names))
     if problem:
         raise ModelPathsError(problem)
 
@@ -140,9 +197,16 @@ def _model_problem(paths: ModelPaths, names: PathNames) -> str | None:
     if not path.exists():
         return f"{names.path} is {path}, but nothing is there."
     if path.is_dir():
+        if (path / "diffusion_models").is_dir():
+            return (f"{names.path} is {path}, Lightricks' download folder (diffusion_models/, vae/, text_encoders/): "
+                    f"set {names.path} to its transformer file ({SPLIT_FILES['path']}, or the distilled one), "
+                    + _split_settings(names) + ".")
         if not (path / "model_index.json").is_file():
             return (f"{names.path} is {path}, a folder without model_index.json: give a diffusers-format LTX-2 "
                     "folder, or the single-file checkpoint (a .safetensors file such as ltx-2.3-22b-dev.safetensors).")
+        if paths.split:
+            return (f"{names.path} is {path}, a diffusers folder, which brings its own VAEs and text projection: "
+                    f"leave {names.video_vae}, {names.audio_vae} and {names.text_projection} unset.")
         return None
     if path.suffix != ".safetensors":
         return (f"{names.path} is {path}, a “{path.suffix or 'no extension'}” file: give the single-file checkpoint "
@@ -154,12 +218,44 @@ def _model_problem(paths: ModelPaths, names: PathNames) -> str | None:
     return None
 
 
+def _split_settings(names: PathNames) -> str:
+    settings = [f"{getattr(names, field)} to {SPLIT_FILES[field]}" for field in ("video_vae", "audio_vae",
+                                                                                 "text_projection")]
+    return ", ".join(settings[:-1]) + " and " + settings[-1]
+
+
+def _split_problem(paths: ModelPaths, names: PathNames) -> str | None:
+    """The split layout's files: all three beside the transformer file, each a .safetensors file that is there."""
+    if not paths.split:
+        return None
+    unset = [getattr(names, field) for field in ("video_vae", "audio_vae", "text_projection")
+             if getattr(paths, field) is None]
+    if unset:
+        return (f"{' and '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set, but Lightricks' split layout "
+                f"needs every file beside the transformer's: set " + _split_settings(names) + ".")
+    for field in ("video_vae", "audio_vae", "text_projection"):
+        location: Path = getattr(paths, field)
+        setting = getattr(names, field)
+        if not location.exists():
+            return f"{setting} is {location}, but nothing is there."
+        if location.is_dir() or location.suffix != ".safetensors":
+            return f"{setting} is {location}, not a .safetensors file: set it to {SPLIT_FILES[field]}."
+    return None
+
+
 def _text_encoder_problem(paths: ModelPaths, names: PathNames) -> str | None:
     folder = paths.text_encoder
     if folder is None:
         return None
     if not folder.exists():
         return f"{names.text_encoder} is {folder}, but nothing is there."
+    if folder.is_file() and folder.suffix == ".safetensors":
+        return (f"{names.text_encoder} is {folder}, a .safetensors file such as Lightricks' packed text encoder "
+                f"({SPLIT_FILES['text_projection']}): transformers cannot load Gemma from it as it is (its config "
+                "sits in the file's metadata, its tokenizer in a tensor, its weights under ComfyUI's names). Set "
+                f"{names.text_encoder} to the Gemma text-encoder folder (config.json, tokenizer, weights; for LTX-2.5 "
+                "Lightricks' fine-tuned Gemma 4, gemma4-12b-ltx-v1), and give this file as "
+                f"{names.text_projection}, which the text projection is read from.")
     if not folder.is_dir():
         return (f"{names.text_encoder} is {folder}, a file: it must be the Gemma-3 folder, or for LTX-2.5 the "
                 "Gemma 4 folder (config.json, tokenizer, weights); Lightricks' packed LTX-2.5 text-encoder file is not "

@@ -17,6 +17,22 @@ rename tables of diffusers' own conversion script (`scripts/convert_ltx2_to_diff
 each component is loaded strictly: a missing, extra or misshapen tensor is an error that names it, found from
 the file's header before any weight is read — never a weight left random.
 
+LTX-2.5 is published split (Lightricks' LTX-2 README, ltx-trainer `model_loader.py`): one file per component, read
+here by the same code, each component's keys found in the file that holds them (`Part`):
+
+* `diffusion_models/ltx-2.5-22b-{dev,distilled}-transformer-bf16.safetensors`: `model.diffusion_model.*`, the
+  `transformer` and the `connectors` but for their projection;
+* `text_encoders/gemma4-12b-with-proj-ltx-2.5-bf16.safetensors`: the connectors' projection,
+  `text_embedding_projection.*` (beside Gemma 4's weights, config and tokenizer, which are not read here);
+* `vae/ltx-2.5-video-vae-conv-bf16.safetensors`: the `vae`, under bare `encoder.*`, `decoder.*` and
+  `per_channel_statistics.*` (ltx-core reads these and `vae.*` alike);
+* `vae/ltx-2.5-audio-vae-bf16.safetensors`: `audio_vae.*` and `vocoder.*`.
+
+Lightricks' other video VAE, `ltx-2.5-video-vae-bf16.safetensors`, has a diffusion decoder (ltx-core's
+`DiffusionVideoDecoder`, "NADiffusionDecoder"): diffusers has it as a model of its own
+(`LTX2VideoDiffusionDecoderModel`, run by a decode pipeline of its own), not as `AutoencoderKLLTX2Video`'s decoder,
+which is what the engine's pipeline decodes samples with. It is refused from its header (`diffusion_decoder_reason`).
+
 The component configs come from a folder laid out like a diffusers pipeline (`transformer/config.json`, ...):
 by default `LTX23_CONFIGS`, shipped with the engine (see its README for where each value comes from). An LTX-2.5
 file is LTX-2.3's architecture with other transformer switches (`bases.py`): those are read from the file's own
@@ -29,7 +45,8 @@ from __future__ import annotations
 import json
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -152,6 +169,82 @@ class SingleFileError(ValueError):
     """A single-file checkpoint that does not fit the component configs; the message says what differs."""
 
 
+@dataclass(frozen=True)
+class Part:
+    """One file of a checkpoint: the components read from it, and how the operator named it (for messages).
+
+    Lightricks' single file is one part holding every component; its split layout is four (`SPLIT_PARTS`, made by
+    `model_paths.checkpoint_parts`).
+    """
+
+    path: Path
+    components: tuple[str, ...] = COMPONENTS
+    setting: str = "model.path"
+
+
+# A checkpoint as the loader takes it: one file (every component in it) or its parts.
+Checkpoint = str | Path | Sequence[Part]
+
+# What each file of Lightricks' split layout holds (the module docstring's list), by its ModelPaths field.
+SPLIT_PARTS = {
+    "path": ("transformer", "connectors"),
+    "text_projection": ("connectors",),
+    "video_vae": ("vae",),
+    "audio_vae": ("audio_vae", "vocoder"),
+}
+# The file of each part in Lightricks' LTX-2.5 download, for messages.
+SPLIT_FILES = {
+    "path": "diffusion_models/ltx-2.5-22b-dev-transformer-bf16.safetensors",
+    "text_projection": "text_encoders/gemma4-12b-with-proj-ltx-2.5-bf16.safetensors",
+    "video_vae": "vae/ltx-2.5-video-vae-conv-bf16.safetensors",
+    "audio_vae": "vae/ltx-2.5-audio-vae-bf16.safetensors",
+}
+
+# A standalone video-VAE file keeps its keys bare; ltx-core reads both forms (`VAE_ENCODER_COMFY_KEYS_FILTER`).
+_BARE_VAE = ("encoder.", "decoder.", "per_channel_statistics.")
+# ltx-core's conv VAE class name in a file's embedded config; any other there is the diffusion VAE
+# (`video_vae/model_configurator.py`, `is_diffusion_video_vae`).
+_CONV_VAE_CLASS = "CausalVideoAutoencoder"
+# Modules only the diffusion decoder has (ltx-core's `DiffusionVideoDecoder`): a file without the config still tells.
+_DIFFUSION_DECODER = re.compile(r"(vae\.)?decoder\.(diff_blocks|det_stages|conv_in_x_t|shared_adaln)\.")
+
+
+def as_parts(checkpoint: Checkpoint) -> tuple[Part, ...]:
+    """One file as the single part holding every component, or the parts as given."""
+    if isinstance(checkpoint, str | Path):
+        return (Part(Path(checkpoint)),)
+    return tuple(checkpoint)
+
+
+def _embedded_vae_class(metadata: Mapping[str, str]) -> str | None:
+    """`config.vae._class_name` of Lightricks' embedded config (a JSON string in the metadata), if it says one."""
+    try:
+        config = json.loads(metadata.get("config", "{}"))
+    except ValueError:
+        return None
+    vae = config.get("vae") if isinstance(config, dict) else None
+    name = vae.get("_class_name") if isinstance(vae, dict) else None
+    return str(name) if name is not None else None
+
+
+def diffusion_decoder_reason(shapes: Mapping[str, Any], metadata: Mapping[str, str]) -> str | None:
+    """Why a video-VAE file with the diffusion decoder cannot be loaded (None for the convolutional one), from its
+    header: the embedded config's class name, else the diffusion decoder's own modules."""
+    class_name = _embedded_vae_class(metadata)
+    if class_name == _CONV_VAE_CLASS:
+        return None
+    if class_name is None and not any(_DIFFUSION_DECODER.match(key) for key in shapes):
+        return None
+    return (
+        f"it is Lightricks' video VAE with the diffusion decoder ({class_name or 'NADiffusionDecoder'}). diffusers "
+        "has that decoder only as a model of its own (LTX2VideoDiffusionDecoderModel, run by a decode pipeline of its "
+        "own), not as the decoder of AutoencoderKLLTX2Video, which the engine encodes clips and decodes validation "
+        "samples and Studio previews with; loading only this file's encoder would leave that decoder unloaded. Use the "
+        f"convolutional-decoder file, {SPLIT_FILES['video_vae']}: the same latent space (diffusers' docs: latents "
+        "are interchangeable between the two decoders), so an adapter trained with it serves either at inference"
+    )
+
+
 def component_of(key: str) -> str | None:
     """Which diffusers component an original key belongs to (None: none of the five)."""
     if key.startswith(_DIT):
@@ -203,11 +296,18 @@ def to_diffusers(component: str, key: str) -> str | None:
 
 @dataclass
 class Layout:
-    """What a single file's header says: per component, diffusers name -> (original name, shape)."""
+    """What a checkpoint's headers say: per component, diffusers name -> (original name, shape).
+
+    The original name is Lightricks' full one (a standalone video VAE's bare keys with `vae.` put in front);
+    `stored` says which file holds it and under which key.
+    """
 
     components: dict[str, dict[str, tuple[str, tuple[int, ...]]]] = field(default_factory=dict)
     other: list[str] = field(default_factory=list)  # keys of no component (reported, never loaded)
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)  # the first file's
+    stored: dict[str, tuple[Path, str]] = field(default_factory=dict)
+    # Files that hold what is not theirs to hold, or nothing that is: said before the configs are compared.
+    misplaced: list[str] = field(default_factory=list)
 
 
 def read_header(path: str | Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
@@ -219,18 +319,69 @@ def read_header(path: str | Path) -> tuple[dict[str, tuple[int, ...]], dict[str,
     return {name: tuple(info["shape"]) for name, info in header.items()}, metadata
 
 
-def read_layout(path: str | Path) -> Layout:
-    shapes, metadata = read_header(path)
-    layout = Layout(components={name: {} for name in COMPONENTS}, metadata=metadata)
-    for key, shape in shapes.items():
-        component = component_of(key)
-        if component is None:
-            layout.other.append(key)
-            continue
-        name = to_diffusers(component, key)
-        if name is not None:
-            layout.components[component][name] = (key, shape)
+def read_layout(checkpoint: Checkpoint) -> Layout:
+    """Every part's header sorted into components; a component's tensors are taken only from the parts that are to
+    hold it (a tensor elsewhere, or in two parts, is `misplaced`). A video-VAE file with the diffusion decoder is
+    refused here (`diffusion_decoder_reason`)."""
+    parts = as_parts(checkpoint)
+    layout = Layout(components={name: {} for name in COMPONENTS})
+    where: dict[str, Part] = {}
+    twice: dict[tuple[int, int], list[str]] = {}  # (first part, second part) -> keys both hold
+    for index, part in enumerate(parts):
+        shapes, metadata = read_header(part.path)
+        if index == 0:
+            layout.metadata = metadata
+        if "vae" in part.components and any(key.startswith(("vae.", *_BARE_VAE)) for key in shapes):
+            reason = diffusion_decoder_reason(shapes, metadata)
+            if reason:
+                raise SingleFileError(f"{part.setting} is {part.path.name}: {reason}.")
+        held: set[str] = set()
+        foreign: set[str] = set()
+        for stored_key, shape in shapes.items():
+            key = stored_key
+            if "vae" in part.components and key.startswith(_BARE_VAE):
+                key = "vae." + key
+            component = component_of(key)
+            if component is None:
+                layout.other.append(stored_key)
+                continue
+            if component not in part.components:
+                foreign.add(component)
+                continue
+            held.add(component)
+            if key in where:
+                twice.setdefault((parts.index(where[key]), index), []).append(key)
+                continue
+            where[key] = part
+            name = to_diffusers(component, key)
+            if name is not None:
+                layout.components[component][name] = (key, shape)
+                layout.stored[key] = (part.path, stored_key)
+        if len(parts) > 1:
+            layout.misplaced.extend(_misplaced(part, held, foreign))
+    for (first, second), keys in twice.items():
+        layout.misplaced.append(f"{_shown(sorted(keys))} {'is' if len(keys) == 1 else 'are'} in both "
+                                f"{parts[first].setting} ({parts[first].path.name}) and {parts[second].setting} "
+                                f"({parts[second].path.name})")
     return layout
+
+
+def _descriptions(components: Sequence[str]) -> str:
+    return " and the ".join(DESCRIPTIONS[name] for name in COMPONENTS if name in components)
+
+
+def _misplaced(part: Part, held: set[str], foreign: set[str]) -> list[str]:
+    """What a split part holds that is not its to hold, or that it holds nothing of its own."""
+    # The text-encoder file is read for the one part of the connectors it holds.
+    role = ("text projection (text_embedding_projection.*)" if part.components == SPLIT_PARTS["text_projection"]
+            else _descriptions(part.components))
+    if not held:
+        what = f"the {_descriptions(sorted(foreign))}" if foreign else "no LTX-2 component's tensors"
+        return [f"{part.setting} is {part.path.name}, which holds {what}, not the {role}"]
+    if foreign:
+        return [f"{part.setting} is {part.path.name}, which holds the {_descriptions(sorted(foreign))} as well: in "
+                f"the split layout each file is given once, as what it is (this one for the {role})"]
+    return []
 
 
 def _component_class(component: str, config: dict[str, Any]) -> Any:
@@ -265,13 +416,15 @@ def _shown(names: list[str], limit: int = 3) -> str:
     return ", ".join(names[:limit]) + more
 
 
-def problems(layout: Layout, models: dict[str, Any]) -> list[str]:
-    """Plain sentences for every way the file's tensors differ from the models the configs build."""
+def problems(layout: Layout, models: dict[str, Any], split: bool = False) -> list[str]:
+    """Plain sentences for every way the file's (or the `split` checkpoint's files') tensors differ from the models
+    the configs build."""
     found: list[str] = []
     for component, model in models.items():
         have = layout.components[component]
         if not have:
-            found.append(f"it holds no {DESCRIPTIONS[component]}")
+            found.append(f"none of its files holds the {DESCRIPTIONS[component]}" if split
+                         else f"it holds no {DESCRIPTIONS[component]}")
             continue
         want = {name: tuple(t.shape) for name, t in model.state_dict().items()}
         missing = sorted(set(want) - set(have))
@@ -287,43 +440,56 @@ def problems(layout: Layout, models: dict[str, Any]) -> list[str]:
     return found
 
 
+def _named(parts: tuple[Part, ...]) -> str:
+    if len(parts) == 1:
+        return parts[0].path.name
+    return "the split checkpoint " + " + ".join(part.path.name for part in parts)
+
+
 def check(
-    path: str | Path, config_dir: str | Path, overrides: Overrides | None = None
+    checkpoint: Checkpoint, config_dir: str | Path, overrides: Overrides | None = None
 ) -> tuple[Layout, dict[str, Any]]:
-    """Compare the file's header with the configs (and their `overrides`); raise SingleFileError saying what
-    differs."""
-    layout = read_layout(path)
+    """Compare the file's header (or the headers of a split checkpoint's parts) with the configs (and their
+    `overrides`); raise SingleFileError saying what differs."""
+    parts = as_parts(checkpoint)
+    layout = read_layout(parts)
+    if layout.misplaced:
+        raise SingleFileError("; ".join(layout.misplaced) + ".")
     models = {component: empty_component(component, config_dir, overrides) for component in COMPONENTS}
-    found = problems(layout, models)
+    found = problems(layout, models, split=len(parts) > 1)
     if found:
-        raise SingleFileError(
-            f"{Path(path).name} does not fit the model configs in {config_dir}: " + "; ".join(found) + "."
-        )
+        raise SingleFileError(f"{_named(parts)} does not fit the model configs in {config_dir}: " + "; ".join(found)
+                              + ".")
     return layout, models
 
 
 def load_components(
-    path: str | Path,
+    checkpoint: Checkpoint,
     config_dir: str | Path,
     dtype: torch.dtype,
     only: tuple[str, ...] = COMPONENTS,
     overrides: Overrides | None = None,
 ) -> dict[str, Any]:
-    """The `only` components (default all: transformer, connectors, vae, audio_vae and vocoder) from one file.
+    """The `only` components (default all: transformer, connectors, vae, audio_vae and vocoder) from one file, or
+    from the parts of a split checkpoint (`Part`).
 
-    The whole file is checked against the configs (with `overrides`) first; then each chosen component's every tensor
-    is loaded.
+    Every file is checked against the configs (with `overrides`) first; then each chosen component's every tensor
+    is loaded from the file that holds it.
     """
     # safetensors: only when a checkpoint is loaded; the web process imports this module
     from safetensors import safe_open
 
-    layout, models = check(path, config_dir, overrides)  # before reading tens of gigabytes
+    layout, models = check(checkpoint, config_dir, overrides)  # before reading tens of gigabytes
     models = {component: model for component, model in models.items() if component in only}
-    with safe_open(str(path), framework="pt", device="cpu") as handle:
+    wanted = {layout.stored[original][0] for component in models
+              for original, _shape in layout.components[component].values()}
+    with ExitStack() as stack:
+        handles = {path: stack.enter_context(safe_open(str(path), framework="pt", device="cpu")) for path in wanted}
         for component, model in models.items():
             state = {}
             for name, (original, _shape) in layout.components[component].items():
-                tensor = handle.get_tensor(original)
+                path, key = layout.stored[original]
+                tensor = handles[path].get_tensor(key)
                 # A copy, as from_pretrained makes: the file's tensors can sit at unaligned offsets of the mapped
                 # file, and CPU kernels then sum in another order (outputs differed by ~1e-6 from the folder's).
                 state[name] = tensor.to(dtype=dtype if tensor.is_floating_point() else tensor.dtype, copy=True)

@@ -14,7 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from engine.bases import BASES, Base, base_of_switches
-from engine.single_file import COMPONENTS, DESCRIPTIONS, checkpoint_switches, read_header, read_layout
+from engine.single_file import (
+    COMPONENTS,
+    DESCRIPTIONS,
+    SPLIT_FILES,
+    SPLIT_PARTS,
+    Part,
+    SingleFileError,
+    checkpoint_switches,
+    read_header,
+    read_layout,
+)
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 # A video feed-forward weight of a single file: only beside one does a missing bias say LTX-2.5 (engine.bases).
@@ -29,13 +39,14 @@ class PathCheck:
     details: tuple[str, ...] = ()
 
 
-def check_model_location(path: Path, base: str | None = None) -> PathCheck:
-    """An LTX model given either as a diffusers folder or as a single-file .safetensors checkpoint; with `base`
-    (engine.bases), also that its transformer is of that base, where the files tell (`model_base`)."""
+def check_model_location(path: Path, base: str | None = None, split: bool = False) -> PathCheck:
+    """An LTX model given either as a diffusers folder or as a single-file .safetensors checkpoint, or with `split`
+    as the transformer file of Lightricks' split download; with `base` (engine.bases), also that its transformer is of
+    that base, where the files tell (`model_base`)."""
     if path.is_dir():
         check = check_diffusers_folder(path)
     elif path.is_file():
-        check = check_ltx_single_file(path, base)
+        check = check_split_file(path, "path") if split else check_ltx_single_file(path, base)
     else:
         return PathCheck(False, "Nothing at this path: neither a folder nor a file exists there.")
     found = model_base(path) if check.ok and base is not None else None
@@ -75,6 +86,14 @@ def check_ltx_single_file(path: Path, base: str | None = None) -> PathCheck:
         return header
     layout = read_layout(path)
     missing = [DESCRIPTIONS[name] for name in COMPONENTS if not layout.components[name]]
+    record = BASES[base] if base is not None else None
+    split_names = record.split_environment if record is not None else None
+    if missing and layout.components["transformer"] and split_names and not layout.components["vae"]:
+        video_vae, audio_vae, projection = split_names
+        return PathCheck(False, "The transformer file of Lightricks' split download: the VAEs and the text projection "
+                         f"are in files of their own. Set {video_vae} to {SPLIT_FILES['video_vae']}, {audio_vae} to "
+                         f"{SPLIT_FILES['audio_vae']} and {projection} to {SPLIT_FILES['text_projection']}.",
+                         header.details)
     if missing:
         return PathCheck(False, "A safetensors file, but not an LTX single-file checkpoint: it holds no "
                          f"{'; no '.join(missing)}.", header.details)
@@ -86,6 +105,33 @@ def check_ltx_single_file(path: Path, base: str | None = None) -> PathCheck:
     found = model_base(path)
     title = found.title if found is not None else BASES[base or "ltx-2.3"].title
     return PathCheck(True, header.summary.replace("single-file checkpoint", f"{title} single-file checkpoint"), details)
+
+
+def check_split_file(path: Path, part: str) -> PathCheck:
+    """One file of Lightricks' split LTX-2.5 download (`part`: a key of engine.single_file.SPLIT_PARTS): its header
+    holds what that file is set for, and a video VAE has the convolutional decoder diffusers' class can hold."""
+    header = check_safetensors_file(path)
+    if not header.ok:
+        return header
+    wanted = SPLIT_PARTS[part]
+    try:
+        layout = read_layout((Part(path, wanted, "this file"),))
+    except SingleFileError as error:
+        return PathCheck(False, str(error).replace("this file is ", "This is ", 1), header.details)
+    held = {name: len(layout.components[name]) for name in wanted if layout.components[name]}
+    if part == "text_projection":
+        projection = sum(name.startswith("text_embedding_projection") or "text_proj_in" in name
+                         for name in layout.components["connectors"])
+        held = {"connectors": projection} if projection else {}
+    what = ("text projection" if part == "text_projection"
+            else " and ".join(DESCRIPTIONS[name].split(" (")[0] for name in wanted))
+    if not held or (part == "path" and "transformer" not in held):
+        return PathCheck(False, f"Not the file this setting needs: it holds no {what}. Lightricks ships it as "
+                         f"{SPLIT_FILES[part]}.", header.details)
+    counts = ", ".join(f"{name} {count:,}" for name, count in held.items())
+    size_gb = path.stat().st_size / 1024**3
+    return PathCheck(True, f"OK: {what} of Lightricks' split download, {size_gb:.1f} GB.",
+                     (f"tensors read from it: {counts}", *header.details))
 
 
 def check_diffusers_folder(path: Path) -> PathCheck:

@@ -80,18 +80,34 @@ def _base_rows(base: Base, active: bool) -> list[ModelRow]:
     single_file = any(value and Path(str(value)).is_file() for value in (model, distilled))
     encoder_unset = (PROBLEM, "Not configured — a single-file checkpoint needs the Gemma folder beside it.") \
         if active and single_file else (OFF, "Not configured — a diffusers folder brings its own text encoder.")
+    # Lightricks' split download: its transformer files are checked as such, and its other files get rows of their own.
+    split_settings = base.split_environment or ()
+    split = any(getattr(settings, name) for name in split_settings)
+    split_rows = [
+        _row(f"{base.title} {what}", setting, getattr(settings, setting),
+             _split_check(part), active=active and split,
+             unset=(PROBLEM, "Not configured — Lightricks' split download needs every file beside the transformer's.")
+             if active and split else (OFF, "Not configured — only Lightricks' split download needs it."))
+        for setting, part, what in zip(split_settings, ("video_vae", "audio_vae", "text_projection"),
+                                       ("video VAE", "audio VAE and vocoder", "text projection"), strict=True)
+    ] if split_settings else []
     return [
         _row(f"{base.title} dev model", model_setting, model,
-             lambda path: model_checks.check_model_location(path, base.name), active=active,
+             lambda path: model_checks.check_model_location(path, base.name, split), active=active,
              unset=(PROBLEM, "Not configured — training and the Studio cannot run until it is set.")
              if active else (OFF, f"Not configured — {base.title} is not offered to creators.")),
         _row(f"{base.title} text encoder ({base.text_encoder.family})", encoder_setting, encoder,
              lambda path: model_checks.check_text_encoder_folder(path, base.name), active=active and single_file,
              unset=encoder_unset),
         _row(f"{base.title} distilled model", distilled_setting, distilled,
-             lambda path: model_checks.check_model_location(path, base.name), active=active,
+             lambda path: model_checks.check_model_location(path, base.name, split), active=active,
              unset=(OFF, "Not configured — Studio previews use the dev checkpoint.")),
+        *split_rows,
     ]
+
+
+def _split_check(part: str) -> Callable[[Path], model_checks.PathCheck]:
+    return lambda path: model_checks.check_split_file(path, part)
 
 
 def base_summaries(rows: list[ModelRow]) -> list[BaseSummary]:
@@ -105,7 +121,7 @@ def base_summaries(rows: list[ModelRow]) -> list[BaseSummary]:
             used = {"tiny": ("TINY_MODEL_DIR" if base.name == LTX_2_3 else "TINY_MODEL_BASES",),
                     "demo": ("DEMO_MODEL_DIR",)}[str(settings.MODEL_PRESET)]
         else:
-            used = base.environment
+            used = base.environment + (base.split_environment or ())
         ready = base.name in offered and not any(row.status == PROBLEM for row in rows if row.setting in used
                                                  and row.active)
         summaries.append(BaseSummary(base.name, base.title, base.name in offered, ready, used))

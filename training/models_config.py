@@ -15,6 +15,7 @@ an adapter records, when it has its files: the tiny model of any base is built o
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from engine.model_paths import (
     ModelPathsError,
     PathNames,
     check_model_paths,
+    environment_names,
 )
 
 
@@ -86,10 +88,14 @@ def model_paths(distilled: bool = False, base: str | None = None) -> ModelPaths:
         raise ImproperlyConfiguredModel(f"MODEL_PRESET is {settings.MODEL_PRESET} but {setting} is not set"
                                         f"{'' if base == settings.MODEL_PRESET else f' (for {record.title})'}.")
     encoder = getattr(settings, encoder_setting)
+    names = replace(environment_names(base), path=setting)
+    # The split layout's other files (LTX-2.5): the same files serve the dev and the distilled transformer.
+    split = {field: Path(str(value)) for field in ("video_vae", "audio_vae", "text_projection")
+             if record.split_environment and (value := getattr(settings, getattr(names, field)))}
     paths = ModelPaths(path=Path(str(location)), text_encoder=Path(str(encoder)) if encoder else None,
-                       distilled=distilled, name=record.name)
+                       distilled=distilled, name=record.name, **split)
     try:
-        check_model_paths(paths, PathNames(setting, encoder_setting))
+        check_model_paths(paths, names)
     except ModelPathsError as error:
         raise ImproperlyConfiguredModel(str(error)) from error
     return paths
@@ -100,7 +106,9 @@ def training_model(base: str | None = None) -> str | dict[str, Any]:
     paths = model_paths(base=base)
     if paths.name in (TINY, DEMO):
         return str(paths.path)
-    return paths.model_dump(mode="json")
+    # The split layout's fields stay out unless set, so a run's stored config reads as before that layout existed.
+    return paths.model_dump(mode="json", exclude={field for field in ("video_vae", "audio_vae", "text_projection")
+                                                  if getattr(paths, field) is None})
 
 
 def speed_model(base: str) -> str:

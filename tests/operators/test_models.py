@@ -1,5 +1,6 @@
 """Model paths checked from folders and file headers, with the active preset highlighted."""
 
+import html
 import json
 from pathlib import Path
 
@@ -238,3 +239,65 @@ def test_the_tiny_preset_offers_both_tiny_bases_when_the_operator_lists_them(cli
     page = client.get("/ops/models/").content.decode()
     assert "Not offered" in page.split('data-base="ltx-2.5"')[1].split("</tr>")[0]
     assert 'data-setting="TINY_MODEL_BASES"' not in page
+
+
+def make_split_download(folder: Path) -> dict[str, Path]:
+    """One tensor or two per file of Lightricks' split LTX-2.5 download, under its names (engine/single_file.py)."""
+    folder.mkdir(parents=True)
+    transformer = tuple(key for key in LTX25_KEYS if key.startswith("model.diffusion_model."))
+    return {
+        "LTX25_MODEL_PATH": make_ltx_checkpoint(folder / "ltx-2.5-22b-dev-transformer-bf16.safetensors", transformer),
+        "LTX25_VIDEO_VAE_PATH": make_ltx_checkpoint(
+            folder / "ltx-2.5-video-vae-conv-bf16.safetensors",
+            ("decoder.conv_in.conv.weight", "encoder.conv_in.conv.weight"),
+            config=json.dumps({"vae": {"_class_name": "CausalVideoAutoencoder"}})),
+        "LTX25_AUDIO_VAE_PATH": make_ltx_checkpoint(folder / "ltx-2.5-audio-vae-bf16.safetensors",
+                                                    ("audio_vae.decoder.conv_in.conv.weight",
+                                                     "vocoder.vocoder.conv_pre.weight")),
+        "LTX25_TEXT_PROJECTION_PATH": make_ltx_checkpoint(
+            folder / "gemma4-12b-with-proj-ltx-2.5-bf16.safetensors",
+            ("model.layers.0.mlp.down_proj.weight", "text_embedding_projection.video_aggregate_embed.weight")),
+    }
+
+
+@pytest.mark.django_db
+def test_the_operator_sees_each_file_of_lightricks_split_ltx25_download_checked_for_what_it_holds(
+    client: Client, operator, settings, tmp_path
+):
+    settings.MODEL_PRESET, settings.MODEL_BASES = "ltx-2.3", ("ltx-2.5",)  # the real-model preset, LTX-2.5 alone
+    settings.LTX_MODEL_PATH = settings.LTX25_DISTILLED_MODEL_PATH = None
+    settings.LTX25_TEXT_ENCODER_PATH = str(make_model_folder(tmp_path / "gemma4", "gemma4_unified"))
+    files = make_split_download(tmp_path / "ltx-2.5")
+    for name, path in files.items():
+        setattr(settings, name, str(path))
+    client.force_login(operator)
+    page = html.unescape(client.get("/ops/models/").content.decode())
+
+    assert "Offered to creators, ready" in _row(page, 'data-base="ltx-2.5"')
+    assert "OK: transformer and text connectors of Lightricks' split download" in _setting(page, "LTX25_MODEL_PATH")
+    assert "OK: video VAE of Lightricks' split download" in _setting(page, "LTX25_VIDEO_VAE_PATH")
+    assert "OK: audio VAE and vocoder of Lightricks' split download" in _setting(page, "LTX25_AUDIO_VAE_PATH")
+    assert "OK: text projection of Lightricks' split download" in _setting(page, "LTX25_TEXT_PROJECTION_PATH")
+
+    # The audio file given as the video VAE, and the projection left out: each row says what is wrong.
+    settings.LTX25_VIDEO_VAE_PATH, settings.LTX25_TEXT_PROJECTION_PATH = str(files["LTX25_AUDIO_VAE_PATH"]), None
+    page = html.unescape(client.get("/ops/models/").content.decode())
+    assert "Offered to creators, with a problem below" in _row(page, 'data-base="ltx-2.5"')
+    video = _setting(page, "LTX25_VIDEO_VAE_PATH")
+    assert 'data-status="problem"' in video
+    assert "it holds no video VAE. Lightricks ships it as vae/ltx-2.5-video-vae-conv" in video
+    projection = _setting(page, "LTX25_TEXT_PROJECTION_PATH")
+    assert 'data-status="problem"' in projection and "split download needs every file beside" in projection
+
+
+def test_a_split_transformer_file_alone_and_the_diffusion_decoder_vae_are_explained(tmp_path):
+    files = make_split_download(tmp_path / "ltx-2.5")
+    alone = model_checks.check_model_location(files["LTX25_MODEL_PATH"], "ltx-2.5")
+    assert not alone.ok and alone.summary.startswith(
+        "The transformer file of Lightricks' split download: the VAEs and the text projection are in files of their "
+        "own. Set LTX25_VIDEO_VAE_PATH to vae/ltx-2.5-video-vae-conv-bf16.safetensors")
+    diffusion = make_ltx_checkpoint(tmp_path / "ltx-2.5-video-vae-bf16.safetensors", ("decoder.conv_in.conv.weight",),
+                                    config=json.dumps({"vae": {"_class_name": "NADiffusionDecoderVAE"}}))
+    refused = model_checks.check_split_file(diffusion, "video_vae")
+    assert not refused.ok and refused.summary.startswith("This is ltx-2.5-video-vae-bf16.safetensors: it is "
+                                                         "Lightricks' video VAE with the diffusion decoder")
