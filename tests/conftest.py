@@ -28,7 +28,7 @@ BACKEND_FREE = frozenset(f"tests/{name}.py" for name in (
     "prep/test_canny", "prep/test_captions", "prep/test_depth", "prep/test_pose", "prep/test_video",
     "training/test_buckets", "training/test_cli", "training/test_dataset", "training/test_export",
     "training/test_ltx_core_parity", "training/test_media", "training/test_loader", "training/test_step",
-    "training/test_train",
+    "training/test_train", "training/test_translate",
 ))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -10,7 +11,7 @@ from django.db import transaction
 from pydantic import ValidationError
 
 from config.files import delete_unreferenced_on_commit
-from engine.bases import BASES
+from engine.bases import BASES, Base
 from engine.config import TrainConfig
 from jobs import lifecycle
 from jobs.enqueue import enqueue_on_commit
@@ -20,6 +21,7 @@ from training.models_config import available_bases
 from training.notify import notify_run_ended
 from training.quotas import QuotaExceeded, check_can_launch
 from training.tasks import train_run
+from training.translate import translate_config
 
 State = TrainingRun.State
 
@@ -49,7 +51,7 @@ def lost_reason(run: TrainingRun) -> str:
     """What the run page says once the watchdog has sent a run back to the queue."""
     saved = run.checkpoints.order_by("-step").values_list("step", flat=True).first()
     where = f"from step {saved}, its last checkpoint," if saved else "from the start (no checkpoint was saved yet)"
-    return f"The machine training this run stopped answering; it continues {where} on the next free GPU worker."
+    return f"The machine training this run stopped answering; it continues {where} on the next free machine."
 
 
 KIND = lifecycle.Kind(model=TrainingRun, noun="training run", task=train_run.name, send=send, announce=announce,
@@ -105,7 +107,7 @@ def launch_run(run: TrainingRun) -> TrainingRun:
             check_can_launch(run.owner)
         except QuotaExceeded as error:
             raise RunStateError(str(error)) from error
-        transition(run, State.QUEUED, "Waiting for a GPU worker.")
+        transition(run, State.QUEUED, "Waiting for a free machine.")
         send(run)
     return run
 
@@ -155,9 +157,25 @@ def continue_run(checkpoint: Checkpoint, extra_steps: int) -> TrainingRun:
     return run
 
 
-def train_again_on(source: TrainingRun, base: str) -> TrainingRun:
-    """A new run of `source`'s clips and settings on another base model this server offers, launched: an adapter only
-    works with the base it was trained on, so one for the other base is trained from the start."""
+@dataclass(frozen=True)
+class TrainAgain:
+    """What training `source` again on another base would launch: the settings translated to that base's rules,
+    what changed in a creator's words, and its steps."""
+
+    source: TrainingRun
+    base: Base
+    config: dict[str, Any]
+    changes: list[str]
+    steps: int
+
+    @property
+    def from_base(self) -> Base:
+        return BASES[self.source.base]
+
+
+def plan_train_again(source: TrainingRun, base: str) -> TrainAgain:
+    """What `train_again_on` would launch, checked as it checks it: the confirmation page shows it before launching.
+    A RunStateError says in plain words why it cannot."""
     record = BASES.get(base)
     if record is None or base not in available_bases():
         raise RunStateError(f"{record.title if record else base} is not offered on this server.")
@@ -167,15 +185,25 @@ def train_again_on(source: TrainingRun, base: str) -> TrainingRun:
         raise RunStateError("Wait until this run has ended, or cancel it, before training it again.")
     if source.dataset is None:
         raise RunStateError("The clips of this run were deleted, so it cannot be trained again.")
-    config = copy.deepcopy(source.config)
+    config, changes = translate_config(source.config or {}, BASES[source.base], record)
     steps = int((config.get("optim") or {}).get("steps") or source.total_steps)
+    return TrainAgain(source=source, base=record, config=config, changes=changes, steps=steps)
+
+
+def train_again_on(source: TrainingRun, base: str) -> TrainingRun:
+    """A new run of `source`'s clips and settings on another base model this server offers, launched: an adapter only
+    works with the base it was trained on, so one for the other base is trained from the start. Its settings follow
+    the new base's rules (training.translate), and its first log line says what changed."""
+    plan = plan_train_again(source, base)
     with transaction.atomic():
         run = TrainingRun.objects.create(
-            owner=source.owner, dataset=source.dataset, recipe=source.recipe, base=base, config=config,
-            name=f"{source.name} ({record.title})"[:200], total_steps=steps,
+            owner=source.owner, dataset=source.dataset, recipe=source.recipe, base=plan.base.name, config=plan.config,
+            name=f"{source.name} ({plan.base.title})"[:200], total_steps=plan.steps,
         )
         record_event(run.pk, RunEvent.Kind.LOG, {
-            "message": f"Trains “{source.name}” again on {record.title}, with the same clips and settings."
+            "message": f"Trains “{source.name}” again on {plan.base.title}, with the same clips. "
+                       + " ".join(plan.changes),
+            "changes": plan.changes,
         })
         launch_run(run)
     return run

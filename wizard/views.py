@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import F
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,7 +26,9 @@ from datasets import limits as wizard_limits
 from datasets.models import ClipPair, Dataset, DatasetFile
 from datasets.recipes import RECIPES, get_recipe
 from datasets.zipsafe import UnsafeArchive
+from engine.bases import BASES
 from training.models import TrainingRun
+from training.models_config import available_bases
 from training.runs import RunStateError, launch_run
 from wizard import derive
 from wizard.drafts import clip_facts, plan_for, settings_of
@@ -135,8 +138,12 @@ def recipe_detail(request: AuthedRequest, slug: str) -> HttpResponse:
     if slug not in RECIPES:
         raise Http404("No such recipe.")
     recipe = RECIPES[slug]
+    # A note on a base this server does not offer would only puzzle the creator.
+    offered = available_bases()
+    base_notes = [note for base, note in recipe.base_notes if base in offered]
     return render(request, "wizard/recipe_detail.html",
-                  {"recipe": recipe, "derived_here": derive.derived_here(), "starting": starting_settings(recipe)})
+                  {"recipe": recipe, "derived_here": derive.derived_here(), "starting": starting_settings(recipe),
+                   "base_notes": base_notes})
 
 
 @login_required
@@ -535,8 +542,22 @@ def dataset_detail(request: AuthedRequest, dataset_id: int) -> HttpResponse:
     exported, left_out = export.exported_pairs(dataset)
     context = {"dataset": dataset, "review": review_dataset(dataset), "recipe": get_recipe(dataset.recipe),
                "drafts": dataset.drafts.filter(owner=request.user).select_related("run"),
-               "exported": len(exported), "left_out": len(left_out)}
+               "exported": len(exported), "left_out": len(left_out), **_train_again_context(request, dataset)}
     return render(request, "wizard/dataset_detail.html", context)
+
+
+def _train_again_context(request: AuthedRequest, dataset: Dataset) -> dict[str, Any]:
+    """The runs on these clips made outside the wizard (trained again on another base, continued), and the bases
+    the latest ended run's settings can train on next: every other base this server offers (none without a run)."""
+    runs = TrainingRun.objects.filter(owner=request.user, dataset=dataset)
+    latest = (runs.filter(state__in=TrainingRun.FINAL_STATES)
+              .order_by(F("finished_at").desc(nulls_last=True), "-pk").first())
+    return {
+        "other_runs": runs.filter(wizard_draft__isnull=True).order_by("-created_at"),
+        "latest_ended": latest,
+        "train_again_bases": [(name, BASES[name].title) for name in available_bases()
+                              if latest is not None and name != latest.base],
+    }
 
 
 @login_required

@@ -37,6 +37,9 @@ class Recipe:
     clips_recommended: str = "15 or more pairs to start; 20–40 suit most adapters."
     defaults: TrainingDefaults = field(default_factory=TrainingDefaults)
     sources: tuple[str, ...] = ()
+    # How the recipe trains on each base model besides LTX-2.3, one plain sentence each as (base name, sentence),
+    # from Lightricks' published training configs for that base (engine.bases cites them).
+    base_notes: tuple[tuple[str, str], ...] = ()
 
     @property
     def reference_derivable(self) -> bool:

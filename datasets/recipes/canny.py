@@ -23,4 +23,7 @@ RECIPE = Recipe(
     derive_methods=("canny",),
     derived_noun="edge maps",
     clips_recommended="15 pairs to start; 40–150 varied pairs give strong control.",
+    base_notes=(("ltx-2.5", "On LTX-2.5 this recipe trains with the same settings as on LTX-2.3, and the edge maps "
+                            "made here serve both: Lightricks' own LTX-2.5 training configs change nothing for "
+                            "IC-LoRA."),),
 )

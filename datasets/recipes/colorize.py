@@ -13,4 +13,6 @@ RECIPE = Recipe(
     ),
     caption_example="a seaside town in summer, bright blue sky, people walking along the harbour",
     trigger_phrase="COLORIZE",
+    base_notes=(("ltx-2.5", "On LTX-2.5 this recipe trains with the same settings as on LTX-2.3: Lightricks' own "
+                            "LTX-2.5 training configs change nothing for IC-LoRA."),),
 )

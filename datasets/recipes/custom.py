@@ -15,4 +15,6 @@ RECIPE = Recipe(
         "Reference and target frame-aligned: same length, frame rate and aspect ratio.",
     ),
     caption_example="a red vintage car driving along a coastal road, late afternoon sun",
+    base_notes=(("ltx-2.5", "On LTX-2.5 your pairs train with the same settings as on LTX-2.3: Lightricks' own "
+                            "LTX-2.5 training configs change nothing for IC-LoRA."),),
 )

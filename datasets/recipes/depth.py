@@ -25,4 +25,7 @@ RECIPE = Recipe(
     derived_noun="depth maps",
     clips_recommended="15 pairs to start; 80–150 varied pairs give strong, reliable control.",
     sources=("DepthCrafter", "Depth Anything", "renders from 3D software"),
+    base_notes=(("ltx-2.5", "On LTX-2.5 this recipe trains with the same settings as on LTX-2.3, and the depth "
+                            "maps made here serve both: Lightricks' own LTX-2.5 training configs change nothing "
+                            "for IC-LoRA."),),
 )

@@ -24,4 +24,7 @@ RECIPE = Recipe(
     trigger_phrase="",
     clips_recommended="15–40 clips with varied angles, light and expressions.",
     defaults=TrainingDefaults(rank=128, learning_rate=1e-4, steps=5000),
+    base_notes=(("ltx-2.5", "On LTX-2.5 identity adapters train with the same settings as on LTX-2.3 (rank 128, "
+                            "learning rate 0.0001): Lightricks' own LTX-2.5 training configs change nothing for "
+                            "IC-LoRA."),),
 )

@@ -24,4 +24,7 @@ RECIPE = Recipe(
     derived_noun="pose skeletons",
     clips_recommended="15 pairs to start; 80–150 varied pairs give strong, reliable control.",
     sources=("OpenPose", "MediaPipe Pose", "DWPose"),
+    base_notes=(("ltx-2.5", "On LTX-2.5 this recipe trains with the same settings as on LTX-2.3, and the pose "
+                            "skeletons made here serve both: Lightricks' own LTX-2.5 training configs change "
+                            "nothing for IC-LoRA."),),
 )

@@ -17,4 +17,6 @@ RECIPE = Recipe(
     ),
     caption_example="a man talking in a car, daylight through the side window, natural colours",
     trigger_phrase="ENHANCE QUALITY",
+    base_notes=(("ltx-2.5", "On LTX-2.5 this recipe trains with the same settings as on LTX-2.3: Lightricks' own "
+                            "LTX-2.5 training configs change nothing for IC-LoRA."),),
 )

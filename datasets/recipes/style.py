@@ -16,4 +16,6 @@ RECIPE = Recipe(
     ),
     caption_example="a quiet street at night, warm street lamps, parked cars, slow push in",
     trigger_phrase="RESTYLE",
+    base_notes=(("ltx-2.5", "On LTX-2.5 this recipe trains with the same settings as on LTX-2.3: Lightricks' own "
+                            "LTX-2.5 training configs change nothing for IC-LoRA."),),
 )

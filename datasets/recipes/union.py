@@ -22,4 +22,7 @@ RECIPE = Recipe(
     derive_methods=("depth", "canny", "pose"),
     derived_noun="depth, edge and pose videos",
     clips_recommended="40 pairs at least; 80–150 varied pairs across the three kinds work best.",
+    base_notes=(("ltx-2.5", "On LTX-2.5 this recipe trains with the same settings as on LTX-2.3, and the depth, "
+                            "edge and pose videos made here serve both: Lightricks' own LTX-2.5 training configs "
+                            "change nothing for IC-LoRA."),),
 )

@@ -7,15 +7,17 @@ from pathlib import PurePosixPath
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.delivery import safe_content_type, serve_file, serve_poster
 from config.requests import AuthedRequest
 from datasets.models import ClipPair
+from datasets.recipes import get_recipe
 from engine.bases import BASES
 from engine.media import write_poster
 from studio.adapters import download_stem
@@ -30,6 +32,7 @@ from training.runs import (
     RunStateError,
     continue_run,
     delete_run,
+    plan_train_again,
     request_cancel,
     request_flag,
     runs_ahead,
@@ -186,18 +189,39 @@ def run_delete(request: AuthedRequest, run_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def run_train_again(request: AuthedRequest, run_id: int) -> HttpResponse:
-    """The run's clips and settings trained again on another base model, by its creator."""
+    """The run's clips and settings trained again on another base model, by its creator: GET shows what would be
+    trained (the settings translated to that base, what changed), POST launches it."""
     run = _get_run_for_user(request, run_id)
     if run.owner_id != request.user.pk:
         raise Http404("Only its creator can train a run again.")
+    if request.method == "POST":
+        try:
+            new_run = train_again_on(run, request.POST.get("base", ""))
+        except RunStateError as error:
+            messages.error(request, str(error))
+            return redirect("run_detail", run.pk)
+        return redirect("run_detail", new_run.pk)
     try:
-        new_run = train_again_on(run, request.POST.get("base", ""))
+        plan, refusal = plan_train_again(run, _base_asked(request, run)), ""
     except RunStateError as error:
-        messages.error(request, str(error))
-        return redirect("run_detail", run.pk)
-    return redirect("run_detail", new_run.pk)
+        plan, refusal = None, str(error)
+    pairs = run.dataset.pairs.all() if run.dataset else ClipPair.objects.none()
+    recipe = get_recipe(run.recipe)
+    context = {"run": run, "plan": plan, "refusal": refusal, "recipe": recipe, "clips": pairs.count(),
+               "recipe_note": dict(recipe.base_notes).get(plan.base.name, "") if plan else "",
+               # Pairs the worker would refuse (training.storage): the page says so before any GPU time is spent.
+               "attention": pairs.filter(Q(status=ClipPair.Status.ERROR) | Q(reference_file="") | Q(target_file=""))
+               .count(),
+               "from_dataset": request.GET.get("from") == "dataset" and run.dataset is not None}
+    return render(request, "studio/train_again.html", context, status=200 if plan else 409)
+
+
+def _base_asked(request: AuthedRequest, run: TrainingRun) -> str:
+    """The base in `?base=`, else the first other base this server offers (a link may name none when there is one)."""
+    others = [name for name in available_bases() if name != run.base]
+    return request.GET.get("base") or (others[0] if others else "")
 
 
 @login_required
