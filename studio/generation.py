@@ -442,7 +442,7 @@ def _store_and_queue(
                                            save=False)
         if mask is not None:
             generation.mask_file.save(f"mask{Path(mask.name or '').suffix.lower()}", mask, save=False)
-        lifecycle.transition(generation, State.QUEUED, "Waiting for a GPU worker.")
+        lifecycle.transition(generation, State.QUEUED, "Waiting for a free machine.")
         send(generation)
     return generation
 
@@ -477,7 +477,7 @@ def send(generation: Generation, first: bool = False) -> None:
 
 
 def lost_reason(generation: Generation) -> str:
-    return "The machine making this video stopped answering; it starts again on the next free GPU worker."
+    return "The machine making this video stopped answering; it starts again on the next free machine."
 
 
 KIND = lifecycle.Kind(model=Generation, noun="generation", task=generate_task.name, send=send, announce=announce,

@@ -54,7 +54,7 @@ def test_a_creator_watches_a_run_from_launch_to_the_finished_adapter(
 
     call_in_thread(launch_run, run)
     expect(page.locator("#run-state")).to_have_text("Training", timeout=90_000)
-    expect(page.locator("#run-log")).to_contain_text("Waiting for a GPU worker.")
+    expect(page.locator("#run-log")).to_contain_text("Waiting for a free machine.")
     expect(page.locator("#run-speed")).to_contain_text("steps/s", timeout=60_000)
     expect(page.locator("#loss-chart canvas")).to_be_visible()
     expect(page).to_have_title(re.compile(r"^\d+% · Restore demo · ICLoRA Studio$"))  # progress in the tab

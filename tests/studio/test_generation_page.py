@@ -55,7 +55,7 @@ def test_a_running_generation_is_refreshed_on_a_pushed_state_change_and_every_10
 def test_the_progress_line_is_left_alone_while_waiting_or_stopping(client: Client, creator):
     client.force_login(creator)
     queued = _status(client, _generation(creator, state=State.QUEUED))
-    assert "Waiting for a GPU worker…" in queued and "data-generating" not in queued
+    assert "Waiting for a free machine…" in queued and "data-generating" not in queued
     assert 'hx-trigger="gen:update from:body, every 10s"' in queued
     stopping = _status(client, _generation(creator, state=State.RUNNING, progress=0.5, cancel_requested=True))
     assert "Stopping…" in stopping and "data-generating" not in stopping and "/cancel/" not in stopping

@@ -23,7 +23,7 @@ def test_a_creator_is_told_the_demo_models_pictures_are_small_and_blurry_without
     for name in ("studio", "studio_gallery"):
         note = _note(client.get(reverse(name)).content.decode())
         assert "demo model" in note and "blurry" in note and "with the adapter" in note, name
-        assert "ask the person who runs this server to set up the LTX-2.3 model" in note
+        assert "ask the person who runs this server to set up the real LTX-2 model (LTX-2.3 or LTX-2.5)" in note
         assert "MODEL_PRESET" not in note and "LTX_MODEL_PATH" not in note
 
 

@@ -147,7 +147,7 @@ def test_the_watchdog_requeues_runs_whose_worker_stopped_beating(creator, django
     lost.refresh_from_db()
     assert (lost.attempts, lost.losses, lost.lease, lost.worker) == (1, 1, 5, "")
     assert lost.state_reason == ("The machine training this run stopped answering; it continues from the start (no "
-                                 "checkpoint was saved yet) on the next free GPU worker.")
+                                 "checkpoint was saved yet) on the next free machine.")
 
 
 def test_a_queued_run_whose_message_was_lost_is_sent_again(creator, django_capture_on_commit_callbacks):
