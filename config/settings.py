@@ -329,6 +329,10 @@ TRAINING_GPU_MEMORY_GB = env_int("TRAINING_GPU_MEMORY_GB", 80, minimum=8)
 # its own interpreter (made by `make`); depth and captioning models are local folders an operator configures.
 POSE_PYTHON = env_path("POSE_PYTHON", BASE_DIR / ".venv-pose" / "bin" / "python")
 DEPTH_MODEL_PATH = env_optional_str("DEPTH_MODEL_PATH")
+# Motion tracks follow points with OpenCV's optical flow unless an operator names a point-tracking model here: one
+# file, saved with torch.export.save or torch.jit.save, called as CoTracker is: tracks, visibility = model(video,
+# queries) (prep/extract/track_model.py, docs/preparation.md).
+TRACK_MODEL_PATH = env_optional_str("TRACK_MODEL_PATH")
 CAPTION_MODEL_PATH = env_optional_str("CAPTION_MODEL_PATH")
 # Captioning models want a GPU; a small one runs well enough on the `cpu` queue.
 CAPTION_QUEUE = env_choice("CAPTION_QUEUE", "gpu", ("cpu", "gpu"))

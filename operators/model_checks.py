@@ -25,6 +25,7 @@ from engine.single_file import (
     read_header,
     read_layout,
 )
+from prep.extract.track_model import saved_format, track_model_problem
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 # A video feed-forward weight of a single file: only beside one does a missing bias say LTX-2.5 (engine.bases).
@@ -202,6 +203,18 @@ def check_model_folder(path: Path, purpose: str) -> PathCheck:
         return found
     model_type, details = found
     return PathCheck(True, f"OK: {purpose} model ({model_type}).", details)
+
+
+def check_track_model(path: Path) -> PathCheck:
+    """The point-tracking model motion tracks follow points with: an exported program or TorchScript file (its table
+    of contents is read, not its weights)."""
+    problem = track_model_problem(path)
+    if problem is not None:
+        return PathCheck(False, problem)
+    kind = "exported program (torch.export)" if saved_format(path) == "export" else "TorchScript module"
+    size_mb = path.stat().st_size / 1024**2
+    return PathCheck(True, f"OK: {kind}, {size_mb:.1f} MB; motion tracks follow points with it.",
+                     ("called as tracks, visibility = model(video, queries), as CoTracker is",))
 
 
 def check_interpreter(path: Path) -> PathCheck:

@@ -65,6 +65,8 @@ def model_rows() -> list[ModelRow]:
         _row("Depth model", "DEPTH_MODEL_PATH", settings.DEPTH_MODEL_PATH,
              lambda path: model_checks.check_model_folder(path, "depth estimation"), active=False,
              unset=(OFF, "Not configured — automatic depth references are off.")),
+        _row("Point-tracking model", "TRACK_MODEL_PATH", settings.TRACK_MODEL_PATH, model_checks.check_track_model,
+             active=False, unset=(OFF, "Not configured — motion tracks follow points with optical flow (OpenCV).")),
         _row("Captioning model", "CAPTION_MODEL_PATH", settings.CAPTION_MODEL_PATH,
              lambda path: model_checks.check_model_folder(path, "captioning"), active=False,
              unset=(OFF, "Not configured — automatic captions are off.")),

@@ -28,7 +28,9 @@ from prep.tasks import extract
 log = logging.getLogger(__name__)
 Method = Extraction.Method
 State = Extraction.State
-VIDEO_METHODS = (Method.DEPTH, Method.CANNY, Method.POSE)
+# The control videos a creator can make from any clip in the Studio (studio/views/controls.py), with each method's
+# default settings: the same derivation as the wizard's, so a clip already made with those settings is reused.
+VIDEO_METHODS = (Method.DEPTH, Method.CANNY, Method.POSE, Method.TRACKS)
 PROGRESS_EVERY_SECONDS = 0.5
 _PROBLEMS: dict[tuple[str, str], tuple[float, str | None]] = {}
 PROBLEM_TTL_SECONDS = 30.0
@@ -37,7 +39,7 @@ PROBLEM_TTL_SECONDS = 30.0
 def method_problem(method: str) -> str | None:
     """Why `method` cannot run on this server, in plain words; None when it can (cached for a few seconds)."""
     where = {Method.POSE: settings.POSE_PYTHON, Method.DEPTH: settings.DEPTH_MODEL_PATH,
-             Method.CAPTION: settings.CAPTION_MODEL_PATH}.get(Method(method))
+             Method.CAPTION: settings.CAPTION_MODEL_PATH, Method.TRACKS: settings.TRACK_MODEL_PATH}.get(Method(method))
     key = (str(method), str(where))
     cached = _PROBLEMS.get(key)
     if cached is not None and time.monotonic() - cached[0] < PROBLEM_TTL_SECONDS:
@@ -53,6 +55,9 @@ CREATOR_PROBLEMS = {
     Method.DEPTH: "This server cannot make depth maps yet: its operator has not added a depth model.",
     Method.POSE: "This server cannot make pose skeletons yet: its operator has not set up pose extraction.",
     Method.CAPTION: "This server cannot write captions yet: its operator has not added a captioning model.",
+    # Tracks need no model; only one an operator set up and got wrong stops them.
+    Method.TRACKS: "This server cannot make motion tracks right now: the point-tracking model its operator set up "
+                   "cannot be used.",
 }
 
 
@@ -64,8 +69,13 @@ def creator_problem(method: str) -> str | None:
 
 
 def _check(method: str, where: Any) -> str | None:
-    if method in (Method.CANNY, Method.TRACKS):  # OpenCV only: every worker can make them
+    if method == Method.CANNY:  # OpenCV only: every worker can make them
         return None
+    if method == Method.TRACKS:
+        # reads the file's table of contents only: no torch in the web process
+        from prep.extract.track_model import track_model_problem
+
+        return track_model_problem(where)
     if method == Method.POSE:
         # prep.extract.* loads cv2 and numpy at its top: kept off the web process, which imports this module
         from prep.extract.pose import pose_problem
@@ -109,9 +119,21 @@ def clean_settings(method: str, data: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def settings_key(method: str, values: dict[str, Any], source_sha256: str) -> str:
-    text = json.dumps({"method": method, "settings": values, "source": source_sha256}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+def settings_key(method: str, values: dict[str, Any], source_sha256: str, maker: str | None = None) -> str:
+    """The cache key of an extraction; `maker` names a model that changes the output beyond the settings (left out
+    when there is none, so the keys made before it existed stay valid)."""
+    key: dict[str, Any] = {"method": method, "settings": values, "source": source_sha256}
+    if maker is not None:
+        key["maker"] = maker
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def _maker(method: str) -> str | None:
+    # Tracks followed by an operator's point-tracking model differ from optical flow's: an operator who adds (or
+    # changes) the model gets new tracks, not the ones cached before.
+    if method == Method.TRACKS and settings.TRACK_MODEL_PATH:
+        return str(settings.TRACK_MODEL_PATH)
+    return None
 
 
 def request_extraction(owner: Any, method: str, values: dict[str, Any], source: FieldFile | File[Any],
@@ -122,7 +144,7 @@ def request_extraction(owner: Any, method: str, values: dict[str, Any], source: 
     extraction (`owns_source`). The task is sent after the transaction commits.
     """
     cleaned = clean_settings(method, values)
-    key = settings_key(method, cleaned, source_sha256)
+    key = settings_key(method, cleaned, source_sha256, _maker(method))
     existing = (Extraction.objects.filter(owner=owner, settings_key=key).exclude(state=State.FAILED)
                 .order_by("-created_at").first())
     if existing is not None and (existing.state != State.DONE or _output_present(existing)):
@@ -206,9 +228,7 @@ def _make(extraction: Extraction, source: Path, scratch: Path,
         # cv2, numpy, then torch/transformers: the captioner runs on the workers only
         from prep.extract.captions import caption_clip, load_captioner
 
-        problem = method_problem(Method.CAPTION)
-        if problem:
-            raise ExtractionError(problem)
+        _refuse_if_unavailable(Method.CAPTION)
         caption = caption_clip(load_captioner(str(settings.CAPTION_MODEL_PATH), device="auto"), source)
         return {"caption": caption, "seconds": round(time.monotonic() - started, 2)}, None
     output = scratch / f"{Path(extraction.source_name).stem[:80]}_{extraction.method}.mp4"
@@ -216,10 +236,17 @@ def _make(extraction: Extraction, source: Path, scratch: Path,
     return report.as_dict(), output
 
 
-def _make_video(extraction: Extraction, source: Path, output: Path, progress: Any) -> ExtractionReport:
-    problem = method_problem(extraction.method)
+def _refuse_if_unavailable(method: str) -> None:
+    """Stop an extraction this server cannot make: the creator reads what to do, the worker's log (and the operator
+    console, /ops/models/) what is wrong."""
+    problem = method_problem(method)
     if problem:
-        raise ExtractionError(problem)
+        log.warning("Cannot make %s here: %s", method, problem)
+        raise ExtractionError(creator_problem(method) or problem)
+
+
+def _make_video(extraction: Extraction, source: Path, output: Path, progress: Any) -> ExtractionReport:
+    _refuse_if_unavailable(extraction.method)
     if extraction.method == Method.CANNY:
         # prep.extract.* loads cv2 and numpy at its top: kept off the web process, which imports this module
         from prep.extract.canny import CannySettings, extract_canny
@@ -232,10 +259,13 @@ def _make_video(extraction: Extraction, source: Path, output: Path, progress: An
         return extract_pose(source, output, PoseSettings.from_dict(extraction.settings), progress,
                             python=Path(settings.POSE_PYTHON))
     if extraction.method == Method.TRACKS:
-        # cv2/numpy: loaded on the workers, not by the web process
+        # cv2/numpy, and torch for a point-tracking model: loaded on the workers, not by the web process
+        from prep.extract.track_model import load_track_model
         from prep.extract.tracks import TrackSettings, extract_tracks
 
-        return extract_tracks(source, output, TrackSettings.from_dict(extraction.settings), progress)
+        # the GPU when the worker has one
+        tracker = load_track_model(settings.TRACK_MODEL_PATH, device="auto") if settings.TRACK_MODEL_PATH else None
+        return extract_tracks(source, output, TrackSettings.from_dict(extraction.settings), progress, tracker)
     # cv2/numpy: loaded on the workers, not by the web process
     from prep.extract.depth import DepthSettings, extract_depth, load_depth_model
 

@@ -136,8 +136,8 @@ class SettingsForm(forms.Form):
     reference_downscale_factor = forms.TypedChoiceField(
         label="Reference size", coerce=int,
         choices=[(1, "Full size (same as the target)"), (2, "Half size (saves memory)")],
-        help_text="A half-size reference saves GPU memory and time; fine for depth, edges and pose. "
-        "Width and height must then be multiples of 64.",
+        help_text="A half-size reference saves memory and time; fine for depth, edges, pose and motion tracks "
+        "(Lightricks trains its motion-track adapter so). Width and height must then be multiples of 64.",
     )
     rank = forms.TypedChoiceField(
         label="Adapter capacity (rank)", coerce=int, choices=[(r, str(r)) for r in RANK_CHOICES],

@@ -283,6 +283,8 @@ def size_for(kind: str, width: int, height: int, block: int) -> tuple[int, int]:
     """The preset's landscape size turned to an orientation with about the same pixels: landscape as is, portrait
     turned, square the side nearest √(w·h) in whole blocks (32, or 32 × the reference downscale)."""
     long, short = max(width, height), min(width, height)
+    if block > 32:  # a reduced reference: the presets' sides are whole 32s, not always whole blocks; nearest ones
+        long, short = (max(block, (side + block // 2) // block * block) for side in (long, short))
     if kind == "portrait":
         return short, long
     if kind == "square":

@@ -1,4 +1,4 @@
-from datasets.recipes.base import Recipe
+from datasets.recipes.base import Recipe, TrainingDefaults
 
 RECIPE = Recipe(
     slug="tracks",
@@ -33,4 +33,11 @@ RECIPE = Recipe(
     clips_recommended="15 pairs to start; 40–100 varied pairs, with different things moving in different "
                       "directions and speeds, give reliable control.",
     sources=("Lightricks' LTXVDrawTracks node in ComfyUI-LTXVideo", "point trackers such as CoTracker"),
+    # Lightricks' LTX-2.3 Motion-Track Control IC-LoRA takes its reference at half size (its file is
+    # ltx-2.3-22b-ic-lora-motion-track-control-ref0.5.safetensors, MODELS-LTX-2.3.md in Lightricks/LTX-2): dots and
+    # trails need no fine detail, and a quarter of the reference's tokens saves memory and time.
+    defaults=TrainingDefaults(reference_downscale_factor=2),
+    base_notes=(("ltx-2.5", "On LTX-2.5 this recipe trains with the same settings as on LTX-2.3, and the motion-track "
+                            "videos made here serve both: Lightricks' own LTX-2.5 training configs change nothing for "
+                            "IC-LoRA."),),
 )

@@ -7,6 +7,9 @@ again: a point that does not come back to where it was (occluded, blurred, off t
 longer look like they did (something passed over it), is dropped from then on.
 Of all the points followed, the ones that moved at least the minimum motion, lasted a few frames, and lie furthest
 apart (moving ones count as further) are kept and drawn with `track_drawing`, in the Motion-Track IC-LoRA's format.
+
+When the operator has set up a point-tracking model (`track_model`, CoTracker for one), `ModelFollower` lets it move
+the points instead of optical flow, a few frames at a time; the points are chosen, dropped and kept as above.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import math
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -54,6 +58,11 @@ GRID = 4  # the frame is cut into GRID x GRID cells, each seeded on its own, so 
 RESEED_EVERY = 5  # frames between top-ups of lost points
 MOVING_CHANGE = 12  # a grey-level change between two frames above this marks a moving region
 MIN_TRACK_FRAMES = 8  # a point followed for fewer frames is noise, not a track (shorter clips: all their frames)
+# Frames a point-tracking model is given at once, the first being the last of the window before (where the points
+# are known and new ones are seeded): CoTracker's own window, so memory stays at a few frames whatever the clip's
+# length. Always this many (a clip's last window is padded with its last frame), so a model exported or traced for
+# a fixed number of frames works too.
+MODEL_WINDOW = 16
 
 
 class TrackSettings(ExtractionSettings):
@@ -187,6 +196,65 @@ class PointFollower:
         self._templates[renew], self._template_age[renew] = patches[kept][renew], 0
 
 
+class PointTracker(Protocol):
+    """What moves points for `ModelFollower`: `prep.extract.track_model.TrackModel`, or a test's stand-in."""
+
+    def follow(self, frames: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`points` (N, 2) on the first of `frames` ((T, H, W, 3) uint8 RGB) followed through all of them:
+        (positions (T, N, 2), shown (T, N) bool)."""
+        ...
+
+
+class ModelFollower(PointFollower):
+    """A `PointFollower` whose points a point-tracking model moves, MODEL_WINDOW frames at a time.
+
+    Points are seeded as optical flow seeds them (corners, moving ones first, spread over the frame) at the start of
+    each window, and dropped from the first frame the model says they are hidden or they leave the frame. The patch
+    likeness check is optical flow's own guard against drifting; the model's visibility takes its place.
+    """
+
+    def __init__(self, budget: int, tracker: PointTracker) -> None:
+        super().__init__(budget)
+        self._tracker = tracker
+        self._window: list[tuple[np.ndarray, np.ndarray]] = []  # (gray, RGB) at the working size
+
+    def add(self, frame: np.ndarray) -> None:
+        gray = self._gray(frame)
+        small = frame if self._size is None else cv2.resize(frame, self._size, interpolation=cv2.INTER_AREA)
+        if not self._window:  # the clip's first frame: no points on it until its window is followed
+            self._on_frame.append((self._ids, self._where))
+        self._window.append((gray, small))
+        self._previous = gray
+        self.frames += 1
+        if len(self._window) == MODEL_WINDOW:
+            self._follow_window()
+
+    def tracks(self) -> Tracks:
+        if len(self._window) > 1:
+            self._follow_window()
+        return super().tracks()
+
+    def _follow_window(self) -> None:
+        grays = [gray for gray, _ in self._window]
+        self._seed(grays[0], grays[1])
+        count = len(self._window)
+        if len(self._ids):
+            frames = [rgb for _, rgb in self._window]
+            frames += frames[-1:] * (MODEL_WINDOW - count)
+            where, shown = self._tracker.follow(np.stack(frames), self._where)
+        else:
+            where, shown = np.zeros((count, 0, 2)), np.zeros((count, 0), bool)
+        height, width = grays[0].shape
+        alive = np.ones(len(self._ids), bool)
+        for t in range(1, count):
+            x, y = where[t, :, 0], where[t, :, 1]
+            alive &= shown[t] & (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+            self._on_frame.append((self._ids[alive], where[t][alive].astype(np.float32)))
+        self._ids, self._where = self._ids[alive], where[count - 1][alive].astype(np.float32)
+        self._templates, self._template_age = self._templates[alive], self._template_age[alive]
+        self._window = self._window[-1:]
+
+
 _PATCH_OFFSETS = np.arange(PATCH, dtype=np.float32) - PATCH // 2
 
 
@@ -243,13 +311,14 @@ def _spread_corners(gray: np.ndarray, count: int, spacing: float, mask: np.ndarr
     return found[:count]
 
 
-def follow_points(frames: Iterable[np.ndarray], budget: int, total: int = 0,
-                  progress: ProgressFn | None = None) -> Tracks:
-    """Follow up to `budget` points at a time through `frames` ((H, W, 3) uint8 RGB each) as `Tracks`.
+def follow_points(frames: Iterable[np.ndarray], budget: int, total: int = 0, progress: ProgressFn | None = None,
+                  tracker: PointTracker | None = None) -> Tracks:
+    """Follow up to `budget` points at a time through `frames` ((H, W, 3) uint8 RGB each) as `Tracks`: with optical
+    flow, or with `tracker` when given.
 
     `progress(done, total)` is called per frame, short of the last.
     """
-    follower = PointFollower(budget)
+    follower = PointFollower(budget) if tracker is None else ModelFollower(budget, tracker)
     for frame in frames:
         follower.add(frame)
         if progress is not None and follower.frames < total:
@@ -324,14 +393,15 @@ def choose_tracks(followed: Tracks, settings: TrackSettings, width: int, height:
 
 
 def track_clip(src: Path, settings: TrackSettings, progress: ProgressFn | None = None,
-               fmt: ClipFormat | None = None) -> tuple[ClipFormat, Tracks, int]:
-    """The tracks of `src` worth drawing: (its format, the chosen tracks, how many points were followed in all).
+               fmt: ClipFormat | None = None, tracker: PointTracker | None = None) -> tuple[ClipFormat, Tracks, int]:
+    """The tracks of `src` worth drawing: (its format, the chosen tracks, how many points were followed in all),
+    followed with `tracker` when given (see `follow_points`).
 
     Raises `ExtractionError` in plain words when the clip has no frames, nothing to follow, or nothing that
     moves at least the minimum motion.
     """
     fmt = fmt or clip_format(src)
-    followed = follow_points(read_frames(src, fmt), tracking_budget(settings), fmt.frames, progress)
+    followed = follow_points(read_frames(src, fmt), tracking_budget(settings), fmt.frames, progress, tracker)
     return fmt, choose_tracks(followed, settings, fmt.width, fmt.height, src.name), followed.count
 
 
@@ -354,16 +424,17 @@ def write_coordinates(tracks: Tracks, fmt: ClipFormat, path: Path) -> None:
                                 "points": points}, separators=(",", ":")))
 
 
-def extract_tracks(src: Path, dst: Path, settings: TrackSettings, progress: ProgressFn | None = None
-                   ) -> ExtractionReport:
+def extract_tracks(src: Path, dst: Path, settings: TrackSettings, progress: ProgressFn | None = None,
+                   tracker: PointTracker | None = None) -> ExtractionReport:
     """Write the motion-track video of `src` to `dst` (H.264 mp4): same frame count, exact fps and size; and the
-    tracks' positions beside it (`coordinates_path`).
+    tracks' positions beside it (`coordinates_path`). Points are followed with `tracker` when given, else with
+    optical flow.
 
     Deterministic: the same clip and settings give the same frames. Raises `ExtractionError` (see `track_clip`)
     when there is nothing to draw, or when `src` cannot be read or `dst` written.
     """
     started = time.monotonic()
-    fmt, tracks, followed = track_clip(src, settings, progress)
+    fmt, tracks, followed = track_clip(src, settings, progress, tracker=tracker)
     drawing = TrackDrawing(fmt.width, fmt.height, trail=settings.trail_length, radius=settings.circle_size)
     with FrameWriter(dst, fmt) as writer:
         for frame in drawing.frames(tracks):
@@ -376,6 +447,8 @@ def extract_tracks(src: Path, dst: Path, settings: TrackSettings, progress: Prog
     empty = int((recent[:tracks.frames] == 0).sum())
     notes = [f"{tracks.count} tracks drawn, picked from {followed} points followed; trails of "
              f"{settings.trail_length} frames, newest blue, oldest red."]
+    if tracker is not None:
+        notes.append("The points were followed by this server's point-tracking model.")
     if empty:
         notes.append(f"{empty} of {tracks.frames} frames show no track; those frames stay black.")
     return ExtractionReport(method="tracks", frames=writer.count, fps=fmt.fps, width=fmt.width, height=fmt.height,

@@ -1,4 +1,4 @@
-"""Studio: make a depth, edge or pose video from any clip, to use as the reference of a generation."""
+"""Studio: make a depth, edge, pose or motion-track video from any clip, to use as the reference of a generation."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ Method = Extraction.Method
 
 
 def _get_control_for_user(request: AuthedRequest, extraction_id: str | int, *, done: bool = False) -> Extraction:
-    """The creator's own control video (depth, edges, pose); 404 for anyone else's or for captions."""
+    """The creator's own control video (depth, edges, pose, motion tracks); 404 for anyone else's or for captions."""
     controls = Extraction.objects.filter(owner=request.user, method__in=VIDEO_METHODS)
     if done:
         controls = controls.filter(state=Extraction.State.DONE).exclude(output="")
@@ -45,8 +45,18 @@ def made_controls(owner: Any) -> list[Extraction]:
                 .exclude(output="").order_by("-finished_at")[:100])
 
 
+# How many tracks and how long their trails are shape what a motion-track adapter does, and a creator may have
+# changed them in the wizard: say which are used here, and where the tracks can be shaped instead.
+METHOD_HELP = {
+    Method.TRACKS: "The points that move are followed through the clip and drawn as dots with fading trails, with "
+                   "the wizard's default settings. To change the tracks, use “Follow its motion” under Draw motion "
+                   "tracks in the Studio instead.",
+}
+
+
 def _methods() -> list[dict[str, Any]]:
-    return [{"value": m.value, "label": m.label, "problem": creator_problem(m)} for m in VIDEO_METHODS]
+    return [{"value": m.value, "label": m.label, "problem": creator_problem(m), "help": METHOD_HELP.get(m, "")}
+            for m in VIDEO_METHODS]
 
 
 def _sha256(upload: UploadedFile) -> str:
@@ -99,7 +109,7 @@ def controls(request: AuthedRequest) -> HttpResponse:
     context["chosen"] = method
     try:
         if method not in VIDEO_METHODS:
-            raise ExtractionError("Choose what to make: a depth map, an edge map or a pose skeleton.")
+            raise ExtractionError("Choose what to make: a depth map, an edge map, a pose skeleton or motion tracks.")
         problem = creator_problem(method)
         if problem:
             raise ExtractionError(problem)

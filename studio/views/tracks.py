@@ -8,18 +8,20 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.requests import AuthedRequest
+from datasets.models import ClipPair
 from prep.extract.base import ExtractionError
 from prep.models import Extraction
-from prep.services import request_extraction
+from prep.services import creator_problem, request_extraction
 from studio.tracks import TracksRefused, as_data_url, clip_keypoints, drawn_size, read_drawn, render_reference
 from studio.views.controls import clip_source
 from studio.views.generate import choice_adapter
 
 RENDERED = "studio/studio/studio.html#tracks-rendered"
 FROM_CLIP = "studio/studio/studio.html#tracks-from-clip"
+CLIP_CHOICES = "studio/studio/studio.html#tracks-clip-choices"
 
 
 def _get_tracks_for_user(request: AuthedRequest, extraction_id: int) -> Extraction:
@@ -43,10 +45,18 @@ def tracks_render(request: AuthedRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def tracks_from_clip(request: AuthedRequest) -> HttpResponse:
-    """Follow the points of a clip (uploaded, or one of the creator's) to start the canvas from its motion."""
+    """Follow the points of a clip (uploaded, or one of the creator's) to start the canvas from its motion; asked
+    with GET, the creator's dataset clips to choose from (the Studio page loads them once it is shown)."""
+    if request.method == "GET":
+        clips = (ClipPair.objects.filter(dataset__owner=request.user).exclude(target_file="")
+                 .select_related("dataset").order_by("dataset__name", "position", "name")[:300])
+        return render(request, CLIP_CHOICES, {"track_clips": clips})
     try:
+        problem = creator_problem(Extraction.Method.TRACKS)
+        if problem:
+            raise ExtractionError(problem)
         source, name, sha, owns = clip_source(request)
         extraction = request_extraction(request.user, Extraction.Method.TRACKS, {}, source, name, sha, owns_source=owns)
     except ExtractionError as error:

@@ -12,7 +12,9 @@ from django.core.files.base import ContentFile
 from playwright.sync_api import Page, expect
 from safetensors.torch import save
 
+from datasets.models import ClipPair
 from studio.models import Adapter
+from tests.factories import make_dataset
 from tests.helpers import random_adapter_tensors, sign_in
 from tests.prep.conftest import SLIDING_SQUARES, write_moving_squares
 
@@ -170,3 +172,47 @@ def test_a_creator_draws_over_a_clip_s_first_frame_and_starts_from_the_clip_s_ow
     page.get_by_role("button", name="Render the reference").click()
     expect(page.locator("#tracks-rendered figcaption")).to_contain_text(
         f"{len(drawn['tracks'])} tracks · 128×96, 9 frames at 24 fps", timeout=30_000)
+
+
+def test_a_creator_makes_a_dataset_clip_s_motion_tracks_the_reference_and_follows_its_motion_on_the_canvas(
+    page: Page, live_asgi_url: str, celery_worker, creator, screenshots_dir: Path, tmp_path: Path
+):
+    adapter = _motion_adapter(creator)
+    dataset = make_dataset(creator, name="Street", recipe="tracks")
+    pair = ClipPair(dataset=dataset, name="cars", position=0)
+    clip = write_moving_squares(tmp_path / "cars.mp4", SLIDING_SQUARES, frames=24)
+    pair.target_file.save("cars.mp4", ContentFile(clip.read_bytes()), save=True)
+    sign_in(page, live_asgi_url, creator.username)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_asgi_url}/studio/?adapter={adapter.pk}")
+
+    # The control video: the clip's motion tracks, made with the wizard's defaults, for the adapter chosen before.
+    page.get_by_role("link", name="Make its control video").click()
+    page.get_by_label("Motion tracks").check()
+    page.get_by_label("…or one of your dataset clips").select_option(label="Street · cars")
+    page.screenshot(path=screenshots_dir / "control-tracks-form.png", full_page=True)
+    page.get_by_role("button", name="Make it").click()
+    expect(page.get_by_role("heading", name="Motion tracks of cars.mp4")).to_be_visible()
+    use = page.get_by_role("link", name="Use it as the reference in the Studio")
+    expect(use).to_be_visible(timeout=60_000)
+    # The clip and its tracks both play, side by side.
+    page.wait_for_function("""() => {
+      const videos = [...document.querySelectorAll("#control-progress video")];
+      return videos.length === 2 && videos.every(v => v.readyState >= 2 && v.videoWidth === 256);
+    }""", timeout=30_000)
+    page.screenshot(path=screenshots_dir / "control-tracks.png", full_page=True)
+    use.click()
+    expect(page.locator("#adapter_choice option:checked")).to_contain_text("Motion v1")
+    expect(page.get_by_label("…or a control video you made").locator("option:checked")).to_have_text(
+        "Motion tracks of cars.mp4")
+    page.locator("#s-reference").locator("xpath=..").screenshot(path=screenshots_dir / "studio-tracks-reference.png")
+
+    # The same clip's motion on the canvas, picked from the datasets: its tracks are the ones made above.
+    page.get_by_label("…or a control video you made").select_option(label="None")
+    page.get_by_text("Draw motion tracks").click()
+    page.get_by_label("…or one of your dataset clips").select_option(label="Street · cars")
+    page.get_by_role("button", name="Follow its motion").click()
+    expect(page.locator("#tracks-from-clip")).to_contain_text("from cars.mp4 are on the canvas", timeout=60_000)
+    assert len(_drawn(page)["tracks"]) >= 2
+    page.locator("#tracks-time").fill("8")
+    page.locator("#tracks-card").screenshot(path=screenshots_dir / "track-canvas-from-dataset-clip.png")

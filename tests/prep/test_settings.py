@@ -128,3 +128,10 @@ def test_missing_settings_keep_their_defaults_and_settings_cannot_be_changed_onc
     assert settings.as_dict() == {"low_threshold": 100, "high_threshold": 200, "blur": 5, "thickness": 0}
     with pytest.raises(ValueError, match="frozen"):
         settings.blur = 7
+
+
+def test_tracks_made_with_an_operators_point_tracking_model_are_not_those_cached_from_optical_flow() -> None:
+    values = clean_settings("tracks", {})
+    flow = settings_key("tracks", values, SOURCE)
+    model = settings_key("tracks", values, SOURCE, maker="/models/cotracker.pt2")
+    assert model != flow and model != settings_key("tracks", values, SOURCE, maker="/models/other.pt2")

@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from prep.extract.video import clip_format
+from prep.extract.tracks import TrackSettings, extract_tracks
+from prep.extract.video import clip_format, read_frames
 from prep.models import Extraction
 from prep.services import run_extraction
+from studio.models import Adapter, Generation
 from tests.clips import make_clip
+from tests.prep.conftest import SLIDING_SQUARES, write_moving_squares
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("without_depth_or_pose")]
 
@@ -150,3 +153,49 @@ def test_the_clip_and_its_control_video_have_posters_their_creator_sees_and_nobo
     stranger.force_login(other_creator)
     for url in posters:
         assert stranger.get(url).status_code == 404, url
+
+
+def test_a_clip_s_motion_tracks_become_the_reference_of_a_motion_track_adapter_made_as_the_wizard_makes_them(
+    maya, creator, tmp_path
+):
+    cars = write_moving_squares(tmp_path / "cars.mp4", SLIDING_SQUARES, frames=25)
+    adapter = Adapter.objects.create(owner=creator, name="tracks", source=Adapter.Source.UPLOADED,
+                                     file="x.safetensors", metadata={"bucket": "256x176x25@24"})
+    choice = f"adapter-{adapter.pk}"
+    assert 'value="tracks"' in maya.get(f"/studio/controls/?for={choice}").content.decode()
+    response = maya.post("/studio/controls/", {"method": "tracks", "video": upload(cars.read_bytes(), "cars.mp4"),
+                                               "for": choice})
+    extraction = Extraction.objects.get()
+    assert response["Location"] == f"/studio/controls/{extraction.pk}/?for={choice}"
+    # The page polls for its progress and keeps the adapter while it does: the link back appears in a poll's answer.
+    waiting = maya.get(response["Location"], HTTP_HX_REQUEST="true").content.decode()
+    assert f'hx-get="/studio/controls/{extraction.pk}/?for={choice}"' in waiting
+    run_extraction(extraction.pk, "test-worker")
+    extraction.refresh_from_db()
+    assert extraction.state == Extraction.State.DONE, extraction.error_message
+    polled = maya.get(response["Location"], HTTP_HX_REQUEST="true").content.decode()
+    assert f'href="/studio/?control={extraction.pk}&amp;choice={choice}"' in polled
+    # The wizard's derivation of the same clip with its default settings, frame for frame.
+    wizard = extract_tracks(cars, tmp_path / "wizard.mp4", TrackSettings())
+    made, expected = Path(extraction.output.path), tmp_path / "wizard.mp4"
+    assert wizard.frames == 25
+    assert all((a == b).all() for a, b in zip(read_frames(made, clip_format(made)),
+                                               read_frames(expected, clip_format(expected)), strict=True))
+
+    page = maya.get(f"/studio/controls/{extraction.pk}/?for={choice}").content.decode()
+    assert "Motion tracks of cars.mp4" in page
+    assert f'href="/studio/?control={extraction.pk}&amp;choice={choice}"' in page
+    studio = maya.get(f"/studio/?control={extraction.pk}&choice={choice}").content.decode()
+    assert re.search(rf'<option value="{extraction.pk}" [^>]* selected>Motion tracks of cars.mp4</option>', studio)
+    assert f'<option value="{choice}" data-trigger="" selected ' in studio
+    response = maya.post("/studio/", {"adapter_choice": choice, "reference_control": extraction.pk,
+                                      "prompt": "two red cars", "num_frames": 25, "width": 256, "height": 160,
+                                      "mask_preset": "whole"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    generation = Generation.objects.get()
+    assert generation.reference_file.name == extraction.output.name
+    assert generation.settings["reference_name"] == "Motion tracks of cars.mp4"
+
+    # Following the same clip's motion on the canvas reuses the tracks already made: nothing is made twice.
+    maya.post("/studio/tracks/from-clip/", {"video": upload(cars.read_bytes(), "cars.mp4")})
+    assert Extraction.objects.count() == 1

@@ -10,14 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
+from datasets.models import ClipPair
 from prep.extract.drawn_tracks import DrawnTracks, render
 from prep.extract.video import ClipFormat, clip_format, read_frames
 from prep.models import Extraction
 from prep.services import run_extraction, tracks_coordinates
 from studio.models import Generation
+from tests.factories import make_dataset
 from tests.prep.conftest import SLIDING_SQUARES, write_moving_squares
 from tests.studio.test_generation import fields, random_adapter, upload_of
 
@@ -159,3 +163,30 @@ def test_another_creator_s_clip_tracks_and_generations_are_not_found(client, cre
     response = client.post(reverse("studio_tracks_render"), {**fields(), "adapter_choice": f"adapter-{adapter.pk}",
                                                              "drawn_tracks": json.dumps(TWO_TRACKS)})
     assert response.status_code == 404
+
+
+def test_a_creator_follows_the_motion_of_one_of_their_dataset_clips_and_nobody_else_s(
+    maya, creator, other_creator, tmp_path
+):
+    dataset = make_dataset(creator, name="Street", recipe="tracks")
+    pair = ClipPair(dataset=dataset, name="cars", position=0)
+    clip = write_moving_squares(tmp_path / "cars.mp4", SLIDING_SQUARES, frames=24)
+    pair.target_file.save("cars.mp4", ContentFile(clip.read_bytes()), save=True)
+    choices = maya.get(reverse("studio_tracks_from_clip")).content.decode()
+    assert choices.lstrip().startswith('<div id="tracks-clip-choices"') and "hx-get" not in choices
+    assert f'<option value="{pair.pk}">Street · cars</option>' in choices
+    assert 'id="tracks-clip-choices" hx-get="/studio/tracks/from-clip/"' in maya.get(reverse("studio")).content.decode()
+
+    canvas = {"canvas_width": "128", "canvas_height": "96", "canvas_frames": "25", "canvas_fps": "24"}
+    started = maya.post(reverse("studio_tracks_from_clip"), {"pair": pair.pk, **canvas}).content.decode()
+    extraction = Extraction.objects.get(method=Extraction.Method.TRACKS, owner=creator)
+    assert "Following the points of cars.mp4" in started
+    assert not extraction.owns_source and extraction.source.name == pair.target_file.name  # shared, not copied
+    run_extraction(extraction.pk, "test-worker")
+    done = maya.get(reverse("studio_tracks_clip", args=[extraction.pk]), canvas).content.decode()
+    assert "from cars.mp4 are on the canvas" in done
+
+    stranger = Client()
+    stranger.force_login(other_creator)
+    assert "Street · cars" not in stranger.get(reverse("studio_tracks_from_clip")).content.decode()
+    assert stranger.post(reverse("studio_tracks_from_clip"), {"pair": pair.pk, **canvas}).status_code == 404

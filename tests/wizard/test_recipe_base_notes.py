@@ -10,11 +10,8 @@ import pytest
 from datasets.recipes import RECIPES
 from engine.bases import BASES, LTX_2_3
 
-# tracks.py belongs to the motion-tracks work, which adds its sentence with its own changes.
-NOT_YET = {"tracks"}
 
-
-@pytest.mark.parametrize("slug", [slug for slug in RECIPES if slug not in NOT_YET])
+@pytest.mark.parametrize("slug", list(RECIPES))
 def test_each_recipe_has_one_plain_sentence_for_every_other_base(slug: str):
     notes = dict(RECIPES[slug].base_notes)
     assert set(notes) == set(BASES) - {LTX_2_3}
