@@ -120,18 +120,23 @@ class Stack:
         raise RuntimeError(f"the stack did not become healthy; see {self.log}")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of every process in the stack's session (the supervisor and all it started)."""
+        """User + system CPU of the supervisor and every process under it, with their waited-for children's: the
+        supervisor starts each of its processes in a session of its own, so the tree is followed by parent ids."""
         assert self.process is not None
-        total = 0
-        tick = os.sysconf("SC_CLK_TCK")
+        stats: dict[int, tuple[int, int]] = {}  # pid -> (parent pid, clock ticks)
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 fields = stat.read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[3]) == self.process.pid:  # the session id: start_new_session made the supervisor lead it
-                total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
-        return total / tick
+            ticks = int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+            stats[int(stat.parent.name)] = (int(fields[1]), ticks)
+        tree, grew = {self.process.pid}, True
+        while grew:
+            found = {pid for pid, (parent, _) in stats.items() if parent in tree} - tree
+            tree |= found
+            grew = bool(found)
+        return sum(stats[pid][1] for pid in tree if pid in stats) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

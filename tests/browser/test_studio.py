@@ -10,7 +10,7 @@ from safetensors.torch import save
 
 from engine.synthetic import make_clip
 from prep.models import Extraction
-from studio.models import Adapter
+from studio.models import Adapter, Generation
 from tests.factories import make_run
 from tests.helpers import random_adapter_tensors, sign_in
 from training.models import Checkpoint
@@ -171,3 +171,35 @@ def test_the_frame_rate_follows_the_chosen_adapter_or_reference_and_says_which_i
     rate.fill("25")  # the creator's own rate is kept whatever is chosen next
     adapter.select_option(label="Depth v2 (trained here)")
     expect(rate).to_have_value("25")
+
+
+def test_the_result_videos_keep_their_size_while_their_posters_are_still_on_their_way(
+    page: Page, live_asgi_url: str, creator, tmp_path, screenshots_dir
+):
+    """In the deployment the posters are made on first request and come from the bucket, after the videos' first
+    frames; Chromium laid such a video out 0 px high until its poster came (the smoke check's Studio screenshot)."""
+    adapter = Adapter.objects.create(owner=creator, name="Street restore", source=Adapter.Source.UPLOADED,
+                                     file="a/restore.safetensors")
+    settings = {"adapter_name": "Street restore", "adapter_scale": 1.0, "reference_name": "street.mp4",
+                "width": 160, "height": 128, "num_frames": 9, "frame_rate": 24.0, "num_inference_steps": 4, "seed": 7}
+    generation = Generation(owner=creator, adapter=adapter, prompt="a sunny street", settings=settings,
+                            state=Generation.State.SUCCEEDED)
+    # The reference plays from the preview the worker makes of it.
+    for field, seed in (("reference_file", 1), ("reference_preview_file", 1), ("output_file", 2),
+                        ("baseline_file", 3)):
+        clip = make_clip(tmp_path / f"{field}.mp4", seed=seed, width=160, height=128, seconds=0.5)
+        getattr(generation, field).save(clip.name, ContentFile(clip.read_bytes()), save=False)
+    generation.save()
+    held = []  # the posters' requests, answered only once the videos are measured
+    page.route("**/studio/generations/*/*.jpg", lambda route: held.append(route))
+    sign_in(page, live_asgi_url, creator.username)
+    page.goto(f"{live_asgi_url}/studio/generations/{generation.pk}/", wait_until="domcontentloaded")  # posters held
+    page.wait_for_function("() => [...document.querySelectorAll('#compare video')].every(v => v.readyState >= 2)",
+                           timeout=30_000)
+    assert len(held) == 3  # every poster still on its way
+    boxes = page.evaluate("[...document.querySelectorAll('#compare video')].map(v => v.getBoundingClientRect())")
+    page.screenshot(path=screenshots_dir / "studio-result-posters-pending.png", full_page=True)
+    for box in boxes:
+        assert box["height"] == pytest.approx(box["width"] * 128 / 160, abs=1.5)
+    for route in held:
+        route.continue_()
