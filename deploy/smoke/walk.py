@@ -109,7 +109,8 @@ def try_in_studio(page: Page, reference: Path, shots: Path) -> None:
         " return v && v.readyState >= 2 && v.videoWidth > 0; }", timeout=30_000)
     # Here the posters are made on first request and come from the bucket, after the videos' first frames: the boxes
     # must keep their size meanwhile (they were 0 px high).
-    heights = page.evaluate("[...document.querySelectorAll('#compare video')].map(v => v.getBoundingClientRect().height)")
+    heights = page.evaluate(
+        "[...document.querySelectorAll('#compare video')].map(v => v.getBoundingClientRect().height)")
     assert heights and all(height > 50 for height in heights), f"Studio videos laid out {heights} px high"
     page.screenshot(path=shots / "smoke-4-studio.png", full_page=True)
 
