@@ -172,11 +172,14 @@ class RunReporter:
     def on_sample(self, step: int, files: list[Path]) -> None:
         self.clock.sampled(step, self._latest.total if self._latest else step)
         self.flush()
-        for sample in store_samples(self.run_id, step, files):
+        samples = store_samples(self.run_id, step, files)
+        for number, sample in enumerate(samples, start=1):
+            # With several validation clips, the log's lines would otherwise read as the same one twice.
+            which = f" {number} of {len(samples)}" if len(samples) > 1 else ""
             record_event(self.run_id, RunEvent.Kind.SAMPLE, {
                 "step": step, "sample_id": sample.pk, "url": reverse("sample_video", args=[sample.pk]),
                 "prompt": sample.prompt,
-                "message": f"Validation sample at step {step}",
+                "message": f"Validation sample{which} at step {step}",
             })
 
     def on_log(self, message: str) -> None:

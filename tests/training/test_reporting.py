@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.synthetic import make_clip
 from engine.train import LOADING, PREPARING, SAMPLING, Progress
 from jobs.lifecycle import Holder
 from tests.factories import make_run
@@ -88,3 +89,14 @@ def test_steps_carry_the_time_left_in_the_pages_words_and_samples_come_between_t
     assert first["points"] == [[1, 0.5]] and events[2]["points"] == [[2, 0.5]]
     run = TrainingRun.objects.get(pk=reporter.run_id)
     assert (run.stage, run.step, run.eta_seconds) == ("training", 3, 48.5)
+
+
+def test_each_validation_sample_of_a_step_has_its_own_line_in_the_log(reporter, tmp_path):
+    clips = [make_clip(tmp_path / f"sample_{index}.mp4", seed=index, width=64, height=64, seconds=0.3)
+             for index in range(2)]
+    reporter.on_sample(100, clips)
+    reporter.on_sample(200, clips[:1])
+    messages = [event.payload["message"] for event in
+                RunEvent.objects.filter(run_id=reporter.holder.job.pk, kind="sample").order_by("seq")]
+    assert messages == ["Validation sample 1 of 2 at step 100", "Validation sample 2 of 2 at step 100",
+                        "Validation sample at step 200"]
