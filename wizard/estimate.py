@@ -190,7 +190,8 @@ class Estimate:
         if minutes < 1:
             return "under a minute"
         if minutes < 90:
-            return f"about {max(1, round(minutes / 5) * 5) if minutes > 10 else round(minutes)} minutes"
+            shown = max(1, round(minutes / 5) * 5) if minutes > 10 else round(minutes)
+            return "about a minute" if shown == 1 else f"about {shown} minutes"
         return f"about {minutes / 60:.1f} hours"
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from wizard.estimate import Measured, estimate
+from wizard.estimate import Estimate, Measured, estimate
 from wizard.plan import sample_count
 
 ALL_MEASURED = {"prepare": Measured(2.0, 3), "load": Measured(10.0, 3), "step": Measured(0.5, 4),
@@ -60,3 +60,9 @@ def test_samples_are_counted_every_so_many_steps_and_once_at_the_end():
                                               ("ltx-2.5", "GPU memory")])
 def test_the_small_models_memory_is_not_called_gpu_memory_as_they_train_on_a_cpu(model, label):
     assert estimate(model, 256, 160, 17, 1, 16, 200, 9).memory_label == label
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(40, "under a minute"), (80, "about a minute"), (100, "about 2 minutes"),
+                                               (14 * 60, "about 15 minutes"), (3 * 3600, "about 3.0 hours")])
+def test_the_time_reads_as_a_person_would_say_it(seconds, text):
+    assert Estimate(seconds=seconds, memory_gib=1.0, gpu_memory_gib=8.0, source="").time_text == text
