@@ -237,7 +237,9 @@ def preset_settings(preset_slug: str, recipe: Recipe, facts: ClipFacts, model: s
     width, height, frames, step_factor, rank = preset.shapes[model]
     defaults = recipe.defaults
     block = 32 * defaults.reference_downscale_factor
-    (width, height), *extra = [size_for(o, width, height, block) for o in facts.orientations()]
+    # Two orientations may round to one shape in blocks of 64 (a small model's 128×96 turns 128×128 either way): the
+    # engine refuses a bucket listed twice, and the clips of both train at it.
+    (width, height), *extra = dict.fromkeys(size_for(o, width, height, block) for o in facts.orientations())
     fps = facts.common_fps()
     fitting = largest_frames_at_most(facts.longest_fitting(fps))
     if fitting >= 9:
