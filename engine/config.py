@@ -30,6 +30,15 @@ LORA_TARGETS = (
     "ff.net.0.proj",
     "ff.net.2",
 )
+# What an adapter that hears a reference voice also trains (ltx-trainer's audio-video IC-LoRA trains every branch):
+# the audio stream's attention and feed-forward and both cross-modal attentions, so the voice reaches the clip's sound
+# and its lips.
+AUDIO_LORA_TARGETS = (
+    *(f"{attn}.{proj}" for attn in ("audio_attn1", "audio_attn2", "audio_to_video_attn", "video_to_audio_attn")
+      for proj in ("to_q", "to_k", "to_v", "to_out.0")),
+    "audio_ff.net.0.proj",
+    "audio_ff.net.2",
+)
 
 
 class _Strict(BaseModel):
@@ -81,6 +90,24 @@ class DataConfig(_Strict):
         default_factory=list,
         description="Manifest rows (0-based) held out of training and used for eval loss and validation samples.",
     )
+    reference_audio: bool = Field(
+        default=False,
+        description="Every pair has a reference voice (manifest column reference_audio, 5-15 s of the person "
+        "speaking): its audio latents join the audio stream as clean tokens (timestep 0, no loss) and the adapter "
+        "records that it expects reference audio. Needs diffusion.audio: clip.",
+    )
+    reference_audio_placement: Literal["before", "overlap"] = Field(
+        default="before",
+        description="Time positions of the reference voice's tokens: before (it ends 0.04 s before the clip, "
+        "ltx-core's Dub-It / ID-LoRA placement) or overlap (from 0 like the clip's own sound, ltx-trainer's flexible "
+        "strategy).",
+    )
+    reference_audio_min_seconds: float = Field(
+        default=5.0, ge=0.5, le=60, description="A reference voice shorter than this is refused with a plain message."
+    )
+    reference_audio_max_seconds: float = Field(
+        default=15.0, ge=1, le=60, description="Only this many seconds of a longer reference voice are used."
+    )
 
 
 class LoraConfig(_Strict):
@@ -121,11 +148,17 @@ class DiffusionConfig(_Strict):
     first_frame_conditioning_p: float = Field(
         default=0.1, ge=0, le=1, description="Probability the first latent frame stays clean (image-to-video skill)."
     )
-    audio: Literal["isolated", "silence"] = Field(
+    audio: Literal["isolated", "silence", "clip"] = Field(
         default="isolated",
         description="isolated: one zero audio token cut off from the video (ltx-trainer's video-only regime). "
         "silence: the audio stream of the clip's length is denoised alongside from silent latents with the "
-        "modalities joined, as LTX2InContextPipeline generates (the demo model was pretrained so).",
+        "modalities joined, as LTX2InContextPipeline generates (the demo model was pretrained so). "
+        "clip: the same, from the target clip's own sound (audio VAE latents, cached), which is in the loss with "
+        "audio_weight: the adapter learns the sound too (speech in sync, a voice).",
+    )
+    audio_weight: float = Field(
+        default=1.0, ge=0, le=100,
+        description="Weight of the audio stream's error in the loss beside the video's (silence and clip regimes).",
     )
 
 
@@ -218,6 +251,14 @@ class TrainConfig(_Strict):
         labels = [b.label() for b in self.buckets]
         if len(set(labels)) != len(labels):
             raise ValueError(f"buckets {labels} list the same bucket twice")
+        if self.data.reference_audio:
+            if self.diffusion.audio != "clip":
+                raise ValueError("data.reference_audio needs diffusion.audio: clip (the clip's own sound is what the "
+                                 "reference voice teaches)")
+            if self.data.reference_audio_min_seconds > self.data.reference_audio_max_seconds:
+                raise ValueError("data.reference_audio_min_seconds is above reference_audio_max_seconds")
+            if "targets" not in self.lora.model_fields_set:
+                self.lora.targets = [*LORA_TARGETS, *AUDIO_LORA_TARGETS]
         v = self.validation
         if v.reference_videos and len(v.reference_videos) != len(v.prompts):
             raise ValueError(f"validation has {len(v.prompts)} prompts but {len(v.reference_videos)} reference videos")
@@ -257,6 +298,12 @@ class TrainConfig(_Strict):
             del data["data"]["reference_temporal_scale_factor"]
         if data["diffusion"]["audio"] == "isolated":  # likewise for configs from before the audio regimes
             del data["diffusion"]["audio"]
+        if data["diffusion"]["audio_weight"] == 1.0:  # likewise for configs from before the audio weight
+            del data["diffusion"]["audio_weight"]
+        if not data["data"]["reference_audio"]:  # likewise for configs from before reference audio
+            for key in ("reference_audio", "reference_audio_placement", "reference_audio_min_seconds",
+                        "reference_audio_max_seconds"):
+                del data["data"][key]
         if data["gradient_checkpointing"] == "auto":
             # Recomputing activations gives the same numbers; "auto" hashes as the old default (True) so runs
             # saved before it existed still resume.

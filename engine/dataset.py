@@ -21,11 +21,15 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from .audio import VOICE_MAX_SECONDS, VOICE_MIN_SECONDS, encode_clip_audio, encode_voice, load_voice
 from .buckets import Assignment, Bucket, assign_bucket, window_count
 from .captions import with_trigger
 from .columns import CAPTION_KEYS, REFERENCE_KEYS, VIDEO_KEYS
 from .loader import encoding_name, ensure_text_encoder
-from .media import MediaError, VideoInfo, conform, probe
+from .media import AudioError, MediaError, VideoInfo, conform, probe, probe_audio
+
+# The reference voice's column: ours first, then ltx-trainer's (`reference_audio`, its audio IC-LoRA column).
+REFERENCE_AUDIO_KEYS = ("reference_audio_path", "reference_audio")
 
 FPS_TOLERANCE = 0.01  # 29.97 vs 30000/1001 must compare equal
 ASPECT_TOLERANCE = 0.02
@@ -37,13 +41,14 @@ class PairError(ValueError):
 
 @dataclass(frozen=True)
 class Pair:
-    """One manifest row: caption, target video, reference video (absolute paths)."""
+    """One manifest row: caption, target video, reference video, optionally a reference voice (absolute paths)."""
 
     index: int
     caption: str
     video: Path
     reference: Path
     start: float = 0.0  # seconds into both clips where this training clip begins (a window of a long pair)
+    reference_audio: Path | None = None  # 5-15 s of the person speaking (wav, mp3, m4a or a video's sound)
 
     def name(self) -> str:
         at = f" from {self.start:.2f} s" if self.start else ""
@@ -101,12 +106,14 @@ def read_manifest(path: str | Path) -> list[Pair]:
         if video is None or reference is None:
             missing = VIDEO_KEYS if video is None else REFERENCE_KEYS
             raise PairError(f"pair {i + 1} in {path.name}: no {' or '.join(missing)} column (have {sorted(row)})")
+        voice = _pick(row, REFERENCE_AUDIO_KEYS)
         pairs.append(
             Pair(
                 index=i,
                 caption=(_pick(row, CAPTION_KEYS) or "").strip(),
                 video=(path.parent / video).resolve(),
                 reference=(path.parent / reference).resolve(),
+                reference_audio=(path.parent / voice).resolve() if voice is not None else None,
             )
         )
     if not pairs:
@@ -115,11 +122,15 @@ def read_manifest(path: str | Path) -> list[Pair]:
 
 
 def write_manifest(pairs: list[Pair], path: str | Path) -> Path:
-    """Write pairs as a Lightricks-style JSONL manifest (`caption`, `video`, `reference_video`)."""
+    """Write pairs as a Lightricks-style JSONL manifest (`caption`, `video`, `reference_video`, and
+    `reference_audio` for pairs with a reference voice, ltx-trainer's name)."""
     path = Path(path)
-    lines = [
-        json.dumps({"caption": p.caption, "video": str(p.video), "reference_video": str(p.reference)}) for p in pairs
-    ]
+
+    def row(p: Pair) -> dict[str, str]:
+        voice = {"reference_audio": str(p.reference_audio)} if p.reference_audio is not None else {}
+        return {"caption": p.caption, "video": str(p.video), "reference_video": str(p.reference), **voice}
+
+    lines = [json.dumps(row(p)) for p in pairs]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -254,6 +265,40 @@ def conform_pair(
     return target_frames, ref_frames, report
 
 
+@dataclass(frozen=True)
+class AudioCaching:
+    """What sound `prepare` caches beside the video latents (nothing by default: video-only training)."""
+
+    clip: bool = False  # the target's own soundtrack over the training clip's window (diffusion.audio: clip)
+    reference: bool = False  # the pair's reference voice (data.reference_audio)
+    min_seconds: float = VOICE_MIN_SECONDS  # a shorter reference voice is refused
+    max_seconds: float = VOICE_MAX_SECONDS  # only the first seconds of a longer one are used
+
+    def key_parts(self, pair: Pair) -> list[str]:
+        """What the cache key adds for the sound (nothing without sound, so older caches keep their keys)."""
+        parts = ["clip_audio"] if self.clip else []
+        if self.reference and pair.reference_audio is not None:
+            parts.append(f"voice={_file_key(pair.reference_audio)}:{self.min_seconds!r}:{self.max_seconds!r}")
+        return parts
+
+
+def check_sound(pipe: Any, pair: Pair, audio: AudioCaching) -> None:
+    """Refuse, naming the pair, a clip without sound when its sound is trained, and a missing, unreadable, short or
+    silent reference voice (`audio.load_voice`), before anything is encoded."""
+    if audio.clip:
+        try:
+            probe_audio(pair.video)
+        except AudioError as err:
+            raise PairError(f"{pair.name()}: {err} (the clip's own sound is trained: diffusion.audio is clip)") from err
+    if audio.reference:
+        if pair.reference_audio is None:
+            raise PairError(f"{pair.name()}: no reference voice (the manifest's reference_audio column is empty)")
+        try:
+            load_voice(pair.reference_audio, pipe.audio_sampling_rate, 1, audio.min_seconds, audio.max_seconds)
+        except AudioError as err:
+            raise PairError(f"{pair.name()}: reference voice {err}") from err
+
+
 def frames_to_pixels(pipe: Any, frames: np.ndarray) -> torch.Tensor:
     """uint8 frames (F, H, W, 3) -> VAE input (1, 3, F, H, W) in [-1, 1], through the pipeline's own processor.
 
@@ -300,7 +345,7 @@ def _file_key(path: Path) -> str:
 
 def cache_key(
     pair: Pair, caption: str, bucket: Bucket, downscale: int, model_name: str, max_sequence_length: int,
-    temporal: int = 1,
+    temporal: int = 1, audio: AudioCaching | None = None,
 ) -> str:
     """Changes whenever anything that shaped the cached tensors changes (files, caption, bucket, model)."""
     parts = [
@@ -315,6 +360,8 @@ def cache_key(
     ]
     if temporal != 1:  # caches written before the temporal scale factor existed keep their keys
         parts.append(f"temporal={temporal}")
+    if audio is not None:
+        parts.extend(audio.key_parts(pair))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -329,6 +376,7 @@ def prepare(
     whole_clips: bool = False,
     temporal: int = 1,
     on_clip: Callable[[int, int], None] | None = None,
+    audio: AudioCaching | None = None,
 ) -> list[PairReport]:
     """Conform, encode and cache every pair in its bucket; reuse cache files whose key still matches.
 
@@ -339,7 +387,10 @@ def prepare(
     added or removed) is encoded again, the others are reused. With `whole_clips`, a pair longer than its bucket
     is cut into windows, each cached as one more training clip (`pair_XXXX_wNN`); reports are per window, and
     `index.json` names the manifest row of each file. `on_clip(i, n)` is called before the i-th of the n training
-    clips (1-based) is encoded or found in the cache, so a page can say how far preparation is.
+    clips (1-based) is encoded or found in the cache, so a page can say how far preparation is. With `audio`, the
+    files also hold `audio_latents` (Ca, L, Ma), the target's sound over the clip's window (L the pipeline's count
+    for the bucket's length), and/or `reference_audio_latents` (Ca, Lr, Ma), the pair's reference voice: raw audio
+    VAE latents, normalised at each step as the pipeline normalises them.
     """
     buckets = [buckets] if isinstance(buckets, Bucket) else list(buckets)
     for bucket in buckets:
@@ -347,6 +398,9 @@ def prepare(
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     plans = [plan_pair(pair, buckets, downscale, whole_clips) for pair in pairs]
+    if audio is not None:
+        for pair in pairs:
+            check_sound(pipe, pair, audio)
     total = sum(plan.windows for plan in plans)
     reports: list[PairReport] = []
     for pair, plan in zip(pairs, plans, strict=True):
@@ -355,7 +409,7 @@ def prepare(
             if on_clip is not None:
                 on_clip(len(reports) + 1, total)
             report = _cache_pair(pipe, clip, caption, plan.bucket, cache, downscale, max_sequence_length, window,
-                                 temporal)
+                                 temporal, audio)
             report.bucket, report.bucket_reason, report.actions = (
                 plan.bucket.label(), plan.assignment.reason, plan.actions)
             reports.append(report)
@@ -366,6 +420,7 @@ def prepare(
         "files": [Path(r.cache_file).name for r in reports],
         "rows": [r.index for r in reports],
         "pair_buckets": [r.bucket for r in reports],
+        **({"audio": asdict(audio)} if audio is not None else {}),
     }
     (cache / "index.json").write_text(json.dumps(index, indent=1))
     return reports
@@ -375,10 +430,11 @@ def _cache_pair(
     pipe: Any, pair: Pair, caption: str, bucket: Bucket, cache: Path, downscale: int, max_sequence_length: int,
     window: int = 0,
     temporal: int = 1,
+    audio: AudioCaching | None = None,
 ) -> PairReport:
     """Encode one pair (or one window of it) at `bucket` into `cache`, or return the report of the cache file that
     still matches."""
-    key = cache_key(pair, caption, bucket, downscale, encoding_name(pipe), max_sequence_length, temporal)
+    key = cache_key(pair, caption, bucket, downscale, encoding_name(pipe), max_sequence_length, temporal, audio)
     out = cache / (f"pair_{pair.index:04d}.safetensors" if window == 0 else
                    f"pair_{pair.index:04d}_w{window:02d}.safetensors")
     report_file = out.with_suffix(".json")
@@ -392,6 +448,15 @@ def _cache_pair(
         "reference_latents": encode_video(pipe, ref_frames),
         **encode_caption(pipe, caption, max_sequence_length),
     }
+    if audio is not None:
+        try:
+            if audio.clip:
+                tensors["audio_latents"] = encode_clip_audio(pipe, pair.video, pair.start, bucket.frames / bucket.fps)
+            if audio.reference and pair.reference_audio is not None:
+                tensors["reference_audio_latents"] = encode_voice(pipe, pair.reference_audio, audio.min_seconds,
+                                                                  audio.max_seconds)
+        except AudioError as err:
+            raise PairError(f"{pair.name()}: {err}") from err
     # fps in full (repr): the label rounds it, and the positions the step builds need the exact rate.
     meta = {"caption": caption, "bucket": bucket.label(), "fps": repr(bucket.fps), "downscale": str(downscale),
             "key": key}
@@ -413,6 +478,8 @@ class CachedPair:
     caption: str
     bucket: Bucket
     row: int = -1  # the manifest row it came from: the windows of one long clip share it (-1: not known)
+    audio_latents: torch.Tensor | None = None  # (Ca, L, Ma) the target's own sound (diffusion.audio: clip)
+    reference_audio_latents: torch.Tensor | None = None  # (Ca, Lr, Ma) the reference voice (data.reference_audio)
 
 
 def load_cached_pair(path: str | Path, row: int = -1) -> CachedPair:

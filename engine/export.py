@@ -4,7 +4,9 @@ Format (design note section 3): `.safetensors`, bf16, keys
 `diffusion_model.transformer_blocks.{i}.attn1.to_q.lora_A.weight` (r, in) / `.lora_B.weight` (out, r), no
 `.alpha` tensors (inference applies B@A unscaled, so alpha/rank is baked into lora_B), and string metadata
 with `reference_downscale_factor` always present, and `base` (ltx-2.3 or ltx-2.5, `engine.bases`): the two bases'
-transformers have the same modules and shapes, so only this says which one an adapter was trained for.
+transformers have the same modules and shapes, so only this says which one an adapter was trained for. An adapter
+trained with a reference voice records `reference_audio: "true"` and `reference_audio_placement` (before / overlap):
+it expects a voice at inference (`engine.inference.generate(reference_audio=...)`).
 """
 
 from __future__ import annotations
@@ -76,6 +78,11 @@ def export_adapter(transformer: Any, path: str | Path, cfg: Any, steps: int) -> 
         "config_hash": cfg.config_hash(),
         "targets": ",".join(cfg.lora.targets),
     }
+    if cfg.diffusion.audio != "isolated":  # adapters from the video-only regime keep the metadata they always had
+        metadata["audio"] = cfg.diffusion.audio
+    if cfg.data.reference_audio:
+        metadata["reference_audio"] = "true"
+        metadata["reference_audio_placement"] = cfg.data.reference_audio_placement
     save_file(tensors, str(path), metadata=metadata)
     return path
 
@@ -99,6 +106,16 @@ class AdapterInfo:
     @property
     def trigger(self) -> str:
         return self.metadata.get("trigger", "")
+
+    @property
+    def reference_audio(self) -> bool:
+        """The adapter was trained with a reference voice and expects one at inference."""
+        return self.metadata.get("reference_audio", "false").lower() == "true"
+
+    @property
+    def reference_audio_placement(self) -> str:
+        """Where its reference voice sits in time: "before" the clip (default) or "overlap"."""
+        return self.metadata.get("reference_audio_placement", "before")
 
 
 def read_adapter(path: str | Path, transformer: Any | None = None) -> AdapterInfo:

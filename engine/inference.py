@@ -71,6 +71,7 @@ class GenerationSpec:
     max_sequence_length: int = 256
     still_reference: bool = False  # one still image (identity adapters) instead of a video
     reference_temporal_scale_factor: int = 1  # the adapter's: its reference keeps every S-th frame (fps / S)
+    reference_audio_placement: str = "before"  # the adapter's (metadata): where a reference voice sits in time
 
     @property
     def reference_frames(self) -> int:
@@ -252,6 +253,9 @@ class GenerationResult:
     output: np.ndarray  # (F, H, W, 3) float in [0, 1]
     baseline: np.ndarray | None
     seconds: float
+    audio: np.ndarray | None = None  # (channels, samples) in [-1, 1]: the output's sound, at audio_sample_rate
+    baseline_audio: np.ndarray | None = None
+    audio_sample_rate: int = 0
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -267,7 +271,12 @@ def spread_reference_time(coords: torch.Tensor, scale: int, fps: float) -> torch
     return spread
 
 
-def call_pipeline(
+def call_pipeline(pipe: Any, reference: np.ndarray, **kwargs: Any) -> np.ndarray:
+    """One video (F, H, W, 3) float in [0, 1]: `call_pipeline_av` (same arguments) without its sound."""
+    return call_pipeline_av(pipe, reference, **kwargs)[0]
+
+
+def call_pipeline_av(
     pipe: Any,
     reference: np.ndarray,
     *,
@@ -290,8 +299,11 @@ def call_pipeline(
     max_sequence_length: int = 1024,
     callback: Callable[..., dict[str, Any]] | None = None,
     temporal: int = 1,
-) -> np.ndarray:
-    """One video (F, H, W, 3) float in [0, 1] from a conformed reference (F_ref, H/d, W/d, 3) uint8.
+    reference_audio: torch.Tensor | None = None,
+    reference_audio_placement: str = "before",
+) -> tuple[np.ndarray, np.ndarray]:
+    """One video (F, H, W, 3) float in [0, 1] and its sound (channels, samples) in [-1, 1] at
+    `pipe.vocoder.config.output_sampling_rate`, from a conformed reference (F_ref, H/d, W/d, 3) uint8.
 
     Either `prompt` (and `negative_prompt`) or pre-computed `prompt_embeds` (embeds, mask) from
     `pipe.encode_prompt` (and `negative_embeds`) is given. Audio guidance is set with the video one and STG /
@@ -300,7 +312,9 @@ def call_pipeline(
     W/d) in [0, 1] on the reference tokens; `lora_scale` scales every loaded LoRA at once (per-adapter weights are
     set with `pipe.set_adapters`). `callback` is the pipeline's `callback_on_step_end`. `temporal` is the adapter's
     reference temporal scale factor S: the reference then has (F-1)/S+1 frames at fps / S, and `pipe` must be an
-    `engine.pipeline.ICLoRAPipeline` (what `engine.loader` loads).
+    `engine.pipeline.ICLoRAPipeline` (what `engine.loader` loads). `reference_audio` (Ca, Lr, Ma), raw audio VAE
+    latents of a reference voice (`engine.audio.encode_voice`), joins the audio stream as clean tokens placed by
+    `reference_audio_placement` (an adapter trained with reference audio); it needs an `ICLoRAPipeline` too.
     """
     # Only where a generation runs: the web process imports this module for its checks, without torch.
     import numpy as np
@@ -327,10 +341,16 @@ def call_pipeline(
             raise InferenceError("This adapter's reference runs at a lower frame rate, which this pipeline cannot "
                                  "place in time: load it with engine.loader.")
         kwargs["reference_temporal_scale_factor"] = temporal
+    if reference_audio is not None:
+        if not hasattr(pipe, "reference_temporal_scale_factor"):
+            raise InferenceError("This adapter listens to a reference voice, which this pipeline cannot take: load it "
+                                 "with engine.loader.")
+        kwargs["reference_audio_latents"] = reference_audio
+        kwargs["reference_audio_placement"] = reference_audio_placement
     if attention_mask is not None:
         device = getattr(pipe, "_execution_device", torch.device("cpu"))
         kwargs["conditioning_attention_mask"] = attention_mask.to(device=device, dtype=torch.float32)
-    video, _audio = pipe(
+    video, audio = pipe(
         reference_conditions=[LTX2ReferenceCondition(frames=reference.astype(np.float32) / 255.0, strength=1.0)],
         reference_downscale_factor=downscale,
         conditioning_attention_strength=attention_strength,
@@ -355,7 +375,8 @@ def call_pipeline(
         return_dict=False,
         **kwargs,
     )
-    return np.asarray(video[0])
+    sound = audio[0] if audio is not None else torch.zeros(1, 0)
+    return np.asarray(video[0]), sound.float().cpu().numpy()
 
 
 def steps_per_pass(spec: GenerationSpec) -> int:
@@ -375,18 +396,25 @@ def generate(
     effect_path: str | Path | None = None,
     with_baseline: bool = False,
     on_step: ProgressCallback | None = None,
+    reference_audio: str | Path | None = None,
 ) -> GenerationResult:
     """Generate with the IC-LoRA at `adapter_path` (and optionally the effect LoRA), and the baseline.
 
     `reference` is the conformed reference video (F, H/d, W/d, 3) uint8 (see `engine.media.conform`).
     `mask` is a pixel-space attention mask (1, 1, F, H, W) in [0, 1] (see `studio.masks`). `on_step(done, total)`
     is called after every denoising step of both passes. LoRAs are unloaded again before returning, so a cached
-    pipeline can serve the next generation.
+    pipeline can serve the next generation. `reference_audio` is a voice file (5-15 s of the person speaking: wav,
+    mp3, m4a or a video's sound) for an adapter trained with reference audio (metadata `reference_audio`); it is
+    checked first (`engine.audio.load_voice`: a plain `AudioError` when unusable) and given to both passes.
+    The result carries the generated sound too.
     """
     import torch  # only where a generation runs: the web process imports this module for its checks
 
+    from .audio import encode_voice  # loads torch: only where a generation runs
+
     with torch.no_grad():
-        return _generate(pipe, spec, reference, adapter_path, mask, effect_path, with_baseline, on_step)
+        voice = encode_voice(pipe, reference_audio) if reference_audio is not None else None
+        return _generate(pipe, spec, reference, adapter_path, mask, effect_path, with_baseline, on_step, voice)
 
 
 def _generate(
@@ -398,6 +426,7 @@ def _generate(
     effect_path: str | Path | None,
     with_baseline: bool,
     on_step: ProgressCallback | None,
+    voice: torch.Tensor | None = None,
 ) -> GenerationResult:
     import torch  # only where a generation runs: the web process imports this module for its checks
 
@@ -435,8 +464,8 @@ def _generate(
         if names:
             pipe.set_adapters(names, weights)
 
-        def run_pass() -> np.ndarray:
-            return call_pipeline(
+        def run_pass() -> tuple[np.ndarray, np.ndarray]:
+            return call_pipeline_av(
                 pipe, reference, height=spec.height, width=spec.width, num_frames=spec.num_frames,
                 frame_rate=spec.frame_rate, seed=spec.seed, downscale=spec.reference_downscale_factor,
                 prompt=spec.prompt, negative_prompt=spec.negative_prompt,
@@ -444,18 +473,19 @@ def _generate(
                 guidance_scale=spec.guidance_scale, attention_strength=spec.attention_strength, attention_mask=mask,
                 lora_scale=1.0,  # per-adapter weights are set above
                 max_sequence_length=spec.max_sequence_length, callback=callback,
-                temporal=spec.reference_temporal_scale_factor,
+                temporal=spec.reference_temporal_scale_factor, reference_audio=voice,
+                reference_audio_placement=spec.reference_audio_placement,
             )
 
-        output = run_pass()
-        baseline = None
+        output, sound = run_pass()
+        baseline, baseline_sound = None, None
         if with_baseline:
             # Same seed, same reference and settings, only the IC-LoRA switched off (an effect LoRA stays on).
             if EFFECT in names:
                 pipe.set_adapters([EFFECT], [spec.effect_scale])
             elif names:
                 pipe.disable_lora()
-            baseline = run_pass()
+            baseline, baseline_sound = run_pass()
     except torch.cuda.OutOfMemoryError as error:
         raise InferenceError(
             "The GPU ran out of memory. Try fewer frames, a smaller size, or ask the operator for 8-bit weights."
@@ -464,4 +494,6 @@ def _generate(
         if names:
             pipe.enable_lora()
             pipe.unload_lora_weights()
-    return GenerationResult(output=output, baseline=baseline, seconds=time.monotonic() - started)
+    rate = int(getattr(getattr(pipe, "vocoder", None), "config", {}).get("output_sampling_rate", 0) or 0)
+    return GenerationResult(output=output, baseline=baseline, seconds=time.monotonic() - started, audio=sound,
+                            baseline_audio=baseline_sound, audio_sample_rate=rate)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import tempfile
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -317,3 +318,110 @@ def write_poster(video: str | Path, out: str | Path) -> Path:
         if target.exists() and target.stat().st_size:
             return target
     raise MediaError(f"{source.name}: no frame could be read")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sound: the soundtrack of a clip or a voice file (wav, mp3, m4a, a video's audio), decoded with ffmpeg.
+
+
+class AudioError(MediaError):
+    """A sound that cannot be used (no sound, unreadable, too short, silent), said in a creator's words."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What `probe_audio` learns about a file's first sound stream."""
+
+    path: str
+    duration: float  # seconds of sound
+    channels: int
+    sample_rate: int
+    codec: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def probe_audio(path: str | Path) -> AudioInfo:
+    """Duration, channels, rate and codec of the file's first sound stream.
+
+    Raises `AudioError` for a missing file, a file ffmpeg cannot read (a text file named .wav) and one with no sound.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise AudioError(f"{p.name}: file not found")
+    try:
+        info = ffmpeg.probe(str(p))
+    except ffmpeg.Error as err:
+        raise AudioError(f"{p.name}: not a sound or video file that can be read ({_ffmpeg_message(err)})") from err
+    stream = next((s for s in info.get("streams", []) if s.get("codec_type") == "audio"), None)
+    if stream is None:
+        raise AudioError(f"{p.name}: has no sound")
+    duration = float(stream.get("duration") or info.get("format", {}).get("duration") or 0.0)
+    return AudioInfo(
+        path=str(p),
+        duration=round(duration, 4),
+        channels=int(stream.get("channels") or 1),
+        sample_rate=int(stream.get("sample_rate") or 0),
+        codec=str(stream.get("codec_name", "unknown")),
+    )
+
+
+def decode_audio(
+    path: str | Path, sample_rate: int, channels: int, start: float = 0.0, seconds: float | None = None
+) -> np.ndarray:
+    """The file's first sound stream from `start` seconds (at most `seconds` of it), resampled to `sample_rate` with
+    `channels` channels (mono is copied to both sides of stereo). Returns float32 (channels, samples) in [-1, 1];
+    raises `AudioError` when there is no sound or it cannot be decoded."""
+    # numpy: loaded on first use only; the web process imports this module for probing
+    import numpy as np
+
+    probe_audio(path)  # a plain message for the usual failures before ffmpeg's own
+    stream = ffmpeg.input(str(path), ss=start) if start else ffmpeg.input(str(path))
+    limit = {"t": f"{seconds:.6f}"} if seconds is not None else {}
+    out_stream = stream.audio.output("pipe:", format="f32le", acodec="pcm_f32le", ac=channels, ar=sample_rate, **limit)
+    try:
+        out, _ = out_stream.run(capture_stdout=True, capture_stderr=True)
+    except ffmpeg.Error as err:
+        raise AudioError(f"{Path(path).name}: the sound could not be decoded ({_ffmpeg_message(err)})") from err
+    samples = np.frombuffer(out, np.float32)
+    usable = len(samples) // channels * channels
+    return samples[:usable].reshape(-1, channels).T.copy()
+
+
+def write_wav(wave: np.ndarray, path: str | Path, sample_rate: int) -> Path:
+    """Write float (channels, samples) in [-1, 1] as a 16-bit PCM wav."""
+    # numpy: loaded on first use only; the web process imports this module for probing
+    import numpy as np
+
+    channels = wave.shape[0]
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    interleaved = np.ascontiguousarray(np.clip(wave, -1.0, 1.0).T.astype(np.float32))
+    proc = (
+        ffmpeg.input("pipe:", format="f32le", ac=channels, ar=sample_rate)
+        .output(str(out), acodec="pcm_s16le", loglevel="error")
+        .overwrite_output()
+    )
+    try:
+        proc.run(input=interleaved.tobytes(), capture_stdout=True, capture_stderr=True)
+    except ffmpeg.Error as err:
+        raise AudioError(f"could not write {out.name} ({_ffmpeg_message(err)})") from err
+    return out
+
+
+def add_sound(video: str | Path, wave: np.ndarray, sample_rate: int) -> Path:
+    """Give the mp4 `video` the soundtrack `wave` (channels, samples) in [-1, 1] (AAC), in place: a generation's
+    sound beside its frames (`engine.inference.GenerationResult.audio`). The picture is copied, not re-encoded."""
+    target = Path(video)
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        sound = write_wav(wave, Path(scratch) / "sound.wav", sample_rate)
+        joined = Path(scratch) / target.name
+        try:
+            (ffmpeg.output(ffmpeg.input(str(target)).video, ffmpeg.input(str(sound)).audio, str(joined),
+                           vcodec="copy", acodec="aac", shortest=None, loglevel="error")
+             .overwrite_output().run(capture_stdout=True, capture_stderr=True))
+        except ffmpeg.Error as err:
+            raise AudioError(f"could not add the sound to {target.name} ({_ffmpeg_message(err)})") from err
+        joined.replace(target)
+    return target

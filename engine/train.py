@@ -6,8 +6,10 @@ One step, per sample (design note section 2):
   transformer input = [x_t | r], timesteps [sigma*1000 ... | 0 ...] (reference is clean), positions from
   `rope.prepare_video_coords` with the reference's h/w scaled by the downscale factor d (both on one grid)
   optional first-frame conditioning: the first latent frame of the target stays clean, timestep 0, no loss
-  one dummy audio token with isolate_modalities=True (video-only training)
-  loss = MSE(prediction on target tokens, eps - x0)
+  one dummy audio token with isolate_modalities=True (video-only training), or the audio stream denoised alongside
+  at the same sigma from silence or from the clip's own sound (`diffusion.audio`), optionally followed by a reference
+  voice's clean audio tokens (timestep 0, no loss; `data.reference_audio`)
+  loss = MSE(prediction on target tokens, eps - x0) (+ audio_weight x the audio stream's MSE on the clip's sound)
 These are exactly the tensors `LTX2InContextPipeline` gives the transformer at inference; a test checks it.
 
 Buckets: each pair is cached at the shape of its bucket (dataset.prepare). A step's pairs all come from one
@@ -31,9 +33,10 @@ from typing import Any
 import torch
 import yaml
 
+from .audio import ReferenceAudioPlacement, pack_audio, reference_audio_coords
 from .checkpoint import check_resume, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .dataset import CachedPair, Pair, PairReport, load_cache, prepare, read_manifest
+from .dataset import AudioCaching, CachedPair, Pair, PairReport, load_cache, prepare, read_manifest
 from .export import export_adapter
 from .inference import spread_reference_time
 from .loader import attach_transformer, load_pipeline, load_transformer, pick_device_and_dtype, release_text_encoder
@@ -104,6 +107,8 @@ def build_step_inputs(
     downscale: int,
     audio: tuple[torch.Tensor, torch.Tensor] | None = None,
     temporal: int = 1,
+    reference_audio: torch.Tensor | None = None,
+    reference_audio_placement: ReferenceAudioPlacement = "before",
 ) -> StepInputs:
     """Assemble the IC-LoRA transformer input for a batch of cached pairs.
 
@@ -115,7 +120,14 @@ def build_step_inputs(
     cut off from the video (video-only training). `temporal` is the reference temporal scale factor S: the cached
     reference was made at fps / S, and its time positions are spread as Lightricks' ltx-core places them
     (`inference.spread_reference_time`, as `pipeline.ICLoRAPipeline` does at inference).
+    `reference_audio` (B, Ra, Ca), normalised packed tokens of a reference voice (`batch_reference_audio`), is
+    appended after the A audio tokens, clean: audio timestep 0 (the audio timestep becomes per token, (B, A + Ra)),
+    out of the loss, positioned by `audio.reference_audio_coords` with `reference_audio_placement`, as
+    `pipeline.ICLoRAPipeline` appends it at inference. It needs `audio`.
     """
+    if reference_audio is not None and audio is None:
+        raise ValueError("reference audio joins the audio stream, which video-only training cuts off: use the clip "
+                         "audio regime")
     transformer = pipe.transformer
     device, dtype = transformer.device, transformer.dtype
     b = len(batch)
@@ -157,6 +169,7 @@ def build_step_inputs(
     video_coords = torch.cat([target_coords, ref_coords.expand(b, -1, -1, -1)], dim=2)
 
     audio_velocity = None
+    audio_timestep = t
     if audio is None:
         # Video-only: one zero audio token, cut off from the video stream by isolate_modalities=True.
         audio_tokens = torch.zeros(b, 1, transformer.config.audio_in_channels, device=device, dtype=dtype)
@@ -167,6 +180,13 @@ def build_step_inputs(
         audio_velocity = audio_noise - audio_x0
     audio_frames = audio_tokens.shape[1]
     audio_coords = transformer.audio_rope.prepare_audio_coords(b, audio_frames, device)
+    if reference_audio is not None:
+        voice = reference_audio.to(device)
+        audio_tokens = torch.cat([audio_tokens, voice.to(dtype)], dim=1)
+        clean_voice = torch.zeros(b, voice.shape[1], device=device)
+        audio_timestep = torch.cat([t.unsqueeze(-1).expand(b, audio_frames), clean_voice], dim=1)  # (B, A + Ra)
+        voice_coords = reference_audio_coords(transformer, b, voice.shape[1], reference_audio_placement, device)
+        audio_coords = torch.cat([audio_coords, voice_coords], dim=2)
 
     text = torch.stack([p.video_prompt_embeds for p in batch]).to(device, dtype)
     audio_text = torch.stack([p.audio_prompt_embeds for p in batch]).to(device, dtype)
@@ -178,7 +198,7 @@ def build_step_inputs(
         "encoder_hidden_states": text,
         "audio_encoder_hidden_states": audio_text,
         "timestep": video_timestep,
-        "audio_timestep": t,
+        "audio_timestep": audio_timestep,
         "sigma": t,
         "audio_sigma": t,
         "encoder_attention_mask": text_mask,
@@ -187,7 +207,7 @@ def build_step_inputs(
         "height": h,
         "width": w,
         "fps": fps,
-        "audio_num_frames": audio_frames,
+        "audio_num_frames": audio_tokens.shape[1],
         "video_coords": video_coords,
         "audio_coords": audio_coords,
         "isolate_modalities": audio is None,
@@ -204,14 +224,24 @@ def masked_mse(pred: torch.Tensor, velocity: torch.Tensor, mask: torch.Tensor) -
     return (per_token * mask).sum() / mask.sum().clamp_min(1.0)
 
 
+def step_losses(pipe: Any, inputs: StepInputs) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Run the transformer on the step inputs: (video loss on target tokens, audio loss on the clip's audio tokens or
+    None when the audio stream is not denoised). Reference tokens of either stream are never in a loss."""
+    pred, audio_pred = pipe.transformer(**inputs.model_kwargs)
+    video = masked_mse(pred[:, : inputs.num_target_tokens], inputs.velocity, inputs.loss_mask)
+    if inputs.audio_velocity is None:
+        return video, None
+    clip_tokens = inputs.audio_velocity.shape[1]  # a reference voice's tokens follow them
+    return video, ((audio_pred[:, :clip_tokens].float() - inputs.audio_velocity.float()) ** 2).mean()
+
+
 def step_loss(pipe: Any, inputs: StepInputs, audio_weight: float = 1.0) -> torch.Tensor:
     """Run the transformer on the step inputs and return the target-only loss (plus `audio_weight` times the audio
     stream's loss when audio is denoised alongside)."""
-    pred, audio_pred = pipe.transformer(**inputs.model_kwargs)
-    loss = masked_mse(pred[:, : inputs.num_target_tokens], inputs.velocity, inputs.loss_mask)
-    if inputs.audio_velocity is not None and audio_weight:
-        loss = loss + audio_weight * ((audio_pred.float() - inputs.audio_velocity.float()) ** 2).mean()
-    return loss
+    video, audio = step_losses(pipe, inputs)
+    if audio is not None and audio_weight:
+        return video + audio_weight * audio
+    return video
 
 
 def audio_token_shape(pipe: Any, bucket: Any) -> tuple[int, int]:
@@ -224,6 +254,36 @@ def silent_audio(pipe: Any, bucket: Any, batch: int, gen: torch.Generator) -> tu
     """(clean, noise) packed audio latents (B, A, Ca) for the "silence" regime: zeros, and noise drawn from `gen`."""
     tokens, channels = audio_token_shape(pipe, bucket)
     return torch.zeros(batch, tokens, channels), torch.randn(batch, tokens, channels, generator=gen)
+
+
+def clip_audio(pipe: Any, batch: list[CachedPair], gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(clean, noise) packed audio latents (B, A, Ca) for the "clip" regime: the clips' own sound, normalised as the
+    pipeline normalises given audio latents, and noise drawn from `gen`."""
+    if any(p.audio_latents is None for p in batch):
+        raise ValueError("a training clip has no cached sound: prepare the data with the clip audio regime")
+    clean = pack_audio(pipe, torch.stack([p.audio_latents for p in batch if p.audio_latents is not None]).float())
+    return clean, torch.randn(clean.shape, generator=gen)
+
+
+def batch_reference_audio(pipe: Any, batch: list[CachedPair]) -> torch.Tensor:
+    """The batch's reference voices as normalised packed tokens (B, Ra, Ca). Voices differ in length, so a batch of
+    several keeps the first Ra latent frames of each, Ra the shortest's (a batch of one keeps its whole voice)."""
+    voices = [p.reference_audio_latents for p in batch]
+    if any(v is None for v in voices):
+        raise ValueError("a training clip has no cached reference voice: prepare the data with reference audio")
+    shortest = min(v.shape[1] for v in voices if v is not None)
+    return pack_audio(pipe, torch.stack([v[:, :shortest] for v in voices if v is not None]).float())
+
+
+def audio_for_step(
+    pipe: Any, batch: list[CachedPair], regime: str, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The step's audio stream (clean, noise) in the `regime` (diffusion.audio): None when it is isolated."""
+    if regime == "silence":
+        return silent_audio(pipe, batch[0].bucket, len(batch), gen)
+    if regime == "clip":
+        return clip_audio(pipe, batch, gen)
+    return None
 
 
 def draw_batch(pairs: list[CachedPair], batch_size: int, gen: torch.Generator) -> list[CachedPair]:
@@ -249,10 +309,11 @@ def draw_step(pipe: Any, pairs: list[CachedPair], cfg: TrainConfig, gen: torch.G
     sigmas = sample_sigmas(b, num_tokens, cfg.diffusion.uniform_sigma_fraction, gen)
     noise = torch.randn(b, num_tokens, c, generator=gen)
     clean_first = torch.rand(b, generator=gen) < cfg.diffusion.first_frame_conditioning_p
-    audio = silent_audio(pipe, batch[0].bucket, b, gen) if cfg.diffusion.audio == "silence" else None
+    audio = audio_for_step(pipe, batch, cfg.diffusion.audio, gen)
+    voice = batch_reference_audio(pipe, batch) if cfg.data.reference_audio else None
     return build_step_inputs(
         pipe, batch, sigmas, noise, clean_first, batch[0].bucket.fps, cfg.data.reference_downscale_factor, audio,
-        cfg.data.reference_temporal_scale_factor,
+        cfg.data.reference_temporal_scale_factor, voice, cfg.data.reference_audio_placement,
     )
 
 
@@ -274,32 +335,49 @@ def swap_partner(pair: CachedPair, pairs: list[CachedPair]) -> CachedPair:
 @torch.no_grad()
 def evaluate(
     pipe: Any, pairs: list[CachedPair], downscale: int, swap_references: bool = False, seed: int = 1234,
-    audio: str = "isolated", temporal: int = 1,
+    audio: str = "isolated", temporal: int = 1, reference_audio: bool = False,
+    reference_audio_placement: ReferenceAudioPlacement = "before", swap_reference_audio: bool = False,
+    audio_weight: float = 1.0, measure: str = "total",
 ) -> float:
     """Deterministic eval loss in the `audio` regime (the run's diffusion.audio): every pair at fixed sigmas with
     fixed noise, no first-frame conditioning, each at its own bucket's shape and fps.
 
     `swap_references=True` gives each pair the reference of the next pair in its bucket (same shape) that comes from
     another clip (another manifest row: a window of the same long clip would lend nearly the same reference): if the
-    adapter uses the reference, the loss must be clearly higher then.
+    adapter uses the reference, the loss must be clearly higher then. `swap_reference_audio=True` does the same with
+    the reference voice (`reference_audio`: the pairs' voices join the audio stream). `measure` is "total" (video
+    + audio_weight x audio, the training loss), "video" or "audio" (the audio stream's loss alone).
     """
     gen = torch.Generator().manual_seed(seed)
     losses = []
     was_training = pipe.transformer.training
     pipe.transformer.eval()
     for pair in pairs:
-        if swap_references:
+        if swap_references or swap_reference_audio:
             other = swap_partner(pair, pairs)
-            pair = CachedPair(**{**pair.__dict__, "reference_latents": other.reference_latents})
+            swapped: dict[str, torch.Tensor | None] = (
+                {"reference_latents": other.reference_latents} if swap_references else {})
+            if swap_reference_audio:
+                swapped["reference_audio_latents"] = other.reference_audio_latents
+            pair = CachedPair(**{**pair.__dict__, **swapped})
         c, f, h, w = pair.target_latents.shape
+        voice = batch_reference_audio(pipe, [pair]) if reference_audio else None
         for sigma in EVAL_SIGMAS:
             noise = torch.randn(1, f * h * w, c, generator=gen)
-            sound = silent_audio(pipe, pair.bucket, 1, gen) if audio == "silence" else None
+            sound = audio_for_step(pipe, [pair], audio, gen)
             inputs = build_step_inputs(
                 pipe, [pair], torch.tensor([sigma]), noise, torch.tensor([False]), pair.bucket.fps, downscale, sound,
-                temporal,
+                temporal, voice, reference_audio_placement,
             )
-            losses.append(step_loss(pipe, inputs).item())
+            video_loss, audio_loss = step_losses(pipe, inputs)
+            if measure == "audio":
+                if audio_loss is None:
+                    raise ValueError("no audio loss: the audio stream is not denoised in the isolated regime")
+                losses.append(audio_loss.item())
+            elif measure == "video" or audio_loss is None or not audio_weight:
+                losses.append(video_loss.item())
+            else:
+                losses.append((video_loss + audio_weight * audio_loss).item())
     pipe.transformer.train(was_training)
     return sum(losses) / len(losses)
 
@@ -388,7 +466,9 @@ def dataset_fingerprint(pairs: list[Pair]) -> list[list[Any]]:
         path = Path(path)
         return [path.name, path.stat().st_size if path.exists() else None]
 
-    return [[pair.caption, *file(pair.video), *file(pair.reference)] for pair in pairs]
+    # A reference voice is listed only where there is one, so runs without voices keep their fingerprints.
+    return [[pair.caption, *file(pair.video), *file(pair.reference),
+             *(file(pair.reference_audio) if pair.reference_audio is not None else [])] for pair in pairs]
 
 
 def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
@@ -452,8 +532,18 @@ def prepare_from_config(
     reports = prepare(
         pipe, pairs, cfg.buckets, cfg.cache_dir, cfg.data.reference_downscale_factor, cfg.data.trigger,
         cfg.data.max_sequence_length, cfg.data.whole_clips, cfg.data.reference_temporal_scale_factor, on_clip,
+        audio_caching(cfg),
     )
     return pairs, reports
+
+
+def audio_caching(cfg: TrainConfig) -> AudioCaching | None:
+    """What sound the run needs cached: None (no sound) unless it trains the clips' sound or a reference voice."""
+    d = cfg.data
+    if cfg.diffusion.audio != "clip" and not d.reference_audio:
+        return None
+    return AudioCaching(clip=cfg.diffusion.audio == "clip", reference=d.reference_audio,
+                        min_seconds=d.reference_audio_min_seconds, max_seconds=d.reference_audio_max_seconds)
 
 
 def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
@@ -515,7 +605,7 @@ def train(cfg: TrainConfig, hooks: TrainingHooks | None = None) -> TrainResult:
     for step in range(start, cfg.optim.steps):
         t0 = time.perf_counter()
         inputs = draw_step(pipe, train_pairs, cfg, gen)
-        loss = step_loss(pipe, inputs)
+        loss = step_loss(pipe, inputs, cfg.diffusion.audio_weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
         opt.step()
@@ -604,7 +694,10 @@ def _validate(
     hooks.stage(SAMPLING, 0, len(validation.items))
     if eval_pairs:
         result.eval_loss = evaluate(pipe, eval_pairs, cfg.data.reference_downscale_factor, audio=cfg.diffusion.audio,
-                                    temporal=cfg.data.reference_temporal_scale_factor)
+                                    temporal=cfg.data.reference_temporal_scale_factor,
+                                    reference_audio=cfg.data.reference_audio,
+                                    reference_audio_placement=cfg.data.reference_audio_placement,
+                                    audio_weight=cfg.diffusion.audio_weight)
         hooks.log(f"step {step}: eval loss {result.eval_loss:.4f} on {len(eval_pairs)} held-out pairs "
                   f"({cfg.diffusion.audio} audio regime)")
     files = validation.render(pipe, step, Path(cfg.output_dir) / "samples",
