@@ -35,7 +35,7 @@ from engine.loader import load_pipeline
 from engine.train import audio_token_shape, batch_reference_audio, build_step_inputs, evaluate, step_losses, train
 from tests.training.conftest import tiny_config
 from tests.training.test_audio import BUCKET, clip_with_sound, tone, with_audio_codec
-from tests.training.test_step import AUDIO_KEYS, SIGMA, VIDEO_KEYS
+from tests.training.test_step import AUDIO_KEYS, NO_GUIDANCE, SIGMA, VIDEO_KEYS
 
 SEED = 7
 # Pitches near the centres of the 8 mel bins of the tiny codec (Slaney scale up to 8 kHz): each tone lights its own bin.
@@ -95,12 +95,7 @@ def _pipeline_transformer_call(
         width=BUCKET.width,
         num_frames=BUCKET.frames,
         frame_rate=BUCKET.fps,
-        guidance_scale=1.0,
-        audio_guidance_scale=1.0,
-        stg_scale=0.0,
-        audio_stg_scale=0.0,
-        modality_scale=1.0,
-        audio_modality_scale=1.0,
+        **NO_GUIDANCE,
         max_sequence_length=32,
         generator=torch.Generator().manual_seed(SEED),
         output_type="latent",

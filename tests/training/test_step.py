@@ -21,6 +21,10 @@ from tests.training.conftest import TINY_BASES
 BUCKET = Bucket(width=128, height=128, frames=17, fps=24.0)
 SIGMA = 0.625  # exactly representable: the pipeline and the trainer compute sigma*1000 in float32 alike
 SEED = 7
+# The pipeline's guidance off, the audio twins too (else each step costs extra transformer calls): one call per step,
+# the training step's.
+NO_GUIDANCE = {"guidance_scale": 1.0, "audio_guidance_scale": 1.0, "stg_scale": 0.0, "audio_stg_scale": 0.0,
+               "modality_scale": 1.0, "audio_modality_scale": 1.0}
 VIDEO_KEYS = (
     "hidden_states",
     "encoder_hidden_states",
@@ -92,12 +96,7 @@ def _pipeline_transformer_call(
         width=BUCKET.width,
         num_frames=BUCKET.frames,
         frame_rate=BUCKET.fps,
-        guidance_scale=1.0,
-        audio_guidance_scale=1.0,
-        stg_scale=0.0,
-        audio_stg_scale=0.0,
-        modality_scale=1.0,
-        audio_modality_scale=1.0,
+        **NO_GUIDANCE,
         max_sequence_length=32,
         generator=torch.Generator().manual_seed(SEED),
         audio_latents=audio_latents,
