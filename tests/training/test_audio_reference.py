@@ -13,8 +13,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from diffusers import FlowMatchEulerDiscreteScheduler
-from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
 from safetensors import safe_open
 
 from engine.audio import REFERENCE_GAP_S, AudioError, ReferenceAudioPlacement, encode_voice, pack_audio
@@ -35,7 +33,7 @@ from engine.loader import load_pipeline
 from engine.train import audio_token_shape, batch_reference_audio, build_step_inputs, evaluate, step_losses, train
 from tests.training.conftest import tiny_config
 from tests.training.test_audio import BUCKET, clip_with_sound, tone, with_audio_codec
-from tests.training.test_step import AUDIO_KEYS, NO_GUIDANCE, SIGMA, VIDEO_KEYS
+from tests.training.test_step import AUDIO_KEYS, SIGMA, VIDEO_KEYS, pipeline_transformer_call
 
 SEED = 7
 # Pitches near the centres of the 8 mel bins of the tiny codec (Slaney scale up to 8 kHz): each tone lights its own bin.
@@ -65,45 +63,6 @@ def _speaking_pair(folder: Path, index: int, seed: int, pitch: float, voice_seco
                 reference_audio=tone(folder / f"voice_{index:02d}.wav", pitch, voice_seconds))
 
 
-def _pipeline_transformer_call(
-    pipe: Any, cached: Any, ref_frames: np.ndarray, caption: str, placement: ReferenceAudioPlacement
-) -> dict[str, Any]:
-    """Run ICLoRAPipeline for one step from the known clean target video and sound at SIGMA with the pair's
-    reference voice; return what the transformer got (after the voice was appended)."""
-    pipe.scheduler = FlowMatchEulerDiscreteScheduler()  # no shift: the first timestep is exactly SIGMA * 1000
-    captured: dict[str, Any] = {}
-    forward = pipe.transformer.forward
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        if not captured:
-            captured.update(kwargs)
-        return forward(*args, **kwargs)
-
-    pipe.transformer.forward = spy
-    pipe(
-        prompt=caption,
-        reference_conditions=[LTX2ReferenceCondition(frames=ref_frames.astype(np.float32) / 255.0)],
-        reference_downscale_factor=1,
-        latents=cached.target_latents[None],
-        audio_latents=cached.audio_latents[None],  # the pipeline packs, normalises and noises them like the trainer
-        reference_audio_latents=cached.reference_audio_latents,
-        reference_audio_placement=placement,
-        sigmas=[SIGMA, SIGMA / 2],
-        noise_scale=SIGMA,
-        num_inference_steps=2,
-        height=BUCKET.height,
-        width=BUCKET.width,
-        num_frames=BUCKET.frames,
-        frame_rate=BUCKET.fps,
-        **NO_GUIDANCE,
-        max_sequence_length=32,
-        generator=torch.Generator().manual_seed(SEED),
-        output_type="latent",
-    )
-    pipe.transformer.forward = forward
-    return captured
-
-
 @pytest.mark.parametrize("placement", ["before", "overlap"])
 def test_a_step_with_the_clips_sound_and_a_reference_voice_feeds_the_transformer_what_the_pipeline_call_does(
     placement: ReferenceAudioPlacement, load_tiny: Any, tmp_path: Path
@@ -130,7 +89,11 @@ def test_a_step_with_the_clips_sound_and_a_reference_voice_feeds_the_transformer
     ours = build_step_inputs(pipe, [cached], torch.tensor([SIGMA]), noise, torch.tensor([False]), BUCKET.fps, 1,
                              (clean, audio_noise), 1, batch_reference_audio(pipe, [cached]), placement)
     got = ours.model_kwargs
-    expected = _pipeline_transformer_call(pipe, cached, ref_frames, pair.caption, placement)
+    # The pipeline packs, normalises and noises the clip's sound like the trainer; the voice goes in as given.
+    expected = pipeline_transformer_call(pipe, cached.target_latents, ref_frames, pair.caption, 1,
+                                         cached.audio_latents[None],
+                                         reference_audio_latents=cached.reference_audio_latents,
+                                         reference_audio_placement=placement)
 
     for key in VIDEO_KEYS + AUDIO_KEYS:
         a, b = got.get(key), expected.get(key)

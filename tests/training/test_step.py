@@ -68,12 +68,13 @@ def _silent_audio_latents(pipe: Any, tokens: int) -> torch.Tensor:
     return pipe._unpack_audio_latents(mean.clone(), tokens, bins)
 
 
-def _pipeline_transformer_call(
+def pipeline_transformer_call(
     pipe: Any, target_latents: torch.Tensor, ref_frames: np.ndarray, caption: str, downscale: int,
-    audio_latents: torch.Tensor | None = None, temporal: int = 1,
+    audio_latents: torch.Tensor | None = None, temporal: int = 1, **extra: Any,
 ) -> dict[str, Any]:
-    """Run LTX2InContextPipeline for one step from a known clean target at SIGMA (and known clean audio latents
-    when given, else the pipeline's own noise); return the transformer kwargs."""
+    """Run LTX2InContextPipeline (or our subclass, with `extra` arguments such as a reference voice) for one step
+    from a known clean target at SIGMA (and known clean audio latents when given, else the pipeline's own noise);
+    return the transformer kwargs of its first call."""
     pipe.scheduler = FlowMatchEulerDiscreteScheduler()  # no shift: the first timestep is exactly SIGMA * 1000
     captured: dict[str, Any] = {}
     forward = pipe.transformer.forward
@@ -102,6 +103,7 @@ def _pipeline_transformer_call(
         audio_latents=audio_latents,
         output_type="latent",
         **({"reference_temporal_scale_factor": temporal} if temporal != 1 else {}),
+        **extra,
     )
     pipe.transformer.forward = forward
     return captured
@@ -134,7 +136,7 @@ def _compare_with_pipeline(
     ours = build_step_inputs(pipe, [cached], torch.tensor([SIGMA]), noise, torch.tensor([False]), BUCKET.fps,
                              downscale, silent, temporal)
     got = ours.model_kwargs
-    expected = _pipeline_transformer_call(pipe, cached.target_latents, ref_frames, pair.caption, downscale,
+    expected = pipeline_transformer_call(pipe, cached.target_latents, ref_frames, pair.caption, downscale,
                                           _silent_audio_latents(pipe, tokens), temporal)
 
     for key in VIDEO_KEYS + (AUDIO_KEYS if audio == "silence" else ()):
