@@ -180,6 +180,12 @@ class ValidationConfig(_Strict):
     reference_videos: list[Path] = Field(
         default_factory=list, description="Reference videos for validation samples, one per prompt."
     )
+    reference_audios: list[Path] = Field(
+        default_factory=list,
+        description="Reference voices for validation samples, one per prompt, for an adapter trained with "
+        "data.reference_audio and its own reference_videos (without reference_videos the held-out pairs' voices "
+        "are used).",
+    )
     num_inference_steps: int = Field(default=20, ge=1, description="Denoising steps per validation sample.")
     guidance_scale: float = Field(
         default=1.0, ge=1, description="CFG scale for samples (1 = off, one transformer call)."
@@ -262,6 +268,13 @@ class TrainConfig(_Strict):
         v = self.validation
         if v.reference_videos and len(v.reference_videos) != len(v.prompts):
             raise ValueError(f"validation has {len(v.prompts)} prompts but {len(v.reference_videos)} reference videos")
+        if v.reference_audios and not self.data.reference_audio:
+            raise ValueError("validation.reference_audios are given but data.reference_audio is off: only an adapter "
+                             "trained with a reference voice uses one")
+        if self.data.reference_audio and v.reference_videos and len(v.reference_audios) != len(v.reference_videos):
+            raise ValueError(f"validation has {len(v.reference_videos)} reference videos but "
+                             f"{len(v.reference_audios)} reference_audios: an adapter trained with a reference voice "
+                             "needs a voice for each sample")
         return self
 
     @property

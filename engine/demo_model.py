@@ -43,7 +43,13 @@ from safetensors.torch import load_file, save_file
 from .buckets import Bucket
 from .dataset import CachedPair, encode_caption
 from .media import conform, probe
-from .tiny_model import build_connectors, build_transformer, build_video_vae, tiny_components
+from .tiny_model import (
+    build_connectors,
+    build_transformer,
+    build_video_vae,
+    calibrate_audio_statistics,
+    tiny_components,
+)
 from .train import build_step_inputs, sample_sigmas, silent_audio, step_loss
 
 DEMO = "demo"
@@ -448,6 +454,7 @@ def build_demo_model(
     components = demo_components(settings.seed)
     pipe: Any = LTX2InContextPipeline(**components)
     pipe.set_progress_bar_config(disable=True)
+    calibrate_audio_statistics(pipe)
     footage = Footage()
 
     log(f"[1/5] VAE: a thumbnail codec ({sum(p.numel() for p in pipe.vae.parameters()) / 1e6:.1f} M parameters, "
@@ -497,6 +504,25 @@ def build_demo_model(
     }
     (out / "iclora_preset.json").write_text(json.dumps(marker, indent=1))
     return out
+
+
+def replace_audio_codec(out_dir: str | Path, seed: int = 0) -> None:
+    """Write the audio VAE and vocoder `build_demo_model` makes for `seed` into an existing demo folder.
+
+    They are untrained and nothing else in the folder depends on them (the transformer was pretrained with the
+    silent audio regime, whose tokens do not pass through the audio VAE), so a folder built before the tiny model's
+    audio codec could encode sound gets the current one without a rebuild of the rest.
+    """
+    # diffusers (seconds): loaded only when a pipeline is built, not by every module that imports this one
+    from diffusers import LTX2InContextPipeline
+
+    out = Path(out_dir)
+    pipe: Any = LTX2InContextPipeline.from_pretrained(out)
+    fresh = tiny_components(seed)
+    pipe.register_modules(audio_vae=fresh["audio_vae"], vocoder=fresh["vocoder"])
+    calibrate_audio_statistics(pipe)
+    pipe.audio_vae.save_pretrained(out / "audio_vae")
+    pipe.vocoder.save_pretrained(out / "vocoder")
 
 
 def video_from_frames(frames: np.ndarray) -> torch.Tensor:

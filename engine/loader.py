@@ -34,6 +34,7 @@ from .model_paths import (
     checkpoint_parts,
     environment_names,
     from_environment,
+    is_current_tiny_model,
 )
 from .single_file import (
     COMPONENTS,
@@ -78,7 +79,7 @@ def resolve_model(
     """
     if isinstance(spec, str) and spec == TINY:
         root = Path(os.environ.get("ICLORA_TINY_MODEL_DIR", Path.home() / ".cache" / "iclora" / "tiny"))
-        if not (root / "model_index.json").exists():
+        if not is_current_tiny_model(root):
             build_tiny_model(root)
         return ModelPaths(path=root, name=TINY)
     if isinstance(spec, str) and spec == DEMO:

@@ -11,6 +11,7 @@ it), each file plus the text-encoder folder (Gemma-3 for LTX-2.3, Lightricks' Ge
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from .bases import BASES, LTX_2_3, LTX_2_5, get_base
 from .single_file import CONFIG_FILES, LTX23_CONFIGS, SPLIT_FILES, SPLIT_PARTS, Part
 
 TINY = "tiny"
+# Bumped when `build_tiny_model` gives different weights for the same seed, so folders an older version built are
+# rebuilt (2: an audio VAE and vocoder of LTX-2's layout, which can encode sound; the other components are unchanged).
+TINY_LAYOUT = 2
 DEMO = "demo"
 MODEL_PRESETS = (TINY, DEMO, LTX_2_3, LTX_2_5)
 # The small models that show what the product does on a CPU; adapters trained on them are demonstrations.
@@ -274,3 +278,13 @@ def _config_problem(paths: ModelPaths, names: PathNames) -> str | None:
         return (f"{names.config} is {paths.config}, which lacks {', '.join(missing)}: it must hold the component "
                 "configs of the single-file model, laid out like a diffusers pipeline folder.")
     return None
+
+
+def is_current_tiny_model(folder: Path) -> bool:
+    """Whether `folder` holds a tiny model built by this version of `engine.tiny_model.build_tiny_model` (read
+    without torch: the web process checks it at start-up)."""
+    try:
+        marker = json.loads((folder / "iclora_preset.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (folder / "model_index.json").exists() and marker.get("layout") == TINY_LAYOUT

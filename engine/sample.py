@@ -12,11 +12,12 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from .audio import encode_voice
 from .buckets import Bucket, assign_bucket
 from .dataset import Pair
-from .inference import call_pipeline
+from .inference import call_pipeline_av
 from .loader import encoding_name, ensure_text_encoder
-from .media import VideoInfo, conform, probe, write_mp4
+from .media import VideoInfo, add_sound, conform, probe, write_mp4
 
 
 @torch.no_grad()
@@ -36,16 +37,44 @@ def generate(
     temporal: int = 1,
 ) -> np.ndarray:
     """One video (F, H, W, 3) float in [0, 1] at `bucket` from a conformed reference ((F-1)/S+1, H/d, W/d, 3) uint8
-    (S = `temporal`), with the Studio's pipeline call (`inference.call_pipeline`) and the transformer in eval mode
-    meanwhile."""
+    (S = `temporal`): `generate_av` without its sound."""
+    return generate_av(
+        pipe, reference, bucket, downscale, prompt=prompt, prompt_embeds=prompt_embeds, negative_embeds=negative_embeds,
+        num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, seed=seed, lora_scale=lora_scale,
+        max_sequence_length=max_sequence_length, temporal=temporal,
+    )[0]
+
+
+@torch.no_grad()
+def generate_av(
+    pipe: Any,
+    reference: np.ndarray,
+    bucket: Bucket,
+    downscale: int = 1,
+    prompt: str | None = None,
+    prompt_embeds: tuple[torch.Tensor, torch.Tensor] | None = None,
+    negative_embeds: tuple[torch.Tensor, torch.Tensor] | None = None,
+    num_inference_steps: int = 20,
+    guidance_scale: float = 1.0,
+    seed: int = 0,
+    lora_scale: float = 1.0,
+    max_sequence_length: int = 1024,
+    temporal: int = 1,
+    voice: torch.Tensor | None = None,
+    voice_placement: str = "before",
+) -> tuple[np.ndarray, np.ndarray]:
+    """One video (F, H, W, 3) float in [0, 1] and its sound (channels, samples) at the vocoder's rate, with the
+    Studio's pipeline call (`inference.call_pipeline_av`) and the transformer in eval mode meanwhile. `voice` (Ca, Lr,
+    Ma) is a reference voice's raw latents (`audio.encode_voice`) for an adapter trained with one."""
     was_training = pipe.transformer.training
     pipe.transformer.eval()
     try:
-        return call_pipeline(
+        return call_pipeline_av(
             pipe, reference, height=bucket.height, width=bucket.width, num_frames=bucket.frames, frame_rate=bucket.fps,
             seed=seed, downscale=downscale, prompt=prompt, prompt_embeds=prompt_embeds, negative_embeds=negative_embeds,
             num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, lora_scale=lora_scale,
-            max_sequence_length=max_sequence_length, temporal=temporal,
+            max_sequence_length=max_sequence_length, temporal=temporal, reference_audio=voice,
+            reference_audio_placement=voice_placement,
         )
     finally:
         pipe.transformer.train(was_training)
@@ -76,6 +105,7 @@ class ValidationItem:
     embeds: tuple[torch.Tensor, torch.Tensor]
     negative: tuple[torch.Tensor, torch.Tensor] | None
     bucket: Bucket
+    voice: torch.Tensor | None = None  # (Ca, Lr, Ma) the sample's reference voice, for an adapter trained with one
 
 
 @torch.no_grad()
@@ -112,21 +142,29 @@ class ValidationSet:
     seed: int = 0
     max_sequence_length: int = 1024
     temporal: int = 1
+    with_sound: bool = False  # the adapter learned sound (diffusion.audio "clip"): samples carry theirs
+    voice_placement: str = "before"
 
     @classmethod
     @torch.no_grad()
     def build(cls, pipe: Any, cfg: Any, pairs: list[Pair], log: Callable[[str], None] | None = None) -> ValidationSet:
         """Validation inputs from the config; else the held-out pairs; else the first pair (the user still sees
         what the adapter does). Each sample is made at its reference's bucket (`validation_bucket`). Prompts are
-        encoded now, while the text encoder is loaded."""
+        encoded now, while the text encoder is loaded; so are the voices of an adapter trained with a reference voice
+        (`validation.reference_audios`, else the pairs')."""
         v, d = cfg.validation, cfg.data.reference_downscale_factor
+        voices: list[Path | None]
         if v.reference_videos:
             sources = list(zip(v.prompts, v.reference_videos, strict=True))
+            voices = list(v.reference_audios) or [None] * len(sources)
         else:
             chosen = [pairs[i] for i in cfg.data.validation_indices] or pairs[:1]
             sources = [(p.caption, p.reference) for p in chosen]
+            voices = [p.reference_audio for p in chosen]
+        if not cfg.data.reference_audio:
+            voices = [None] * len(sources)
         items = []
-        for i, (prompt, ref_path) in enumerate(sources):
+        for i, ((prompt, ref_path), voice_path) in enumerate(zip(sources, voices, strict=True)):
             prompt = f"{cfg.data.trigger} {prompt}".strip() if cfg.data.trigger else prompt
             info = probe(ref_path)
             bucket, why = validation_bucket(info, cfg.buckets)
@@ -139,9 +177,14 @@ class ValidationSet:
                 pipe, prompt, Path(cfg.cache_dir) / "prompts", v.guidance_scale > 1.0, cfg.data.max_sequence_length
             )
             negative = (embeds["neg"], embeds["neg_mask"]) if "neg" in embeds else None
-            items.append(ValidationItem(f"{i:02d}", ref, (embeds["pos"], embeds["pos_mask"]), negative, bucket))
+            voice = None
+            if voice_path is not None:
+                voice = encode_voice(pipe, voice_path, cfg.data.reference_audio_min_seconds,
+                                     cfg.data.reference_audio_max_seconds)
+            items.append(ValidationItem(f"{i:02d}", ref, (embeds["pos"], embeds["pos_mask"]), negative, bucket, voice))
         return cls(items, d, v.num_inference_steps, v.guidance_scale, v.seed, cfg.data.max_sequence_length,
-                   cfg.data.reference_temporal_scale_factor)
+                   cfg.data.reference_temporal_scale_factor, with_sound=cfg.diffusion.audio == "clip",
+                   voice_placement=cfg.data.reference_audio_placement)
 
     def render(self, pipe: Any, step: int, out_dir: Path,
                on_item: Callable[[int, int], None] | None = None) -> list[Path]:
@@ -151,7 +194,7 @@ class ValidationSet:
         for number, item in enumerate(self.items, start=1):
             if on_item is not None:
                 on_item(number, len(self.items))
-            video = generate(
+            video, sound = generate_av(
                 pipe,
                 item.reference,
                 item.bucket,
@@ -163,6 +206,11 @@ class ValidationSet:
                 seed=self.seed,
                 max_sequence_length=self.max_sequence_length,
                 temporal=self.temporal,
+                voice=item.voice,
+                voice_placement=self.voice_placement,
             )
-            files.append(write_mp4(video, out_dir / f"step_{step:06d}_{item.name}.mp4", item.bucket.fps))
+            path = write_mp4(video, out_dir / f"step_{step:06d}_{item.name}.mp4", item.bucket.fps)
+            if self.with_sound and sound.size:
+                add_sound(path, sound, int(pipe.vocoder.config.output_sampling_rate))
+            files.append(path)
         return files

@@ -13,10 +13,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
+from .audio import encode_wave
 from .bases import LTX23, Base, get_base
-from .model_paths import TINY
+from .model_paths import TINY, TINY_LAYOUT
 
 # The audio side of the small models: narrow, and `audio_heads * audio_head_dim` divides by 2 x video heads
 # (cross-modal RoPE).
@@ -212,11 +214,14 @@ def tiny_components(seed: int, base: Base = LTX23) -> dict[str, Any]:
         TINY_LATENT_CHANNELS, (16, 32, 32, 32), (16, 32, 64), layers_per_block=1  # each decoder stage halves channels
     )
 
+    # The audio side has LTX-2's layout at tiny widths, so it can encode sound for the transformer as the real one
+    # does: 8 mel bins at 16 kHz with hop 160, two causal 2x downsamplings (4x in time and mel bins: 2 channels x 2
+    # latent bins = the transformer's 4 audio channels), and a vocoder that upsamples by the hop (10 x 16 = 160).
     torch.manual_seed(seed + 4)
     audio_vae: Any = AutoencoderKLLTX2Audio(
         base_channels=4,
         output_channels=2,
-        ch_mult=(1,),
+        ch_mult=(1, 2, 4),
         num_res_blocks=1,
         attn_resolutions=None,
         in_channels=2,
@@ -230,19 +235,19 @@ def tiny_components(seed: int, base: Base = LTX23) -> dict[str, Any]:
         mel_hop_length=160,
         is_causal=True,
         mel_bins=8,
-    )
+    ).eval()
     torch.manual_seed(seed + 5)
     vocoder = LTX2Vocoder(
         in_channels=audio_vae.config.output_channels * audio_vae.config.mel_bins,
         hidden_channels=32,
         out_channels=2,
-        upsample_kernel_sizes=[4, 4],
-        upsample_factors=[2, 2],
+        upsample_kernel_sizes=[20, 32],
+        upsample_factors=[10, 16],
         resnet_kernel_sizes=[3],
         resnet_dilations=[[1, 3, 5]],
         leaky_relu_negative_slope=0.1,
         output_sampling_rate=16000,
-    )
+    ).eval()
     scheduler = FlowMatchEulerDiscreteScheduler(
         use_dynamic_shifting=True,
         base_shift=0.95,
@@ -288,6 +293,30 @@ def calibrate_vae_statistics(vae: Any, videos: torch.Tensor) -> None:
     vae.latents_std.copy_(flat.std(dim=1).clamp_min(1e-4))
 
 
+# Pitches whose tones set a random audio VAE's latent statistics: low voice to sibilants, within 16 kHz's Nyquist.
+_CALIBRATION_TONES_HZ = (220, 440, 880, 1500, 3000, 5000)
+
+
+@torch.no_grad()
+def calibrate_audio_statistics(pipe: Any) -> None:
+    """Set the audio VAE's per-channel `latents_mean`/`latents_std` (over the packed C x M channels the transformer
+    takes) from one second of tones of several pitches.
+
+    As with the video VAE, a random audio VAE's latents have an arbitrary scale, so normalised voices would be
+    nearly indistinguishable from one another without this.
+    """
+    rate = int(pipe.audio_sampling_rate)
+    t = np.arange(rate) / rate
+    channels = int(pipe.audio_vae.config.in_channels)
+    waves = [np.stack([np.sin(2 * np.pi * hz * t)] * channels).astype(np.float32) * 0.3
+             for hz in _CALIBRATION_TONES_HZ]
+    latents = torch.stack([encode_wave(pipe, w) for w in waves])  # (n, C, L, M)
+    vae = pipe.audio_vae
+    packed = pipe._pack_audio_latents(latents).reshape(-1, vae.latents_mean.numel())
+    vae.latents_mean.copy_(packed.mean(0))
+    vae.latents_std.copy_(packed.std(0).clamp_min(1e-4))
+
+
 def build_tiny_model(
     out_dir: str | Path, seed: int = 0, calibration_videos: torch.Tensor | None = None, base: str = LTX23.name
 ) -> Path:
@@ -305,8 +334,9 @@ def build_tiny_model(
     videos = calibration_videos if calibration_videos is not None else _calibration_videos(seed)
     calibrate_vae_statistics(components["vae"], videos)
     pipe: Any = LTX2InContextPipeline(**components)
+    calibrate_audio_statistics(pipe)
     pipe.save_pretrained(out)
     params = sum(p.numel() for p in components["transformer"].parameters())
-    marker = {"preset": TINY, "base": base, "seed": seed, "transformer_params": params}
+    marker = {"preset": TINY, "base": base, "seed": seed, "transformer_params": params, "layout": TINY_LAYOUT}
     (out / "iclora_preset.json").write_text(json.dumps(marker))
     return out

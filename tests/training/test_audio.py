@@ -1,10 +1,9 @@
 """Sound through LTX-2's audio VAE (engine.audio): a clip's soundtrack or a voice file to latents and back, and the
 plain messages a creator gets for sound that cannot be used.
 
-The tiny model's audio VAE does not compress its input 4x in time and mel bins as LTX-2's does (one resolution level,
-`ch_mult=(1,)`) and its vocoder does not upsample by the hop length, so it can decode the pipeline's latents but
-cannot encode sound for its transformer. `with_audio_codec` gives a tiny pipeline an audio VAE and vocoder of the real
-layout (4x compression, hop-length upsampling), as narrow as the tiny ones, with latent statistics set from tones.
+The tiny model's audio VAE and vocoder have LTX-2's layout at tiny widths (4x compression in time and mel bins,
+hop-length upsampling; `engine.tiny_model`), with latent statistics set from tones, so sound goes through them as it
+goes through the real model's.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import numpy as np
 import pytest
 import torch
 from diffusers import AutoencoderKLLTX2Audio
-from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
 
 from engine.audio import (
     AudioError,
@@ -32,6 +30,7 @@ from engine.audio import (
     pack_audio,
 )
 from engine.buckets import Bucket
+from engine.loader import SHIPPED_DEMO_MODEL, load_pipeline
 from engine.media import add_sound, probe, probe_audio, write_mp4, write_wav
 from engine.train import audio_token_shape
 
@@ -58,44 +57,20 @@ def clip_with_sound(path: Path, seed: int, hz: float, seconds: float = 1.0, size
     return path
 
 
-def audio_codec(seed: int = 0) -> tuple[Any, Any]:
-    """An audio VAE and vocoder of LTX-2's layout on the tiny model's widths: 8 mel bins at 16 kHz, hop 160, two
-    causal 2x downsamplings (4x in time and mel bins: 2 channels x 2 latent bins = the tiny transformer's 4 audio
-    channels), and a vocoder that upsamples 160x (10 x 16)."""
-    torch.manual_seed(seed)
-    vae = AutoencoderKLLTX2Audio(
-        base_channels=4, output_channels=2, ch_mult=(1, 2, 4), num_res_blocks=1, attn_resolutions=None,
-        in_channels=2, resolution=32, latent_channels=2, norm_type="pixel", causality_axis="height", dropout=0.0,
+def old_tiny_audio_vae() -> Any:
+    """The audio VAE the tiny model had before it took LTX-2's layout: one resolution level (`ch_mult=(1,)`), so it
+    does not compress 4x in time and mel bins and its latents do not fit the transformer's audio channels."""
+    return AutoencoderKLLTX2Audio(
+        base_channels=4, output_channels=2, ch_mult=(1,), num_res_blocks=1, attn_resolutions=None, in_channels=2,
+        resolution=32, latent_channels=2, norm_type="pixel", causality_axis="height", dropout=0.0,
         mid_block_add_attention=False, sample_rate=16000, mel_hop_length=160, is_causal=True, mel_bins=8,
     ).eval()
-    vocoder = LTX2Vocoder(
-        in_channels=2 * 8, hidden_channels=32, out_channels=2, upsample_kernel_sizes=[20, 32],
-        upsample_factors=[10, 16], resnet_kernel_sizes=[3], resnet_dilations=[[1, 3, 5]],
-        leaky_relu_negative_slope=0.1, output_sampling_rate=16000,
-    ).eval()
-    return vae, vocoder
-
-
-@torch.no_grad()
-def with_audio_codec(pipe: Any, seed: int = 0) -> Any:
-    """`pipe` with `audio_codec`'s VAE and vocoder, its per-channel latent statistics set from tones of several
-    pitches (a random VAE's latents have an arbitrary scale, as the tiny video VAE's do)."""
-    vae, vocoder = audio_codec(seed)
-    pipe.register_modules(audio_vae=vae, vocoder=vocoder)
-    t = torch.arange(16000) / 16000.0
-    waves = [np.stack([np.sin(2 * np.pi * hz * t.numpy())] * 2).astype(np.float32) * 0.3
-             for hz in (220, 440, 880, 1500, 3000, 5000)]
-    latents = torch.stack([encode_wave(pipe, w) for w in waves])  # (n, C, L, M)
-    packed = pipe._pack_audio_latents(latents).reshape(-1, vae.latents_mean.numel())
-    vae.latents_mean.copy_(packed.mean(0))
-    vae.latents_std.copy_(packed.std(0).clamp_min(1e-4))
-    return pipe
 
 
 def test_a_clips_sound_goes_to_the_pipelines_audio_latents_and_back_to_sound_of_its_length(
     load_tiny: Any, tmp_path: Path
 ) -> None:
-    pipe = with_audio_codec(load_tiny())
+    pipe = load_tiny()
     clip = clip_with_sound(tmp_path / "clip.mp4", 1, 440.0)
     seconds = BUCKET.frames / BUCKET.fps
     latents = encode_clip_audio(pipe, clip, 0.0, seconds)
@@ -121,7 +96,7 @@ def test_a_clips_sound_goes_to_the_pipelines_audio_latents_and_back_to_sound_of_
 def test_a_voice_in_wav_mp3_m4a_or_a_videos_soundtrack_encodes_to_latents_of_its_length(
     load_tiny: Any, tmp_path: Path
 ) -> None:
-    pipe = with_audio_codec(load_tiny())
+    pipe = load_tiny()
     for voice in (tone(tmp_path / "v.wav", 300, 6), tone(tmp_path / "v.mp3", 300, 6), tone(tmp_path / "v.m4a", 300, 6),
                   clip_with_sound(tmp_path / "v.mp4", 2, 300, seconds=6, size=64)):
         latents = encode_voice(pipe, voice)
@@ -167,3 +142,24 @@ def test_the_mel_spectrogram_puts_a_tones_energy_in_the_bin_of_its_pitch() -> No
         assert mel.shape == (1, 2, 16000 // 160 + 1, 8)
         peaks.append(int(mel[0, 0, 10:-10].mean(0).argmax()))
     assert peaks == [0, 2, 6]
+
+
+def test_an_audio_vae_that_does_not_compress_as_ltx2s_is_refused_in_words_before_the_transformer_sees_it(
+    load_tiny: Any,
+) -> None:
+    pipe = load_tiny()
+    wave = np.zeros((2, 16000), np.float32)
+    assert encode_wave(pipe, wave).shape == (2, 26, 2)  # the tiny model's own codec: 4x in time and in mel bins
+    pipe.register_modules(audio_vae=old_tiny_audio_vae())
+    with pytest.raises(ValueError, match=r"gives latents of 8 mel bins where the pipeline expects 2 .*cannot encode"):
+        encode_wave(pipe, wave)
+
+
+def test_the_shipped_demo_models_voice_tokens_are_normalised_by_its_calibrated_statistics(tmp_path: Path) -> None:
+    """The demo's audio VAE has statistics set from tones: a voice's normalised tokens sit around 0 at unit scale,
+    not at the random encoder's arbitrary offset, so different voices are told apart by the transformer."""
+    pipe = load_pipeline(SHIPPED_DEMO_MODEL, device="cpu")
+    low, high = (encode_voice(pipe, tone(tmp_path / f"{hz}.wav", hz, 6), min_seconds=5) for hz in (300, 2500))
+    tokens = pack_audio(pipe, torch.stack([low, high]))  # (2, L, 4)
+    assert tokens.mean().abs() < 1.0 and 0.2 < tokens.std() < 3.0
+    assert (tokens[0] - tokens[1]).abs().mean() > 0.3  # two pitches give tokens apart by a good part of a σ

@@ -30,23 +30,15 @@ from engine.dataset import (
 from engine.export import read_adapter
 from engine.inference import GenerationSpec, generate
 from engine.loader import load_pipeline
+from engine.media import probe, probe_audio
 from engine.train import audio_token_shape, batch_reference_audio, build_step_inputs, evaluate, step_losses, train
 from tests.training.conftest import tiny_config
-from tests.training.test_audio import BUCKET, clip_with_sound, tone, with_audio_codec
+from tests.training.test_audio import BUCKET, clip_with_sound, tone
 from tests.training.test_step import AUDIO_KEYS, SIGMA, VIDEO_KEYS, pipeline_transformer_call
 
 SEED = 7
 # Pitches near the centres of the 8 mel bins of the tiny codec (Slaney scale up to 8 kHz): each tone lights its own bin.
 PITCHES = (335, 670, 1006, 1410, 1990, 2800, 3950, 5600)
-
-
-@pytest.fixture(scope="session")
-def voice_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
-    """The tiny model with an audio codec that can encode sound (`test_audio.with_audio_codec`), as a folder that
-    `train` loads like any model."""
-    out = tmp_path_factory.mktemp("voice-model") / "model"
-    with_audio_codec(load_pipeline(tiny_model_dir, device="cpu")).save_pretrained(out)
-    return out
 
 
 def _still(video: Path, out: Path) -> Path:
@@ -69,7 +61,7 @@ def test_a_step_with_the_clips_sound_and_a_reference_voice_feeds_the_transformer
 ) -> None:
     """No argument substituted: the pipeline runs from the same clean video and sound at the same sigma with the
     same voice, and every transformer input and both predictions must be identical."""
-    pipe = with_audio_codec(load_tiny())
+    pipe = load_tiny()
     pair = _speaking_pair(tmp_path, 0, 1, 670.0, voice_seconds=1.0)
     prepare(pipe, [pair], BUCKET, tmp_path / "cache", max_sequence_length=32,
             audio=AudioCaching(clip=True, reference=True, min_seconds=0.5))
@@ -142,7 +134,7 @@ def test_reference_audio_needs_the_clip_regime_and_adds_the_audio_modules_to_the
 def test_the_manifest_carries_a_reference_voice_and_a_pair_without_one_is_named(
     load_tiny: Any, tmp_path: Path, clip_factory: Any
 ) -> None:
-    pipe = with_audio_codec(load_tiny())
+    pipe = load_tiny()
     with_voice = _speaking_pair(tmp_path, 0, 1, 670.0, voice_seconds=1.0)
     without = Pair(1, "a person speaks", with_voice.video, with_voice.reference)
     manifest = write_manifest([with_voice, without], tmp_path / "manifest.jsonl")
@@ -165,7 +157,7 @@ def test_the_manifest_carries_a_reference_voice_and_a_pair_without_one_is_named(
 
 
 def test_generate_takes_a_reference_voice_hears_it_and_returns_the_sound(load_tiny: Any, tmp_path: Path) -> None:
-    pipe = with_audio_codec(load_tiny())
+    pipe = load_tiny()
     spec = GenerationSpec(prompt="a person speaks", num_frames=17, height=128, width=128, num_inference_steps=2,
                           still_reference=True, max_sequence_length=32)
     face = np.full((1, 128, 128, 3), 128, np.uint8)
@@ -186,7 +178,7 @@ def test_generate_takes_a_reference_voice_hears_it_and_returns_the_sound(load_ti
 # A few hundred steps of the tiny model on 2 cores; headroom for a shared machine.
 @pytest.mark.timeout(900)
 def test_after_training_on_voices_the_held_out_sound_loss_is_lower_with_the_true_voice_than_a_swapped_one(
-    tmp_path: Path, voice_model_dir: Path, raw_config: Callable[..., dict[str, Any]]
+    tmp_path: Path, tiny_model_dir: Path, raw_config: Callable[..., dict[str, Any]]
 ) -> None:
     """Eight clips speak in eight pitches, each with its voice at the same pitch; every caption and face says
     nothing about the pitch. Two held-out clips with new faces: the adapter must take their sound from the voice."""
@@ -195,7 +187,7 @@ def test_after_training_on_voices_the_held_out_sound_loss_is_lower_with_the_true
     pairs = [_speaking_pair(folder, i, 10 + i, pitch, size=64) for i, pitch in enumerate(PITCHES)]
     pairs += [_speaking_pair(folder, 8, 40, PITCHES[2], size=64), _speaking_pair(folder, 9, 41, PITCHES[5], size=64)]
     manifest = write_manifest(pairs, folder / "manifest.jsonl")
-    raw = raw_config(tmp_path, manifest, voice_model_dir,
+    raw = raw_config(tmp_path, manifest, tiny_model_dir,
                      bucket={"width": 64, "height": 64, "frames": 17, "fps": 24},
                      data={"validation_indices": [8, 9], "reference_audio": True, "reference_audio_min_seconds": 1.0},
                      diffusion={"audio": "clip"}, lora={"rank": 16}, optim={"steps": 200, "learning_rate": 3e-3})
@@ -209,10 +201,10 @@ def test_after_training_on_voices_the_held_out_sound_loss_is_lower_with_the_true
 
     held_out = load_cache(cfg.cache_dir, [8, 9])
     kwargs: dict[str, Any] = {"audio": "clip", "reference_audio": True, "measure": "audio"}
-    untrained = load_pipeline(voice_model_dir, device="cpu")
+    untrained = load_pipeline(tiny_model_dir, device="cpu")
     before_true = evaluate(untrained, held_out, 1, **kwargs)
     before_swapped = evaluate(untrained, held_out, 1, swap_reference_audio=True, **kwargs)
-    pipe = load_pipeline(voice_model_dir, device="cpu")
+    pipe = load_pipeline(tiny_model_dir, device="cpu")
     pipe.load_lora_weights(str(result.adapter_path))  # the exported bf16 file, as the Studio loads it
     true_voice = evaluate(pipe, held_out, 1, **kwargs)
     swapped_voice = evaluate(pipe, held_out, 1, swap_reference_audio=True, **kwargs)
@@ -220,3 +212,49 @@ def test_after_training_on_voices_the_held_out_sound_loss_is_lower_with_the_true
           f"trained {true_voice:.4f} (swapped {swapped_voice:.4f})")
     assert true_voice < before_true
     assert true_voice < 0.8 * swapped_voice
+
+
+def test_a_voice_adapters_validation_samples_are_made_with_the_held_out_pairs_voice_and_carry_their_sound(
+    tmp_path: Path, tiny_model_dir: Path, raw_config: Callable[..., dict[str, Any]], load_tiny: Any
+) -> None:
+    from engine.sample import ValidationSet, generate_av
+
+    folder = tmp_path / "pairs"
+    folder.mkdir()
+    pairs = [_speaking_pair(folder, i, 10 + i, pitch, size=64) for i, pitch in enumerate(PITCHES[:3])]
+    manifest = write_manifest(pairs, folder / "manifest.jsonl")
+    cfg = TrainConfig.model_validate(raw_config(
+        tmp_path, manifest, tiny_model_dir, bucket={"width": 64, "height": 64, "frames": 17, "fps": 24},
+        data={"validation_indices": [2], "reference_audio": True, "reference_audio_min_seconds": 1.0},
+        diffusion={"audio": "clip"}, validation={"num_inference_steps": 2}))
+    pipe = load_tiny()
+    validation = ValidationSet.build(pipe, cfg, pairs)
+    [item] = validation.items
+    assert item.voice is not None
+    assert torch.equal(item.voice, encode_voice(pipe, pairs[2].reference_audio, min_seconds=1.0))
+
+    [sample] = validation.render(pipe, 5, tmp_path / "samples")
+    assert probe(sample).has_audio and abs(probe_audio(sample).duration - 17 / 24) < 0.1
+    # The voice reached the denoiser: the same sample without it sounds different.
+    args = (pipe, item.reference, item.bucket)
+    kwargs = {"prompt_embeds": item.embeds, "num_inference_steps": 2}
+    with_voice = generate_av(*args, **kwargs, voice=item.voice)[1]
+    without = generate_av(*args, **kwargs)[1]
+    assert with_voice.shape == without.shape and not np.allclose(with_voice, without, atol=1e-4)
+
+
+def test_validation_voices_must_come_one_per_sample_and_only_for_a_voice_adapter(
+    tmp_path: Path, tiny_model_dir: Path, raw_config: Callable[..., dict[str, Any]]
+) -> None:
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("")
+    still, voice = tmp_path / "face.png", tmp_path / "voice.wav"
+    with pytest.raises(ValueError, match="needs a voice for each sample"):
+        TrainConfig.model_validate(raw_config(
+            tmp_path, manifest, tiny_model_dir, data={"reference_audio": True}, diffusion={"audio": "clip"},
+            validation={"prompts": ["a", "b"], "reference_videos": [str(still), str(still)],
+                        "reference_audios": [str(voice)]}))
+    with pytest.raises(ValueError, match=r"reference_audios are given but data\.reference_audio is off"):
+        TrainConfig.model_validate(raw_config(
+            tmp_path, manifest, tiny_model_dir,
+            validation={"prompts": ["a"], "reference_videos": [str(still)], "reference_audios": [str(voice)]}))

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from engine.bases import BASES, LTX_2_3
+from engine.model_paths import is_current_tiny_model
 from training.models_config import tiny_model_dir
 
 
@@ -24,7 +25,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         base = str(options.get("base") or LTX_2_3)
         target = tiny_model_dir(base)
-        if (target / "model_index.json").exists():
+        if is_current_tiny_model(target):
             return
         # torch/diffusers (seconds): loaded only when the model must be built, usually it is already there
         from engine.tiny_model import build_tiny_model
