@@ -26,9 +26,12 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .media import AudioError, decode_audio, probe_audio
+from .media import SILENCE_DBFS, VOICE_MAX_SECONDS, VOICE_MIN_SECONDS, AudioError, decode_audio, probe_audio, rms_dbfs
 
 __all__ = [
+    "SILENCE_DBFS",
+    "VOICE_MAX_SECONDS",
+    "VOICE_MIN_SECONDS",
     "AudioError",
     "ReferenceAudioPlacement",
     "audio_latent_frames",
@@ -40,13 +43,11 @@ __all__ = [
     "mel_spectrogram",
     "pack_audio",
     "reference_audio_coords",
+    "rms_dbfs",
 ]
 
 N_FFT = 1024  # ltx-core's AudioEncoder default (the real checkpoints' config names no other)
 LOG_FLOOR = 1e-5
-SILENCE_DBFS = -55.0  # RMS below this is no usable voice: room noise of a quiet recording sits around -60
-VOICE_MIN_SECONDS = 5.0
-VOICE_MAX_SECONDS = 15.0
 # ltx-core's Dub-It places a reference this far before the clip: one audio latent frame (1 / 25 s).
 REFERENCE_GAP_S = 0.04
 
@@ -105,12 +106,6 @@ def mel_spectrogram(wave: torch.Tensor, sample_rate: int, n_mels: int, hop: int,
 
 def _channels(pipe: Any) -> int:
     return int(pipe.audio_vae.config.in_channels)
-
-
-def rms_dbfs(wave: np.ndarray) -> float:
-    """Loudness of a waveform (channels, samples) as RMS in dB below full scale (-inf for digital silence)."""
-    rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) if wave.size else 0.0
-    return 20 * math.log10(rms) if rms > 0 else -math.inf
 
 
 def load_voice(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import math
 import tempfile
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -328,6 +329,14 @@ class AudioError(MediaError):
     """A sound that cannot be used (no sound, unreadable, too short, silent), said in a creator's words."""
 
 
+# A reference voice's limits, shared by the engine (`engine.audio.load_voice`) and the web's checks before any GPU
+# time (here because this module needs no torch): a shorter voice is refused, only the first 15 s of a longer one are
+# used, and one whose RMS is below SILENCE_DBFS is silent (room noise of a quiet recording sits around -60).
+VOICE_MIN_SECONDS = 5.0
+VOICE_MAX_SECONDS = 15.0
+SILENCE_DBFS = -55.0
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     """What `probe_audio` learns about a file's first sound stream."""
@@ -387,6 +396,34 @@ def decode_audio(
     samples = np.frombuffer(out, np.float32)
     usable = len(samples) // channels * channels
     return samples[:usable].reshape(-1, channels).T.copy()
+
+
+def rms_dbfs(wave: np.ndarray) -> float:
+    """Loudness of a waveform (channels, samples) as RMS in dB below full scale (-inf for digital silence)."""
+    # numpy: loaded on first use only; the web process imports this module for probing
+    import numpy as np
+
+    rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) if wave.size else 0.0
+    return 20 * math.log10(rms) if rms > 0 else -math.inf
+
+
+@dataclass(frozen=True)
+class VoiceLevel:
+    """How long a voice recording is and how loud the part the model hears (its first VOICE_MAX_SECONDS) is."""
+
+    seconds: float  # decoded length (at most the `longest` measured)
+    level_dbfs: float  # RMS of the used part, as `engine.audio.load_voice` measures it
+
+    @property
+    def used_seconds(self) -> float:
+        return min(self.seconds, VOICE_MAX_SECONDS)
+
+
+def measure_voice(path: str | Path, sample_rate: int = 16000, longest: float = 600.0) -> VoiceLevel:
+    """Decode a voice recording (at most `longest` seconds, mono at `sample_rate`) and measure it, without torch:
+    the web process checks a voice with this before any GPU time. Raises `AudioError` as `decode_audio` does."""
+    wave = decode_audio(path, sample_rate, 1, seconds=longest)
+    return VoiceLevel(round(wave.shape[1] / sample_rate, 3), rms_dbfs(wave[:, : int(VOICE_MAX_SECONDS * sample_rate)]))
 
 
 def write_wav(wave: np.ndarray, path: str | Path, sample_rate: int) -> Path:

@@ -22,7 +22,7 @@ from studio.models import Adapter
 
 REGION_DEFAULTS = (("left", 25), ("top", 25), ("right", 75), ("bottom", 75))
 # Where the page shows a field's message: the region's edges share one line, the mask file has its own.
-SHOWN_AS = {"mask_left": "mask_region", "mask_upload": "mask"}
+SHOWN_AS = {"mask_left": "mask_region", "mask_upload": "mask", "voice_upload": "voice"}
 
 
 class CheckedField(forms.Field):
@@ -78,6 +78,10 @@ class GenerationForm(forms.Form):
     mask_bottom = forms.CharField(required=False)
     mask_invert = forms.BooleanField(required=False)
     mask_upload = forms.FileField(required=False)
+    # Needed or not depending on the adapter, and read with ffmpeg: checked by the service (studio.voice).
+    voice_upload = forms.FileField(required=False, error_messages={
+        "empty": "The voice recording is empty: record or choose it again.",
+        "invalid": "The voice recording did not arrive: record or choose it again."})
 
     def messages(self) -> dict[str, str]:
         """One plain message per place on the page (see SHOWN_AS), as the page template shows them."""

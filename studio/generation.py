@@ -12,7 +12,8 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from engine.bases import get_base
 from engine.captions import with_trigger
 from engine.export import AdapterError
 from engine.inference import (
+    GenerationResult,
     GenerationSpec,
     InferenceError,
     SettingsError,
@@ -44,6 +46,7 @@ from engine.media import (
     MAX_PHOTO_BYTES,
     MediaError,
     VideoInfo,
+    add_sound,
     conform,
     fps_text,
     normalized_photo,
@@ -54,7 +57,7 @@ from engine.media import (
 from engine.model_paths import SMALL_MODELS
 from jobs import lifecycle
 from jobs.enqueue import enqueue_on_commit
-from studio import masks
+from studio import masks, voice
 from studio.adapters import UploadRejected, base_title, check_file, plain_reason, unavailable_reason
 from studio.models import Adapter, Generation
 from studio.tasks import generate as generate_task
@@ -178,6 +181,12 @@ def temporal_scale_of(adapter: Adapter) -> int:
         return 1
 
 
+def expects_voice(adapter: Adapter | None) -> bool:
+    """Whether the adapter was trained with a reference voice and so needs one to generate (engine.export's
+    `reference_audio` metadata)."""
+    return adapter is not None and str((adapter.metadata or {}).get("reference_audio", "")).lower() == "true"
+
+
 def prompt_with_trigger(adapter: Adapter | None, prompt: str = "") -> str:
     return with_trigger(adapter.trigger_phrase if adapter else "", prompt.strip())
 
@@ -278,14 +287,17 @@ def create_generation(
     effect: Adapter | None = None,
     reference_name: str = "",
     drawn_tracks: dict[str, Any] | None = None,
+    voice_name: str = "",
 ) -> Generation:
     """Check what needs the adapter and the reference, snap frames and size (saving a note per change), store the
     generation and queue it.
 
     `cleaned` is a valid `studio.forms.GenerationForm`'s cleaned data; `reference_name` is what the creator calls the
     reference (a dataset clip's or control video's name; an upload's own file name otherwise); `drawn_tracks` the
-    motion tracks drawn on the canvas that `reference` was rendered from (`studio.tracks`), kept for reuse. Raises
-    GenerationRefused with one message per bad field.
+    motion tracks drawn on the canvas that `reference` was rendered from (`studio.tracks`), kept for reuse. The
+    form's `voice_upload`, the person's voice (an upload, or an earlier generation's stored voice called
+    `voice_name`), is needed by an adapter trained with one (`expects_voice`) and set aside with a note for any
+    other. Raises GenerationRefused with one message per bad field.
     """
     errors: dict[str, str] = {}
     defaults = defaults_for(adapter)
@@ -294,6 +306,7 @@ def create_generation(
     mask_settings: dict[str, Any] = cleaned["mask_settings"]
     mask_upload = cleaned.get("mask_upload") if mask_settings["mask_preset"] == "upload" else None
     reference, still = _check_reference(reference, mask_settings, errors)
+    voice_upload: UploadedFile | FieldFile | None = cleaned.get("voice_upload")
     notes: list[str] = []
     with tempfile.TemporaryDirectory() as scratch:
         info = _probe_reference(reference, Path(scratch), errors)
@@ -305,6 +318,7 @@ def create_generation(
                 masks.check_file(_spool(mask_upload, Path(scratch), "mask"), 1, 8, 8)
             except masks.MaskError as error:
                 errors["mask"] = str(error)
+        heard = _check_voice(adapter, voice_upload, Path(scratch), notes, errors)
     if errors:
         raise GenerationRefused(errors)
     assert snapped is not None and info is not None and reference is not None
@@ -320,6 +334,7 @@ def create_generation(
         reference_temporal_scale_factor=temporal_scale_of(adapter),
         effect_scale=request.effect_scale if effect else 0.0, distilled=request.fast,
         max_sequence_length=defaults.max_sequence_length, still_reference=still,
+        reference_audio_placement=str(adapter.metadata.get("reference_audio_placement") or "before"),
     )
     stored_settings = {
         **spec.as_dict(), **mask_settings, "compare": bool(cleaned.get("compare")),
@@ -328,9 +343,41 @@ def create_generation(
         "reference_name": reference_name or Path(reference.name or "reference").name,
         "adapter_name": adapter.name, "effect_name": effect.name if effect else "",
     }
+    if heard is not None:
+        assert voice_upload is not None
+        stored_settings["voice"] = {"name": voice_name or Path(voice_upload.name or "voice").name,
+                                    "seconds": heard.seconds, "used_seconds": heard.used_seconds}
     generation = Generation(owner=owner, adapter=adapter, effect_adapter=effect, prompt=request.prompt,
                             negative_prompt=request.negative, settings=stored_settings, drawn_tracks=drawn_tracks)
-    return _store_and_queue(generation, reference, mask_upload)
+    return _store_and_queue(generation, reference, mask_upload, voice_upload if heard is not None else None)
+
+
+def _check_voice(
+    adapter: Adapter, upload: UploadedFile | FieldFile | None, scratch: Path, notes: list[str], errors: dict[str, str]
+) -> voice.VoiceCheck | None:
+    """The voice recording checked (decodes, 5 s or more, not silent) when the adapter needs one, else None: a
+    recording given to an adapter trained without a voice is set aside with a note, and the rest goes ahead."""
+    if not expects_voice(adapter):
+        if upload is not None:
+            notes.append(f"Voice: “{adapter.name}” was not trained with a voice, so your voice recording was not "
+                         "used. Choose an identity adapter trained with a voice to make the person speak.")
+        return None
+    if upload is None:
+        errors["voice"] = (f"“{adapter.name}” was trained with a voice: add a recording of the person speaking alone "
+                           "for 5–15 s (upload one, or record it here).")
+        return None
+    refusal = voice.suffix_refusal(upload.name or "")
+    if refusal:
+        errors["voice"] = refusal
+        return None
+    try:
+        heard = voice.check_voice(_spool(upload, scratch, "voice"))
+    except voice.VoiceRefused as error:
+        errors["voice"] = str(error)
+        return None
+    if heard.note:
+        notes.append(heard.note)
+    return heard
 
 
 def _blank_frame_rate(adapter: Adapter, info: VideoInfo | None, still: bool, notes: list[str]) -> float:
@@ -431,7 +478,8 @@ def _advice(adapter: Adapter, request: _Request, still: bool, info: VideoInfo) -
 
 
 def _store_and_queue(
-    generation: Generation, reference: UploadedFile | FieldFile, mask: UploadedFile | None
+    generation: Generation, reference: UploadedFile | FieldFile, mask: UploadedFile | None,
+    voice_upload: UploadedFile | FieldFile | None = None,
 ) -> Generation:
     with transaction.atomic():
         generation.save()
@@ -442,6 +490,12 @@ def _store_and_queue(
                                            save=False)
         if mask is not None:
             generation.mask_file.save(f"mask{Path(mask.name or '').suffix.lower()}", mask, save=False)
+        if isinstance(voice_upload, FieldFile):
+            generation.voice_file.name = voice_upload.name  # an earlier generation's voice: share the stored file
+        elif voice_upload is not None:
+            voice_upload.seek(0)  # read once already, to be checked
+            generation.voice_file.save(f"voice{Path(voice_upload.name or '').suffix.lower()}", voice_upload,
+                                       save=False)
         lifecycle.transition(generation, State.QUEUED, "Waiting for a free machine.")
         send(generation)
     return generation
@@ -496,7 +550,7 @@ def delete_generation(generation: Generation) -> bool:
         if current.state in Generation.ACTIVE_STATES:
             return False
         fields = (current.reference_file, current.reference_preview_file, current.mask_file, current.output_file,
-                  current.baseline_file)
+                  current.baseline_file, current.voice_file)
         names = [field.name for field in fields if field]
         current.delete()
         delete_unreferenced_on_commit(names)
@@ -595,6 +649,27 @@ def _check_cancel(holder: lifecycle.Holder) -> None:
         raise lifecycle.JobLost if holder.lost.is_set() else GenerationCancelled
 
 
+def _generate_with_voice(
+    pipe: Any, spec: GenerationSpec, reference: Any, adapter_path: Path, mask: Any, effect_path: Path | None,
+    voice_path: Path, compare: bool, on_step: Callable[..., None],
+) -> GenerationResult:
+    """The adapter's video with the person's voice and, to compare, the same seed without the adapter and without the
+    voice (the model's own sound): two calls, since `generate` gives its voice to both of its passes."""
+    share = 0.5 if compare else 1.0
+    result = generate(pipe, spec, reference, adapter_path, mask=mask, effect_path=effect_path,
+                      on_step=partial(on_step, share=share), reference_audio=voice_path)
+    if result.audio is None or not result.audio_sample_rate:
+        raise InferenceError("This model made no sound, so the voice cannot be heard: the Studio needs LTX-2's "
+                             "audio decoder to use a voice. Ask the operator.")
+    if not compare:
+        return result
+    # The same seed and settings, only the IC-LoRA off (an effect LoRA stays on, as in `generate`'s own baseline).
+    baseline = generate(pipe, spec, reference, None, mask=mask, effect_path=effect_path,
+                        on_step=partial(on_step, start=share, share=share))
+    return replace(result, baseline=baseline.output, baseline_audio=baseline.audio,
+                   seconds=result.seconds + baseline.seconds)
+
+
 def _render(holder: lifecycle.Holder, folder: Path) -> None:
     generation = holder.job
     assert isinstance(generation, Generation)
@@ -610,6 +685,7 @@ def _render(holder: lifecycle.Holder, folder: Path) -> None:
     mask = masks.build(stored, spec.reference_frames, spec.height // d, spec.width // d, mask_path, spec.reference_fps)
     adapter_path = _local(generation.adapter.file, folder, "adapter")
     effect_path = _local(generation.effect_adapter.file, folder, "effect") if generation.effect_adapter else None
+    voice_path = _local(generation.voice_file, folder, "voice") if generation.voice_file else None
 
     _check_cancel(holder)  # loading a model takes a while: do not start one for nothing
     # The adapter's own base model; the engine refuses a file recorded for another one (an AdapterError, said plainly).
@@ -619,16 +695,21 @@ def _render(holder: lifecycle.Holder, folder: Path) -> None:
             check_file(path, adapter.name, pipe.transformer)
     last = [0.0]
 
-    def on_step(done: int, total: int) -> None:
+    def on_step(done: int, total: int, start: float = 0.0, share: float = 1.0) -> None:
         now = time.monotonic()
         if done == total or now - last[0] >= 0.5:
             last[0] = now
             _check_cancel(holder)
-            holder.update(progress=0.97 * done / total)
+            holder.update(progress=0.97 * (start + share * done / total))
             push(generation)
 
-    result = generate(pipe, spec, reference, adapter_path, mask=mask, effect_path=effect_path,
-                      with_baseline=bool(stored.get("compare")), on_step=on_step)
+    compare = bool(stored.get("compare"))
+    if voice_path is None:
+        result = generate(pipe, spec, reference, adapter_path, mask=mask, effect_path=effect_path,
+                          with_baseline=compare, on_step=on_step)
+    else:
+        result = _generate_with_voice(pipe, spec, reference, adapter_path, mask, effect_path, voice_path, compare,
+                                      on_step)
     files = {
         "output_file": write_mp4(result.output, folder / "output.mp4", spec.frame_rate),
         # A still is shown for the whole clip, so it plays in step with the output like a video reference.
@@ -639,6 +720,11 @@ def _render(holder: lifecycle.Holder, folder: Path) -> None:
     }
     if result.baseline is not None:
         files["baseline_file"] = write_mp4(result.baseline, folder / "baseline.mp4", spec.frame_rate)
+    if voice_path is not None:  # both play with their sound: the voice's, and the model's own beside it
+        assert result.audio is not None  # `_generate_with_voice` refuses a generation without sound
+        add_sound(files["output_file"], result.audio, result.audio_sample_rate)
+        if result.baseline_audio is not None:
+            add_sound(files["baseline_file"], result.baseline_audio, result.audio_sample_rate)
     names = {}
     for field_name, path in files.items():
         with path.open("rb") as handle:

@@ -80,6 +80,10 @@ class Generation(Job):
         help_text="The reference as the model saw it (same frames, rate and size as the output), for playback.",
     )
     mask_file = models.FileField(upload_to=_generation_upload_to, max_length=500, blank=True)
+    voice_file = models.FileField(
+        upload_to=_generation_upload_to, max_length=500, blank=True,
+        help_text="The person's voice (5-15 s of them speaking) for an adapter trained with a reference voice.",
+    )
     prompt = models.TextField()
     negative_prompt = models.TextField(blank=True)
     settings = models.JSONField(
@@ -113,3 +117,9 @@ class Generation(Job):
 
     def summary(self) -> dict[str, Any]:
         return {"prompt": self.prompt, **self.settings}
+
+    @property
+    def voice(self) -> dict[str, Any] | None:
+        """The voice it was made with ({name, seconds, used_seconds}), or None when it used none."""
+        voice = self.settings.get("voice") if isinstance(self.settings, dict) else None
+        return voice if isinstance(voice, dict) else None

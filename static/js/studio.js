@@ -108,6 +108,9 @@
       const playing = all.some((v) => !v.paused);
       if (playing) { all.forEach((v) => v.pause()); button.textContent = "Play together"; return; }
       all.forEach((v) => { v.currentTime = 0; });
+      // Videos with sound (a voice): together, only the adapter's is heard; each one's own controls play it alone.
+      const main = document.getElementById("output-video");
+      if (main && main.controls) all.forEach((v) => { v.muted = v !== main; });
       Promise.all(all.map((v) => v.play().catch(() => null))).then(() => { button.textContent = "Pause"; });
     });
     // Keep the others on the main video's clock while they play.
@@ -115,7 +118,8 @@
     if (main) main.addEventListener("timeupdate", () => {
       all.forEach((v) => { if (v !== main && Math.abs(v.currentTime - main.currentTime) > 0.08) v.currentTime = main.currentTime; });
     });
-    all.forEach((v) => v.addEventListener("click", () => button.click()));
+    // A video with its own controls (one with sound) is played with them, not by a click on the picture.
+    all.forEach((v) => { if (!v.controls) v.addEventListener("click", () => button.click()); });
   }
   syncPlayback();
   document.body.addEventListener("htmx:afterSwap", syncPlayback);

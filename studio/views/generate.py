@@ -29,6 +29,7 @@ from studio.generation import (
     create_generation,
     defaults_for,
     delete_generation,
+    expects_voice,
     fast_preview_available,
     prompt_with_trigger,
     reference_rate,
@@ -122,7 +123,8 @@ def _adapter_choices(request: AuthedRequest) -> list[dict[str, Any]]:
     for a in Adapter.objects.filter(owner=owner, kind=Adapter.Kind.ICLORA).order_by("-created_at")[:200]:
         trained = trained_frame_rate(a)
         choices.append({"value": f"adapter-{a.pk}", "label": a.name, "detail": _adapter_detail(a),
-                        "trigger": a.trigger_phrase, **_rate(trained_rate(a.name, trained) if trained else None)})
+                        "trigger": a.trigger_phrase, "voice": expects_voice(a),
+                        **_rate(trained_rate(a.name, trained) if trained else None)})
     checkpoints = (Checkpoint.objects.filter(run__owner=owner, adapter__isnull=True).exclude(adapter_file="")
                    .select_related("run").order_by("-created_at")[:200])
     for c in checkpoints:
@@ -130,8 +132,11 @@ def _adapter_choices(request: AuthedRequest) -> list[dict[str, Any]]:
         label = f"{c.run.name} · step {c.step}"
         fps = float((config.get("bucket") or {}).get("fps") or 0)
         detail = f"checkpoint · {c.run.get_base_display()}" if len(available_bases()) > 1 else "checkpoint"
+        voice = bool((config.get("data") or {}).get("reference_audio"))
+        detail += " · speaks: needs a voice" if voice else ""
         choices.append({"value": f"checkpoint-{c.pk}", "label": label, "detail": detail,
                         "trigger": (config.get("data") or {}).get("trigger", ""),
+                        "voice": voice,
                         **_rate(trained_rate(label, fps) if fps > 0 else None)})
     return choices
 
@@ -166,6 +171,8 @@ def _adapter_detail(adapter: Adapter) -> str:
         parts.append(f"rank {adapter.rank}")
     if adapter.reference_downscale_factor > 1:
         parts.append(f"reference at 1/{adapter.reference_downscale_factor} size")
+    if expects_voice(adapter):
+        parts.append("speaks: needs a voice")
     if len(available_bases()) > 1 or adapter.base not in available_bases():
         parts.append(adapter.get_base_display())  # the model the Studio runs it on
     return " · ".join(parts)
@@ -237,11 +244,17 @@ def _page_context(request: AuthedRequest, values: dict[str, Any], errors: dict[s
     rate = _frame_rate(values, ("adapter_choice", adapter_choices), ("reference_control", control_choices),
                        ("reference_pair", pair_choices))
     values.setdefault("frame_rate", rate["fps"])  # a fresh page starts at the default; a sent form keeps its value
+    chosen = next((c for c in adapter_choices if c["value"] == str(values.get("adapter_choice") or "")), None)
     return {
         "values": values, "errors": errors or {}, "adapter_choices": adapter_choices, "pairs": pair_choices,
         "effects": effects, "mask_presets": masks.MASK_PRESETS, "fast_preview": fast_preview_available(),
         "controls": control_choices, "frame_rate_help": rate["fps_help"], "blank_rate_help": blank_rate().help,
         "recent": Generation.objects.filter(owner=request.user).select_related("adapter")[:4],
+        # The voice field is on the page when an adapter was trained with a voice, shown while such an adapter is
+        # chosen (voice-recorder.js follows the choice); before any choice it is shown too (marked as for such
+        # adapters), so a page without scripts can still send one.
+        "voice_field": any(c["voice"] for c in adapter_choices),
+        "voice_needed": "yes" if chosen and chosen["voice"] else "no" if chosen else "maybe",
     }
 
 
@@ -272,6 +285,7 @@ def studio(request: AuthedRequest) -> HttpResponse:
     if reference is None and values.get("reuse_reference"):
         earlier = _get_generation_for_user(request, _int_or_404(values["reuse_reference"]))
         reference, reference_name = earlier.reference_file, str(earlier.settings.get("reference_name", ""))
+    cleaned, voice_name = _with_earlier_voice(request, form, values)
     drawn = None
     if values.get("drawn_tracks"):
         drawn, drawn_error = _drawn(values["drawn_tracks"], reference is not None)
@@ -288,13 +302,26 @@ def studio(request: AuthedRequest) -> HttpResponse:
     if not errors:  # what needs the adapter and the reference is checked once every field is readable
         assert adapter is not None
         try:
-            generation = create_generation(request.user, adapter, form.cleaned_data, reference, effect, reference_name,
-                                           drawn.as_dict() if drawn is not None else None)
+            generation = create_generation(request.user, adapter, cleaned, reference, effect, reference_name,
+                                           drawn.as_dict() if drawn is not None else None, voice_name)
         except GenerationRefused as refused:
             errors.update(refused.errors)
         else:
             return redirect("studio_generation", generation.pk)
     return render(request, "studio/studio/studio.html", _page_context(request, values, errors), status=400)
+
+
+def _with_earlier_voice(request: AuthedRequest, form: GenerationForm, values: dict[str, Any]
+                        ) -> tuple[dict[str, Any], str]:
+    """The form's values with the voice of the generation being reused (its box ticked, nothing new given), and what
+    the creator called that voice."""
+    cleaned = getattr(form, "cleaned_data", {})
+    if "voice_upload" in request.FILES or not values.get("reuse_voice"):
+        return cleaned, ""
+    earlier = _get_generation_for_user(request, _int_or_404(values["reuse_voice"]))
+    if not earlier.voice_file or earlier.voice is None:
+        return cleaned, ""
+    return {**cleaned, "voice_upload": earlier.voice_file}, str(earlier.voice.get("name", ""))
 
 
 def _drawn(text: str, other_reference: bool) -> tuple[DrawnTracks | None, str]:
