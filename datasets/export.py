@@ -4,7 +4,8 @@ Inside, one folder named after the dataset: the clips under `targets/` and `refe
 is the depth, edge or pose video made on the server) and `dataset.jsonl`, a manifest in ltx-trainer's column names
 (`caption`, `media_path`, `reference_path`, paths relative to it) that ltx-trainer's `process_dataset.py` (with
 `--reference-column reference_path`), `python -m training prepare` and this wizard's own upload all read. Captions
-carry the trigger phrase in front, as training puts it.
+carry the trigger phrase in front, as training puts it. Pairs with a reference voice (Identity) have it under `voices/`
+and in the manifest's `reference_audio` column (ltx-trainer's name for it).
 
 Only pairs that can train are in it. The ZIP is made while it is sent, its members stored (videos do not
 compress), so no clip is ever held whole in memory or written to a scratch file.
@@ -35,6 +36,8 @@ class ExportedPair:
     reference: FieldFile
     media_path: str  # path in the ZIP, relative to the manifest
     reference_path: str
+    voice: FieldFile | None = None
+    reference_audio: str = ""
 
 
 def folder_name(dataset: Dataset) -> str:
@@ -57,6 +60,8 @@ def exported_pairs(dataset: Dataset) -> tuple[list[ExportedPair], list[ClipPair]
             reference=pair.reference_file,
             media_path=_member("targets", pair.name, pair.target_file),
             reference_path=_member("references", pair.name, pair.reference_file),
+            voice=pair.voice_file if pair.voice_file.name else None,
+            reference_audio=_member("voices", pair.name, pair.voice_file) if pair.voice_file.name else "",
         ))
     return included, left_out
 
@@ -68,7 +73,8 @@ def _member(folder: str, pair_name: str, stored: FieldFile) -> str:
 
 
 def manifest(pairs: list[ExportedPair]) -> bytes:
-    rows = ({"caption": p.caption, "media_path": p.media_path, "reference_path": p.reference_path} for p in pairs)
+    rows = ({"caption": p.caption, "media_path": p.media_path, "reference_path": p.reference_path,
+             **({"reference_audio": p.reference_audio} if p.reference_audio else {})} for p in pairs)
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
 
 
@@ -103,7 +109,10 @@ def zip_chunks(dataset: Dataset, pairs: list[ExportedPair]) -> Iterator[bytes]:
         archive.writestr(f"{folder}/{MANIFEST}", manifest(pairs), compress_type=zipfile.ZIP_DEFLATED)
         yield pipe.take()
         for pair in pairs:
-            for path, stored in ((pair.media_path, pair.target), (pair.reference_path, pair.reference)):
+            members = [(pair.media_path, pair.target), (pair.reference_path, pair.reference)]
+            if pair.voice is not None:
+                members.append((pair.reference_audio, pair.voice))
+            for path, stored in members:
                 source = stored.storage.open(stored.name or "", "rb")
                 with source, archive.open(f"{folder}/{path}", "w", force_zip64=True) as member:
                     while chunk := source.read(CHUNK):

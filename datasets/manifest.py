@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from engine.columns import CAPTION_KEYS, REFERENCE_KEYS, VIDEO_KEYS
+from engine.columns import CAPTION_KEYS, REFERENCE_AUDIO_KEYS, REFERENCE_KEYS, VIDEO_KEYS
 
 
 class ManifestError(ValueError):
@@ -23,6 +23,7 @@ class ManifestRow:
     video: str
     reference: str
     folder: str = ""  # the manifest's own folder in the upload: its paths are relative to it
+    voice: str = ""  # the pair's reference voice, when the manifest has one
 
 
 def _pick(row: dict[str, Any], keys: tuple[str, ...]) -> str:
@@ -71,7 +72,8 @@ def parse_manifest(text: str, name: str) -> list[ManifestRow]:
         if not reference:
             raise ManifestError(f"{name}, row {number}: the reference column ({', '.join(REFERENCE_KEYS)}) is empty "
                                 "or missing")
-        rows.append(ManifestRow(number, _pick(row, CAPTION_KEYS), video, reference, folder))
+        voice = _pick(row, REFERENCE_AUDIO_KEYS)
+        rows.append(ManifestRow(number, _pick(row, CAPTION_KEYS), video, reference, folder, voice))
     if not rows:
         raise ManifestError(f"{name} lists no pairs")
     return rows

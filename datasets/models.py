@@ -43,7 +43,8 @@ class Dataset(models.Model):
 
 
 class ClipPair(models.Model):
-    """A reference video, a target video and a caption, with what validation found."""
+    """A reference video, a target video and a caption (and, for Identity, maybe a reference voice), with what
+    validation found."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting to be checked"
@@ -71,6 +72,12 @@ class ClipPair(models.Model):
     reference_source = models.ForeignKey(
         "DatasetFile", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    voice_file = models.FileField(
+        upload_to=_clip_upload_to, max_length=500, blank=True,
+        help_text="A reference voice (Identity): 5–15 s of the person speaking, a sound file or a video's sound.")
+    voice_source = models.ForeignKey(
+        "DatasetFile", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     caption = models.TextField(blank=True)
     caption_typed = models.BooleanField(default=False, help_text="Typed in the page: sidecar files do not replace it.")
     caption_auto = models.BooleanField(default=False, help_text="Written by the captioner and not edited since.")
@@ -79,6 +86,7 @@ class ClipPair(models.Model):
     )
     target_meta = models.JSONField(default=dict, blank=True, help_text="What probing the target found.")
     reference_meta = models.JSONField(default=dict, blank=True, help_text="What probing the reference found.")
+    voice_meta = models.JSONField(default=dict, blank=True, help_text="What probing the reference voice found.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     messages = models.JSONField(
         default=list, blank=True, help_text="Validation findings: [{level, code, text}] in plain language."
@@ -143,6 +151,7 @@ class DatasetFile(models.Model):
     class Kind(models.TextChoices):
         VIDEO = "video", "Video"
         IMAGE = "image", "Image"
+        AUDIO = "audio", "Sound"
         CAPTION = "caption", "Caption"
         MANIFEST = "manifest", "Manifest"
 

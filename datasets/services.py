@@ -28,7 +28,7 @@ from datasets.pairing import Media, Pairing, pair_files
 from datasets.recipes import get_recipe
 from datasets.signals import clips_arrived
 from datasets.sniff import Kind, sniff_stream, text_role
-from datasets.validation import Finding, check_clip, check_pair, status_of
+from datasets.validation import ClipCheck, Finding, check_clip, check_pair, check_voice, status_of
 from engine.media import MAX_PHOTO_BYTES, fps_text, normalized_photo, standard_range
 
 CHUNK = 1024 * 1024
@@ -83,7 +83,7 @@ def _classify(item: Incoming, limits: Limits) -> tuple[str | None, str | None]:
     if item.size > limits.max_file_bytes:
         return None, f"{item.name} is {item.size / 1024**2:.0f} MB; the limit is {limits.max_file_bytes // 1024**2} MB."
     kind = sniff_stream(item.stream)
-    if kind in (Kind.VIDEO, Kind.IMAGE):
+    if kind in (Kind.VIDEO, Kind.IMAGE, Kind.AUDIO):  # sound: voice clips (pairing leaves them unused elsewhere)
         return kind.value, None
     if kind is Kind.TEXT and text_role(item.name) and item.size <= MAX_TEXT_BYTES:
         role = text_role(item.name)
@@ -97,8 +97,8 @@ def _classify(item: Incoming, limits: Limits) -> tuple[str | None, str | None]:
         return None, f"{item.name} is a ZIP inside a ZIP. Unpack it and zip the clips once."
     suffix = PurePosixPath(item.name).suffix.lower()
     looks = "text" if kind is Kind.TEXT else "unknown data"
-    return None, (f"{item.name} is not a video, image, caption (.txt) or manifest (.csv, .json, .jsonl): its content "
-                  f"is {looks}{' despite the ' + suffix + ' name' if suffix else ''}.")
+    return None, (f"{item.name} is not a video, image, caption (.txt), manifest (.csv, .json, .jsonl) or sound "
+                  f"file: its content is {looks}{' despite the ' + suffix + ' name' if suffix else ''}.")
 
 
 def _read_text(stream: IO[bytes]) -> str:
@@ -222,10 +222,12 @@ def _manifest_rows(files: list[DatasetFile]) -> list[ManifestRow]:
 
 def plan_pairs(dataset: Dataset, files: list[DatasetFile] | None = None) -> Pairing:
     files = list(dataset.files.all()) if files is None else files
-    media = [Media(f.name, f.kind) for f in files if f.kind in (DatasetFile.Kind.VIDEO, DatasetFile.Kind.IMAGE)]
+    media = [Media(f.name, f.kind) for f in files
+             if f.kind in (DatasetFile.Kind.VIDEO, DatasetFile.Kind.IMAGE, DatasetFile.Kind.AUDIO)]
     captions = [f.name for f in files if f.kind == DatasetFile.Kind.CAPTION]
-    derive = get_recipe(dataset.recipe).reference_derivable
-    return pair_files(media, captions, _manifest_rows(files), derive=derive)
+    recipe = get_recipe(dataset.recipe)
+    return pair_files(media, captions, _manifest_rows(files), derive=recipe.reference_derivable,
+                      voices=recipe.accepts_voice)
 
 
 def _sidecar_text(record: DatasetFile | None) -> str:
@@ -243,16 +245,21 @@ def sync_pairs(dataset: Dataset) -> Pairing:
     existing = {p.name: p for p in dataset.pairs.all()}
     for position, plan in enumerate(pairing.pairs):
         target, reference = by_name[plan.target], by_name.get(plan.reference)
+        voice = by_name.get(plan.voice)
         pair = existing.pop(plan.name, None) or ClipPair(dataset=dataset, name=plan.name)
         derived = reference is None
-        if (pair.target_source_id, pair.reference_source_id, pair.reference_is_derived) != (
-                target.pk, reference.pk if reference else None, derived):
+        if (pair.target_source_id, pair.reference_source_id, pair.reference_is_derived, pair.voice_source_id) != (
+                target.pk, reference.pk if reference else None, derived, voice.pk if voice else None):
+            if (pair.target_source_id, pair.reference_source_id, pair.reference_is_derived) != (
+                    target.pk, reference.pk if reference else None, derived):
+                pair.extraction = None  # a voice added or changed keeps the reference made from the clip
             pair.target_source, pair.reference_source, pair.reference_is_derived = target, reference, derived
+            pair.voice_source = voice
             pair.target_file.name = target.file.name
             pair.reference_file.name = reference.file.name if reference else ""
-            pair.extraction = None
+            pair.voice_file.name = voice.file.name if voice else ""
             pair.status, pair.messages, pair.checked_at = ClipPair.Status.PENDING, [], None
-            pair.target_meta, pair.reference_meta = {}, {}
+            pair.target_meta, pair.reference_meta, pair.voice_meta = {}, {}, {}
         if not pair.caption_typed:
             sidecar = by_name.get(plan.caption_file) if plan.caption_file else None
             pair.caption = plan.caption if plan.caption is not None else _sidecar_text(sidecar)
@@ -280,40 +287,50 @@ def local_path(field_file: FieldFile) -> Iterator[Path]:
 def run_checks(pair: ClipPair) -> ClipPair:
     """Probe and fully decode both clips, apply the pair rules and save what was found."""
     recipe = get_recipe(pair.dataset.recipe)
-    sources = (pair.target_source_id, pair.reference_source_id, pair.reference_file.name)
+    sources = (pair.target_source_id, pair.reference_source_id, pair.reference_file.name, pair.voice_source_id)
     with local_path(pair.target_file) as target_path, local_path(pair.reference_file) as reference_path:
         target = check_clip(target_path, "target", "video")
         reference = check_clip(reference_path, "reference", "image" if recipe.reference_is_image else "video")
+        voice = _check_voice_of(pair)
         for source, path, check in ((pair.target_source, target_path, target),
                                     (pair.reference_source, reference_path, reference)):
             if source is not None and check.usable and check.meta.get("frames", 0) > 1:
                 make_poster(source, path, float(check.meta.get("duration", 0)))
                 make_preview(source, path, check.meta)
-    findings: list[Finding] = [*target.findings, *reference.findings]
+    findings: list[Finding] = [*target.findings, *reference.findings, *voice.findings]
     if target.usable and reference.usable:
         findings.extend(check_pair(target.meta, reference.meta, recipe.reference_is_image))
     with transaction.atomic():
         current = ClipPair.objects.select_for_update().filter(pk=pair.pk).first()
         if current is None or (current.target_source_id, current.reference_source_id,
-                               current.reference_file.name) != sources:
+                               current.reference_file.name, current.voice_source_id) != sources:
             return current or pair  # files changed while checking: the newer check wins
-        current.target_meta, current.reference_meta = target.meta, reference.meta
+        current.target_meta, current.reference_meta, current.voice_meta = target.meta, reference.meta, voice.meta
         current.messages = [f.as_dict() for f in findings]
         current.status = status_of(findings)
         current.checked_at = timezone.now()
-        current.save(update_fields=["target_meta", "reference_meta", "messages", "status", "checked_at"])
+        current.save(update_fields=["target_meta", "reference_meta", "voice_meta", "messages", "status",
+                                    "checked_at"])
     return current
 
 
+def _check_voice_of(pair: ClipPair) -> ClipCheck:
+    """The pair's reference voice checked (nothing found when it has none)."""
+    if not pair.voice_file.name:
+        return ClipCheck()
+    with local_path(pair.voice_file) as path:
+        return check_voice(path)
+
+
 def pair_bytes(pair: ClipPair) -> int:
-    return sum(s.size for s in (pair.target_source, pair.reference_source) if s is not None)
+    return sum(s.size for s in (pair.target_source, pair.reference_source, pair.voice_source) if s is not None)
 
 
 def schedule_checks(dataset: Dataset, limits: Limits) -> None:
     """Check small pairs now; send big ones to a `cpu` worker (decoding a long clip takes a while)."""
     clips_arrived.send(sender=Dataset, dataset=dataset)
     pending = (dataset.pairs.filter(status=ClipPair.Status.PENDING).exclude(reference_file="")
-               .select_related("target_source", "reference_source"))
+               .select_related("target_source", "reference_source", "voice_source"))
     for pair in pending:
         if pair_bytes(pair) <= limits.inline_check_bytes:
             run_checks(pair)
@@ -384,6 +401,19 @@ def meta_summary(meta: dict[str, Any]) -> str:
         return f"{meta['width']}×{meta['height']} still"
     size = f"{meta['width']}×{meta['height']}"
     return f"{size} · {fps_text(meta['fps'])} fps · {meta['frames']} frames · {meta['duration']:.1f} s"
+
+
+def has_voices(dataset: Dataset) -> bool:
+    """Whether the dataset's pairs have reference voices (its recipe takes them): then the adapter learns the voice
+    too, from the clips' own sound."""
+    return get_recipe(dataset.recipe).accepts_voice and dataset.pairs.exclude(voice_file="").exists()
+
+
+def voice_summary(meta: dict[str, Any]) -> str:
+    if not meta.get("duration"):
+        return ""
+    return f"{meta['duration']:.1f} s · {meta['sample_rate'] / 1000:g} kHz" if meta.get("sample_rate") else (
+        f"{meta['duration']:.1f} s")
 
 
 class DatasetInUse(ValueError):

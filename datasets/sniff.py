@@ -12,6 +12,7 @@ HEADER_BYTES = 4096
 class Kind(StrEnum):
     VIDEO = "video"
     IMAGE = "image"
+    AUDIO = "audio"
     ZIP = "zip"
     TEXT = "text"
     UNKNOWN = "unknown"
@@ -19,11 +20,13 @@ class Kind(StrEnum):
 
 # ISO base media files that hold stills: HEIC/HEIF (iPhones' default photo format) and AVIF.
 STILL_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+# ISO base media files that hold sound only: .m4a (iPhone voice memos, iTunes), .m4b and .m4p.
+AUDIO_BRANDS = {b"M4A ", b"M4B ", b"M4P "}
 
 
 def _is_video(head: bytes) -> bool:
     if len(head) >= 12 and head[4:8] == b"ftyp":  # MP4, MOV, M4V (ISO base media)
-        return head[8:12] not in STILL_BRANDS
+        return head[8:12] not in STILL_BRANDS and head[8:12] not in AUDIO_BRANDS
     if head[4:8] in (b"moov", b"mdat", b"wide", b"free"):  # old QuickTime without ftyp
         return True
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # Matroska / WebM
@@ -45,6 +48,20 @@ def _is_image(head: bytes) -> bool:
     )
 
 
+def _is_audio(head: bytes) -> bool:
+    """Sound files a voice comes in: WAV, AIFF, MP3, AAC (ADTS), M4A, Ogg (Vorbis, Opus), FLAC, Apple's CAF.
+    WebM sound is Matroska, which says nothing about its streams in its header: it sniffs as video, and a video's
+    soundtrack serves as a voice too."""
+    return (
+        (head.startswith((b"RIFF", b"RF64")) and head[8:12] == b"WAVE")
+        or (head.startswith(b"FORM") and head[8:12] in (b"AIFF", b"AIFC"))
+        or head.startswith((b"ID3", b"OggS", b"fLaC", b"caff"))
+        or (len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in AUDIO_BRANDS)
+        # MPEG audio (MP3) and ADTS (AAC) frames start with 11 set bits; a JPEG's FF D8 does not.
+        or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+    )
+
+
 def _is_text(head: bytes) -> bool:
     if b"\x00" in head:
         return False
@@ -61,6 +78,8 @@ def sniff_bytes(head: bytes) -> Kind:
         return Kind.VIDEO
     if _is_image(head):
         return Kind.IMAGE
+    if _is_audio(head):
+        return Kind.AUDIO
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return Kind.ZIP
     if head and _is_text(head):

@@ -88,6 +88,9 @@ def check_can_split(pair: ClipPair, started: bool = False) -> list[Shot]:
         raise SplitRefused(f"“{pair.name}” is being checked or split already: wait until it is done.")
     if pair.target_source is None or not pair.target_meta.get("cuts"):
         raise SplitRefused(f"“{pair.name}” has no cut to split at.")
+    if pair.voice_file.name:  # one voice for several shots would pair with only one of them
+        raise SplitRefused(f"“{pair.name}” has a voice clip: trim the clip in your editor into its shots and upload "
+                           "each with its own voice clip.")
     if pair.dataset.files.filter(kind=DatasetFile.Kind.MANIFEST).exists():
         raise SplitRefused("This dataset pairs its clips by a manifest: trim the clip in your editor and list "
                            "each shot in the manifest.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +16,16 @@ from typing import Any, Literal
 from datasets.decoding import Decoded, decode_to_end
 from datasets.sniff import Kind, sniff_path
 from engine.buckets import Bucket, assign_bucket, frames_at, window_count
-from engine.media import MediaError, fps_text, probe
+from engine.media import (
+    SILENCE_DBFS,
+    VOICE_MAX_SECONDS,
+    VOICE_MIN_SECONDS,
+    AudioError,
+    MediaError,
+    fps_text,
+    probe,
+    probe_audio,
+)
 
 Level = Literal["error", "warning", "info"]
 FPS_TOLERANCE = 0.01  # 29.97 and 30000/1001 are the same rate
@@ -26,6 +36,12 @@ MIN_TARGET_FRAMES = 9
 # Training shapes are at most 2048 pixels a side (the settings' limit), so anything up to 4K (4096 wide, DCI) only
 # loses detail that would be scaled away anyway. Beyond that a clip costs minutes to decode and check for nothing.
 MAX_VIDEO_SIDE = 4096
+# Loudness of the voice's used part, by ffmpeg's volumedetect (dB below full scale; its mean is the RMS the engine
+# measures, refused below engine.media.SILENCE_DBFS as the engine refuses it). Speech near a phone peaks around
+# -10 dB and averages -20 to -30; a muted microphone or an empty room stays below -50 at its loudest.
+VOICE_SILENT_PEAK_DB = -50.0
+VOICE_QUIET_MEAN_DB = -42.0
+VOICE_TIMEOUT_S = 300
 
 
 @dataclass(frozen=True)
@@ -277,3 +293,116 @@ def _size_findings(width: int, height: int, shape: Shape) -> list[Finding]:
     elif scale > 1.01:
         findings.append(Finding("info", "enlarged", f"Enlarged {scale:.1f}× to fit {shape.width}×{shape.height}."))
     return findings
+
+
+def check_voice(path: str | Path) -> ClipCheck:
+    """A reference voice on its own: a sound (or video) file whose sound decodes, 5–15 s long, not silent.
+
+    With ffmpeg only: this runs in the web process and on `cpu` workers, which do not load torch."""
+    result = ClipCheck()
+    kind = sniff_path(path)
+    if kind not in (Kind.AUDIO, Kind.VIDEO):
+        result.findings.append(Finding("error", "voice_not_sound", f"Voice: this file is not a sound recording (its "
+                                       f"content is {kind.value}). Use a WAV, MP3 or M4A recording of the person "
+                                       "speaking."))
+        return result
+    try:
+        info = probe_audio(path)
+    except AudioError as err:
+        no_sound = str(err).endswith("has no sound")
+        text = ("Voice: this video has no sound. Use a recording of the person speaking, or a video of them "
+                "speaking with its sound." if no_sound else
+                f"Voice: the file cannot be played as sound ({_reason(err)}). Export it again as WAV or M4A.")
+        result.findings.append(Finding("error", "voice_no_sound" if no_sound else "voice_unreadable", text))
+        return result
+    result.meta = {**info.as_dict(), "kind": kind.value}
+    result.meta.pop("path", None)
+    level = sound_level(path, VOICE_MAX_SECONDS)
+    result.meta.update(level.as_dict())
+    seconds = level.seconds or info.duration
+    result.meta["duration"] = round(max(info.duration, seconds), 2)
+    if level.errors and not level.seconds:
+        result.findings.append(Finding("error", "voice_unreadable", f"Voice: the sound cannot be decoded "
+                                       f"({level.errors[-1][:120]}). Export it again as WAV or M4A."))
+        return result
+    duration = result.meta["duration"]
+    if duration < VOICE_MIN_SECONDS:
+        result.findings.append(Finding(
+            "error", "voice_too_short",
+            f"Voice: {duration:.1f} s is too short. The adapter needs at least {VOICE_MIN_SECONDS:g} s of the person "
+            f"speaking to learn their voice: record {VOICE_MIN_SECONDS:g} to {VOICE_MAX_SECONDS:g} s."))
+    elif duration > VOICE_MAX_SECONDS + 0.05:
+        result.findings.append(Finding(
+            "info", "voice_trimmed",
+            f"Voice: only the first {VOICE_MAX_SECONDS:g} s of {duration:.1f} s are used. If the person does not speak "
+            "clearly from the start, trim it to their best 15 s."))
+    if level.peak_db <= VOICE_SILENT_PEAK_DB or level.mean_db < SILENCE_DBFS:
+        result.findings.append(Finding(
+            "error", "voice_silent",
+            "Voice: the recording is silent or almost silent, so there is no voice to learn. Check that the "
+            "microphone was on and close to the person, and record again."))
+    elif level.mean_db < VOICE_QUIET_MEAN_DB:
+        result.findings.append(Finding(
+            "warning", "voice_quiet",
+            f"Voice: very quiet (on average {level.mean_db:.0f} dB). Background noise weighs more in a quiet "
+            "recording: record closer to the microphone if you can."))
+    if level.errors:
+        result.findings.append(Finding("warning", "voice_decode_errors", "Voice: the decoder reported problems "
+                                       f"({level.errors[-1][:120]}). Some of the sound may be damaged."))
+    if info.sample_rate:
+        result.findings.append(Finding(
+            "info", "voice_resampled",
+            f"Voice: recorded at {info.sample_rate / 1000:g} kHz, {'mono' if info.channels == 1 else 'stereo'}"
+            f"{'' if info.channels <= 2 else f' ({info.channels} channels)'}. Any rate is fine: it is converted to "
+            "the one the model uses."))
+    return result
+
+
+def _reason(err: MediaError) -> str:
+    found = re.search(r"\((.*)\)$", str(err))  # ffmpeg's own words, without the file's name
+    return found.group(1) if found else str(err).split(": ", 1)[-1]
+
+
+@dataclass(frozen=True)
+class SoundLevel:
+    """How loud the first seconds of a file's sound are (ffmpeg's volumedetect), and how many seconds decoded."""
+
+    seconds: float
+    mean_db: float
+    peak_db: float
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mean_db": self.mean_db, "peak_db": self.peak_db}
+
+
+def sound_level(path: str | Path, seconds: float) -> SoundLevel:
+    """Decode up to `seconds` of the first sound stream and measure it; silence reads as -91 dB (the floor of
+    16-bit sound) or lower."""
+    cmd = ["ffmpeg", "-nostdin", "-nostats", "-hide_banner", "-progress", "pipe:1", "-i", str(path), "-map", "0:a:0",
+           "-t", f"{seconds:g}", "-af", "volumedetect", "-f", "null", "-"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=VOICE_TIMEOUT_S, check=False)
+    log = proc.stderr
+
+    def decibels(name: str) -> float:
+        found = re.search(rf"{name}:\s*(-?[\d.]+|-inf) dB", log)
+        return float(found.group(1)) if found else -math.inf
+
+    times = re.findall(r"^out_time_us=(\d+)$", proc.stdout, re.MULTILINE)
+    decoded = int(times[-1]) / 1e6 if times else 0.0
+    errors = [line.strip() for line in log.splitlines() if re.search(r"error|invalid data|corrupt", line, re.I)]
+    if proc.returncode and log.strip():
+        errors.append(log.strip().splitlines()[-1])
+    return SoundLevel(round(decoded, 2), decibels("mean_volume"), decibels("max_volume"), errors)
+
+
+def voice_pair_findings(target: dict[str, Any], voiced: bool) -> list[Finding]:
+    """Rules for a target in a dataset with voices (`voiced`): the clip's own sound is what the voice teaches, so a
+    target without sound cannot train."""
+    if not voiced or not target or target.get("has_audio", True):
+        return []
+    return [Finding(
+        "error", "target_no_sound",
+        "This clip has no sound. With voice clips, the adapter learns to make each clip's sound in the person's "
+        "voice, so every clip needs its own sound: use the clip as it was recorded, with its sound, or remove the "
+        "voice clips to train the face only.")]

@@ -8,3 +8,5 @@ names, `ref_media_path` an older one.
 CAPTION_KEYS = ("caption",)
 VIDEO_KEYS = ("media_path", "video")
 REFERENCE_KEYS = ("reference_path", "reference_video", "ref_media_path")
+# A pair's reference voice (Identity with a voice): ours first, then ltx-trainer's audio IC-LoRA column.
+REFERENCE_AUDIO_KEYS = ("reference_audio_path", "reference_audio")

@@ -24,12 +24,9 @@ from safetensors.torch import load_file, save_file
 from .audio import VOICE_MAX_SECONDS, VOICE_MIN_SECONDS, encode_clip_audio, encode_voice, load_voice
 from .buckets import Assignment, Bucket, assign_bucket, window_count
 from .captions import with_trigger
-from .columns import CAPTION_KEYS, REFERENCE_KEYS, VIDEO_KEYS
+from .columns import CAPTION_KEYS, REFERENCE_AUDIO_KEYS, REFERENCE_KEYS, VIDEO_KEYS
 from .loader import encoding_name, ensure_text_encoder
 from .media import AudioError, MediaError, VideoInfo, conform, probe, probe_audio
-
-# The reference voice's column: ours first, then ltx-trainer's (`reference_audio`, its audio IC-LoRA column).
-REFERENCE_AUDIO_KEYS = ("reference_audio_path", "reference_audio")
 
 FPS_TOLERANCE = 0.01  # 29.97 vs 30000/1001 must compare equal
 ASPECT_TOLERANCE = 0.02
@@ -199,9 +196,14 @@ def check_pair(pair: Pair, bucket: Bucket, downscale: int) -> tuple[VideoInfo, V
     for the bucket once resampled.
     """
     target, ref = _probe_pair(pair)
+    return target, ref, _checked_against(pair, target, ref, bucket, downscale)
+
+
+def _checked_against(pair: Pair, target: VideoInfo, ref: VideoInfo, bucket: Bucket, downscale: int) -> list[str]:
+    """The conforming actions of a probed pair in `bucket`; raises `PairError` when it is too short from its start."""
     if bucket.frames_from(target.frames, target.fps) - round(pair.start * bucket.fps) < bucket.frames:
         raise _too_short(pair, target, bucket, several=False)
-    return target, ref, _actions(target, ref, bucket, downscale)
+    return _actions(target, ref, bucket, downscale)
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,7 @@ class PairPlan:
     assignment: Assignment
     actions: list[str]
     windows: int = 1  # training clips the pair gives: one per bucket length, one after another
+    probed: tuple[VideoInfo, VideoInfo] | None = None  # (target, reference) as probed, so encoding need not again
 
     @property
     def bucket(self) -> Bucket:
@@ -234,21 +237,27 @@ def plan_pair(pair: Pair, buckets: list[Bucket], downscale: int, whole_clips: bo
     bucket = assignment.bucket
     # A one-frame reference (identity) is shared by all of its clip's windows.
     windows = window_count(bucket.frames_from(target.frames, target.fps), bucket.frames) if whole_clips else 1
-    return PairPlan(assignment, _actions(target, ref, bucket, downscale, windows), windows)
+    return PairPlan(assignment, _actions(target, ref, bucket, downscale, windows), windows, (target, ref))
 
 
 def conform_pair(
-    pair: Pair, bucket: Bucket, downscale: int, temporal: int = 1
+    pair: Pair, bucket: Bucket, downscale: int, temporal: int = 1, probed: tuple[VideoInfo, VideoInfo] | None = None
 ) -> tuple[np.ndarray, np.ndarray, PairReport]:
     """Check and decode one pair. Returns target frames (F, H, W, 3), reference ((F-1)/S+1, H/d, W/d, 3) at fps / S
-    (S = `temporal`, the reference temporal scale factor; one frame for a still image), report."""
-    target, ref, actions = check_pair(pair, bucket, downscale)
+    (S = `temporal`, the reference temporal scale factor; one frame for a still image), report. `probed` is the
+    (target, reference) info `plan_pair` found (`PairPlan.probed`); without it both files are probed here."""
+    if probed is None:
+        target, ref, actions = check_pair(pair, bucket, downscale)
+    else:
+        target, ref = probed
+        actions = _checked_against(pair, target, ref, bucket, downscale)
     try:
-        target_frames = conform(pair.video, bucket.fps, bucket.width, bucket.height, bucket.frames, pair.start)
+        target_frames = conform(pair.video, bucket.fps, bucket.width, bucket.height, bucket.frames, pair.start,
+                                hdr=target.hdr)
         still = ref.frames == 1
         ref_frames = conform(
             pair.reference, bucket.fps / temporal, bucket.width // downscale, bucket.height // downscale,
-            1 if still else bucket.reference_frames(temporal), 0.0 if still else pair.start,
+            1 if still else bucket.reference_frames(temporal), 0.0 if still else pair.start, hdr=ref.hdr,
         )
     except MediaError as err:
         raise PairError(f"{pair.name()}: {err}") from err
@@ -409,7 +418,7 @@ def prepare(
             if on_clip is not None:
                 on_clip(len(reports) + 1, total)
             report = _cache_pair(pipe, clip, caption, plan.bucket, cache, downscale, max_sequence_length, window,
-                                 temporal, audio)
+                                 temporal, audio, plan.probed)
             report.bucket, report.bucket_reason, report.actions = (
                 plan.bucket.label(), plan.assignment.reason, plan.actions)
             reports.append(report)
@@ -431,6 +440,7 @@ def _cache_pair(
     window: int = 0,
     temporal: int = 1,
     audio: AudioCaching | None = None,
+    probed: tuple[VideoInfo, VideoInfo] | None = None,
 ) -> PairReport:
     """Encode one pair (or one window of it) at `bucket` into `cache`, or return the report of the cache file that
     still matches."""
@@ -442,7 +452,7 @@ def _cache_pair(
         old = json.loads(report_file.read_text())
         if old.get("key") == key:
             return PairReport(**{**old["report"], "cached": True})
-    target_frames, ref_frames, report = conform_pair(pair, bucket, downscale, temporal)
+    target_frames, ref_frames, report = conform_pair(pair, bucket, downscale, temporal, probed)
     tensors = {
         "target_latents": encode_video(pipe, target_frames),
         "reference_latents": encode_video(pipe, ref_frames),

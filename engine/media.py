@@ -238,12 +238,15 @@ def _register_heif() -> None:
     register_heif_opener()
 
 
-def conform(path: str | Path, fps: float, width: int, height: int, frames: int, start: float = 0.0) -> np.ndarray:
+def conform(
+    path: str | Path, fps: float, width: int, height: int, frames: int, start: float = 0.0, hdr: str | None = None
+) -> np.ndarray:
     """Decode `path` from `start` seconds, resampled to `fps`, scaled to cover `width`x`height`, centre-cropped,
     `frames` frames.
 
-    HDR video is brought to standard range first (`SDR_FILTERS`), as a creator sees it on a phone. Returns uint8
-    RGB frames of shape (frames, height, width, 3). Raises `MediaError` if fewer frames remain.
+    HDR video is brought to standard range first (`SDR_FILTERS`), as a creator sees it on a phone; `hdr` is the file's
+    kind when the caller has probed it (`VideoInfo.hdr`), which saves probing it again. Returns uint8 RGB frames of
+    shape (frames, height, width, 3). Raises `MediaError` if fewer frames remain.
     """
     # numpy: loaded on first use only; the web process imports this module for probing
     import numpy as np
@@ -251,7 +254,7 @@ def conform(path: str | Path, fps: float, width: int, height: int, frames: int, 
     # An input seek decodes from the keyframe before `start` and drops what precedes it: frame-exact, and the
     # same cut for a target and its reference.
     stream = (ffmpeg.input(str(path), ss=start) if start else ffmpeg.input(str(path))).video
-    for name, options in SDR_FILTERS.get(hdr_of(path), []):
+    for name, options in SDR_FILTERS.get(hdr_of(path) if hdr is None else hdr, []):
         stream = stream.filter(name, **options)
     stream = (
         stream.filter("fps", fps=fps)

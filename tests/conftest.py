@@ -25,7 +25,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Tests of framework-free code (the trainer, the extraction core): no database, broker or channel layer is
 # involved, so CI's second pass on PostgreSQL and an external Redis leaves them out (`-m "not backend_free"`).
 BACKEND_FREE = frozenset(f"tests/{name}.py" for name in (
-    "prep/test_canny", "prep/test_captions", "prep/test_depth", "prep/test_pose", "prep/test_video",
+    "datasets/test_voice_pairing", "prep/test_canny", "prep/test_captions", "prep/test_depth", "prep/test_pose",
+    "prep/test_video",
     "training/test_buckets", "training/test_cli", "training/test_dataset", "training/test_export",
     "training/test_ltx_core_parity", "training/test_media", "training/test_loader", "training/test_step",
     "training/test_train", "training/test_translate",

@@ -87,6 +87,9 @@ def training_config(run: TrainingRun, workdir: Path, manifest: Path) -> Any:
     validation["reference_videos"] = [
         str(fetch_stored(name, workdir / "validation")) for name in validation.get("reference_videos", [])
     ]
+    if validation.get("reference_audios"):  # the sample clips' reference voices (Identity with voices)
+        validation["reference_audios"] = [str(fetch_stored(name, workdir / "validation" / "voices"))
+                                          for name in validation["reference_audios"]]
     return TrainConfig.model_validate(raw)
 
 

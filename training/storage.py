@@ -90,7 +90,8 @@ def materialize_dataset(run: TrainingRun, workdir: Path) -> Path:
     """Copy the run's pairs to `workdir/inputs` and write the manifest the engine reads."""
     if run.dataset is None:
         raise DatasetNotReady("This run has no dataset.")
-    pairs = list(run.dataset.pairs.order_by("position", "name").select_related("target_source", "reference_source"))
+    pairs = list(run.dataset.pairs.order_by("position", "name").select_related("target_source", "reference_source",
+                                                                               "voice_source"))
     if not pairs:
         raise DatasetNotReady(f"The dataset “{run.dataset.name}” has no clip pairs.")
     rows = []
@@ -99,10 +100,16 @@ def materialize_dataset(run: TrainingRun, workdir: Path) -> Path:
         inputs = workdir / "inputs" / str(pair.pk)
         target = download(pair.target_file, inputs / "target" / _input_name(pair, "target"))
         reference = download(pair.reference_file, inputs / "reference" / _input_name(pair, "reference"))
-        rows.append({"caption": pair.caption, "video": str(target), "reference_video": str(reference)})
+        row = {"caption": pair.caption, "video": str(target), "reference_video": str(reference)}
+        if pair.voice_file:  # the pair's reference voice: engine.dataset reads ltx-trainer's `reference_audio`
+            voice_name = PurePosixPath(pair.voice_source.name if pair.voice_source else pair.voice_file.name).name
+            row["reference_audio"] = str(download(pair.voice_file, inputs / "voice" / voice_name))
+        rows.append(row)
     manifest = workdir / "manifest.csv"
+    voiced = any("reference_audio" in row for row in rows)
     with manifest.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.DictWriter(out, fieldnames=["caption", "video", "reference_video"])
+        writer = csv.DictWriter(out, fieldnames=["caption", "video", "reference_video",
+                                                 *(["reference_audio"] if voiced else [])])
         writer.writeheader()
         writer.writerows(rows)
     return manifest

@@ -359,13 +359,17 @@ def shape_problems(width: int, height: int, frames: int, downscale: int) -> list
     return [*size_problems(width, height, downscale), *frames_problems(frames)]
 
 
-def to_train_config(values: TrainingSettings, recipe: Recipe, reference_names: list[str], name: str) -> dict[str, Any]:
+def to_train_config(values: TrainingSettings, recipe: Recipe, reference_names: list[str], name: str,
+                    voice_names: list[str] | None = None) -> dict[str, Any]:
     """The run's `config` JSON: everything but the paths the runner fills in (manifest, output_dir, model).
 
     `held_out_pairs` (pair ids) is the runner's, not the engine's: it becomes `data.validation_indices` once the
-    runner has written the manifest and knows each pair's row.
+    runner has written the manifest and knows each pair's row. With `voice_names` (the pairs have reference voices,
+    the manifest's `reference_audio` column; these are the storage names of the sample clips' voices, one per
+    reference in `reference_names`) the adapter learns the voice: the engine's `data.reference_audio`, which trains
+    the clips' own sound (`diffusion.audio: clip`).
     """
-    return {
+    config: dict[str, Any] = {
         "held_out_pairs": list(values.validation_pairs) if values.hold_out_validation else [],
         "bucket": {"width": values.width, "height": values.height, "frames": values.frames, "fps": values.fps},
         "extra_buckets": [{"width": w, "height": h, "frames": values.frames, "fps": values.fps}
@@ -388,3 +392,9 @@ def to_train_config(values: TrainingSettings, recipe: Recipe, reference_names: l
         },
         "export": {"name": name, "recipe": recipe.slug},
     }
+    if voice_names is not None:
+        config["data"]["reference_audio"] = True
+        config["diffusion"]["audio"] = "clip"
+        # Storage names, like the reference videos: the runner downloads them.
+        config["validation"]["reference_audios"] = list(voice_names)
+    return config

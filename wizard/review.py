@@ -8,14 +8,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from datasets.models import ClipPair, Dataset
 from datasets.pairing import Pairing
 from datasets.recipes import Recipe, get_recipe
-from datasets.services import meta_summary, plan_pairs
+from datasets.services import meta_summary, plan_pairs, voice_summary
 from datasets.splitting import target_shots
-from datasets.validation import Finding, Shape, assigned_shape, check_against_shape, kept_fractions, status_of
+from datasets.validation import (
+    Finding,
+    Shape,
+    assigned_shape,
+    check_against_shape,
+    kept_fractions,
+    status_of,
+    voice_pair_findings,
+)
 
 RECOMMENDED_PAIRS = 15
 LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -55,6 +64,10 @@ class PairView:
     @property
     def reference_summary(self) -> str:
         return meta_summary(self.pair.reference_meta)
+
+    @property
+    def voice_summary(self) -> str:
+        return voice_summary(self.pair.voice_meta)
 
     @property
     def split_shots(self) -> int:
@@ -157,9 +170,24 @@ def _shape_findings(meta: dict[str, Any], shape: Shape, several: bool, whole_cli
     return [*found, *check_against_shape(meta, shape, whole_clips)]
 
 
+def _voice_findings(pair: ClipPair) -> list[Finding]:
+    """In a dataset with voices: a pair without one, and a target without its own sound."""
+    found = []
+    if not pair.voice_file.name:
+        stem = PurePosixPath(pair.target_source.name if pair.target_source else pair.name).stem
+        found.append(Finding(
+            "error", "no_voice",
+            f"No voice clip for this pair, and other pairs have one: training with voices needs one for every pair. "
+            f"Upload {stem}_voice.wav (5–15 s of the person speaking), or remove the voice clips to train the face "
+            "only."))
+    if pair.status not in (ClipPair.Status.PENDING, ClipPair.Status.CHECKING):
+        found.extend(voice_pair_findings(pair.target_meta, voiced=True))
+    return found
+
+
 def _dynamic_findings(pair: ClipPair, shapes: list[Shape], duplicates: dict[str, list[str]],
-                      whole_clips: bool) -> list[Finding]:
-    found: list[Finding] = []
+                      whole_clips: bool, voiced: bool = False) -> list[Finding]:
+    found: list[Finding] = _voice_findings(pair) if voiced else []
     target, reference = pair.target_source, pair.reference_source
     if target is not None and reference is not None and target.sha256 == reference.sha256:
         found.append(Finding("error", "same_file", "The reference is the very same file as the target, so there "
@@ -184,16 +212,18 @@ def review_dataset(dataset: Dataset, shapes: list[Shape] | None = None, whole_cl
     training clips a long one gives."""
     shapes = shapes or []
     recipe = get_recipe(dataset.recipe)
-    pairs = list(dataset.pairs.select_related("target_source", "reference_source", "extraction", "caption_extraction")
-                 .order_by("position", "name"))
+    pairs = list(dataset.pairs.select_related("target_source", "reference_source", "voice_source", "extraction",
+                                              "caption_extraction").order_by("position", "name"))
+    voiced = recipe.accepts_voice and any(pair.voice_file.name for pair in pairs)
     duplicates: dict[str, list[str]] = defaultdict(list)
     for pair in pairs:
         if pair.target_source is not None:
             duplicates[pair.target_source.sha256].append(pair.name)
     views = []
     for pair in pairs:
-        stored = [Finding(**m) for m in pair.messages]
-        dynamic = _dynamic_findings(pair, shapes, duplicates, whole_clips)
+        # With voices the clip's sound is trained: the checks' note that it is ignored no longer holds.
+        stored = [Finding(**m) for m in pair.messages if not (voiced and m.get("code") == "audio")]
+        dynamic = _dynamic_findings(pair, shapes, duplicates, whole_clips, voiced)
         findings = sorted([*stored, *dynamic], key=lambda f: LEVEL_ORDER.get(f.level, 3))
         checking = pair.status in (ClipPair.Status.PENDING, ClipPair.Status.CHECKING)
         status = pair.status if checking else status_of(findings)
@@ -216,6 +246,7 @@ def _conclude(review: DatasetReview) -> None:
     if review.pairs and len(review.pairs) < RECOMMENDED_PAIRS:
         review.notes.append(f"{len(review.pairs)} pair{'s' if len(review.pairs) != 1 else ''} so far: "
                             f"{RECOMMENDED_PAIRS} or more are recommended for a useful adapter.")
-    orphans = len(review.pairing.targets_without_reference) + len(review.pairing.references_without_target)
+    orphans = (len(review.pairing.targets_without_reference) + len(review.pairing.references_without_target)
+               + len(review.pairing.voices_without_target))
     if orphans:
         review.notes.append(f"{orphans} file{'s' if orphans != 1 else ''} without a partner will not be used.")

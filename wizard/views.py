@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import PurePosixPath
 from typing import IO, Any, cast
 
@@ -356,7 +357,7 @@ def split_pair(request: AuthedRequest, draft_id: int, pair_id: int) -> HttpRespo
 def delete_pair(request: AuthedRequest, draft_id: int, pair_id: int) -> HttpResponse:
     draft = _get_draft_for_user(request, draft_id)
     pair = _get_pair_for_user(request, draft, pair_id)
-    for source in (pair.target_source, pair.reference_source):
+    for source in (pair.target_source, pair.reference_source, pair.voice_source):
         if source is not None:
             services.delete_file(source)
     messages.success(request, f"Pair “{pair.name}” removed.")
@@ -375,13 +376,26 @@ def delete_file(request: AuthedRequest, draft_id: int, file_id: int) -> HttpResp
     return redirect("wizard:clips", draft.pk)
 
 
+# Sound types a voice clip is served as (config.delivery's safe types are videos and images): never a page's type.
+AUDIO_TYPES = {"audio/x-wav", "audio/wav", "audio/mpeg", "audio/mp4", "audio/aac", "audio/ogg", "audio/flac",
+               "audio/x-aiff"}
+
+
+def _audio_type(name: str) -> str:
+    guessed = mimetypes.guess_type(name)[0]
+    return guessed if guessed in AUDIO_TYPES else "audio/mpeg"
+
+
 @login_required
 @require_GET
 def media(request: AuthedRequest, file_id: int) -> HttpResponseBase:
     record = _get_file_for_user(request, file_id)
+    name = PurePosixPath(record.name).name
+    if record.kind == DatasetFile.Kind.AUDIO:
+        return serve_file(request, record.file, _audio_type(name))
     if record.kind not in (DatasetFile.Kind.VIDEO, DatasetFile.Kind.IMAGE):
-        raise Http404("Only clips and images are shown.")
-    return serve_file(request, record.file, safe_content_type(record.kind, PurePosixPath(record.name).name))
+        raise Http404("Only clips, images and voice clips are shown.")
+    return serve_file(request, record.file, safe_content_type(record.kind, name))
 
 
 @login_required
@@ -468,7 +482,8 @@ def _render_settings(request: AuthedRequest, draft: TrainingDraft, form: Setting
     metas = list(draft.dataset.pairs.values_list("target_meta", flat=True))
     estimate = estimate_for(values, metas) if values else None
     context = {**_step_context(draft, "settings"), "form": form, "estimate": estimate,
-               "presets": TRAINING_PRESETS.values(), "pair_count": len(metas), "base_choices": base_choices()}
+               "presets": TRAINING_PRESETS.values(), "pair_count": len(metas), "base_choices": base_choices(),
+               "voiced": services.has_voices(draft.dataset)}
     name = f"wizard/settings_step.html#{template}" if template else "wizard/settings_step.html"
     return render(request, name, context, status=status)
 
@@ -500,7 +515,7 @@ def launch_step(request: AuthedRequest, draft_id: int) -> HttpResponse:
                "settings_ok": settings_ok, "estimate": estimate_for(values, review.target_metas),
                "training_clips": training_clips(review.target_metas, values.frames, values.fps, values.whole_clips),
                "preset": TRAINING_PRESETS.get(draft.preset), "sample_pairs": _sample_pairs(draft, values),
-               "base_choices": base_choices()}
+               "base_choices": base_choices(), "voiced": services.has_voices(draft.dataset)}
     return render(request, "wizard/launch_step.html", context)
 
 
@@ -514,6 +529,9 @@ def _launch(request: AuthedRequest, draft: TrainingDraft, values: TrainingSettin
     recipe = get_recipe(draft.dataset.recipe)
     references = dict(draft.dataset.pairs.values_list("pk", "reference_file"))
     names = [references[pk] for pk in values.validation_pairs if pk in references]
+    voices = dict(draft.dataset.pairs.values_list("pk", "voice_file"))
+    voice_names = ([voices[pk] for pk in values.validation_pairs if pk in references]
+                   if services.has_voices(draft.dataset) else None)
     try:
         with transaction.atomic():
             locked = TrainingDraft.objects.select_for_update().get(pk=draft.pk)
@@ -521,7 +539,8 @@ def _launch(request: AuthedRequest, draft: TrainingDraft, values: TrainingSettin
                 return locked.run
             run = TrainingRun.objects.create(
                 owner=request.user, dataset=draft.dataset, name=draft.name, recipe=recipe.slug, base=values.base,
-                config=to_train_config(values, recipe, names, f"run-{draft.pk}"), total_steps=values.steps,
+                config=to_train_config(values, recipe, names, f"run-{draft.pk}", voice_names),
+                total_steps=values.steps,
             )
             locked.run = run
             locked.save(update_fields=["run", "updated_at"])

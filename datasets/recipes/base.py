@@ -40,6 +40,15 @@ class Recipe:
     # How the recipe trains on each base model besides LTX-2.3, one plain sentence each as (base name, sentence),
     # from Lightricks' published training configs for that base (engine.bases cites them).
     base_notes: tuple[tuple[str, str], ...] = ()
+    # A reference voice per clip (optional): the adapter then learns the person's voice with their face, and the clip's
+    # own sound is trained. Empty: the recipe takes no voices (sound files are left unused).
+    voice_upload: str = ""  # what to upload and how it is named
+    good_voice: tuple[str, ...] = ()  # what makes a good voice sample
+    voice_training: str = ""  # one sentence the Settings and Launch steps say when the pairs have voices
+
+    @property
+    def accepts_voice(self) -> bool:
+        return bool(self.voice_upload)
 
     @property
     def reference_derivable(self) -> bool:

@@ -52,6 +52,11 @@ def reference_of(pair: ClipPair) -> DatasetFile:
     return pair.reference_source
 
 
+def voice_of(pair: ClipPair) -> DatasetFile:
+    assert pair.voice_source is not None
+    return pair.voice_source
+
+
 def settings_post(draft: TrainingDraft, **overrides) -> dict:
     values = {"preset": "balanced", "width": 128, "height": 96, "frames": 33, "fps": "24.0",
               "reference_downscale_factor": 1, "rank": 16, "learning_rate": 0.0002, "steps": 300,
