@@ -265,6 +265,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 WORKER_QUEUES = ("cpu", "gpu")
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
+# A worker on the gpu queue imports the engine (torch, diffusers, transformers: about 5 s of CPU) once, before its
+# pool forks, instead of in each pool process at its first run or generation.
+WORKER_PRELOAD_ENGINE = env_bool("WORKER_PRELOAD_ENGINE", True)
 WORKER_STALE_SECONDS = env_int("WORKER_STALE_SECONDS", 45, minimum=2)
 # The job watchdog (`manage.py watchdog`, a process of its own) looks for jobs whose worker went silent this often.
 WATCHDOG_SECONDS = env_int("WATCHDOG_SECONDS", 5, minimum=1)
