@@ -156,6 +156,21 @@ def test_the_dataset_zip_holds_the_voices_and_the_reference_audio_column(maya, c
         "talk": "talk.m4a", "walk": "walk.wav"}
 
 
+def test_the_dataset_zip_leaves_out_a_pair_that_cannot_train_with_the_others_voices(maya, clips, voice_files):
+    """A pair without a voice, or whose clip has no sound, in a dataset with voices is only listed as left out: its
+    row would make the ZIP's manifest one that ltx-trainer and this wizard refuse to train."""
+    draft = start(maya, "identity")
+    upload(maya, draft, {**voice_files, "lone.mp4": clips("lone.mp4", audio=True), "lone_ref.png": clips.image(
+        "lone_ref.png"), "mute.mp4": clips("mute.mp4"), "mute_ref.png": clips.image("mute_ref.png"),
+        "mute_voice.wav": voice_files["walk_voice.wav"]})
+    response = maya.get(f"/wizard/datasets/{draft.dataset.pk}/download/")
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    folder = archive.namelist()[0].split("/")[0]
+    rows = [json.loads(line) for line in archive.read(f"{folder}/dataset.jsonl").decode().splitlines()]
+    assert sorted(row["media_path"] for row in rows) == ["targets/talk.mp4", "targets/walk.mp4"]
+    assert all(row["reference_audio"] for row in rows)
+
+
 def test_the_identity_recipe_page_says_what_makes_a_good_voice_clip_and_how_to_name_it(maya):
     page = maya.get("/wizard/recipes/identity/").content.decode()
     assert 'id="voice"' in page and "A voice too (optional)" in page
