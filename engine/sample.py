@@ -20,29 +20,10 @@ from .loader import encoding_name, ensure_text_encoder
 from .media import VideoInfo, add_sound, conform, probe, write_mp4
 
 
-@torch.no_grad()
-def generate(
-    pipe: Any,
-    reference: np.ndarray,
-    bucket: Bucket,
-    downscale: int = 1,
-    prompt: str | None = None,
-    prompt_embeds: tuple[torch.Tensor, torch.Tensor] | None = None,
-    negative_embeds: tuple[torch.Tensor, torch.Tensor] | None = None,
-    num_inference_steps: int = 20,
-    guidance_scale: float = 1.0,
-    seed: int = 0,
-    lora_scale: float = 1.0,
-    max_sequence_length: int = 1024,
-    temporal: int = 1,
-) -> np.ndarray:
+def generate(pipe: Any, reference: np.ndarray, bucket: Bucket, downscale: int = 1, **kwargs: Any) -> np.ndarray:
     """One video (F, H, W, 3) float in [0, 1] at `bucket` from a conformed reference ((F-1)/S+1, H/d, W/d, 3) uint8
-    (S = `temporal`): `generate_av` without its sound."""
-    return generate_av(
-        pipe, reference, bucket, downscale, prompt=prompt, prompt_embeds=prompt_embeds, negative_embeds=negative_embeds,
-        num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, seed=seed, lora_scale=lora_scale,
-        max_sequence_length=max_sequence_length, temporal=temporal,
-    )[0]
+    (S = `temporal`): `generate_av` (same keyword arguments) without its sound."""
+    return generate_av(pipe, reference, bucket, downscale, **kwargs)[0]
 
 
 @torch.no_grad()
