@@ -236,10 +236,9 @@ def test_a_voice_adapters_validation_samples_are_made_with_the_held_out_pairs_vo
     [sample] = validation.render(pipe, 5, tmp_path / "samples")
     assert probe(sample).has_audio and abs(probe_audio(sample).duration - 17 / 24) < 0.1
     # The voice reached the denoiser: the same sample without it sounds different.
-    args = (pipe, item.reference, item.bucket)
-    kwargs = {"prompt_embeds": item.embeds, "num_inference_steps": 2}
-    with_voice = generate_av(*args, **kwargs, voice=item.voice)[1]
-    without = generate_av(*args, **kwargs)[1]
+    with_voice = generate_av(pipe, item.reference, item.bucket, prompt_embeds=item.embeds, num_inference_steps=2,
+                             voice=item.voice)[1]
+    without = generate_av(pipe, item.reference, item.bucket, prompt_embeds=item.embeds, num_inference_steps=2)[1]
     assert with_voice.shape == without.shape and not np.allclose(with_voice, without, atol=1e-4)
 
 
