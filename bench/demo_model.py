@@ -84,7 +84,7 @@ def held_out(manifest: Path, rows: list[int]) -> list[Any]:
 
 
 def gain_part(
-    model: Path, workdir: Path, steps: int, lr: float, recipes: list[str], audio: str
+    model: Path, workdir: Path, steps: int, lr: float, recipes: list[str], audio: str, rank: int = 32
 ) -> list[dict[str, Any]]:
     from engine.buckets import Bucket
     from engine.config import TrainConfig
@@ -100,7 +100,7 @@ def gain_part(
             "model": str(model), "output_dir": str(workdir / recipe / "run"), "device": "cpu",
             "bucket": {"width": 256, "height": 160, "frames": 17, "fps": 24},
             "data": {"manifest": str(manifest), "max_sequence_length": 128, "validation_indices": validation},
-            "lora": {"rank": 32}, "optim": {"steps": steps, "learning_rate": lr}, "diffusion": {"audio": audio},
+            "lora": {"rank": rank}, "optim": {"steps": steps, "learning_rate": lr}, "diffusion": {"audio": audio},
             "checkpoint": {"every": 100_000}, "validation": {"every": 0},
         })
         began = time.monotonic()
@@ -112,7 +112,7 @@ def gain_part(
         adapted = load_pipeline(model, device="cpu")
         adapted.load_lora_weights(str(result.adapter_path))
         trained = conditioning_gain(adapted, pairs, Bucket(*GAIN_SHAPE))
-        row = {"part": "gain", "recipe": recipe, "audio": audio, "steps": steps, "learning_rate": lr,
+        row = {"part": "gain", "recipe": recipe, "audio": audio, "steps": steps, "learning_rate": lr, "rank": rank,
                "train_s": round(train_s, 1),
                "gain": round(trained.gain, 2), "gain_without_adapter": round(untrained.gain, 2),
                "psnr_true_reference_db": round(trained.true_psnr, 2),
@@ -128,6 +128,7 @@ def main() -> None:
     p.add_argument("--model", type=Path, default=ROOT / "models" / "demo")
     p.add_argument("--steps", type=int, default=400)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--rank", type=int, default=32)
     p.add_argument("--recipes", default="restoration,edges")
     p.add_argument("--audio", choices=("isolated", "silence"), default="silence", help="the training regime")
     args = p.parse_args()
@@ -136,7 +137,7 @@ def main() -> None:
         if args.part in ("vae", "all"):
             vae_part(args.model, Path(tmp))
         if args.part in ("gain", "all"):
-            gain_part(args.model, Path(tmp), args.steps, args.lr, args.recipes.split(","), args.audio)
+            gain_part(args.model, Path(tmp), args.steps, args.lr, args.recipes.split(","), args.audio, args.rank)
 
 
 if __name__ == "__main__":
