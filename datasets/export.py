@@ -23,7 +23,7 @@ from pathlib import PurePosixPath
 from django.db.models.fields.files import FieldFile
 
 from datasets.models import ClipPair, Dataset
-from datasets.validation import voice_pair_findings
+from datasets.services import voice_findings
 from engine.captions import with_trigger
 
 CHUNK = 1024 * 1024
@@ -52,10 +52,9 @@ def exported_pairs(dataset: Dataset) -> tuple[list[ExportedPair], list[ClipPair]
     included: list[ExportedPair] = []
     left_out: list[ClipPair] = []
     pairs = list(dataset.pairs.all())
-    # With voices, a pair without one, or whose clip has no sound, cannot train (wizard.review says so on the page).
     voiced = any(pair.voice_file.name for pair in pairs)
     for pair in pairs:
-        unvoiced = voiced and (not pair.voice_file.name or voice_pair_findings(pair.target_meta, voiced=True))
+        unvoiced = voiced and any(f.level == "error" for f in voice_findings(pair))
         if pair.blocks_launch or unvoiced or not pair.target_file.name or not pair.reference_file.name:
             left_out.append(pair)
             continue

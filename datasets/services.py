@@ -28,7 +28,15 @@ from datasets.pairing import Media, Pairing, pair_files
 from datasets.recipes import get_recipe
 from datasets.signals import clips_arrived
 from datasets.sniff import Kind, sniff_stream, text_role
-from datasets.validation import ClipCheck, Finding, check_clip, check_pair, check_voice, status_of
+from datasets.validation import (
+    ClipCheck,
+    Finding,
+    check_clip,
+    check_pair,
+    check_voice,
+    status_of,
+    voice_pair_findings,
+)
 from engine.media import MAX_PHOTO_BYTES, fps_text, normalized_photo, standard_range
 
 CHUNK = 1024 * 1024
@@ -320,6 +328,22 @@ def _check_voice_of(pair: ClipPair) -> ClipCheck:
         return ClipCheck()
     with local_path(pair.voice_file) as path:
         return check_voice(path)
+
+
+def voice_findings(pair: ClipPair) -> list[Finding]:
+    """In a dataset with voices: a pair without one, and a target without its own sound (either keeps the pair from
+    training; the Clips page shows them, the dataset ZIP leaves the pair out)."""
+    found = []
+    if not pair.voice_file.name:
+        stem = PurePosixPath(pair.target_source.name if pair.target_source else pair.name).stem
+        found.append(Finding(
+            "error", "no_voice",
+            f"No voice clip for this pair, and other pairs have one: training with voices needs one for every pair. "
+            f"Upload {stem}_voice.wav (5–15 s of the person speaking), or remove the voice clips to train the face "
+            "only."))
+    if pair.status not in (ClipPair.Status.PENDING, ClipPair.Status.CHECKING):
+        found.extend(voice_pair_findings(pair.target_meta, voiced=True))
+    return found
 
 
 def pair_bytes(pair: ClipPair) -> int:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any
 
 from datasets.models import ClipPair, Dataset
 from datasets.pairing import Pairing
 from datasets.recipes import Recipe, get_recipe
-from datasets.services import meta_summary, plan_pairs, voice_summary
+from datasets.services import meta_summary, plan_pairs, voice_findings, voice_summary
 from datasets.splitting import target_shots
 from datasets.validation import (
     Finding,
@@ -23,7 +22,6 @@ from datasets.validation import (
     check_against_shape,
     kept_fractions,
     status_of,
-    voice_pair_findings,
 )
 
 RECOMMENDED_PAIRS = 15
@@ -170,24 +168,9 @@ def _shape_findings(meta: dict[str, Any], shape: Shape, several: bool, whole_cli
     return [*found, *check_against_shape(meta, shape, whole_clips)]
 
 
-def _voice_findings(pair: ClipPair) -> list[Finding]:
-    """In a dataset with voices: a pair without one, and a target without its own sound."""
-    found = []
-    if not pair.voice_file.name:
-        stem = PurePosixPath(pair.target_source.name if pair.target_source else pair.name).stem
-        found.append(Finding(
-            "error", "no_voice",
-            f"No voice clip for this pair, and other pairs have one: training with voices needs one for every pair. "
-            f"Upload {stem}_voice.wav (5–15 s of the person speaking), or remove the voice clips to train the face "
-            "only."))
-    if pair.status not in (ClipPair.Status.PENDING, ClipPair.Status.CHECKING):
-        found.extend(voice_pair_findings(pair.target_meta, voiced=True))
-    return found
-
-
 def _dynamic_findings(pair: ClipPair, shapes: list[Shape], duplicates: dict[str, list[str]],
                       whole_clips: bool, voiced: bool = False) -> list[Finding]:
-    found: list[Finding] = _voice_findings(pair) if voiced else []
+    found: list[Finding] = voice_findings(pair) if voiced else []
     target, reference = pair.target_source, pair.reference_source
     if target is not None and reference is not None and target.sha256 == reference.sha256:
         found.append(Finding("error", "same_file", "The reference is the very same file as the target, so there "
