@@ -17,12 +17,12 @@ from datasets.decoding import Decoded, decode_to_end
 from datasets.sniff import Kind, sniff_path
 from engine.buckets import Bucket, assign_bucket, frames_at, window_count
 from engine.media import (
-    SILENCE_DBFS,
     VOICE_MAX_SECONDS,
     VOICE_MIN_SECONDS,
     AudioError,
     MediaError,
     fps_text,
+    measure_voice,
     probe,
     probe_audio,
 )
@@ -36,11 +36,10 @@ MIN_TARGET_FRAMES = 9
 # Training shapes are at most 2048 pixels a side (the settings' limit), so anything up to 4K (4096 wide, DCI) only
 # loses detail that would be scaled away anyway. Beyond that a clip costs minutes to decode and check for nothing.
 MAX_VIDEO_SIDE = 4096
-# Loudness of the voice's used part, by ffmpeg's volumedetect (dB below full scale; its mean is the RMS the engine
-# measures, refused below engine.media.SILENCE_DBFS as the engine refuses it). Speech near a phone peaks around
-# -10 dB and averages -20 to -30; a muted microphone or an empty room stays below -50 at its loudest.
-VOICE_SILENT_PEAK_DB = -50.0
-VOICE_QUIET_MEAN_DB = -42.0
+# A voice whose used part averages below this (RMS, dB below full scale, as the engine measures it) is taken with a
+# warning; below engine.media.SILENCE_DBFS it is refused. Speech near a phone peaks around -10 dB and averages -20 to
+# -30.
+VOICE_QUIET_DBFS = -42.0
 VOICE_TIMEOUT_S = 300
 
 
@@ -298,7 +297,7 @@ def _size_findings(width: int, height: int, shape: Shape) -> list[Finding]:
 def check_voice(path: str | Path) -> ClipCheck:
     """A reference voice on its own: a sound (or video) file whose sound decodes, 5–15 s long, not silent.
 
-    With ffmpeg only: this runs in the web process and on `cpu` workers, which do not load torch."""
+    Without torch: this runs in the web process and on `cpu` workers, which do not load it."""
     result = ClipCheck()
     kind = sniff_path(path)
     if kind not in (Kind.AUDIO, Kind.VIDEO):
@@ -317,34 +316,37 @@ def check_voice(path: str | Path) -> ClipCheck:
         return result
     result.meta = {**info.as_dict(), "kind": kind.value}
     result.meta.pop("path", None)
+    # ffmpeg's volumedetect gives what the page shows (peak and mean level) and the decoder's complaints; the verdict
+    # is the engine's rule on the engine's own decoding (`measure_voice`), so the wizard refuses what the worker would.
     level = sound_level(path, VOICE_MAX_SECONDS)
     result.meta.update(level.as_dict())
-    seconds = level.seconds or info.duration
-    result.meta["duration"] = round(max(info.duration, seconds), 2)
-    if level.errors and not level.seconds:
+    try:
+        heard = measure_voice(path)
+    except AudioError as err:
         result.findings.append(Finding("error", "voice_unreadable", f"Voice: the sound cannot be decoded "
-                                       f"({level.errors[-1][:120]}). Export it again as WAV or M4A."))
+                                       f"({_reason(err)}). Export it again as WAV or M4A."))
         return result
-    duration = result.meta["duration"]
-    if duration < VOICE_MIN_SECONDS:
+    result.meta["duration"] = round(max(info.duration, heard.seconds), 2)
+    problems = heard.problems()
+    if "too_short" in problems:
         result.findings.append(Finding(
             "error", "voice_too_short",
-            f"Voice: {duration:.1f} s is too short. The adapter needs at least {VOICE_MIN_SECONDS:g} s of the person "
-            f"speaking to learn their voice: record {VOICE_MIN_SECONDS:g} to {VOICE_MAX_SECONDS:g} s."))
-    elif duration > VOICE_MAX_SECONDS + 0.05:
+            f"Voice: {heard.seconds:.1f} s is too short. The adapter needs at least {VOICE_MIN_SECONDS:g} s of the "
+            f"person speaking to learn their voice: record {VOICE_MIN_SECONDS:g} to {VOICE_MAX_SECONDS:g} s."))
+    elif result.meta["duration"] > VOICE_MAX_SECONDS + 0.05:
         result.findings.append(Finding(
             "info", "voice_trimmed",
-            f"Voice: only the first {VOICE_MAX_SECONDS:g} s of {duration:.1f} s are used. If the person does not speak "
-            "clearly from the start, trim it to their best 15 s."))
-    if level.peak_db <= VOICE_SILENT_PEAK_DB or level.mean_db < SILENCE_DBFS:
+            f"Voice: only the first {VOICE_MAX_SECONDS:g} s of {result.meta['duration']:.1f} s are used. If the person "
+            "does not speak clearly from the start, trim it to their best 15 s."))
+    if "silent" in problems:
         result.findings.append(Finding(
             "error", "voice_silent",
             "Voice: the recording is silent or almost silent, so there is no voice to learn. Check that the "
             "microphone was on and close to the person, and record again."))
-    elif level.mean_db < VOICE_QUIET_MEAN_DB:
+    elif heard.level_dbfs < VOICE_QUIET_DBFS:
         result.findings.append(Finding(
             "warning", "voice_quiet",
-            f"Voice: very quiet (on average {level.mean_db:.0f} dB). Background noise weighs more in a quiet "
+            f"Voice: very quiet (on average {heard.level_dbfs:.0f} dB). Background noise weighs more in a quiet "
             "recording: record closer to the microphone if you can."))
     if level.errors:
         result.findings.append(Finding("warning", "voice_decode_errors", "Voice: the decoder reported problems "

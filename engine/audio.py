@@ -26,7 +26,16 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .media import SILENCE_DBFS, VOICE_MAX_SECONDS, VOICE_MIN_SECONDS, AudioError, decode_audio, probe_audio, rms_dbfs
+from .media import (
+    SILENCE_DBFS,
+    VOICE_MAX_SECONDS,
+    VOICE_MIN_SECONDS,
+    AudioError,
+    decode_audio,
+    measure_voice,
+    probe_audio,
+    rms_dbfs,
+)
 
 __all__ = [
     "SILENCE_DBFS",
@@ -119,17 +128,18 @@ def load_voice(
     """
     info = probe_audio(path)
     name = Path(info.path).name
-    wave = decode_audio(path, sample_rate, channels, seconds=max_seconds)
-    seconds = wave.shape[1] / sample_rate
-    if seconds < min_seconds:
-        raise AudioError(f"{name}: the voice recording lasts {seconds:.1f} s; at least {min_seconds:g} s of the "
+    # Judged as the web's checks judge it (mono), then decoded as the model hears it.
+    heard = measure_voice(path, longest=max_seconds, used=max_seconds)
+    problems = heard.problems(min_seconds, silence_dbfs)
+    if "too_short" in problems:
+        raise AudioError(f"{name}: the voice recording lasts {heard.seconds:.1f} s; at least {min_seconds:g} s of the "
                          f"person speaking are needed (5-15 s works best)")
-    level = rms_dbfs(wave)
-    if level < silence_dbfs:
+    if "silent" in problems:
+        level = heard.level_dbfs
         shown = "no sound at all" if math.isinf(level) else f"{level:.0f} dB"
         raise AudioError(f"{name}: the recording is silent ({shown}); record the person speaking, close to the "
                          "microphone")
-    return wave
+    return decode_audio(path, sample_rate, channels, seconds=max_seconds)
 
 
 def clip_wave(path: Any, sample_rate: int, channels: int, start: float, seconds: float) -> np.ndarray:

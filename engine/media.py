@@ -421,12 +421,28 @@ class VoiceLevel:
     def used_seconds(self) -> float:
         return min(self.seconds, VOICE_MAX_SECONDS)
 
+    def problems(self, min_seconds: float = VOICE_MIN_SECONDS, silence_dbfs: float = SILENCE_DBFS) -> list[str]:
+        """Why this recording cannot be a reference voice: "too_short", "silent", both, or none when it can. The one
+        rule, applied by the worker (`engine.audio.load_voice`) and, before any GPU time, by the wizard's and the
+        Studio's checks, each in its own words."""
+        found = []
+        if self.seconds < min_seconds:
+            found.append("too_short")
+        if self.level_dbfs < silence_dbfs:
+            found.append("silent")
+        return found
 
-def measure_voice(path: str | Path, sample_rate: int = 16000, longest: float = 600.0) -> VoiceLevel:
-    """Decode a voice recording (at most `longest` seconds, mono at `sample_rate`) and measure it, without torch:
-    the web process checks a voice with this before any GPU time. Raises `AudioError` as `decode_audio` does."""
+
+def measure_voice(
+    path: str | Path, sample_rate: int = 16000, longest: float = 600.0, used: float = VOICE_MAX_SECONDS
+) -> VoiceLevel:
+    """Decode a voice recording (at most `longest` seconds, mono at `sample_rate`) and measure it (its level over
+    the first `used` seconds), without torch: the web's checks before any GPU time and the worker's `load_voice`
+    both judge a voice by this. Always in mono: ffmpeg spreads a mono recording over two channels at -3 dB each, so a
+    stereo decoding would make the same recording 3 dB quieter for a stereo model than for the checks. Raises
+    `AudioError` as `decode_audio` does."""
     wave = decode_audio(path, sample_rate, 1, seconds=longest)
-    return VoiceLevel(round(wave.shape[1] / sample_rate, 3), rms_dbfs(wave[:, : int(VOICE_MAX_SECONDS * sample_rate)]))
+    return VoiceLevel(round(wave.shape[1] / sample_rate, 3), rms_dbfs(wave[:, : int(used * sample_rate)]))
 
 
 def write_wav(wave: np.ndarray, path: str | Path, sample_rate: int) -> Path:

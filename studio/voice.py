@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.media import SILENCE_DBFS, VOICE_MIN_SECONDS, AudioError, measure_voice, probe_audio
+from engine.media import VOICE_MIN_SECONDS, AudioError, measure_voice, probe_audio
 
 VOICE_SUFFIXES = {".wav", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".webm", ".flac"}
 
@@ -53,11 +53,11 @@ def check_voice(path: str | Path) -> VoiceCheck:
             raise VoiceRefused("This file has no sound in it: choose a recording of the person speaking.") from None
         raise VoiceRefused("This voice recording cannot be read: choose a sound file (wav, mp3, m4a, ogg or webm) "
                            "of the person speaking, or record one with the Record button.") from None
-    seconds = heard.seconds
-    if seconds < VOICE_MIN_SECONDS:
-        raise VoiceRefused(f"The voice recording lasts {seconds:.1f} s: at least {VOICE_MIN_SECONDS:g} s of the "
+    problems = heard.problems()
+    if "too_short" in problems:
+        raise VoiceRefused(f"The voice recording lasts {heard.seconds:.1f} s: at least {VOICE_MIN_SECONDS:g} s of the "
                            "person speaking alone are needed (5–15 s works best).")
-    if heard.level_dbfs < SILENCE_DBFS:
+    if "silent" in problems:
         raise VoiceRefused("The voice recording is silent: record the person speaking, close to the microphone, "
                            "in a quiet room.")
-    return VoiceCheck(seconds=round(seconds, 2), used_seconds=round(heard.used_seconds, 2))
+    return VoiceCheck(seconds=round(heard.seconds, 2), used_seconds=round(heard.used_seconds, 2))

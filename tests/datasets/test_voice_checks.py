@@ -10,7 +10,7 @@ import pytest
 
 from datasets.sniff import Kind, sniff_bytes, sniff_path
 from datasets.validation import check_clip, check_voice, status_of, voice_pair_findings
-from engine.media import SILENCE_DBFS, measure_voice
+from engine.media import SILENCE_DBFS, AudioError, measure_voice
 from tests.datasets.voices import silence, tone
 
 
@@ -58,6 +58,37 @@ def test_a_recording_the_engine_would_refuse_as_silent_is_refused_before_launch_
     check = check_voice(blip)
     assert check.meta["peak_db"] > -45 and measure_voice(blip).level_dbfs < SILENCE_DBFS
     assert codes(check)["voice_silent"] == "error"
+
+
+@pytest.mark.parametrize(("make", "usable"), [
+    (lambda tmp: tone(tmp / "ok.wav", 6), True),
+    # Peaks at -50 dB (the wizard once refused that on its own) and averages -53 dB: usable. The worker once decoded
+    # it in stereo, where ffmpeg's upmix makes it -56 dB, and refused it after the checks had let it through.
+    (lambda tmp: tone(tmp / "faint.wav", 6, volume=0.025), True),
+    (lambda tmp: tone(tmp / "hush.wav", 6, volume=0.004), False),
+    (lambda tmp: tone(tmp / "short.wav", 3), False),
+    (lambda tmp: silence(tmp / "silent.wav", 6), False),
+], ids=["speech-level", "faint", "below-silence", "three-seconds", "silence"])
+def test_the_wizard_the_studio_and_the_worker_give_one_verdict_on_a_voice(tmp_path, make, usable):
+    """The wizard's findings, the Studio's refusal and the worker's `load_voice` (what would fail after GPU time
+    was spent) agree on every recording, near the silence limit included."""
+    from engine.audio import load_voice
+    from studio.voice import VoiceRefused
+    from studio.voice import check_voice as studio_check
+
+    path = make(tmp_path)
+    verdicts = {"wizard": status_of(check_voice(path).findings) != "error"}
+    try:
+        studio_check(path)
+        verdicts["studio"] = True
+    except VoiceRefused:
+        verdicts["studio"] = False
+    try:
+        load_voice(path, 16000, 2)
+        verdicts["worker"] = True
+    except AudioError:
+        verdicts["worker"] = False
+    assert verdicts == {"wizard": usable, "studio": usable, "worker": usable}
 
 
 def test_a_text_file_named_wav_is_not_a_voice(tmp_path):
