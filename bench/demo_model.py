@@ -10,7 +10,11 @@ Part "gain": for restoration pairs (blurred, noisy, darkened references) and edg
 as the Canny recipe makes them), an adapter is trained with the engine (rank 32, 400 steps) on 21 pairs and
 judged on 3 held-out ones: the Studio's pipeline call makes each held-out target from its own reference and from
 another pair's, same seed; gain = pixel MSE with the swapped reference / with the true one. Also reported: the
-same without the adapter, and the PSNR of the outputs made from the true reference.
+same without the adapter, the PSNR of the outputs made from the true reference, and the issue's loss form of the
+gain: the held-out flow-matching loss with a swapped reference / with the true one (`engine.train.evaluate`, fixed
+sigmas and noise, the transformer called in the run's audio regime, which for `silence` is the pipeline's call),
+the PSNR ceiling the VAE sets (its reconstruction of the held-out targets), and a linear probe of how much the
+reference's latents say about the target's at all (`linear_probe`).
 """
 
 from __future__ import annotations
@@ -83,14 +87,40 @@ def held_out(manifest: Path, rows: list[int]) -> list[Any]:
                         conform(pairs[i].video, b.fps, b.width, b.height, 17), pairs[i].caption) for i in rows]
 
 
+def linear_probe(train: list[Any], held: list[Any]) -> dict[str, float]:
+    """How much of each held-out target latent token a linear map from the reference's token at the same place
+    predicts: ridge regression (all channels, 1.0 penalty) fitted on the training pairs' cached, normalised latents.
+    Returns the held-out MSE with the true reference, with another held-out pair's, and of the training mean: when
+    the true reference does no better than the mean, the references carry (linearly) nothing about the targets."""
+    import torch
+
+    def tokens(latents: list[Any]) -> Any:
+        return torch.stack(latents).permute(0, 2, 3, 4, 1).reshape(-1, latents[0].shape[0])
+
+    x, y = tokens([p.reference_latents for p in train]), tokens([p.target_latents for p in train])
+    design = torch.cat([x, torch.ones(len(x), 1)], 1)
+    weights = torch.linalg.solve(design.T @ design + torch.eye(design.shape[1]), design.T @ y)
+    target = tokens([p.target_latents for p in held])
+
+    def error(references: list[Any]) -> float:
+        r = tokens(references)
+        return float(((torch.cat([r, torch.ones(len(r), 1)], 1) @ weights - target) ** 2).mean())
+
+    true = [p.reference_latents for p in held]
+    return {"true": error(true), "swapped": error(true[1:] + true[:1]),
+            "mean": float(((y.mean(0) - target) ** 2).mean())}
+
+
 def gain_part(
     model: Path, workdir: Path, steps: int, lr: float, recipes: list[str], audio: str, rank: int = 32
 ) -> list[dict[str, Any]]:
     from engine.buckets import Bucket
     from engine.config import TrainConfig
+    from engine.dataset import load_cache
+    from engine.demo_model import psnr, reconstruct, video_from_frames
     from engine.gain import conditioning_gain
     from engine.loader import load_pipeline
-    from engine.train import train
+    from engine.train import evaluate, train
 
     count, rows_out = 24, []
     validation = [count - 3, count - 2, count - 1]
@@ -112,11 +142,22 @@ def gain_part(
         adapted = load_pipeline(model, device="cpu")
         adapted.load_lora_weights(str(result.adapter_path))
         trained = conditioning_gain(adapted, pairs, Bucket(*GAIN_SHAPE))
+        cached = load_cache(cfg.cache_dir, validation)
+        probe = linear_probe(load_cache(cfg.cache_dir, [i for i in range(count) if i not in validation]), cached)
+        loss_true = evaluate(adapted, cached, 1, audio=audio)
+        loss_swapped = evaluate(adapted, cached, 1, swap_references=True, audio=audio)
+        base_true = evaluate(base, cached, 1, audio=audio)
+        base_swapped = evaluate(base, cached, 1, swap_references=True, audio=audio)
+        targets = [video_from_frames(p.target) for p in pairs]
+        ceiling = sum(psnr(reconstruct(base.vae, t), t) for t in targets) / len(targets)
         row = {"part": "gain", "recipe": recipe, "audio": audio, "steps": steps, "learning_rate": lr, "rank": rank,
                "train_s": round(train_s, 1),
                "gain": round(trained.gain, 2), "gain_without_adapter": round(untrained.gain, 2),
                "psnr_true_reference_db": round(trained.true_psnr, 2),
-               "psnr_without_adapter_db": round(untrained.true_psnr, 2), "eval_loss": result.eval_loss}
+               "psnr_without_adapter_db": round(untrained.true_psnr, 2), "vae_ceiling_db": round(ceiling, 2),
+               "loss_gain": round(loss_swapped / loss_true, 2), "loss_gain_without_adapter": round(
+                   base_swapped / base_true, 2), "eval_loss": round(loss_true, 4),
+               "probe_mse": {k: round(v, 3) for k, v in probe.items()}}
         rows_out.append(row)
         print(json.dumps(row), flush=True)
     return rows_out

@@ -147,25 +147,30 @@ def _edge_pairs(restoration_manifest: Path, root: Path) -> Path:
     return write_manifest(rows, root / "manifest.jsonl")
 
 
-# Measured by bench/demo_model.py (docs/benchmarks.md): restoration 2.27 with the adapter, 1.29 without. The
-# issue's target (4 for restoration, 1.5 for edge maps) is not reached yet; these guard what is.
-GAIN_TARGETS = {"restoration": 2.0}
+# Measured by bench/demo_model.py (docs/benchmarks.md), restoration, 400 steps: the issue's loss form of the gain
+# (held-out flow-matching loss with a swapped reference / with the true one, the transformer called as
+# LTX2InContextPipeline calls it) 8.69 with the adapter, 1.48 without; the pixel form (the Studio's outputs against
+# the targets) 2.27 with, 1.29 without, where the VAE's own reconstruction of these targets caps it at about 2.7.
+# Edge maps are not guarded: 1.04 (see docs/benchmarks.md for why the thumbnail VAE leaves nothing to learn there).
+LOSS_GAIN_TARGETS = {"restoration": 4.0}
+PIXEL_GAIN_TARGETS = {"restoration": 2.0}
 GAIN_BUCKET = Bucket(256, 160, 17, 24.0)  # the demo model's quick preset
 
 
 @pytest.mark.training
 @pytest.mark.timeout(1200)
-@pytest.mark.parametrize("recipe", sorted(GAIN_TARGETS))
+@pytest.mark.parametrize("recipe", sorted(LOSS_GAIN_TARGETS))
 def test_an_adapter_trained_on_the_demo_model_follows_its_reference_in_the_pipeline(
     recipe: str, tmp_path: Path
 ) -> None:
     """Conditioning gain in LTX2InContextPipeline, as the Studio generates: 21 synthetic pairs (ffmpeg scenes the
-    demo model never saw), 400 steps, judged on 3 held-out pairs."""
+    demo model never saw), 400 steps, judged on 3 held-out pairs, in both forms: the loss (what the issue's target
+    is set in) and the Studio's outputs against the targets."""
     from engine.config import TrainConfig
-    from engine.dataset import read_manifest
+    from engine.dataset import load_cache, read_manifest
     from engine.gain import HeldOutPair, conditioning_gain
     from engine.synthetic import make_pairs
-    from engine.train import train
+    from engine.train import evaluate, train
 
     manifest = make_pairs(tmp_path / "pairs", 24, width=256, height=160, seconds=1.0)
     if recipe == "edges":
@@ -180,13 +185,24 @@ def test_an_adapter_trained_on_the_demo_model_follows_its_reference_in_the_pipel
     })
     result = train(cfg)
     assert result.status == "finished" and result.adapter_path is not None
+    base = load_pipeline(SHIPPED_DEMO_MODEL, device="cpu")
+    pipe = load_pipeline(SHIPPED_DEMO_MODEL, device="cpu")
+    pipe.load_lora_weights(str(result.adapter_path))  # the exported file, as a creator would load it
+
+    # The issue's form: "silence" is the regime the pipeline generates in (the step-equivalence test shows the
+    # transformer call is the pipeline's), so these are the pipeline's losses on the held-out pairs.
+    cached = load_cache(cfg.cache_dir, held_out)
+    loss_gain = {
+        name: evaluate(p, cached, 1, swap_references=True, audio="silence") / evaluate(p, cached, 1, audio="silence")
+        for name, p in (("adapter", pipe), ("base", base))
+    }
+    assert loss_gain["adapter"] >= LOSS_GAIN_TARGETS[recipe] > loss_gain["base"] + 1.0, loss_gain
+
     b = GAIN_BUCKET
     rows = read_manifest(manifest)
     pairs = [HeldOutPair(conform(rows[i].reference, b.fps, b.width, b.height, 17),
                          conform(rows[i].video, b.fps, b.width, b.height, 17), rows[i].caption) for i in held_out]
-    untrained = conditioning_gain(load_pipeline(SHIPPED_DEMO_MODEL, device="cpu"), pairs, GAIN_BUCKET)
-    pipe = load_pipeline(SHIPPED_DEMO_MODEL, device="cpu")
-    pipe.load_lora_weights(str(result.adapter_path))  # the exported file, as a creator would load it
+    untrained = conditioning_gain(base, pairs, GAIN_BUCKET)
     trained = conditioning_gain(pipe, pairs, GAIN_BUCKET)
-    assert trained.gain >= GAIN_TARGETS[recipe] > untrained.gain + 0.5, (trained, untrained)
+    assert trained.gain >= PIXEL_GAIN_TARGETS[recipe] > untrained.gain + 0.5, (trained, untrained)
     assert trained.true_psnr > untrained.true_psnr + 2.5  # the outputs get closer to the targets (measured +3.2 dB)
