@@ -23,7 +23,7 @@ def test_a_recipe_page_says_what_to_upload_and_what_makes_a_good_pair(maya):
 
 
 @pytest.mark.parametrize(("model", "rate", "balanced", "quick", "rank"), [
-    ("demo", "0.002", 400, 200, 16),  # the small models learn at ten and thirty times LTX-2.3's rate, in fewer steps
+    ("demo", "0.004", 400, 250, 16),  # the small models learn at twenty and thirty times LTX-2.3's rate, in fewer steps
     ("tiny", "0.006", 300, 100, 16),
     ("ltx-2.3", "0.0002", 2000, 500, 32),
 ])
