@@ -78,3 +78,17 @@ def test_the_status_part_takes_three_queries(client: Client, creator, django_ass
     _status(client, generation)
     with django_assert_max_num_queries(3):  # session, creator, the generation with its adapters
         _status(client, generation)
+
+
+@pytest.mark.parametrize(("guidance", "distilled", "said"),
+                         [(1.0, False, True), (3.0, False, False), (3.0, True, True)])
+def test_the_page_says_when_the_words_to_avoid_were_not_used(client: Client, creator, guidance, distilled, said):
+    """A negative prompt only acts through guidance above 1 (the distilled preview has none), as the Studio's form
+    says; the settings shown afterwards must not suggest it shaped a video it did not touch."""
+    generation = _generation(creator, state=State.SUCCEEDED, negative_prompt="blurry, low quality")
+    generation.settings.update(guidance_scale=guidance, distilled=distilled)
+    generation.save()
+    client.force_login(creator)
+    page = client.get(f"/studio/generations/{generation.pk}/").content.decode()
+    assert "blurry, low quality" in page
+    assert ("(not used: it takes effect with guidance above 1)" in page) is said
