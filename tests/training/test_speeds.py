@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from time import sleep
 from types import SimpleNamespace
 
 import pytest
@@ -97,10 +98,11 @@ def test_the_running_mean_follows_the_last_five_runs():
 
 
 @pytest.fixture
-def engine_that_reports(monkeypatch, tmp_path):
+def engine_that_reports(monkeypatch, tmp_path, settings):
     """The runner's real path (claim, reporter, end states) around an engine that only reports its stages, as
     engine.train does, and a Studio that stores the adapter."""
     def train(cfg, hooks):
+        sleep(1.5 * settings.WORKER_HEARTBEAT_SECONDS)  # a run outlives a heartbeat, as every real one does
         for clip in (1, 2, 3):
             hooks.stage(PREPARING, clip, 3)
         hooks.stage(LOADING)
@@ -118,6 +120,9 @@ def engine_that_reports(monkeypatch, tmp_path):
     monkeypatch.setattr("training.reporting.store_samples", lambda run_id, step, files: [])
 
 
+# The runner beats from a thread of its own, on its own database connection, as on a worker: that thread sees the run
+# only once it is committed (on PostgreSQL), so the runner's tests commit like a worker's.
+@pytest.mark.django_db(transaction=True)
 def test_the_worker_records_the_speeds_of_a_finished_run(creator, settings, engine_that_reports):
     settings.MODEL_PRESET = "tiny"
     run = make_run(creator, config=tiny_run_config(steps=6), total_steps=6)
@@ -130,6 +135,7 @@ def test_the_worker_records_the_speeds_of_a_finished_run(creator, settings, engi
     assert all(row.runs == 1 and row.seconds >= 0 for row in rows.values())
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_run_that_failed_records_no_speeds(creator, settings, engine_that_reports, monkeypatch):
     settings.MODEL_PRESET = "tiny"
     monkeypatch.setattr(runner, "_store_adapter", lambda run, path: (_ for _ in ()).throw(RuntimeError("no")))
